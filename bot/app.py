@@ -1,0 +1,119 @@
+"""The app factory: nothing is built at import; FastAPI's lifespan assembles the bot and tears it down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.context import AppContext
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.settings import ConfigurationError, Settings
+from bot.slack.gateway import SlackGateway
+from handlers import health, webhooks
+from handlers import slack as slack_handlers
+from models.base import utcnow
+from models.db import create_engine_for, create_session_factory
+from scheduler.service import SchedulerService
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    delivery_policy: DeliveryPolicy | None = None,
+    background_workers: bool = True,
+    socket_mode: bool = False,
+) -> FastAPI:
+    """Builds the ASGI app. `background_workers=False` leaves delivery and the scheduler to be driven by hand."""
+    settings = settings or Settings()
+    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine_for(settings.database_url)
+        sessions = create_session_factory(engine)
+        client = AsyncWebClient(token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url)
+        gateway = SlackGateway(client)
+        delivery = DeliveryWorker(
+            sessions=sessions,
+            gateway=gateway,
+            policy=delivery_policy or DeliveryPolicy(max_attempts=settings.delivery_max_attempts),
+            poll_seconds=settings.delivery_poll_seconds,
+            clock=clock,
+        )
+        context = AppContext(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            gateway=gateway,
+            delivery=delivery,
+            default_workspace_id=await _bot_team(client, settings),
+            clock=clock,
+        )
+        bolt = AsyncApp(
+            client=client,
+            signing_secret=settings.secret("slack_signing_secret"),
+            process_before_response=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        slack_handlers.register(bolt, context)
+        app.state.context = context
+        app.state.slack = AsyncSlackRequestHandler(bolt)
+        scheduler = SchedulerService(context)
+        tasks: list[asyncio.Task[None]] = []
+        socket: AsyncSocketModeHandler | None = None
+        if background_workers:
+            tasks.append(asyncio.create_task(delivery.run_forever(), name="delivery"))
+            if settings.scheduler == "auto":
+                await scheduler.start()
+        if socket_mode:
+            socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+        logger.info("whoelse is up", extra={"workspace": context.default_workspace_id})
+        try:
+            yield
+        finally:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+            await scheduler.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(title="whoelse", lifespan=lifespan)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        handler: AsyncSlackRequestHandler = request.app.state.slack
+        return await handler.handle(request)
+
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    return app
+
+
+async def _bot_team(client: AsyncWebClient, settings: Settings) -> str:
+    try:
+        response = await client.auth_test()
+    except SlackApiError as error:
+        raise ConfigurationError(
+            f"Slack refused the bot token ({error.response.get('error')}). Check SLACK_BOT_TOKEN."
+        ) from error
+    except Exception as error:
+        raise ConfigurationError(
+            f"Could not reach the Slack Web API at {settings.slack_api_url}: {error}. Check SLACK_API_URL."
+        ) from error
+    return str(response["team_id"])

@@ -1,0 +1,71 @@
+"""The `whoelse` command: `whoelse serve`, `whoelse db upgrade`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import ConfigurationError, Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> object:
+    from alembic.config import Config
+
+    from models.db import sync_url
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", sync_url(database_url).replace("%", "%%"))
+    return config
+
+
+def upgrade_database(database_url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "heads")  # type: ignore[arg-type]
+
+
+def _serve(settings: Settings, *, socket_mode: bool) -> None:
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings, socket_mode=socket_mode or settings.slack_socket_mode)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="whoelse", description="The who-else collaboration bot.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the bot (HTTP events, webhooks, delivery and scheduler)")
+    serve.add_argument("--socket-mode", action="store_true", help="receive Slack events over Socket Mode")
+    database = commands.add_parser("db", help="database schema")
+    database.add_argument("action", choices=["upgrade"])
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings()
+        if args.command == "db":
+            upgrade_database(settings.database_url)
+            print("database schema is up to date")
+            return 0
+        _serve(settings, socket_mode=args.socket_mode)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        print(f"whoelse cannot start: {problems}", file=sys.stderr)
+        return 2
+    except ConfigurationError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

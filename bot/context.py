@@ -1,0 +1,26 @@
+"""Everything a request or a job needs, built once by the app factory and passed down explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.delivery import DeliveryWorker
+from bot.gateway import ChatGateway
+from bot.settings import Settings
+from models.base import utcnow
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    gateway: ChatGateway
+    delivery: DeliveryWorker
+    # The Slack team the bot token belongs to: where signed webhooks land.
+    default_workspace_id: str
+    clock: Callable[[], datetime] = field(default=utcnow)

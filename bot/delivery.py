@@ -1,0 +1,259 @@
+"""The one path every outbound message takes: paced per channel, retried with backoff, never sent twice.
+
+Rows come from the outbox (models/outbox.py). A worker runs in every replica; claiming a row is a conditional
+UPDATE, so two workers never send the same row at once. A row left "sending" by a worker that died is reclaimed
+after its lease, and the channel is searched for its idempotency key before it is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.gateway import ChatGateway, NotInChannel, PermanentError, RateLimited, TransientError
+from models.base import utcnow
+from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryPolicy:
+    max_attempts: int = 12
+    # Must outlast one platform call (slack_sdk times out after 30 s), or a slow send could be reclaimed mid-flight.
+    lease: timedelta = timedelta(seconds=45)
+    # Slack accepts about one message per second per channel.
+    channel_interval: timedelta = timedelta(seconds=1)
+    base_backoff_seconds: float = 2.0
+    max_backoff_seconds: float = 300.0
+    concurrency: int = 32
+    batch_size: int = 500
+
+    def backoff(self, attempts: int) -> timedelta:
+        delay = min(self.max_backoff_seconds, self.base_backoff_seconds * 2 ** max(attempts - 1, 0))
+        return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+@dataclass
+class _Claim:
+    row: OutboxMessage
+    in_doubt: bool
+    lane: str
+
+
+@dataclass
+class DeliveryWorker:
+    sessions: async_sessionmaker[AsyncSession]
+    gateway: ChatGateway
+    policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    poll_seconds: float = 1.0
+    clock: Callable[[], datetime] = utcnow
+    _lane_ready_at: dict[str, datetime] = field(default_factory=dict)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        """Called after queueing, so a new message goes out now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                logger.exception("delivery pass failed; retrying at the next pass")
+                handled = 0
+            if handled:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+
+    async def run_once(self) -> int:
+        """One pass: claims what is due (one message per channel) and sends it. Returns how many were handled."""
+        now = self.clock()
+        claims = await self._claim_due(now)
+        if not claims:
+            return 0
+        limit = asyncio.Semaphore(self.policy.concurrency)
+
+        async def send(claim: _Claim) -> None:
+            async with limit:
+                await self._deliver(claim)
+
+        await asyncio.gather(*(send(claim) for claim in claims))
+        return len(claims)
+
+    async def drain(self, *, max_passes: int = 1000) -> None:
+        """Delivers until nothing is due right now (for the CLI and for tests)."""
+        for _ in range(max_passes):
+            if not await self.run_once():
+                return
+
+    async def _claim_due(self, now: datetime) -> list[_Claim]:
+        async with self.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(
+                        or_(
+                            and_(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now),
+                            and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+                        )
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(self.policy.batch_size)
+                )
+            ).all()
+            parents = await self._sent_parents(session, rows)
+            picked: list[_Claim] = []
+            busy_lanes: set[str] = set()
+            for row in rows:
+                lane = row.channel_id or f"dm:{row.dm_user_id}"
+                # Keep each channel's messages in order: a blocked first message holds back the ones behind it.
+                if lane in busy_lanes:
+                    continue
+                busy_lanes.add(lane)
+                if self._lane_ready_at.get(lane, now) > now:
+                    continue
+                waiting_on = row.thread_parent_id or row.update_of_id
+                if waiting_on is not None and waiting_on not in parents:
+                    continue
+                claim = await self._claim(session, row, now)
+                if claim is not None:
+                    picked.append(_Claim(row=claim, in_doubt=row.status == SENDING, lane=lane))
+            await session.commit()
+            return picked
+
+    async def _sent_parents(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> set[int]:
+        wanted = {row.thread_parent_id or row.update_of_id for row in rows} - {None}
+        if not wanted:
+            return set()
+        sent = await session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.id.in_(wanted), OutboxMessage.status == SENT)
+        )
+        return set(sent)
+
+    async def _claim(self, session: AsyncSession, row: OutboxMessage, now: datetime) -> OutboxMessage | None:
+        values: dict[str, object] = {"status": SENDING, "lease_until": now + self.policy.lease}
+        if row.status == PENDING:
+            condition = OutboxMessage.status == PENDING
+            values["attempt_started_at"] = now
+        else:
+            # In doubt: keep the earlier attempt's start, it bounds where to look for the earlier post.
+            condition = and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, condition)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        await session.refresh(row)
+        return row
+
+    async def _deliver(self, claim: _Claim) -> None:
+        row = claim.row
+        try:
+            channel, ts = await self._send(claim)
+        except RateLimited as limited:
+            wait = timedelta(seconds=max(limited.retry_after, 1))
+            self._lane_ready_at[claim.lane] = self.clock() + wait
+            logger.info("rate limited in %s; retrying in %ss", claim.lane, wait.total_seconds())
+            await self._finish(
+                row, status=PENDING, not_before=self.clock() + wait, error=str(limited), count=False
+            )
+        except PermanentError as failure:
+            logger.error("giving up on outbox message %s: %s", row.idempotency_key, failure.reason)
+            await self._finish(row, status=FAILED, error=failure.reason)
+        except Exception as failure:
+            if not isinstance(failure, TransientError):
+                logger.exception("unexpected failure sending outbox message %s", row.idempotency_key)
+            attempts = row.attempts + 1
+            if attempts >= self.policy.max_attempts:
+                logger.error("giving up on outbox message %s after %s attempts", row.idempotency_key, attempts)
+                await self._finish(row, status=FAILED, error=str(failure) or type(failure).__name__)
+            else:
+                retry_at = self.clock() + self.policy.backoff(attempts)
+                await self._finish(row, status=PENDING, not_before=retry_at, error=str(failure) or repr(failure))
+        else:
+            self._lane_ready_at[claim.lane] = self.clock() + self.policy.channel_interval
+            await self._finish(row, status=SENT, sent=(channel, ts))
+
+    async def _send(self, claim: _Claim) -> tuple[str, str | None]:
+        row = claim.row
+        message = row.neutral_message()
+        async with self.sessions() as session:
+            parent = await session.get(OutboxMessage, row.thread_parent_id) if row.thread_parent_id else None
+            target = await session.get(OutboxMessage, row.update_of_id) if row.update_of_id else None
+        if target is not None:
+            assert target.sent_channel_id and target.sent_ts
+            await self.gateway.update(channel=target.sent_channel_id, ts=target.sent_ts, message=message)
+            return target.sent_channel_id, target.sent_ts
+        channel = row.sent_channel_id or row.channel_id
+        if channel is None:
+            assert row.dm_user_id is not None
+            channel = await self.gateway.open_direct(user=row.dm_user_id)
+        thread_ts = row.thread_ts or (parent.sent_ts if parent is not None else None)
+        if row.ephemeral_user_id:
+            await self.gateway.post_ephemeral(
+                channel=channel, user=row.ephemeral_user_id, message=message, thread_ts=thread_ts
+            )
+            return channel, None
+        if claim.in_doubt and row.attempt_started_at is not None:
+            landed = await self.gateway.find_posted(
+                channel=channel,
+                idempotency_key=row.idempotency_key,
+                since=row.attempt_started_at,
+                thread_ts=thread_ts,
+            )
+            if landed is not None:
+                logger.info("outbox message %s had already landed; not posting again", row.idempotency_key)
+                return channel, landed
+        try:
+            posted = await self.gateway.post(
+                channel=channel, message=message, idempotency_key=row.idempotency_key, thread_ts=thread_ts
+            )
+        except NotInChannel:
+            # Public channels can be joined by the bot itself; private ones need an invitation (permanent).
+            await self.gateway.join(channel=channel)
+            posted = await self.gateway.post(
+                channel=channel, message=message, idempotency_key=row.idempotency_key, thread_ts=thread_ts
+            )
+        return posted.channel, posted.ts
+
+    async def _finish(
+        self,
+        row: OutboxMessage,
+        *,
+        status: str,
+        not_before: datetime | None = None,
+        error: str | None = None,
+        sent: tuple[str, str | None] | None = None,
+        count: bool = True,
+    ) -> None:
+        values: dict[str, object] = {"status": status, "lease_until": None}
+        if count and status != SENT:
+            values["attempts"] = row.attempts + 1
+        if not_before is not None:
+            values["not_before"] = not_before
+        if error is not None:
+            values["last_error"] = error[:2000]
+        if sent is not None:
+            values.update(sent_channel_id=sent[0], sent_ts=sent[1], sent_at=self.clock(), last_error=None)
+        async with self.sessions() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.status == SENDING)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()

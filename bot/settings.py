@@ -1,0 +1,102 @@
+"""Configuration, read from the environment and `.env` (every variable is documented in `.env.example`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
+PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
+
+
+class ConfigurationError(Exception):
+    """The bot cannot start as configured; the message says what to set."""
+
+
+def is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return not lowered or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_socket_mode: bool = False
+
+    database_url: str = "sqlite+aiosqlite:///./whoelse.db"
+    host: str = "0.0.0.0"
+    port: int = 3000
+
+    whoelse_webhook_secret: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    webhook_max_age_seconds: int = Field(default=300, gt=0)
+
+    default_timezone: str = "UTC"
+    # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
+    scheduler: Literal["auto", "off"] = "auto"
+    delivery_max_attempts: int = Field(default=12, ge=1)
+    delivery_poll_seconds: float = Field(default=1.0, gt=0)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        # slack_sdk joins method names onto the base URL, so a missing slash would produce ".../apichat.postMessage".
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"DEFAULT_TIMEZONE={value!r} is not an IANA time zone such as Europe/Berlin"
+            ) from error
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret(self, name: str) -> str | None:
+        value: SecretStr | None = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+    def require(self, *names: str) -> None:
+        """Refuse to start without the named secrets, saying which variable to set and where it comes from."""
+        problems = []
+        for name in names:
+            value = self.secret(name)
+            env = name.upper()
+            if value is None or not value.strip():
+                problems.append(f"{env} is not set. {_WHERE_FROM[name]}")
+            elif is_placeholder(value):
+                problems.append(f"{env} still holds the example placeholder. {_WHERE_FROM[name]}")
+        if problems:
+            raise ConfigurationError("whoelse cannot start:\n  - " + "\n  - ".join(problems))
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        secret = self.secret("whoelse_webhook_secret")
+        return secret is not None and not is_placeholder(secret)
+
+
+_WHERE_FROM = {
+    "slack_bot_token": "Copy the Bot User OAuth Token (xoxb-...) from your Slack app's 'OAuth & Permissions' page.",
+    "slack_signing_secret": "Copy the Signing Secret from your Slack app's 'Basic Information' page.",
+    "slack_app_token": (
+        "Create an App-Level Token with the connections:write scope on 'Basic Information' (xapp-...); "
+        "it is needed for Socket Mode only."
+    ),
+    "whoelse_webhook_secret": "Choose a long random string and configure the same one in your CRM or helpdesk sender.",
+}

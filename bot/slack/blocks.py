@@ -1,0 +1,146 @@
+"""Renders neutral messages and dialogs as Slack Block Kit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from habits.messages import (
+    CHANNEL_MENTION,
+    MENTION,
+    Actions,
+    Button,
+    ChoiceInput,
+    Dialog,
+    Divider,
+    Facts,
+    Message,
+    Note,
+    Paragraph,
+    PeopleInput,
+    PeoplePicker,
+    TextInput,
+)
+
+SECTION_TEXT_LIMIT = 3000
+
+
+def mrkdwn(text: str) -> str:
+    text = MENTION.sub(lambda match: f"<@{match.group(1)}>", text)
+    return CHANNEL_MENTION.sub(lambda match: f"<#{match.group(1)}>", text)
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def render_message(message: Message) -> tuple[str, list[dict[str, Any]]]:
+    blocks: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, Paragraph):
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": mrkdwn(part.text)[:SECTION_TEXT_LIMIT]},
+                }
+            )
+        elif isinstance(part, Facts):
+            fields = [{"type": "mrkdwn", "text": f"*{label}*\n{mrkdwn(value)}"} for label, value in part.facts]
+            # Slack allows ten fields per section.
+            for start in range(0, len(fields), 10):
+                blocks.append({"type": "section", "fields": fields[start : start + 10]})
+        elif isinstance(part, Note):
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn(part.text)}]})
+        elif isinstance(part, Divider):
+            blocks.append({"type": "divider"})
+        elif isinstance(part, Actions):
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": part.block_id,
+                    "elements": [_control(c) for c in part.controls],
+                }
+            )
+    return mrkdwn(message.text), blocks
+
+
+def _control(control: Button | PeoplePicker) -> dict[str, Any]:
+    if isinstance(control, Button):
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": control.action_id,
+            "text": _plain(control.label),
+            "value": control.value,
+        }
+        if control.style:
+            button["style"] = control.style
+        return button
+    return {
+        "type": "multi_users_select",
+        "action_id": control.action_id,
+        "placeholder": _plain(control.placeholder, 150),
+    }
+
+
+def render_dialog(dialog: Dialog) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    if dialog.intro:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(dialog.intro)}})
+    for field in dialog.inputs:
+        block: dict[str, Any] = {
+            "type": "input",
+            "block_id": field.input_id,
+            "label": _plain(field.label, 2000),
+        }
+        block["optional"] = field.optional
+        if isinstance(field, TextInput):
+            element: dict[str, Any] = {
+                "type": "plain_text_input",
+                "action_id": field.input_id,
+                "multiline": field.multiline,
+                "max_length": field.max_length,
+            }
+            if field.placeholder:
+                element["placeholder"] = _plain(field.placeholder, 150)
+            if field.initial:
+                element["initial_value"] = field.initial
+        elif isinstance(field, ChoiceInput):
+            options = [{"text": _plain(choice.label), "value": choice.value} for choice in field.choices]
+            element = {
+                "type": "radio_buttons" if field.style == "radio" else "static_select",
+                "action_id": field.input_id,
+                "options": options,
+            }
+            initial = next((option for option in options if option["value"] == field.initial), None)
+            if initial is not None:
+                element["initial_option"] = initial
+        elif isinstance(field, PeopleInput):
+            element = {"type": "multi_users_select", "action_id": field.input_id}
+            if field.initial:
+                element["initial_users"] = field.initial
+        block["element"] = element
+        blocks.append(block)
+    return {
+        "type": "modal",
+        "callback_id": dialog.callback_id,
+        "title": _plain(dialog.title, 24),
+        "submit": _plain(dialog.submit_label, 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": dialog.context,
+        "blocks": blocks,
+    }
+
+
+def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | None]:
+    """Reads a submitted modal back into {input_id: value}, whatever kind of element each input was."""
+    values: dict[str, str | list[str] | None] = {}
+    for block_id, elements in view_state.get("values", {}).items():
+        for element in elements.values():
+            kind = element.get("type")
+            if kind == "plain_text_input":
+                values[block_id] = element.get("value")
+            elif kind in ("static_select", "radio_buttons"):
+                selected = element.get("selected_option")
+                values[block_id] = selected.get("value") if selected else None
+            elif kind == "multi_users_select":
+                values[block_id] = list(element.get("selected_users") or [])
+    return values

@@ -1,0 +1,130 @@
+"""The neutral message model: features describe what to say once; renderers turn it into Block Kit or Adaptive Cards.
+
+Inline text is a small markdown subset shared by both platforms: *bold*, _italic_, <https://url|label> links, and
+mentions written as @{U123} (a user) or #{C123} (a channel), which each renderer turns into its own mention syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+MENTION = re.compile(r"@\{([A-Za-z0-9_.:-]+)\}")
+CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:-]+)\}")
+
+
+def mention(user_id: str) -> str:
+    return f"@{{{user_id}}}"
+
+
+def channel_mention(channel_id: str) -> str:
+    return f"#{{{channel_id}}}"
+
+
+class Paragraph(BaseModel):
+    type: Literal["paragraph"] = "paragraph"
+    text: str
+
+
+class Facts(BaseModel):
+    """Label/value pairs such as Account: Acme, Stage: Negotiation."""
+
+    type: Literal["facts"] = "facts"
+    facts: list[tuple[str, str]]
+
+
+class Note(BaseModel):
+    """Small print under the main content."""
+
+    type: Literal["note"] = "note"
+    text: str
+
+
+class Divider(BaseModel):
+    type: Literal["divider"] = "divider"
+
+
+class Button(BaseModel):
+    type: Literal["button"] = "button"
+    action_id: str
+    label: str
+    value: str = ""
+    style: Literal["primary", "danger"] | None = None
+
+
+class PeoplePicker(BaseModel):
+    type: Literal["people_picker"] = "people_picker"
+    action_id: str
+    placeholder: str
+    value: str = ""
+
+
+Control = Annotated[Button | PeoplePicker, Field(discriminator="type")]
+
+
+class Actions(BaseModel):
+    type: Literal["actions"] = "actions"
+    # Stable across restarts: the value is what the click handler reads back, never in-memory state.
+    block_id: str
+    controls: list[Control]
+
+
+Part = Annotated[Paragraph | Facts | Note | Divider | Actions, Field(discriminator="type")]
+
+
+class Message(BaseModel):
+    """One chat message. `text` is the notification and screen-reader fallback; `parts` the rich body."""
+
+    text: str
+    parts: list[Part] = Field(default_factory=list)
+
+
+class TextInput(BaseModel):
+    type: Literal["text_input"] = "text_input"
+    input_id: str
+    label: str
+    placeholder: str = ""
+    multiline: bool = False
+    optional: bool = False
+    initial: str = ""
+    max_length: int = 3000
+
+
+class Choice(BaseModel):
+    value: str
+    label: str
+
+
+class ChoiceInput(BaseModel):
+    type: Literal["choice_input"] = "choice_input"
+    input_id: str
+    label: str
+    choices: list[Choice]
+    initial: str | None = None
+    style: Literal["radio", "dropdown"] = "dropdown"
+    optional: bool = False
+
+
+class PeopleInput(BaseModel):
+    type: Literal["people_input"] = "people_input"
+    input_id: str
+    label: str
+    optional: bool = True
+    initial: list[str] = Field(default_factory=list)
+
+
+Input = Annotated[TextInput | ChoiceInput | PeopleInput, Field(discriminator="type")]
+
+
+class Dialog(BaseModel):
+    """A form people fill in (a Slack modal, a Teams task module)."""
+
+    callback_id: str
+    title: str
+    submit_label: str = "Submit"
+    # Round-tripped untouched by the platform: the context the submission handler needs.
+    context: str = ""
+    intro: str = ""
+    inputs: list[Input] = Field(default_factory=list)

@@ -1,0 +1,29 @@
+"""Slack listeners: thin adapters that parse Slack payloads and call the habit rules."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.context import AppContext
+from handlers.slack import commands
+
+logger = logging.getLogger(__name__)
+
+
+def register(bolt: AsyncApp, context: AppContext) -> None:
+    router = commands.CommandRouter()
+    commands.register(bolt, context, router)
+
+    @bolt.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        logger.error(
+            "Slack listener failed",
+            exc_info=error,
+            extra={
+                "slack_type": body.get("type"),
+                "team": (body.get("team") or {}).get("id", body.get("team_id")),
+            },
+        )

@@ -1,0 +1,59 @@
+"""Nudges and every answer to them: loop-ins, help offers and help requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Nudge(Base):
+    __tablename__ = "nudges"
+    # One nudge per deal or ticket per juncture per channel; manual nudges have no subject and are never merged.
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "subject_key", "juncture"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    subject_key: Mapped[str | None] = mapped_column(String(512))
+    juncture: Mapped[str] = mapped_column(String(160))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    title: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    suppressed_reason: Mapped[str | None] = mapped_column(String(64))
+    deliver_after: Mapped[datetime] = mapped_column(default=utcnow)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    thread_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    first_answer_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LoopIn(Base):
+    __tablename__ = "loop_ins"
+    __table_args__ = (UniqueConstraint("nudge_id", "by_user", "looped_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    nudge_id: Mapped[int] = mapped_column(ForeignKey("nudges.id"), index=True)
+    by_user: Mapped[str] = mapped_column(String(32))
+    # None records the explicit answer "nobody else needs to know".
+    looped_user: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HelpExchange(Base):
+    __tablename__ = "help_exchanges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    nudge_id: Mapped[int] = mapped_column(ForeignKey("nudges.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # "offer" or "request"
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,52 @@
+"""A workspace is one Slack team (or Teams tenant): the tenant every other row belongs to."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import String
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+DEFAULT_JUNCTURES = [
+    "deal.created",
+    "deal.stage_changed",
+    "deal.closed_won",
+    "deal.closed_lost",
+    "ticket.escalated",
+    "ticket.reopened",
+    "ticket.priority_raised",
+]
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), default="slack")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    quiet_start: Mapped[time | None] = mapped_column(default=time(19, 0))
+    quiet_end: Mapped[time | None] = mapped_column(default=time(8, 0))
+    hourly_cap: Mapped[int] = mapped_column(default=6)
+    junctures: Mapped[list[str]] = mapped_column(default=lambda: list(DEFAULT_JUNCTURES))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+async def get_or_create_workspace(
+    session: AsyncSession, *, workspace_id: str, default_timezone: str = "UTC"
+) -> Workspace:
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None:
+        workspace = Workspace(
+            id=workspace_id,
+            timezone=default_timezone,
+            quiet_start=time(19, 0),
+            quiet_end=time(8, 0),
+            hourly_cap=6,
+            junctures=list(DEFAULT_JUNCTURES),
+        )
+        session.add(workspace)
+        await session.flush()
+    return workspace
