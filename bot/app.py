@@ -59,7 +59,7 @@ def create_app(
             sessions=sessions,
             gateway=gateway,
             delivery=delivery,
-            default_workspace_id=await _bot_team(client, settings),
+            default_workspace_id=await bot_team(settings, client),
             clock=clock,
         )
         bolt = AsyncApp(
@@ -105,7 +105,9 @@ def create_app(
     return app
 
 
-async def _bot_team(client: AsyncWebClient, settings: Settings) -> str:
+async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> str:
+    """The Slack team the bot token belongs to; also proves the token and SLACK_API_URL work."""
+    client = client or AsyncWebClient(token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url)
     try:
         response = await client.auth_test()
     except SlackApiError as error:

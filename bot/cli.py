@@ -31,13 +31,20 @@ def upgrade_database(database_url: str) -> None:
 
 
 def _serve(settings: Settings, *, socket_mode: bool) -> None:
+    import asyncio
+
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import bot_team, create_app
     from bot.logs import configure_logging
+    from bot.preflight import check_database
 
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings, socket_mode=socket_mode or settings.slack_socket_mode)
+    socket_mode = socket_mode or settings.slack_socket_mode
+    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+    asyncio.run(check_database(settings))
+    asyncio.run(bot_team(settings))
+    app = create_app(settings, socket_mode=socket_mode)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
 
 

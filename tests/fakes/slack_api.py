@@ -1,0 +1,839 @@
+"""An in-process fake of the Slack Web API that the real slack_sdk clients can talk plain HTTP to.
+
+It runs an aiohttp server on 127.0.0.1 in a daemon thread with its own event loop, so sync tests, async
+tests (whose loop must stay free) and standalone bench scripts can all use it the same way::
+
+    with FakeSlack() as slack:
+        client = WebClient(token="xoxb-test-token", base_url=slack.base_url)
+
+Channels need no seeding: any channel id is accepted, and one that was never seeded behaves as an empty
+public channel named after its id.  Seed users, channels and user groups for the lookup methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import math
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+__all__ = ["BOT_ID", "BOT_USER_ID", "FakeSlack", "RecordedCall"]
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+
+JSONDict = dict[str, Any]
+
+# Fields slack_sdk may send as JSON-encoded strings inside a form body; storing them decoded means
+# inspection and history look the same whichever encoding the client chose.
+_JSON_STRING_FIELDS = frozenset({"blocks", "attachments", "metadata", "view"})
+
+
+class RecordedCall(NamedTuple):
+    """One request as it arrived; a tuple, so ``method, params = call`` works."""
+
+    method: str
+    params: JSONDict
+
+
+class _SlackError(Exception):
+    def __init__(self, error: str, *, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int
+    error: str
+    retry_after: int | None = None
+
+
+@dataclass
+class _Channel:
+    id: str
+    name: str
+    members: list[str] = field(default_factory=list)
+    im_user: str | None = None
+
+
+class FakeSlack:
+    """A fake Slack Web API server with seeding, inspection and fault-injection helpers.
+
+    Every public method is thread-safe: the server thread and the test thread share state under one lock.
+    """
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-test-token",
+        team_id: str = "T0001",
+        *,
+        channel_rate_limit_per_second: float | None = None,
+    ) -> None:
+        if channel_rate_limit_per_second is not None and channel_rate_limit_per_second <= 0:
+            raise ValueError("channel_rate_limit_per_second must be positive")
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self._min_post_interval = (
+            None if channel_rate_limit_per_second is None else 1.0 / channel_rate_limit_per_second
+        )
+        self._lock = threading.Lock()
+
+        self._users: dict[str, JSONDict] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._usergroups: dict[str, JSONDict] = {}
+        self._dm_by_user: dict[str, str] = {}
+
+        self._reset_state()
+        self.add_user(BOT_USER_ID, name="whoelse", is_bot=True)
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+        self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
+            "conversations.open": self._conversations_open,
+            "conversations.join": self._conversations_join,
+            "users.info": self._users_info,
+            "usergroups.list": self._usergroups_list,
+            "usergroups.users.list": self._usergroups_users_list,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+        }
+
+    def _reset_state(self) -> None:
+        self._calls: list[RecordedCall] = []
+        self._messages: list[JSONDict] = []
+        self._messages_by_channel: dict[str, list[JSONDict]] = {}
+        self._message_index: dict[tuple[str, str], JSONDict] = {}
+        self._updates: list[JSONDict] = []
+        self._ephemerals: list[JSONDict] = []
+        self._views: dict[str, JSONDict] = {}
+        self._home_view_by_user: dict[str, str] = {}
+        self._views_opened: list[JSONDict] = []
+        self._views_updated: list[JSONDict] = []
+        self._views_published: list[JSONDict] = []
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._delays: dict[str, float] = {}
+        self._down = False
+        self._last_post_at: dict[str, float] = {}
+        self._last_ts_micros = 0
+        self._view_counter = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("FakeSlack is already running")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Binding here rather than in the thread gives us the port before start() returns.
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=self._serve, args=(loop, sock, ready, failure), name="fake-slack", daemon=True
+        )
+        self._loop, self._thread = loop, thread
+        thread.start()
+        if not ready.wait(timeout=10):
+            raise RuntimeError("fake Slack server did not start within 10 s")
+        if failure:
+            self._thread = self._loop = None
+            raise RuntimeError("fake Slack server failed to start") from failure[0]
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeSlack has not been started")
+        return f"http://127.0.0.1:{self._port}/api/"
+
+    def _serve(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        ready: threading.Event,
+        failure: list[BaseException],
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        # A short shutdown timeout keeps stop() quick when a set_delay() request is still in flight.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        try:
+            loop.run_until_complete(runner.setup())
+            # A deep backlog because benchmarks open many connections at once.
+            site = web.SockSite(runner, sock, backlog=1024)
+            loop.run_until_complete(site.start())
+        except BaseException as exc:
+            failure.append(exc)
+            ready.set()
+            sock.close()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    # ------------------------------------------------------------------ seeding
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        tz: str = "UTC",
+        is_admin: bool = False,
+        title: str = "",
+        name: str | None = None,
+        is_bot: bool = False,
+    ) -> None:
+        zone = ZoneInfo(tz)
+        now = datetime.now(UTC).astimezone(zone)
+        offset = now.utcoffset()
+        handle = name if name is not None else user_id.lower()
+        real_name = handle.replace(".", " ").replace("_", " ").title()
+        user: JSONDict = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": handle,
+            "real_name": real_name,
+            "deleted": False,
+            "tz": tz,
+            "tz_label": now.tzname() or tz,
+            "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+            "is_admin": is_admin,
+            "is_owner": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "profile": {
+                "title": title,
+                "display_name": handle,
+                "real_name": real_name,
+                "team": self.team_id,
+            },
+        }
+        with self._lock:
+            self._users[user_id] = user
+
+    def add_channel(self, channel_id: str, *, name: str | None = None, members: Iterable[str] = ()) -> None:
+        with self._lock:
+            self._channels[channel_id] = _Channel(
+                id=channel_id, name=name if name is not None else channel_id.lower(), members=list(members)
+            )
+
+    def add_usergroup(
+        self, group_id: str, *, handle: str, name: str | None = None, users: Iterable[str] = ()
+    ) -> None:
+        with self._lock:
+            self._usergroups[group_id] = {
+                "id": group_id,
+                "team_id": self.team_id,
+                "handle": handle,
+                "name": name if name is not None else handle,
+                "is_usergroup": True,
+                "users": list(users),
+            }
+
+    def dm_channel_id(self, user_id: str) -> str:
+        """The id conversations.open returns for a DM with this user, so tests can predict it."""
+        return f"D{user_id}"
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        with self._lock:
+            return [RecordedCall(c.method, copy.deepcopy(c.params)) for c in self._calls]
+
+    def calls_to(self, method: str) -> list[JSONDict]:
+        with self._lock:
+            return [copy.deepcopy(c.params) for c in self._calls if c.method == method]
+
+    def messages(self, channel: str | None = None) -> list[JSONDict]:
+        with self._lock:
+            source = self._messages if channel is None else self._messages_by_channel.get(channel, [])
+            return copy.deepcopy(source)
+
+    @property
+    def updates(self) -> list[JSONDict]:
+        with self._lock:
+            return copy.deepcopy(self._updates)
+
+    @property
+    def ephemerals(self) -> list[JSONDict]:
+        with self._lock:
+            return copy.deepcopy(self._ephemerals)
+
+    @property
+    def views_opened(self) -> list[JSONDict]:
+        with self._lock:
+            return copy.deepcopy(self._views_opened)
+
+    @property
+    def views_updated(self) -> list[JSONDict]:
+        with self._lock:
+            return copy.deepcopy(self._views_updated)
+
+    @property
+    def views_published(self) -> list[JSONDict]:
+        with self._lock:
+            return copy.deepcopy(self._views_published)
+
+    def duplicates_by_metadata_key(self) -> dict[str, int]:
+        with self._lock:
+            counts = Counter(key for key in (_idempotency_key(m) for m in self._messages) if key is not None)
+        return {key: n for key, n in counts.items() if n > 1}
+
+    def reset(self) -> None:
+        """Forget calls, messages, views, faults, delays and rate-limit history; keep seeded data."""
+        with self._lock:
+            self._reset_state()
+
+    # ------------------------------------------------------------------ fault injection
+
+    def fail_next(self, method: str, times: int = 1, *, status: int = 200, error: str = "internal_error") -> None:
+        with self._lock:
+            self._faults.setdefault(method, deque()).extend(_Fault(status, error) for _ in range(times))
+
+    def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        with self._lock:
+            self._faults.setdefault(method, deque()).extend(
+                _Fault(429, "ratelimited", retry_after) for _ in range(times)
+            )
+
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Delay answers to ``method``. The call is processed first, so a client that times out has
+        still had its message stored, which is how a real in-doubt post behaves."""
+        with self._lock:
+            if seconds > 0:
+                self._delays[method] = seconds
+            else:
+                self._delays.pop(method, None)
+
+    def set_down(self, down: bool = True) -> None:
+        with self._lock:
+            self._down = down
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            params = await _read_params(request)
+        except ValueError:
+            params = None
+        delay = 0.0
+        headers: dict[str, str]
+        with self._lock:
+            self._calls.append(RecordedCall(method, copy.deepcopy(params) if params is not None else {}))
+            if self._down:
+                status, body, headers = 503, {"ok": False, "error": "service_unavailable"}, {}
+            elif params is None:
+                status, body, headers = 200, {"ok": False, "error": "invalid_json"}, {}
+            else:
+                delay = self._delays.get(method, 0.0)
+                status, body, headers = self._dispatch(method, params, _bearer_token(request))
+        if delay:
+            await asyncio.sleep(delay)
+        return web.json_response(body, status=status, headers=headers)
+
+    def _dispatch(
+        self, method: str, params: JSONDict, header_token: str | None
+    ) -> tuple[int, JSONDict, dict[str, str]]:
+        token = header_token if header_token is not None else params.get("token")
+        if token != self.bot_token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        handler = self._methods.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        faults = self._faults.get(method)
+        if faults:
+            fault = faults.popleft()
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return fault.status, {"ok": False, "error": fault.error}, headers
+        try:
+            return 200, {"ok": True, **handler(params)}, {}
+        except _SlackError as exc:
+            return exc.status, {"ok": False, "error": exc.error}, exc.headers
+
+    # ------------------------------------------------------------------ helpers (lock held)
+
+    def _next_ts(self) -> str:
+        # Wall-clock based so that callers searching history with oldest=<some time ago> find the post,
+        # and bumped past the previous one so ts stays unique and strictly increasing.
+        micros = max(time.time_ns() // 1000, self._last_ts_micros + 1)
+        self._last_ts_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _channel(self, channel_id: str) -> _Channel:
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            channel = _Channel(id=channel_id, name=channel_id.lower())
+            self._channels[channel_id] = channel
+        return channel
+
+    def _next_view_id(self) -> str:
+        self._view_counter += 1
+        return f"V{self._view_counter:08d}"
+
+    def _check_channel_rate(self, channel: str) -> None:
+        if self._min_post_interval is None:
+            return
+        now = time.monotonic()
+        last = self._last_post_at.get(channel)
+        if last is not None and now - last < self._min_post_interval:
+            retry_after = max(1, math.ceil(self._min_post_interval - (now - last)))
+            raise _SlackError("ratelimited", status=429, headers={"Retry-After": str(retry_after)})
+        self._last_post_at[channel] = now
+
+    def _public_message(self, message: JSONDict, *, include_metadata: bool) -> JSONDict:
+        out: JSONDict = {
+            "type": "message",
+            "user": message["user"],
+            "bot_id": BOT_ID,
+            "team": self.team_id,
+            "text": message["text"],
+            "ts": message["ts"],
+        }
+        if message["blocks"] is not None:
+            out["blocks"] = copy.deepcopy(message["blocks"])
+        if message["thread_ts"] is not None:
+            out["thread_ts"] = message["thread_ts"]
+        if include_metadata and message["metadata"] is not None:
+            out["metadata"] = copy.deepcopy(message["metadata"])
+        return out
+
+    def _view_body(self, view_id: str, view: JSONDict, external_id: str | None) -> JSONDict:
+        return {
+            **copy.deepcopy(view),
+            "id": view_id,
+            "team_id": self.team_id,
+            "app_id": "AFAKE",
+            "bot_id": BOT_ID,
+            "external_id": external_id or "",
+            "hash": f"{time.time_ns()}.{view_id}",
+            "state": {"values": {}},
+        }
+
+    # ------------------------------------------------------------------ Web API methods (lock held)
+
+    def _auth_test(self, params: JSONDict) -> JSONDict:
+        return {
+            "url": "https://fake-slack.example.com/",
+            "team": "Fake Team",
+            "team_id": self.team_id,
+            "user": "whoelse",
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, params: JSONDict) -> JSONDict:
+        channel = _required(params, "channel", "channel_not_found")
+        text = params.get("text")
+        blocks = params.get("blocks")
+        if not text and not blocks and not params.get("attachments"):
+            raise _SlackError("no_text")
+        self._check_channel_rate(channel)
+        ts = self._next_ts()
+        message: JSONDict = {
+            "channel": channel,
+            "ts": ts,
+            "text": text or "",
+            "blocks": blocks,
+            "thread_ts": params.get("thread_ts") or None,
+            "metadata": params.get("metadata"),
+            "user": BOT_USER_ID,
+            "reply_broadcast": _truthy(params.get("reply_broadcast")),
+        }
+        self._channel(channel)
+        self._messages.append(message)
+        self._messages_by_channel.setdefault(channel, []).append(message)
+        self._message_index[(channel, ts)] = message
+        return {"channel": channel, "ts": ts, "message": self._public_message(message, include_metadata=True)}
+
+    def _chat_update(self, params: JSONDict) -> JSONDict:
+        channel = _required(params, "channel", "channel_not_found")
+        ts = _required(params, "ts", "message_not_found")
+        message = self._message_index.get((channel, ts))
+        if message is None:
+            raise _SlackError("message_not_found")
+        self._updates.append(
+            {
+                "channel": channel,
+                "ts": ts,
+                "text": params.get("text"),
+                "blocks": params.get("blocks"),
+                "metadata": params.get("metadata"),
+            }
+        )
+        for key in ("text", "blocks", "metadata"):
+            if params.get(key) is not None:
+                message[key] = params[key]
+        return {
+            "channel": channel,
+            "ts": ts,
+            "text": message["text"],
+            "message": self._public_message(message, include_metadata=True),
+        }
+
+    def _chat_post_ephemeral(self, params: JSONDict) -> JSONDict:
+        channel = _required(params, "channel", "channel_not_found")
+        user = _required(params, "user", "user_not_found")
+        if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
+            raise _SlackError("no_text")
+        message_ts = self._next_ts()
+        self._ephemerals.append(
+            {
+                "channel": channel,
+                "user": user,
+                "text": params.get("text") or "",
+                "blocks": params.get("blocks"),
+                "thread_ts": params.get("thread_ts") or None,
+                "message_ts": message_ts,
+            }
+        )
+        return {"message_ts": message_ts}
+
+    def _chat_get_permalink(self, params: JSONDict) -> JSONDict:
+        channel = _required(params, "channel", "channel_not_found")
+        ts = _required(params, "message_ts", "message_not_found")
+        url = f"https://fake-slack.example.com/archives/{channel}/p{ts.replace('.', '')}"
+        message = self._message_index.get((channel, ts))
+        if message is not None and message["thread_ts"] and message["thread_ts"] != ts:
+            url += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"channel": channel, "permalink": url}
+
+    def _conversations_history(self, params: JSONDict) -> JSONDict:
+        channel = _required(params, "channel", "channel_not_found")
+        include_metadata = _truthy(params.get("include_all_metadata"))
+        inclusive = _truthy(params.get("inclusive"))
+        oldest = _parse_ts(params.get("oldest"), "invalid_ts_oldest")
+        latest = _parse_ts(params.get("latest"), "invalid_ts_latest")
+        limit = _parse_limit(params.get("limit"), default=100)
+        offset = _parse_cursor(params.get("cursor"))
+        thread_parents: Counter[str] = Counter()
+        visible: list[JSONDict] = []
+        for message in self._messages_by_channel.get(channel, []):
+            thread_ts = message["thread_ts"]
+            # Like Slack, history shows thread parents and broadcasts but not plain thread replies.
+            if thread_ts is not None and thread_ts != message["ts"]:
+                thread_parents[thread_ts] += 1
+                if not message["reply_broadcast"]:
+                    continue
+            if not _in_range(Decimal(message["ts"]), oldest, latest, inclusive):
+                continue
+            visible.append(message)
+        visible.reverse()
+        page = visible[offset : offset + limit]
+        rendered = []
+        for message in page:
+            out = self._public_message(message, include_metadata=include_metadata)
+            replies = thread_parents.get(message["ts"])
+            if replies:
+                out["thread_ts"] = message["ts"]
+                out["reply_count"] = replies
+            rendered.append(out)
+        has_more = offset + limit < len(visible)
+        return {
+            "messages": rendered,
+            "has_more": has_more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
+        }
+
+    def _conversations_replies(self, params: JSONDict) -> JSONDict:
+        channel = _required(params, "channel", "channel_not_found")
+        ts = _required(params, "ts", "thread_not_found")
+        include_metadata = _truthy(params.get("include_all_metadata"))
+        limit = _parse_limit(params.get("limit"), default=1000)
+        offset = _parse_cursor(params.get("cursor"))
+        parent = self._message_index.get((channel, ts))
+        if parent is None:
+            raise _SlackError("thread_not_found")
+        root = parent["thread_ts"] or parent["ts"]
+        thread = [
+            m for m in self._messages_by_channel.get(channel, []) if m["ts"] == root or m["thread_ts"] == root
+        ]
+        page = thread[offset : offset + limit]
+        has_more = offset + limit < len(thread)
+        return {
+            "messages": [self._public_message(m, include_metadata=include_metadata) for m in page],
+            "has_more": has_more,
+            "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
+        }
+
+    def _channel_info(self, channel: _Channel) -> JSONDict:
+        is_im = channel.im_user is not None
+        info: JSONDict = {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": not is_im,
+            "is_group": False,
+            "is_im": is_im,
+            "is_mpim": False,
+            "is_private": is_im,
+            "is_archived": False,
+            "is_general": False,
+            "is_member": is_im or BOT_USER_ID in channel.members,
+            "context_team_id": self.team_id,
+            "num_members": len(channel.members),
+        }
+        if is_im:
+            info["user"] = channel.im_user
+        return info
+
+    def _conversations_info(self, params: JSONDict) -> JSONDict:
+        channel_id = _required(params, "channel", "channel_not_found")
+        return {"channel": self._channel_info(self._channel(channel_id))}
+
+    def _conversations_members(self, params: JSONDict) -> JSONDict:
+        channel_id = _required(params, "channel", "channel_not_found")
+        limit = _parse_limit(params.get("limit"), default=100)
+        offset = _parse_cursor(params.get("cursor"))
+        members = self._channel(channel_id).members
+        has_more = offset + limit < len(members)
+        return {
+            "members": list(members[offset : offset + limit]),
+            "response_metadata": {"next_cursor": str(offset + limit) if has_more else ""},
+        }
+
+    def _conversations_open(self, params: JSONDict) -> JSONDict:
+        if params.get("channel"):
+            channel_id = str(params["channel"])
+            return {"channel": self._channel_info(self._channel(channel_id))}
+        raw_users = params.get("users")
+        users = raw_users if isinstance(raw_users, list) else str(raw_users or "").split(",")
+        users = [u.strip() for u in users if u and u.strip()]
+        if not users:
+            raise _SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            raise _SlackError("not_supported")
+        user = users[0]
+        already_open = user in self._dm_by_user
+        if not already_open:
+            new_id = self.dm_channel_id(user)
+            self._dm_by_user[user] = new_id
+            self._channels[new_id] = _Channel(
+                id=new_id, name=new_id.lower(), members=[user, BOT_USER_ID], im_user=user
+            )
+        channel_id = self._dm_by_user[user]
+        body: JSONDict = {"channel": self._channel_info(self._channels[channel_id])}
+        if already_open:
+            body["already_open"] = True
+        return body
+
+    def _conversations_join(self, params: JSONDict) -> JSONDict:
+        channel = self._channel(_required(params, "channel", "channel_not_found"))
+        if BOT_USER_ID not in channel.members:
+            channel.members.append(BOT_USER_ID)
+        return {"channel": self._channel_info(channel)}
+
+    def _users_info(self, params: JSONDict) -> JSONDict:
+        user = self._users.get(_required(params, "user", "user_not_found"))
+        if user is None:
+            raise _SlackError("user_not_found")
+        return {"user": copy.deepcopy(user)}
+
+    def _usergroups_list(self, params: JSONDict) -> JSONDict:
+        include_users = _truthy(params.get("include_users"))
+        groups = []
+        for group in self._usergroups.values():
+            out = {k: v for k, v in group.items() if k != "users"}
+            out["user_count"] = len(group["users"])
+            if include_users:
+                out["users"] = list(group["users"])
+            groups.append(out)
+        return {"usergroups": groups}
+
+    def _usergroups_users_list(self, params: JSONDict) -> JSONDict:
+        group = self._usergroups.get(_required(params, "usergroup", "no_such_subteam"))
+        if group is None:
+            raise _SlackError("no_such_subteam")
+        return {"users": list(group["users"])}
+
+    def _views_open(self, params: JSONDict) -> JSONDict:
+        trigger_id = _required(params, "trigger_id", "invalid_arguments")
+        view = params.get("view")
+        if not isinstance(view, dict):
+            raise _SlackError("invalid_arguments")
+        view_id = self._next_view_id()
+        body = self._view_body(view_id, view, view.get("external_id"))
+        self._views[view_id] = body
+        self._views_opened.append({"view_id": view_id, "trigger_id": trigger_id, "view": copy.deepcopy(view)})
+        return {"view": copy.deepcopy(body)}
+
+    def _views_update(self, params: JSONDict) -> JSONDict:
+        view = params.get("view")
+        if not isinstance(view, dict):
+            raise _SlackError("invalid_arguments")
+        view_id = params.get("view_id")
+        external_id = params.get("external_id")
+        if not view_id and external_id:
+            view_id = next((v["id"] for v in self._views.values() if v["external_id"] == external_id), None)
+        if not view_id and not external_id:
+            raise _SlackError("invalid_arguments")
+        if view_id not in self._views:
+            raise _SlackError("not_found")
+        body = self._view_body(view_id, view, external_id or self._views[view_id]["external_id"])
+        self._views[view_id] = body
+        self._views_updated.append({"view_id": view_id, "view": copy.deepcopy(view)})
+        return {"view": copy.deepcopy(body)}
+
+    def _views_publish(self, params: JSONDict) -> JSONDict:
+        user_id = _required(params, "user_id", "invalid_arguments")
+        view = params.get("view")
+        if not isinstance(view, dict):
+            raise _SlackError("invalid_arguments")
+        # A user's Home tab keeps one view id across publishes, as on Slack.
+        view_id = self._home_view_by_user.get(user_id)
+        if view_id is None:
+            view_id = self._next_view_id()
+            self._home_view_by_user[user_id] = view_id
+        body = self._view_body(view_id, view, view.get("external_id"))
+        self._views[view_id] = body
+        self._views_published.append({"view_id": view_id, "user_id": user_id, "view": copy.deepcopy(view)})
+        return {"view": copy.deepcopy(body)}
+
+
+# ---------------------------------------------------------------------- module helpers
+
+
+async def _read_params(request: web.Request) -> JSONDict:
+    """Merge query string and body, whatever encoding slack_sdk chose for this method.
+
+    Raises ValueError for a body that claims to be JSON but is not a JSON object.
+    """
+    params: JSONDict = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("JSON body must be an object")
+            params.update(body)
+        else:
+            form = await request.post()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for key in _JSON_STRING_FIELDS & params.keys():
+        value = params[key]
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            # A malformed value is left as the string the client sent, as Slack would reject it anyway.
+            with contextlib.suppress(json.JSONDecodeError):
+                params[key] = json.loads(value)
+    return params
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _required(params: JSONDict, key: str, error: str) -> str:
+    value = params.get(key)
+    if value is None or value == "":
+        raise _SlackError(error)
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _parse_ts(value: Any, error: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise _SlackError(error) from None
+
+
+def _parse_limit(value: Any, *, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise _SlackError("invalid_limit") from None
+    return limit if limit > 0 else default
+
+
+def _parse_cursor(value: Any) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        raise _SlackError("invalid_cursor") from None
+
+
+def _in_range(ts: Decimal, oldest: Decimal | None, latest: Decimal | None, inclusive: bool) -> bool:
+    if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+        return False
+    return not (latest is not None and (ts > latest or (ts == latest and not inclusive)))
+
+
+def _idempotency_key(message: JSONDict) -> str | None:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict):
+        return None
+    key = payload.get("idempotency_key")
+    return str(key) if key is not None else None
