@@ -44,7 +44,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.database_url)
         sessions = create_session_factory(engine)
-        client = AsyncWebClient(token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url)
+        # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries instead,
+        # after checking whether the first attempt landed.
+        client = AsyncWebClient(
+            token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
+        )
         gateway = SlackGateway(client)
         delivery = DeliveryWorker(
             sessions=sessions,

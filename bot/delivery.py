@@ -128,7 +128,9 @@ class DeliveryWorker:
                     continue
                 claim = await self._claim(session, row, now)
                 if claim is not None:
-                    picked.append(_Claim(row=claim, in_doubt=row.status == SENDING, lane=lane))
+                    # A retry after an error may follow a post that did land (a reset connection, a 5xx after storing).
+                    in_doubt = row.status == SENDING or row.attempts > 0
+                    picked.append(_Claim(row=claim, in_doubt=in_doubt, lane=lane))
             await session.commit()
             return picked
 

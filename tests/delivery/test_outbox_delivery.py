@@ -214,7 +214,7 @@ async def test_after_a_crash_mid_send_the_message_is_neither_repeated_nor_droppe
 ) -> None:
     row_id = await queue(sessions, "in-doubt", clock=clock)
     # The process dies while waiting for Slack's answer: either Slack had stored the post, or it had not.
-    fake_slack.set_delay("chat.postMessage", 5)
+    fake_slack.set_delay("chat.postMessage", 1)
     if not landed:
         fake_slack.fail_next("chat.postMessage", status=503)
     crashing = asyncio.create_task(worker(sessions, fake_slack, clock, lease=timedelta(seconds=30)).run_once())
