@@ -27,9 +27,21 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL survives a crash of the process (what the outbox and intake rely on) and only a
+            # power cut can lose the last commits; FULL would cost an fsync per commit. PostgreSQL is for production.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    @event.listens_for(engine, "savepoint")
+    def _begin_before_savepoint(connection: Any, _name: str | None) -> None:
+        # The sqlite3 driver only opens a transaction at the first write. A SAVEPOINT issued before any write would
+        # open it instead, and releasing that savepoint would commit everything so far, even if the unit of work
+        # later rolls back.
+        raw = getattr(connection.connection.dbapi_connection, "_connection", None)  # aiosqlite wraps sqlite3
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
