@@ -1,7 +1,8 @@
 """The neutral message model: features describe what to say once; renderers turn it into Block Kit or Adaptive Cards.
 
 Inline text is a small markdown subset shared by both platforms: *bold*, _italic_, <https://url|label> links, and
-mentions written as @{U123} (a user) or #{C123} (a channel), which each renderer turns into its own mention syntax.
+mentions written as @{U123} (a user), @{group:S123} (a user group) or #{C123} (a channel), which each renderer
+turns into its own mention syntax.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from pydantic import BaseModel, Field
 
 MENTION = re.compile(r"@\{([A-Za-z0-9_.:-]+)\}")
 CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:-]+)\}")
+GROUP_PREFIX = "group:"
 
 
 def mention(user_id: str) -> str:
     return f"@{{{user_id}}}"
+
+
+def group_mention(group_id: str) -> str:
+    return f"@{{{GROUP_PREFIX}{group_id}}}"
 
 
 def channel_mention(channel_id: str) -> str:
@@ -115,7 +121,18 @@ class PeopleInput(BaseModel):
     initial: list[str] = Field(default_factory=list)
 
 
-Input = Annotated[TextInput | ChoiceInput | PeopleInput, Field(discriminator="type")]
+class MultiChoiceInput(BaseModel):
+    """Any number of choices at once (Slack checkboxes)."""
+
+    type: Literal["multi_choice_input"] = "multi_choice_input"
+    input_id: str
+    label: str
+    choices: list[Choice]
+    initial: list[str] = Field(default_factory=list)
+    optional: bool = True
+
+
+Input = Annotated[TextInput | ChoiceInput | MultiChoiceInput | PeopleInput, Field(discriminator="type")]
 
 
 class Dialog(BaseModel):

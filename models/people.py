@@ -40,3 +40,14 @@ async def snoozed_users(session: AsyncSession, *, workspace_id: str, now: dateti
         select(Snooze.user_id).where(Snooze.workspace_id == workspace_id, Snooze.until > now)
     )
     return set(rows)
+
+
+async def snoozed_until(
+    session: AsyncSession, *, workspace_id: str, user_id: str, now: datetime
+) -> datetime | None:
+    """When this person's snooze ends, or None when they are not snoozed at `now`."""
+    return await session.scalar(
+        select(Snooze.until).where(
+            Snooze.workspace_id == workspace_id, Snooze.user_id == user_id, Snooze.until > now
+        )
+    )

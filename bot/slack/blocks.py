@@ -6,6 +6,7 @@ from typing import Any
 
 from habits.messages import (
     CHANNEL_MENTION,
+    GROUP_PREFIX,
     MENTION,
     Actions,
     Button,
@@ -14,6 +15,7 @@ from habits.messages import (
     Divider,
     Facts,
     Message,
+    MultiChoiceInput,
     Note,
     Paragraph,
     PeopleInput,
@@ -24,8 +26,14 @@ from habits.messages import (
 SECTION_TEXT_LIMIT = 3000
 
 
+def _mention(target: str) -> str:
+    if target.startswith(GROUP_PREFIX):
+        return f"<!subteam^{target.removeprefix(GROUP_PREFIX)}>"
+    return f"<@{target}>"
+
+
 def mrkdwn(text: str) -> str:
-    text = MENTION.sub(lambda match: f"<@{match.group(1)}>", text)
+    text = MENTION.sub(lambda match: _mention(match.group(1)), text)
     return CHANNEL_MENTION.sub(lambda match: f"<#{match.group(1)}>", text)
 
 
@@ -113,6 +121,13 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
             initial = next((option for option in options if option["value"] == field.initial), None)
             if initial is not None:
                 element["initial_option"] = initial
+        elif isinstance(field, MultiChoiceInput):
+            options = [{"text": _plain(choice.label), "value": choice.value} for choice in field.choices]
+            element = {"type": "checkboxes", "action_id": field.input_id, "options": options}
+            # Slack rejects an empty initial_options list, so it is left out when nothing is ticked.
+            ticked = [option for option in options if option["value"] in field.initial]
+            if ticked:
+                element["initial_options"] = ticked
         elif isinstance(field, PeopleInput):
             element = {"type": "multi_users_select", "action_id": field.input_id}
             if field.initial:
@@ -141,6 +156,8 @@ def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | Non
             elif kind in ("static_select", "radio_buttons"):
                 selected = element.get("selected_option")
                 values[block_id] = selected.get("value") if selected else None
+            elif kind == "checkboxes":
+                values[block_id] = [option["value"] for option in element.get("selected_options") or []]
             elif kind == "multi_users_select":
                 values[block_id] = list(element.get("selected_users") or [])
     return values

@@ -1,0 +1,93 @@
+"""`/whoelse watch` and `unwatch`: which channels turn deal and ticket news into nudges.
+
+Posts by CRM or helpdesk bots in a watching channel become events. Webhook events that name no channel go to the
+channel that has watched their kind the longest, its "home" channel, so the replies say when that home moves.
+"""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from habits.messages import Message, channel_mention
+from models.watches import WatchKind, home_channel, unwatch_channel, watch_channel, watched_kinds
+from models.workspaces import get_or_create_workspace
+
+KINDS: tuple[WatchKind, ...] = get_args(WatchKind)
+_SPELLINGS: dict[str, WatchKind] = {"deals": "deals", "deal": "deals", "tickets": "tickets", "ticket": "tickets"}
+SOURCES = {"deals": "your CRM", "tickets": "your helpdesk"}
+
+
+def usage(verb: str) -> str:
+    return (
+        f"Usage: `/whoelse {verb} deals` or `/whoelse {verb} tickets`. A watching channel gets a nudge when a "
+        "deal or ticket posted here by your CRM or helpdesk reaches a key moment."
+    )
+
+
+def read_kind(arguments: str) -> WatchKind | None:
+    return _SPELLINGS.get(arguments.strip().lower())
+
+
+async def watch(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    user_id: str,
+    arguments: str,
+    default_timezone: str = "UTC",
+) -> Message:
+    kind = read_kind(arguments)
+    if kind is None:
+        return await _usage_with_current(session, "watch", workspace_id=workspace_id, channel_id=channel_id)
+    await get_or_create_workspace(session, workspace_id=workspace_id, default_timezone=default_timezone)
+    here = channel_mention(channel_id)
+    added = await watch_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, kind=kind, user_id=user_id
+    )
+    home = await home_channel(session, workspace_id=workspace_id, kind=kind)
+    if not added:
+        return Message(text=f"{here} already watches {kind}, so nothing changed.{_home_line(kind, home)}")
+    return Message(
+        text=(
+            f"{here} now watches {kind}: posts about {kind} here from {SOURCES[kind]} become nudges at key "
+            f"moments.{_home_line(kind, home)}"
+        )
+    )
+
+
+async def unwatch(session: AsyncSession, *, workspace_id: str, channel_id: str, arguments: str) -> Message:
+    kind = read_kind(arguments)
+    if kind is None:
+        return await _usage_with_current(session, "unwatch", workspace_id=workspace_id, channel_id=channel_id)
+    here = channel_mention(channel_id)
+    removed = await unwatch_channel(session, workspace_id=workspace_id, channel_id=channel_id, kind=kind)
+    if not removed:
+        return Message(text=f"{here} wasn't watching {kind}, so nothing changed.")
+    home = await home_channel(session, workspace_id=workspace_id, kind=kind)
+    if home is None:
+        after = (
+            f" No channel watches {kind} now, so {kind[:-1]} events from webhooks that name no channel "
+            "will not be nudged."
+        )
+    else:
+        after = _home_line(kind, home)
+    return Message(text=f"{here} no longer watches {kind}.{after}")
+
+
+def _home_line(kind: WatchKind, home: str | None) -> str:
+    if home is None:
+        return ""
+    return f" {kind.capitalize()[:-1]} events from webhooks that name no channel go to {channel_mention(home)}."
+
+
+async def _usage_with_current(session: AsyncSession, verb: str, *, workspace_id: str, channel_id: str) -> Message:
+    watching = sorted(await watched_kinds(session, workspace_id=workspace_id, channel_id=channel_id))
+    now = (
+        f"{channel_mention(channel_id)} watches {' and '.join(watching)}."
+        if watching
+        else f"{channel_mention(channel_id)} watches nothing yet."
+    )
+    return Message(text=f"{usage(verb)}\n{now}")

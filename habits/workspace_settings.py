@@ -1,0 +1,220 @@
+"""Workspace settings admins can change: time zone, quiet hours, the hourly nudge cap and which moments nudge.
+
+The form is a neutral `Dialog`; what comes back is checked field by field, so each mistake is shown next to the
+field it is about, and nothing is saved until every field is right.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from zoneinfo import available_timezones
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from habits.messages import Choice, Dialog, Message, MultiChoiceInput, TextInput
+from models.outbox import enqueue
+from models.workspaces import DEFAULT_JUNCTURES, Workspace, get_or_create_workspace
+
+SETTINGS_DIALOG = "whoelse_settings"
+TIMEZONE = "timezone"
+QUIET_START = "quiet_start"
+QUIET_END = "quiet_end"
+HOURLY_CAP = "hourly_cap"
+JUNCTURES = "junctures"
+LARGEST_HOURLY_CAP = 100
+
+JUNCTURE_LABELS = {
+    "deal.created": "A deal is created",
+    "deal.stage_changed": "A deal moves to another stage",
+    "deal.closed_won": "A deal is won",
+    "deal.closed_lost": "A deal is lost",
+    "ticket.escalated": "A ticket is escalated",
+    "ticket.reopened": "A ticket is reopened",
+    "ticket.priority_raised": "A ticket's priority is raised to high or urgent",
+}
+_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+FormValues = Mapping[str, str | list[str] | None]
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    timezone: str
+    quiet_start: time | None
+    quiet_end: time | None
+    # Nudges per channel per hour; 0 means no cap.
+    hourly_cap: int
+    junctures: list[str]
+
+
+class InvalidSettings(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {error}" for field, error in errors.items()))
+        # Keyed by the dialog's input ids, so the platform can show each next to its field.
+        self.errors = errors
+
+
+def refusal() -> Message:
+    return Message(
+        text=(
+            "Sorry, only workspace admins can change whoelse's settings: they apply to every channel. "
+            "An admin can change them for you."
+        )
+    )
+
+
+def settings_dialog(workspace: Workspace) -> Dialog:
+    return Dialog(
+        callback_id=SETTINGS_DIALOG,
+        title="whoelse settings",
+        submit_label="Save",
+        intro=(
+            "These apply to every channel in this workspace. Nudges that come up during quiet hours wait "
+            "until quiet hours end; nudges over the hourly cap are skipped."
+        ),
+        inputs=[
+            TextInput(
+                input_id=TIMEZONE,
+                label="Time zone",
+                placeholder="An IANA time zone such as Europe/Berlin or America/New_York",
+                initial=workspace.timezone,
+                max_length=64,
+            ),
+            TextInput(
+                input_id=QUIET_START,
+                label="Quiet hours start (HH:MM)",
+                placeholder="e.g. 19:00; leave both empty for no quiet hours",
+                initial=_clock(workspace.quiet_start),
+                optional=True,
+                max_length=5,
+            ),
+            TextInput(
+                input_id=QUIET_END,
+                label="Quiet hours end (HH:MM)",
+                placeholder="e.g. 08:00",
+                initial=_clock(workspace.quiet_end),
+                optional=True,
+                max_length=5,
+            ),
+            TextInput(
+                input_id=HOURLY_CAP,
+                label="Most nudges per channel per hour (0 = no cap)",
+                initial=str(workspace.hourly_cap),
+                max_length=3,
+            ),
+            MultiChoiceInput(
+                input_id=JUNCTURES,
+                label="Moments that get a nudge",
+                choices=[
+                    Choice(value=juncture, label=JUNCTURE_LABELS[juncture]) for juncture in DEFAULT_JUNCTURES
+                ],
+                initial=[juncture for juncture in workspace.junctures if juncture in JUNCTURE_LABELS],
+            ),
+        ],
+    )
+
+
+def read_settings(values: FormValues) -> WorkspaceSettings:
+    """The submitted form as settings, or `InvalidSettings` naming every field that is wrong."""
+    errors: dict[str, str] = {}
+    timezone = _canonical_timezone(_text(values, TIMEZONE))
+    if timezone is None:
+        errors[TIMEZONE] = "Use an IANA time zone name such as Europe/Berlin, America/New_York or UTC."
+    quiet_start, quiet_end = _text(values, QUIET_START), _text(values, QUIET_END)
+    start, end = _clock_time(quiet_start), _clock_time(quiet_end)
+    for field, text, parsed in ((QUIET_START, quiet_start, start), (QUIET_END, quiet_end, end)):
+        if text and parsed is None:
+            errors[field] = "Use a 24-hour time such as 19:00, or leave it empty."
+    if QUIET_START not in errors and QUIET_END not in errors:
+        if bool(quiet_start) != bool(quiet_end):
+            missing = QUIET_END if quiet_start else QUIET_START
+            errors[missing] = "Quiet hours need a start and an end; leave both empty for no quiet hours."
+        elif start is not None and start == end:
+            errors[QUIET_END] = "The end must differ from the start; leave both empty for no quiet hours."
+    cap_text = _text(values, HOURLY_CAP)
+    cap = int(cap_text) if cap_text.isdigit() else None
+    if cap is None or cap > LARGEST_HOURLY_CAP:
+        errors[HOURLY_CAP] = f"Use a whole number from 0 (no cap) to {LARGEST_HOURLY_CAP}."
+    chosen = values.get(JUNCTURES) or []
+    junctures = [juncture for juncture in DEFAULT_JUNCTURES if juncture in chosen]
+    if errors or timezone is None or cap is None:
+        raise InvalidSettings(errors)
+    return WorkspaceSettings(
+        timezone=timezone, quiet_start=start, quiet_end=end, hourly_cap=cap, junctures=junctures
+    )
+
+
+async def save_settings(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    settings: WorkspaceSettings,
+    saved_by: str,
+    change_id: str,
+    default_timezone: str = "UTC",
+) -> Workspace:
+    """Saves the settings and queues a receipt to the admin who saved them (once per `change_id`)."""
+    workspace = await get_or_create_workspace(
+        session, workspace_id=workspace_id, default_timezone=default_timezone
+    )
+    workspace.timezone = settings.timezone
+    workspace.quiet_start = settings.quiet_start
+    workspace.quiet_end = settings.quiet_end
+    workspace.hourly_cap = settings.hourly_cap
+    # Moments the form does not offer (set some other way) are kept rather than silently dropped.
+    unlisted = [juncture for juncture in workspace.junctures if juncture not in JUNCTURE_LABELS]
+    workspace.junctures = settings.junctures + unlisted
+    await session.flush()
+    await enqueue(
+        session,
+        workspace_id=workspace_id,
+        idempotency_key=f"settings-saved:{change_id}",
+        dm_user_id=saved_by,
+        message=saved_message(workspace),
+    )
+    return workspace
+
+
+def saved_message(workspace: Workspace) -> Message:
+    if workspace.quiet_start is not None and workspace.quiet_end is not None:
+        quiet = f"{_clock(workspace.quiet_start)}–{_clock(workspace.quiet_end)}"
+    else:
+        quiet = "none"
+    cap = "no cap" if workspace.hourly_cap == 0 else f"at most {workspace.hourly_cap} nudges per channel per hour"
+    moments = [JUNCTURE_LABELS.get(juncture, juncture) for juncture in workspace.junctures]
+    lines = [
+        "*whoelse settings saved.*",
+        f"• Time zone: {workspace.timezone}",
+        f"• Quiet hours: {quiet}",
+        f"• Hourly cap: {cap}",
+        "• Moments that get a nudge: " + ("; ".join(moments) if moments else "none (only `/whoelse nudge`)"),
+    ]
+    return Message(text="\n".join(lines))
+
+
+def _text(values: FormValues, input_id: str) -> str:
+    value = values.get(input_id)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _clock(moment: time | None) -> str:
+    return moment.strftime("%H:%M") if moment is not None else ""
+
+
+def _clock_time(text: str) -> time | None:
+    match = _CLOCK_TIME.fullmatch(text)
+    return time(int(match.group(1)), int(match.group(2))) if match else None
+
+
+@functools.cache
+def _timezones_by_lowercase() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def _canonical_timezone(text: str) -> str | None:
+    """The IANA name as spelled in the database ("europe/berlin" → "Europe/Berlin"), or None if unknown."""
+    return _timezones_by_lowercase().get(text.lower()) if text else None

@@ -1,0 +1,141 @@
+"""The everyday `/whoelse` subcommands: watch, unwatch, nudge, snooze, stats and settings.
+
+Each answers inside Slack's three seconds with a reply only the caller sees; posting to the channel goes through
+the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.context import AppContext
+from bot.gateway import DeliveryError
+from habits import watching
+from habits.messages import Message
+from habits.nudging import nudge_by_hand
+from habits.snoozing import SnoozeInputError, apply_snooze, read_snooze
+from habits.stats import channel_stats_message
+from habits.workspace_settings import refusal, settings_dialog
+from handlers.slack import settings_view
+from handlers.slack.commands import CommandRequest, CommandRouter
+from models.db import session_scope
+from models.workspaces import get_or_create_workspace
+
+logger = logging.getLogger(__name__)
+
+NUDGE_USAGE = (
+    "Usage: `/whoelse nudge <what it's about>`, e.g. `/whoelse nudge Acme renewal pricing`. "
+    "whoelse asks this channel who else needs to know and what else we can help with."
+)
+SLACK_UNREACHABLE = "I couldn't reach Slack to check who you are just now. Please try again in a minute."
+
+
+async def watch(request: CommandRequest, context: AppContext) -> Message:
+    async with session_scope(context.sessions) as session:
+        return await watching.watch(
+            session,
+            workspace_id=request.workspace_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            arguments=request.arguments,
+            default_timezone=context.settings.default_timezone,
+        )
+
+
+async def unwatch(request: CommandRequest, context: AppContext) -> Message:
+    async with session_scope(context.sessions) as session:
+        return await watching.unwatch(
+            session, workspace_id=request.workspace_id, channel_id=request.channel_id, arguments=request.arguments
+        )
+
+
+async def nudge(request: CommandRequest, context: AppContext) -> Message:
+    topic = " ".join(request.arguments.split())
+    if not topic:
+        return Message(text=NUDGE_USAGE)
+    async with session_scope(context.sessions) as session:
+        await nudge_by_hand(
+            session,
+            workspace_id=request.workspace_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            text=topic,
+            now=context.clock(),
+        )
+    # Committed above, so the delivery worker finds the row as soon as it wakes.
+    context.delivery.wake()
+    return Message(
+        text=f"Asked the channel who else needs to know about *{topic}*, and what else we can help with."
+    )
+
+
+async def snooze(request: CommandRequest, context: AppContext) -> Message:
+    try:
+        action = read_snooze(request.arguments)
+    except SnoozeInputError as error:
+        return Message(text=str(error))
+    timezone = None if action == "off" else await _timezone_of(request.user_id, context)
+    async with session_scope(context.sessions) as session:
+        return await apply_snooze(
+            session,
+            workspace_id=request.workspace_id,
+            user_id=request.user_id,
+            action=action,
+            now=context.clock(),
+            timezone=timezone,
+            default_timezone=context.settings.default_timezone,
+        )
+
+
+async def _timezone_of(user_id: str, context: AppContext) -> str | None:
+    """The person's own time zone, or None when Slack cannot say right now."""
+    try:
+        return (await context.gateway.person(user=user_id)).timezone
+    except DeliveryError:
+        logger.exception("could not look up the time zone of %s", user_id)
+        return None
+
+
+async def stats(request: CommandRequest, context: AppContext) -> Message:
+    async with session_scope(context.sessions) as session:
+        return await channel_stats_message(
+            session, workspace_id=request.workspace_id, channel_id=request.channel_id, now=context.clock()
+        )
+
+
+async def open_settings(request: CommandRequest, context: AppContext) -> Message | None:
+    try:
+        person = await context.gateway.person(user=request.user_id)
+    except DeliveryError:
+        logger.exception("could not check the admin rights of %s for /whoelse settings", request.user_id)
+        return Message(text=SLACK_UNREACHABLE)
+    if not person.is_admin:
+        return refusal()
+    async with session_scope(context.sessions) as session:
+        workspace = await get_or_create_workspace(
+            session, workspace_id=request.workspace_id, default_timezone=context.settings.default_timezone
+        )
+        dialog = settings_dialog(workspace)
+    try:
+        await context.gateway.open_dialog(trigger_id=request.trigger_id, dialog=dialog)
+    except DeliveryError:
+        logger.exception("could not open the settings dialog for %s", request.user_id)
+        return Message(
+            text="Slack didn't let me open the settings just now. Please run `/whoelse settings` again."
+        )
+    # The dialog is the answer; Slack needs only the acknowledgement.
+    return None
+
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+    router.add(
+        "watch", watch, "turn posts by your CRM or helpdesk in this channel into nudges (`deals` or `tickets`)"
+    )
+    router.add("unwatch", unwatch, "stop turning this channel's `deals` or `tickets` posts into nudges")
+    router.add("nudge", nudge, "ask this channel who else needs to know about `<topic>`, and what else can help")
+    router.add("snooze", snooze, "no pings or reminder DMs for a while (`30m`, `4h`, `2d`, `1w`; `off` ends it)")
+    router.add("stats", stats, "how this channel answered its nudges in the last 7 and 30 days")
+    router.add("settings", open_settings, "time zone, quiet hours, hourly cap and nudge moments (admins)")
+    settings_view.register(bolt, context)

@@ -1,0 +1,53 @@
+"""The settings dialog's submission: admin rights checked again, every field validated, then saved."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.context import AppContext
+from bot.gateway import DeliveryError
+from bot.slack.blocks import dialog_values
+from habits.workspace_settings import SETTINGS_DIALOG, TIMEZONE, InvalidSettings, read_settings, save_settings
+from models.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+NOT_AN_ADMIN = "Only workspace admins can change these settings."
+SLACK_UNREACHABLE = "I couldn't check your admin rights with Slack just now. Please try again in a minute."
+
+
+def register(bolt: AsyncApp, context: AppContext) -> None:
+    @bolt.view(SETTINGS_DIALOG)
+    async def on_settings_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id = str(body["user"]["id"])
+        workspace_id = str((body.get("team") or {}).get("id") or body["user"]["team_id"])
+        # Anyone who can send this submission could have been shown the dialog once; rights may have changed since.
+        try:
+            person = await context.gateway.person(user=user_id)
+        except DeliveryError:
+            logger.exception("could not check the admin rights of %s before saving settings", user_id)
+            await ack(response_action="errors", errors={TIMEZONE: SLACK_UNREACHABLE})
+            return
+        if not person.is_admin:
+            logger.warning("settings submission from %s, who is not an admin, was refused", user_id)
+            await ack(response_action="errors", errors={TIMEZONE: NOT_AN_ADMIN})
+            return
+        try:
+            settings = read_settings(dialog_values(view.get("state") or {}))
+        except InvalidSettings as invalid:
+            await ack(response_action="errors", errors=invalid.errors)
+            return
+        async with session_scope(context.sessions) as session:
+            await save_settings(
+                session,
+                workspace_id=workspace_id,
+                settings=settings,
+                saved_by=user_id,
+                change_id=str(view["id"]),
+                default_timezone=context.settings.default_timezone,
+            )
+        context.delivery.wake()
+        await ack()

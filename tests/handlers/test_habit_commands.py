@@ -1,0 +1,210 @@
+"""The everyday `/whoelse` subcommands through the real app, Slack's signed requests and the fake Slack Web API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.settings import Settings
+from models.base import utcnow
+from models.db import session_scope
+from models.nudges import Nudge
+from models.outbox import SENT, OutboxMessage
+from models.people import snoozed_users
+from models.watches import ChannelWatch, home_channel, watched_kinds
+from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.fakes.slack_api import FakeSlack
+from tests.handlers.slash_commands import CHANNEL, command_form, reply_to, running
+from tests.support.signing import slack_headers
+
+SUPPORT = "CSUPPORT"
+
+
+@pytest.fixture
+async def app(settings: Settings, fake_slack: FakeSlack) -> AsyncIterator[RunningApp]:
+    fake_slack.add_user("UANNA", tz="Europe/Berlin")
+    fake_slack.add_user("UBEN", tz="America/New_York")
+    async with running(settings) as application:
+        yield application
+
+
+async def watches(app: RunningApp, channel: str = CHANNEL) -> set[str]:
+    async with session_scope(app.context.sessions) as session:
+        return await watched_kinds(session, workspace_id=TEAM_ID, channel_id=channel)
+
+
+async def home(app: RunningApp, kind: str) -> str | None:
+    async with session_scope(app.context.sessions) as session:
+        return await home_channel(session, workspace_id=TEAM_ID, kind=kind)  # type: ignore[arg-type]
+
+
+async def test_watching_and_unwatching_a_channel_round_trip(app: RunningApp) -> None:
+    reply = await reply_to(app, "watch deals", user="UANNA")
+    assert reply.startswith("<#CSALES> now watches deals")
+    assert "Deal events from webhooks that name no channel go to <#CSALES>." in reply
+    assert await watches(app) == {"deals"}
+
+    assert (await reply_to(app, "watch deals", user="UBEN")).startswith(
+        "<#CSALES> already watches deals, so nothing changed."
+    )
+    # A second channel watching deals does not take over webhook deals: the longest-watching channel keeps them.
+    assert "Deal events from webhooks that name no channel go to <#CSALES>." in await reply_to(
+        app, "watch Deal", user="UBEN", channel=SUPPORT
+    )
+    assert await home(app, "deals") == CHANNEL
+
+    reply = await reply_to(app, "unwatch deals", user="UANNA")
+    assert reply == (
+        "<#CSALES> no longer watches deals. Deal events from webhooks that name no channel go to <#CSUPPORT>."
+    )
+    assert await watches(app) == set()
+    assert await home(app, "deals") == SUPPORT
+    assert (
+        await reply_to(app, "unwatch deals", user="UANNA")
+        == "<#CSALES> wasn't watching deals, so nothing changed."
+    )
+
+    assert "No channel watches deals now" in await reply_to(app, "unwatch deals", user="UBEN", channel=SUPPORT)
+    assert await home(app, "deals") is None
+
+
+async def test_tickets_are_watched_separately_from_deals(app: RunningApp) -> None:
+    await reply_to(app, "watch tickets", user="UANNA")
+    await reply_to(app, "watch deals", user="UANNA")
+    await reply_to(app, "unwatch tickets", user="UANNA")
+
+    assert await watches(app) == {"deals"}
+
+
+@pytest.mark.parametrize("text", ["watch", "watch leads", "unwatch", "unwatch everything"])
+async def test_watching_something_unknown_gets_a_usage_line_and_changes_nothing(
+    app: RunningApp, text: str
+) -> None:
+    await reply_to(app, "watch tickets", user="UANNA")
+
+    reply = await reply_to(app, text, user="UANNA")
+
+    verb = text.split()[0]
+    assert reply.startswith(f"Usage: `/whoelse {verb} deals` or `/whoelse {verb} tickets`.")
+    assert reply.endswith("<#CSALES> watches tickets.")
+    assert await watches(app) == {"tickets"}
+
+
+async def test_a_nudge_by_hand_is_posted_in_the_channel_exactly_once(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    reply = await reply_to(app, "nudge  Acme renewal   pricing ", user="UANNA")
+
+    assert reply == (
+        "Asked the channel who else needs to know about *Acme renewal pricing*, and what else we can help with."
+    )
+
+    async def sent() -> bool:
+        async with session_scope(app.context.sessions) as session:
+            return await session.scalar(select(OutboxMessage.status)) == SENT
+
+    await eventually(sent)
+    posted = fake_slack.messages(CHANNEL)
+    assert len(posted) == 1
+    assert "<@UANNA> asks about: *Acme renewal pricing*" in posted[0]["text"]
+    assert "Who else needs to know?" in posted[0]["text"]
+    assert fake_slack.duplicates_by_metadata_key() == {}
+    async with session_scope(app.context.sessions) as session:
+        nudge = await session.scalar(select(Nudge))
+    assert nudge is not None
+    assert (nudge.channel_id, nudge.created_by, nudge.title) == (CHANNEL, "UANNA", "Acme renewal pricing")
+
+
+async def test_a_nudge_without_a_topic_gets_a_usage_line_and_posts_nothing(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    reply = await reply_to(app, "nudge   ", user="UANNA")
+
+    assert reply.startswith("Usage: `/whoelse nudge <what it's about>`")
+    async with session_scope(app.context.sessions) as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+async def test_snoozing_answers_on_the_persons_own_clock(app: RunningApp) -> None:
+    before = utcnow()
+    reply = await reply_to(app, "snooze 2d", user="UANNA")
+    after = utcnow()
+
+    assert reply.startswith("Snoozed until ")
+    assert "(Europe/Berlin), 2 days from now." in reply
+    async with session_scope(app.context.sessions) as session:
+        assert await snoozed_users(session, workspace_id=TEAM_ID, now=after + timedelta(days=2, minutes=-1)) == {
+            "UANNA"
+        }
+        assert (
+            await snoozed_users(session, workspace_id=TEAM_ID, now=before + timedelta(days=2, minutes=1)) == set()
+        )
+
+    assert "(America/New_York)" in await reply_to(app, "snooze 4h", user="UBEN")
+    assert (await reply_to(app, "snooze off", user="UANNA")).startswith("Snooze ended")
+    async with session_scope(app.context.sessions) as session:
+        assert await snoozed_users(session, workspace_id=TEAM_ID, now=utcnow()) == {"UBEN"}
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("snooze forever", "didn't understand `forever`"),
+        ("snooze 6 months", "didn't understand"),
+        ("snooze 100d", "longer"),
+    ],
+)
+async def test_a_snooze_that_cannot_be_read_is_explained_and_not_set(app: RunningApp, text: str, why: str) -> None:
+    reply = await reply_to(app, text, user="UANNA")
+
+    assert why in reply
+    assert "Usage: `/whoelse snooze 30m`" in reply
+    async with session_scope(app.context.sessions) as session:
+        assert await snoozed_users(session, workspace_id=TEAM_ID, now=utcnow()) == set()
+
+
+async def test_stats_start_friendly_and_count_a_posted_nudge(app: RunningApp, fake_slack: FakeSlack) -> None:
+    assert (await reply_to(app, "stats", user="UANNA")).startswith(
+        "No nudges in <#CSALES> in the last 30 days yet, so there's nothing to count."
+    )
+
+    await reply_to(app, "nudge Beta launch", user="UANNA")
+    await eventually(lambda: len(fake_slack.messages(CHANNEL)) == 1)
+
+    async def counted() -> bool:
+        return (await reply_to(app, "stats", user="UBEN")).startswith(
+            "Stats for <#CSALES> — last 7 days: 1 nudge, 0 answered; last 30 days: 1 nudge, 0 answered."
+        )
+
+    # Delivery records the post just after Slack accepts it.
+    await eventually(counted)
+
+
+async def test_an_unknown_subcommand_gets_help(app: RunningApp) -> None:
+    reply = await reply_to(app, "dance", user="UANNA")
+
+    assert reply.startswith("I don't know `/whoelse dance`.")
+    for subcommand in ("help", "nudge", "settings", "snooze", "stats", "unwatch", "watch"):
+        assert f"`/whoelse {subcommand}`" in reply
+
+
+async def test_a_request_with_a_bad_signature_is_refused_and_changes_nothing(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    for text in ("watch deals", "nudge forged", "snooze 1w"):
+        body = urlencode(command_form(text, user="UANNA")).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_headers(body, secret="not-ours")}
+
+        response = await app.post("/slack/events", body, headers)
+
+        assert response.status_code == 401
+    async with session_scope(app.context.sessions) as session:
+        assert await session.scalar(select(func.count()).select_from(ChannelWatch)) == 0
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        assert await snoozed_users(session, workspace_id=TEAM_ID, now=utcnow()) == set()
+    assert fake_slack.calls_to("chat.postMessage") == []
