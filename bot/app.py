@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from fastapi import FastAPI, Request, Response
@@ -23,7 +23,9 @@ from handlers import health, webhooks
 from handlers import slack as slack_handlers
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
+from scheduler.jobs import JobSource
 from scheduler.service import SchedulerService
+from scheduler.sources import all_job_sources
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,12 @@ def create_app(
     delivery_policy: DeliveryPolicy | None = None,
     background_workers: bool = True,
     socket_mode: bool = False,
+    job_sources: Sequence[JobSource] | None = None,
 ) -> FastAPI:
-    """Builds the ASGI app. `background_workers=False` leaves delivery and the scheduler to be driven by hand."""
+    """Builds the ASGI app. `background_workers=False` leaves delivery and the scheduler to be driven by hand.
+
+    `job_sources` replaces the features' schedules (tests use their own).
+    """
     settings = settings or Settings()
     settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
 
@@ -75,13 +81,14 @@ def create_app(
         slack_handlers.register(bolt, context)
         app.state.context = context
         app.state.slack = AsyncSlackRequestHandler(bolt)
-        scheduler = SchedulerService(context)
+        scheduler = SchedulerService(context, all_job_sources() if job_sources is None else job_sources)
+        app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
         socket: AsyncSocketModeHandler | None = None
         if background_workers:
             tasks.append(asyncio.create_task(delivery.run_forever(), name="delivery"))
-            if settings.scheduler == "auto":
-                await scheduler.start()
+            # With SCHEDULER=off this only records that the replica runs no jobs.
+            await scheduler.start()
         if socket_mode:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
             await socket.connect_async()  # type: ignore[no-untyped-call]

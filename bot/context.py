@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,7 @@ from bot.delivery import DeliveryWorker
 from bot.gateway import ChatGateway
 from bot.settings import Settings
 from models.base import utcnow
+from scheduler.roles import SchedulerRole
 
 
 @dataclass
@@ -24,3 +26,8 @@ class AppContext:
     # The Slack team the bot token belongs to: where signed webhooks land.
     default_workspace_id: str
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Set by features after they add, change or cancel a schedule; the scheduler leader reconciles its jobs then
+    # (and periodically, for changes made on other replicas).
+    schedule_changes: asyncio.Event = field(default_factory=asyncio.Event)
+    # Kept current by the scheduler service; `/whoelse status` shows it.
+    scheduler_role: SchedulerRole = "off"

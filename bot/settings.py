@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
     scheduler: Literal["auto", "off"] = "auto"
+    # How often the scheduler leader re-reads every feature's schedules (changes on this replica apply at once).
+    scheduler_reconcile_seconds: float = Field(default=30.0, gt=0)
+    # How often a replica that is not the scheduler leader tries to become it (and how often the leader checks in).
+    scheduler_leader_retry_seconds: float = Field(default=5.0, gt=0)
     delivery_max_attempts: int = Field(default=12, ge=1)
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
 

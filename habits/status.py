@@ -1,0 +1,103 @@
+"""`/whoelse status` for workspace admins: is the scheduler running, what runs next, what failed to send."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from habits.messages import Message, Note, Paragraph, channel_mention, mention
+from models.outbox import OutboxMessage
+from models.outbox_status import count_failed, failed_messages, queue_counts
+from models.scheduler_jobs import upcoming_runs
+from models.workspaces import Workspace
+from scheduler.roles import SchedulerRole
+
+UPCOMING_LIMIT = 10
+FAILED_LIMIT = 10
+ERROR_PREVIEW = 200
+
+SCHEDULER_STATES: dict[SchedulerRole, str] = {
+    "leader": "running in this replica.",
+    "standby": "running in another replica; this one takes over if that one stops.",
+    "off": "not running in this replica (`SCHEDULER=off`, or it has not started).",
+}
+
+SCHEDULER_SUMMARIES: dict[SchedulerRole, str] = {
+    "leader": "running here",
+    "standby": "running in another replica",
+    "off": "not running here",
+}
+
+
+def admins_only() -> Message:
+    return Message(
+        text=(
+            "Sorry, `/whoelse status` is for workspace admins: it shows delivery problems across every channel. "
+            "An admin can run it for you."
+        )
+    )
+
+
+async def status_report(
+    session: AsyncSession, *, workspace_id: str, scheduler_role: SchedulerRole, default_timezone: str = "UTC"
+) -> Message:
+    workspace = await session.get(Workspace, workspace_id)
+    zone = ZoneInfo(workspace.timezone if workspace is not None else default_timezone)
+    upcoming = await upcoming_runs(session, workspace_id=workspace_id, limit=UPCOMING_LIMIT)
+    failed = await failed_messages(session, workspace_id=workspace_id, limit=FAILED_LIMIT)
+    failed_total = await count_failed(session, workspace_id=workspace_id)
+    queued = await queue_counts(session, workspace_id=workspace_id)
+
+    parts: list[Paragraph | Note] = [Paragraph(text=f"*Scheduler:* {SCHEDULER_STATES[scheduler_role]}")]
+    if upcoming:
+        lines = [f"• {display_name(job_id)} — {local_time(when, zone)}" for job_id, when in upcoming]
+        parts.append(Paragraph(text="*Next runs:*\n" + "\n".join(lines)))
+    else:
+        parts.append(Paragraph(text="*Next runs:* nothing scheduled for this workspace."))
+    parts.append(
+        Paragraph(
+            text=(
+                f"*Delivery:* {queued.pending} waiting to send, {queued.retrying} retrying, "
+                f"{failed_total} failed for good."
+            )
+        )
+    )
+    if failed:
+        parts.append(
+            Paragraph(text="*Failed messages, newest first:*\n" + "\n".join(map(describe_failure, failed)))
+        )
+        if failed_total > len(failed):
+            parts.append(Note(text=f"…and {failed_total - len(failed)} older failed messages."))
+    summary = (
+        f"whoelse status: the scheduler is {SCHEDULER_SUMMARIES[scheduler_role]}; messages: {queued.pending} "
+        f"waiting, {queued.retrying} retrying, {failed_total} failed."
+    )
+    return Message(text=summary, parts=list(parts))
+
+
+def display_name(job_id: str) -> str:
+    """A job id without its schedule fingerprint (`name@0123456789ab`), which means nothing to a person."""
+    name, separator, fingerprint = job_id.rpartition("@")
+    if separator and name and fingerprint.isalnum():
+        return name
+    return job_id
+
+
+def local_time(when: datetime, zone: ZoneInfo) -> str:
+    return when.astimezone(zone).strftime("%a %d %b %Y %H:%M") + f" ({zone.key})"
+
+
+def describe_failure(row: OutboxMessage) -> str:
+    where = channel_mention(row.channel_id) if row.channel_id else f"DM to {mention(row.dm_user_id or '?')}"
+    error = _code(row.last_error or "no error recorded")
+    if len(error) > ERROR_PREVIEW:
+        error = error[: ERROR_PREVIEW - 1] + "…"
+    attempts = f"{row.attempts} attempt" + ("" if row.attempts == 1 else "s")
+    return f"• {where} · `{_code(row.idempotency_key)}` · {attempts} · {error}"
+
+
+def _code(text: str) -> str:
+    # A backtick inside would end the code span early and garble the line.
+    return " ".join(text.replace("`", "'").split())

@@ -1,0 +1,39 @@
+"""`/whoelse status`: scheduler and delivery health, for workspace admins."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.context import AppContext
+from bot.gateway import DeliveryError
+from habits.messages import Message
+from habits.status import admins_only, status_report
+from handlers.slack.commands import CommandRequest, CommandRouter
+from models.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+
+async def show_status(request: CommandRequest, context: AppContext) -> Message:
+    try:
+        person = await context.gateway.person(user=request.user_id)
+    except DeliveryError:
+        logger.exception("could not look up %s to check admin rights for /whoelse status", request.user_id)
+        return Message(
+            text="I couldn't check your admin rights with Slack just now. Please try again in a minute."
+        )
+    if not person.is_admin:
+        return admins_only()
+    async with session_scope(context.sessions) as session:
+        return await status_report(
+            session,
+            workspace_id=request.workspace_id,
+            scheduler_role=context.scheduler_role,
+            default_timezone=context.settings.default_timezone,
+        )
+
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+    router.add("status", show_status, "scheduler and delivery health (admins)")

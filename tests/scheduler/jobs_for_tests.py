@@ -1,0 +1,40 @@
+"""Small job functions and a trigger for the scheduler's tests, referenced as "tests.scheduler.jobs_for_tests:…"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy import text
+
+from scheduler.runtime import job_session
+
+# Labels of the runs that happened, in order (the tests clear it).
+runs: list[str] = []
+
+
+async def record_run(*, label: str) -> None:
+    # Like a real job: the app context from the runtime, and a session of its own.
+    async with job_session() as session:
+        await session.execute(text("SELECT 1"))
+    runs.append(label)
+
+
+def not_async(*, label: str) -> None:
+    runs.append(label)
+
+
+class FireTimesTrigger(BaseTrigger):  # type: ignore[misc]
+    """Fires at the given moments only: moments in the past stand for runs that fell into downtime."""
+
+    def __init__(self, *moments: datetime) -> None:
+        self.moments = sorted(moments)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        for moment in self.moments:
+            if previous_fire_time is None or moment > previous_fire_time:
+                return moment
+        return None
+
+    def __str__(self) -> str:
+        return "at " + ", ".join(moment.isoformat() for moment in self.moments)
