@@ -126,10 +126,11 @@ class DeliveryWorker:
                 waiting_on = row.thread_parent_id or row.update_of_id
                 if waiting_on is not None and waiting_on not in parents:
                     continue
+                # A retry after an error may follow a post that did land (a reset connection, a 5xx after storing).
+                # Decided before claiming: the claim itself marks the row as sending.
+                in_doubt = row.status == SENDING or row.attempts > 0
                 claim = await self._claim(session, row, now)
                 if claim is not None:
-                    # A retry after an error may follow a post that did land (a reset connection, a 5xx after storing).
-                    in_doubt = row.status == SENDING or row.attempts > 0
                     picked.append(_Claim(row=claim, in_doubt=in_doubt, lane=lane))
             await session.commit()
             return picked

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
-from habits.messages import mention
+from habits.messages import CHANNEL_MENTION, MENTION, mention
 from habits.nudge_message import compose_nudge
-from habits.rules import juncture_of, over_hourly_cap, quiet_hours_end
+from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
 from models.events import ReceivedEvent
 from models.nudges import Nudge
-from models.outbox import enqueue
+from models.outbox import OutboxMessage, enqueue
 from models.people import snoozed_users
 from models.watches import home_channel
 from models.workspaces import Workspace, get_or_create_workspace
@@ -25,7 +25,10 @@ from models.workspaces import Workspace, get_or_create_workspace
 Outcome = Literal[
     "nudged", "held", "duplicate_event", "duplicate_juncture", "not_a_juncture", "no_channel", "capped"
 ]
+SCHEDULED = "scheduled"
+SUPPRESSED = "suppressed"
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+LINKABLE_URL = re.compile(r"^https?://[^\s<>|]+$")
 NUDGE_FOOTNOTE = (
     "One nudge per deal or ticket per moment; later ones land in this thread. `/whoelse snooze 1w` to mute."
 )
@@ -72,12 +75,20 @@ async def receive_event(
         async with session.begin_nested():
             session.add(record)
     except IntegrityError:
-        return NudgeResult("duplicate_event")
+        # The sender's retry, or a concurrent copy of the same delivery: the first one decided already.
+        first = await session.scalar(
+            select(ReceivedEvent.id).where(
+                ReceivedEvent.workspace_id == workspace_id,
+                ReceivedEvent.source == event.source,
+                ReceivedEvent.external_id == event.external_id,
+            )
+        )
+        return NudgeResult("duplicate_event", event_id=first)
 
     result = await _decide(session, workspace=workspace, event=event, record=record, now=now)
     record.outcome = result.outcome
     await session.flush()
-    return NudgeResult(result.outcome, record.id, result.nudge_id, result.deliver_after)
+    return replace(result, event_id=record.id)
 
 
 async def _decide(
@@ -91,21 +102,21 @@ async def _decide(
     )
     if channel is None:
         return NudgeResult("no_channel")
-    already = await session.scalar(
-        select(Nudge.id).where(
-            Nudge.workspace_id == workspace.id,
-            Nudge.channel_id == channel,
-            Nudge.subject_key == event.subject_key,
-            Nudge.juncture == juncture,
-        )
+    # Per workspace, not per channel: asking about the same moment in two channels would split the answers.
+    earlier = await _nudge_for(
+        session, workspace_id=workspace.id, subject_key=event.subject_key, juncture=juncture
     )
-    if already is not None:
-        return NudgeResult("duplicate_juncture", nudge_id=already)
+    if earlier is not None:
+        return NudgeResult("duplicate_juncture", nudge_id=earlier)
 
     deliver_after = (
         quiet_hours_end(now, timezone=workspace.timezone, start=workspace.quiet_start, end=workspace.quiet_end)
         or now
     )
+    recent = await _posted_in_hour_before(
+        session, workspace_id=workspace.id, channel_id=channel, moment=deliver_after
+    )
+    capped = over_hourly_cap(recent, workspace.hourly_cap)
     nudge = Nudge(
         workspace_id=workspace.id,
         channel_id=channel,
@@ -113,24 +124,28 @@ async def _decide(
         juncture=juncture,
         event_id=record.id,
         title=event.title,
+        status=SUPPRESSED if capped else SCHEDULED,
+        # Kept (not posted) so admins can see what the cap held back and tune it.
+        suppressed_reason="hourly_cap" if capped else None,
         deliver_after=deliver_after,
         created_at=now,
     )
-    recent = await _scheduled_in_hour_before(
-        session, workspace_id=workspace.id, channel_id=channel, moment=deliver_after
-    )
-    if over_hourly_cap(recent, workspace.hourly_cap):
-        nudge.status = "suppressed"
-        nudge.suppressed_reason = "hourly_cap"
-        session.add(nudge)
-        await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(nudge)
+    except IntegrityError:
+        # A concurrent event about the same moment (another id from the sender, or its bot post) got there first.
+        raced = await _nudge_for(
+            session, workspace_id=workspace.id, subject_key=event.subject_key, juncture=juncture
+        )
+        return NudgeResult("duplicate_juncture", nudge_id=raced)
+    if capped:
         return NudgeResult("capped", nudge_id=nudge.id)
 
-    session.add(nudge)
-    await session.flush()
-    thread_parent = await _thread_of(
+    first = await _first_nudge_post(
         session, workspace_id=workspace.id, channel_id=channel, subject_key=event.subject_key
     )
+    thread_parent_id, thread_ts = _placement(event, first)
     snoozed = await snoozed_users(session, workspace_id=workspace.id, now=now)
     message = compose_nudge(
         nudge_id=nudge.id, headline=headline(event), facts=facts(event, snoozed=snoozed), note=NUDGE_FOOTNOTE
@@ -141,14 +156,27 @@ async def _decide(
         idempotency_key=f"nudge:{nudge.id}",
         channel_id=channel,
         message=message,
-        thread_parent_id=thread_parent if event.thread_ts is None else None,
-        thread_ts=event.thread_ts,
+        thread_parent_id=thread_parent_id,
+        thread_ts=thread_ts,
         not_before=deliver_after,
     )
     nudge.outbox_id = row.id
-    nudge.thread_outbox_id = thread_parent or row.id
+    nudge.thread_outbox_id = first.id if first is not None else row.id
     await session.flush()
     return NudgeResult("held" if deliver_after > now else "nudged", nudge_id=nudge.id, deliver_after=deliver_after)
+
+
+def _placement(event: BusinessEvent, first: OutboxMessage | None) -> tuple[int | None, str | None]:
+    """Where the nudge goes: (outbox row to reply under once it is sent, platform thread to reply in)."""
+    if event.thread_ts is not None:
+        # Reacting to a bot's post: answer beside it, where the channel is already looking.
+        return None, event.thread_ts
+    if first is None:
+        return None, None
+    if first.thread_ts is not None:
+        # The first nudge was itself a reply (to a bot's post): stay in that thread, whose root is the post.
+        return None, first.thread_ts
+    return first.id, None
 
 
 async def nudge_by_hand(
@@ -163,6 +191,7 @@ async def nudge_by_hand(
         juncture="manual",
         title=text,
         created_by=user_id,
+        status=SCHEDULED,
         deliver_after=now,
         created_at=now,
     )
@@ -183,14 +212,24 @@ async def nudge_by_hand(
     return nudge
 
 
-async def _scheduled_in_hour_before(
+async def _nudge_for(session: AsyncSession, *, workspace_id: str, subject_key: str, juncture: str) -> int | None:
+    return await session.scalar(
+        select(Nudge.id)
+        .where(Nudge.workspace_id == workspace_id, Nudge.subject_key == subject_key, Nudge.juncture == juncture)
+        .order_by(Nudge.id)
+        .limit(1)
+    )
+
+
+async def _posted_in_hour_before(
     session: AsyncSession, *, workspace_id: str, channel_id: str, moment: datetime
 ) -> int:
+    """Automatic nudges the channel gets in the hour up to `moment`, including ones held until then."""
     count = await session.scalar(
         select(func.count(Nudge.id)).where(
             Nudge.workspace_id == workspace_id,
             Nudge.channel_id == channel_id,
-            Nudge.status == "scheduled",
+            Nudge.status != SUPPRESSED,
             Nudge.created_by.is_(None),
             Nudge.deliver_after > moment - timedelta(hours=1),
             Nudge.deliver_after <= moment,
@@ -199,54 +238,64 @@ async def _scheduled_in_hour_before(
     return int(count or 0)
 
 
-async def _thread_of(session: AsyncSession, *, workspace_id: str, channel_id: str, subject_key: str) -> int | None:
-    """The first nudge about this deal or ticket in this channel: later ones reply in its thread."""
+async def _first_nudge_post(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, subject_key: str
+) -> OutboxMessage | None:
+    """The post of the first nudge about this deal or ticket in this channel: later ones reply in its thread."""
     return await session.scalar(
-        select(Nudge.outbox_id)
+        select(OutboxMessage)
+        .join(Nudge, Nudge.outbox_id == OutboxMessage.id)
         .where(
             Nudge.workspace_id == workspace_id,
             Nudge.channel_id == channel_id,
             Nudge.subject_key == subject_key,
-            Nudge.outbox_id.is_not(None),
         )
         .order_by(Nudge.id)
         .limit(1)
     )
 
 
+def shown(text: str) -> str:
+    """Text from a CRM, a helpdesk or a bot's post, made inert: shown as written, never a mention or a link."""
+    text = MENTION.sub(lambda found: "@" + found.group(1), text)
+    text = CHANNEL_MENTION.sub(lambda found: "#" + found.group(1), text)
+    # Slack reads <!channel>, <@U…> and <url|label> between angle brackets; lookalikes keep the text readable.
+    return text.replace("<", "‹").replace(">", "›")
+
+
 def headline(event: BusinessEvent) -> str:
-    name = f"*{event.title}*" + (f" ({event.account})" if event.account else "")
-    juncture = event.event.lower()
+    name = f"*{shown(event.title)}*" + (f" ({shown(event.account)})" if event.account else "")
+    moment = canonical_event(event.event)
+    stage = shown(event.stage or "")
+    priority = shown(event.priority or "")
     if event.kind == "deal":
         return {
             "created": f"New deal: {name}",
-            "stage_changed": f"{name} moved to *{event.stage}*",
+            "stage_changed": f"{name} moved to *{stage}*",
             "closed_won": f":tada: {name} was won",
-            "won": f":tada: {name} was won",
             "closed_lost": f"{name} was lost",
-            "lost": f"{name} was lost",
-        }.get(juncture, f"{name}: {event.event}")
+        }.get(moment, f"{name}: {shown(event.event)}")
     return {
+        "created": f"New ticket: {name}",
         "escalated": f":rotating_light: Ticket {name} was escalated",
         "reopened": f"Ticket {name} was reopened",
-        "priority_raised": f"Ticket {name} is now *{event.priority}* priority",
-        "priority_changed": f"Ticket {name} is now *{event.priority}* priority",
-        "created": f"New ticket: {name}",
-    }.get(juncture, f"Ticket {name}: {event.event}")
+        "priority_raised": f"Ticket {name} is now *{priority}* priority",
+    }.get(moment, f"Ticket {name}: {shown(event.event)}")
 
 
 def facts(event: BusinessEvent, *, snoozed: set[str]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if event.account:
-        found.append(("Account", event.account))
+        found.append(("Account", shown(event.account)))
     if event.kind == "deal" and event.stage:
-        found.append(("Stage", event.stage))
+        found.append(("Stage", shown(event.stage)))
     if event.kind == "ticket" and event.priority:
-        found.append(("Priority", event.priority))
+        found.append(("Priority", shown(event.priority)))
     if event.owner:
         # People who snoozed whoelse are named, not pinged.
         is_user = SLACK_USER_ID.match(event.owner) is not None
-        found.append(("Owner", mention(event.owner) if is_user and event.owner not in snoozed else event.owner))
-    if event.url:
+        owner = mention(event.owner) if is_user and event.owner not in snoozed else shown(event.owner)
+        found.append(("Owner", owner))
+    if event.url and LINKABLE_URL.match(event.url):
         found.append(("Link", f"<{event.url}|Open in {'CRM' if event.kind == 'deal' else 'helpdesk'}>"))
     return found

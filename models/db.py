@@ -39,8 +39,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # The sqlite3 driver only opens a transaction at the first write. A SAVEPOINT issued before any write would
         # open it instead, and releasing that savepoint would commit everything so far, even if the unit of work
         # later rolls back.
-        raw = getattr(connection.connection.dbapi_connection, "_connection", None)  # aiosqlite wraps sqlite3
-        if raw is not None and not raw.in_transaction:
+        driver = connection.connection.dbapi_connection
+        sqlite = getattr(driver, "_connection", driver)  # SQLAlchemy's aiosqlite adapter wraps the connection
+        if not sqlite.in_transaction:
             connection.exec_driver_sql("BEGIN")
 
 

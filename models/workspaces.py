@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import String
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,6 +48,13 @@ async def get_or_create_workspace(
             hourly_cap=6,
             junctures=list(DEFAULT_JUNCTURES),
         )
-        session.add(workspace)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                session.add(workspace)
+        except IntegrityError:
+            # A concurrent request (the first two events of a new workspace) created it first.
+            created = await session.get(Workspace, workspace_id)
+            if created is None:
+                raise
+            return created
     return workspace

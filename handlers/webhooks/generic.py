@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.context import AppContext
 from habits.events import BusinessEvent
-from habits.nudging import receive_event
+from habits.nudging import Outcome, receive_event
+from habits.rules import canonical_event
 from handlers.webhooks.signature import SignatureRejected, verify
 from models.db import session_scope
 
@@ -23,6 +25,15 @@ router = APIRouter()
 CHANNEL_ID_PATTERN = r"^[CGD][A-Z0-9]{2,}$"
 
 
+class MissingField(ValueError):
+    """A field the event's type makes necessary (a stage change without the stage)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
 class WebhookEvent(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
@@ -30,7 +41,7 @@ class WebhookEvent(BaseModel):
     type: Literal["deal", "ticket"]
     event: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=2000)
-    url: str | None = Field(default=None, max_length=2000)
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s<>|]+$")
     account: str | None = Field(default=None, max_length=255)
     stage: str | None = Field(default=None, max_length=128)
     priority: str | None = Field(default=None, max_length=32)
@@ -38,19 +49,19 @@ class WebhookEvent(BaseModel):
     channel: str | None = Field(default=None, pattern=CHANNEL_ID_PATTERN)
     # The deal's or ticket's own id; without it the URL (or account and title) identifies it.
     subject_id: str | None = Field(default=None, max_length=500)
-    workspace: str | None = Field(default=None, max_length=32)
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_as_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _stage_or_priority(self) -> WebhookEvent:
-        if self.type == "deal" and self.event in {"stage_changed", "stage_change"} and not self.stage:
-            raise ValueError("stage is required for a deal stage_changed event")
-        if self.type == "ticket" and self.event in {"priority_raised", "priority_changed"} and not self.priority:
-            raise ValueError("priority is required for a ticket priority change")
+        moment = canonical_event(self.event)
+        if self.type == "deal" and moment == "stage_changed" and not self.stage:
+            raise MissingField("stage", "required for a deal stage_changed event")
+        if self.type == "ticket" and moment == "priority_raised" and not self.priority:
+            raise MissingField("priority", "required for a ticket priority change")
         return self
 
     def to_event(self) -> BusinessEvent:
@@ -69,6 +80,14 @@ class WebhookEvent(BaseModel):
             owner=self.owner,
             channel=self.channel,
         )
+
+
+def _named(issue: ErrorDetails) -> dict[str, str]:
+    """One validation problem, with the field it is about, so the sender knows what to fix."""
+    cause = (issue.get("ctx") or {}).get("error")
+    if isinstance(cause, MissingField):
+        return {"field": cause.field, "problem": cause.problem}
+    return {"field": ".".join(str(part) for part in issue["loc"]) or "body", "problem": issue["msg"]}
 
 
 def _problem(status: int, error: str, **details: object) -> JSONResponse:
@@ -101,13 +120,14 @@ async def generic_webhook(request: Request) -> JSONResponse:
     body = await _read_limited(request, settings.webhook_max_body_bytes)
     if body is None:
         return _problem(413, f"body is larger than {settings.webhook_max_body_bytes} bytes")
+    now = context.clock()
     try:
         verify(
             body=body,
             signature=request.headers.get("x-whoelse-signature"),
             timestamp=request.headers.get("x-whoelse-timestamp"),
             secret=secret,
-            now=time.time(),
+            now=now.timestamp(),
             max_age_seconds=settings.webhook_max_age_seconds,
         )
     except SignatureRejected as rejected:
@@ -123,30 +143,50 @@ async def generic_webhook(request: Request) -> JSONResponse:
     try:
         payload = WebhookEvent.model_validate(document)
     except ValidationError as error:
-        fields = [
-            {"field": ".".join(str(part) for part in issue["loc"]) or "body", "problem": issue["msg"]}
-            for issue in error.errors()
-        ]
+        fields = [_named(issue) for issue in error.errors()]
         summary = "; ".join(f"{field['field']}: {field['problem']}" for field in fields)
         return _problem(400, f"invalid event: {summary}", fields=fields)
 
-    workspace_id = payload.workspace or context.default_workspace_id
     try:
         async with session_scope(context.sessions) as session:
             result = await receive_event(
                 session,
-                workspace_id=workspace_id,
+                # One bot token serves one Slack team: that is where every webhook lands.
+                workspace_id=context.default_workspace_id,
                 event=payload.to_event(),
-                now=context.clock(),
+                now=now,
                 default_timezone=settings.default_timezone,
             )
-    except Exception:
+    except (SQLAlchemyError, OSError):
         logger.exception("could not store webhook event %s", payload.id)
         return _problem(503, "the event could not be stored; please retry", retry=True)
 
-    context.delivery.wake()
+    if result.nudge_id is not None:
+        context.delivery.wake()
+    # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.
     status = 200 if result.outcome == "duplicate_event" else 202
     return JSONResponse(
-        {"status": result.outcome, "event_id": result.event_id, "nudge_id": result.nudge_id},
+        {
+            "status": result.outcome,
+            "detail": OUTCOME_DETAILS[result.outcome],
+            "event_id": result.event_id,
+            "nudge_id": result.nudge_id,
+            "deliver_after": result.deliver_after.isoformat() if result.deliver_after else None,
+        },
         status_code=status,
     )
+
+
+# Read by whoever sets up the sender: each says what happened and, where something is missing, how to fix it.
+OUTCOME_DETAILS: dict[Outcome, str] = {
+    "nudged": "the channel is being asked who else needs to know",
+    "held": "quiet hours: the nudge goes out when they end (see deliver_after)",
+    "capped": "recorded; the channel already had its hourly number of nudges, so this one is not posted",
+    "duplicate_event": "this event id was received before; nothing changed",
+    "duplicate_juncture": "this deal or ticket was already nudged for this moment; recorded without a new nudge",
+    "not_a_juncture": "recorded; this event is not a moment whoelse nudges about",
+    "no_channel": (
+        "recorded, but no channel is watching this kind of event: run `/whoelse watch deals` (or tickets) in a "
+        "channel, or send `channel` with the event"
+    ),
+}

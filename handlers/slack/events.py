@@ -1,0 +1,192 @@
+"""Posts by CRM and helpdesk bots in channels watched with `/whoelse watch deals|tickets` become deal and ticket
+events, exactly like signed webhooks.
+
+Only other bots' new posts count: people's messages are conversation, not notifications, and Bolt already drops the
+bot's own posts (including its nudges) before they reach this listener.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.context import AppContext
+from habits.bot_posts import BotPost, Link, guess_kind, parse_bot_post
+from habits.events import EventKind
+from habits.nudging import receive_event
+from handlers.slack.commands import CommandRouter
+from models.db import session_scope
+from models.watches import watched_kinds
+
+logger = logging.getLogger(__name__)
+
+# New posts only: edits, deletions and joins are not notifications.
+POST_SUBTYPES = {None, "bot_message"}
+SLACK_MARKUP = re.compile(r"<([^<>\n]+)>")
+WEB_LINK = ("http://", "https://")
+
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+    """Listens to message events; `router` is unused because watching channels is its own subcommand's job."""
+
+    @bolt.event("message")
+    async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        post = bot_post_from(event)
+        if post is None:
+            return
+        workspace_id = str(body.get("team_id") or context.default_workspace_id)
+        # Slack retries a delivery it thinks went unanswered; the post's channel and ts make the retry a no-op.
+        async with session_scope(context.sessions) as session:
+            kinds = await watched_kinds(session, workspace_id=workspace_id, channel_id=post.channel_id)
+            if not kinds:
+                return
+            parsed = parse_bot_post(post, kind=_kind(kinds, post))
+            if parsed is None:
+                logger.debug("bot post %s:%s announces no deal or ticket moment", post.channel_id, post.ts)
+                return
+            result = await receive_event(
+                session,
+                workspace_id=workspace_id,
+                event=parsed,
+                now=context.clock(),
+                default_timezone=context.settings.default_timezone,
+            )
+        logger.info(
+            "bot post in a watched channel",
+            extra={"channel": post.channel_id, "ts": post.ts, "outcome": result.outcome},
+        )
+        if result.nudge_id is not None:
+            context.delivery.wake()
+
+
+def _kind(watched: set[str], post: BotPost) -> EventKind:
+    if watched == {"deals"}:
+        return "deal"
+    if watched == {"tickets"}:
+        return "ticket"
+    return guess_kind(post)
+
+
+def bot_post_from(message: dict[str, Any]) -> BotPost | None:
+    """A bot's new channel post as plain lines and links, or None for anything else (people, edits, joins)."""
+    if message.get("subtype") not in POST_SUBTYPES or message.get("hidden"):
+        return None
+    if not message.get("bot_id") and message.get("subtype") != "bot_message":
+        return None
+    channel, ts = message.get("channel"), message.get("ts")
+    if not channel or not ts:
+        return None
+    reader = _PostReader()
+    reader.add(message.get("text"))
+    for attachment in message.get("attachments") or []:
+        reader.add_attachment(attachment)
+    for block in message.get("blocks") or []:
+        reader.add_block(block)
+    if not reader.lines:
+        return None
+    thread_ts = message.get("thread_ts")
+    return BotPost(
+        channel_id=str(channel),
+        ts=str(ts),
+        lines=tuple(reader.lines),
+        links=tuple(reader.links),
+        thread_ts=str(thread_ts) if thread_ts and thread_ts != ts else None,
+    )
+
+
+class _PostReader:
+    """Collects a post's text in reading order; bots repeat themselves across text, attachments and blocks."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.links: list[Link] = []
+
+    def add(self, text: object) -> None:
+        if isinstance(text, str):
+            self._add_plain(self.plain(text))
+
+    def _add_plain(self, text: str) -> None:
+        for line in text.splitlines():
+            line = line.strip()
+            if line and line not in self.lines:
+                self.lines.append(line)
+
+    def plain(self, text: str) -> str:
+        """Slack markup as people read it: links as their labels (remembered), mentions as @names."""
+
+        def readable(match: re.Match[str]) -> str:
+            target, _, label = match.group(1).partition("|")
+            if target.startswith(WEB_LINK):
+                self.links.append(Link(url=target, label=_unescape(label) or None))
+                return label or target
+            if target.startswith("mailto:"):
+                return label or target.removeprefix("mailto:")
+            if target.startswith(("@", "#")):
+                return target[0] + (label.lstrip("@#") or target[1:])
+            if target.startswith("!"):
+                # <!here>, <!subteam^S1|@sales>, <!date^1700000000^{date}|Nov 14>
+                return label or "@" + target[1:].split("^")[0]
+            return label or target
+
+        return _unescape(SLACK_MARKUP.sub(readable, text))
+
+    def add_attachment(self, attachment: dict[str, Any]) -> None:
+        before = len(self.lines)
+        self.add(attachment.get("pretext"))
+        self.add(attachment.get("author_name"))
+        title, title_link = attachment.get("title"), attachment.get("title_link")
+        if isinstance(title, str):
+            position = len(self.links)
+            plain_title = self.plain(title)
+            if isinstance(title_link, str) and title_link.startswith(WEB_LINK):
+                # The attachment's title names the deal or ticket and links to it: that link comes first.
+                self.links.insert(position, Link(url=title_link, label=plain_title.strip() or None))
+            self._add_plain(plain_title)
+        self.add(attachment.get("text"))
+        for field in attachment.get("fields") or []:
+            label, value = field.get("title"), field.get("value")
+            self.add(f"{label}: {value}" if label and value else value)
+        self.add(attachment.get("footer"))
+        if len(self.lines) == before:
+            self.add(attachment.get("fallback"))
+
+    def add_block(self, block: dict[str, Any]) -> None:
+        kind = block.get("type")
+        if kind in ("section", "header"):
+            self.add((block.get("text") or {}).get("text"))
+            for field in block.get("fields") or []:
+                self.add(field.get("text"))
+        elif kind == "context":
+            for element in block.get("elements") or []:
+                self.add(element.get("text"))
+        elif kind == "rich_text":
+            for element in block.get("elements") or []:
+                self.add("".join(self._rich_text(element.get("elements") or [])))
+
+    def _rich_text(self, elements: Iterable[dict[str, Any]]) -> Iterable[str]:
+        for element in elements:
+            kind = element.get("type")
+            if kind == "text":
+                yield str(element.get("text") or "")
+            elif kind == "link":
+                url, label = str(element.get("url") or ""), element.get("text")
+                if url.startswith(WEB_LINK):
+                    self.links.append(Link(url=url, label=label or None))
+                yield str(label or url)
+            elif kind == "user":
+                yield "@" + str(element.get("user_id") or "")
+            elif kind == "channel":
+                yield "#" + str(element.get("channel_id") or "")
+            elif "elements" in element:
+                # Lists, quotes and preformatted sections nest their own elements, one line each.
+                yield from self._rich_text(element["elements"])
+                yield "\n"
+
+
+def _unescape(text: str) -> str:
+    # Slack escapes exactly these three in message text.
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
