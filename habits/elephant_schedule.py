@@ -1,0 +1,234 @@
+"""A channel's weekly elephant poll: reading `/whoelse elephant weekly …`, saving it, and saying when polls happen."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from habits.elephants import DEFAULT_OPEN_FOR, MAX_OPEN_FOR, MIN_OPEN_FOR, open_poll, scheduled_key
+from habits.messages import Message
+from habits.recurrence import Recurrence, describe, next_occurrence, previous_occurrence
+from habits.time_words import describe_duration, describe_moment, parse_duration
+from models.elephants import NAMING, ElephantSchedule, open_poll_in_channel, poll_by_key, schedule_for_channel
+from models.workspaces import get_or_create_workspace
+
+# What people type, in English whatever the server's locale.
+WEEKDAY_WORDS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+WEEKLY_USAGE = (
+    "`/whoelse elephant weekly <weekday> <HH:MM> [time zone] [open for 2d]`, e.g. `monday 09:00 Europe/Berlin`"
+)
+NOW_USAGE = "`/whoelse elephant now [open for 2d]`"
+
+OpenOutcome = Literal["opened", "already_opened", "not_due", "too_late", "channel_busy", "no_schedule"]
+
+
+class ScheduleError(ValueError):
+    """What was typed cannot be understood; the message says what to type instead."""
+
+
+@dataclass(frozen=True)
+class WeeklyPlan:
+    weekday: int
+    at: time
+    timezone: str
+    open_for: timedelta
+
+
+def parse_weekday(word: str) -> int:
+    word = word.lower().rstrip("s") if word.lower().endswith("days") else word.lower()
+    matches = [index for index, name in enumerate(WEEKDAY_WORDS) if len(word) >= 3 and name.startswith(word)]
+    if len(matches) != 1:
+        raise ScheduleError(f"I don't know the weekday `{word}`. Try {WEEKLY_USAGE}.")
+    return matches[0]
+
+
+def parse_clock(word: str) -> time:
+    match = CLOCK.match(word)
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ScheduleError(f"`{word}` is not a time of day like 09:00. Try {WEEKLY_USAGE}.")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_timezone(word: str) -> str:
+    try:
+        ZoneInfo(word)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(
+            f"`{word}` is not a time zone I know; use an IANA name such as Europe/Berlin."
+        ) from None
+    return word
+
+
+def parse_open_for(words: list[str]) -> timedelta:
+    """`open for 2d`, `for 36h`, `1d 12h` or nothing (the default of two days)."""
+    if words[:1] == ["open"]:
+        words = words[1:]
+    if words[:1] == ["for"]:
+        words = words[1:]
+    if not words:
+        return DEFAULT_OPEN_FOR
+    span = parse_duration(" ".join(words))
+    if span is None:
+        raise ScheduleError(f"`{' '.join(words)}` is not a duration like `2d` or `36h`.")
+    if not MIN_OPEN_FOR <= span <= MAX_OPEN_FOR:
+        raise ScheduleError(
+            f"A poll stays open between {describe_duration(MIN_OPEN_FOR)} and {describe_duration(MAX_OPEN_FOR)} "
+            "(it has to close before next week's opens)."
+        )
+    return span
+
+
+def parse_weekly(arguments: str, *, default_timezone: str) -> WeeklyPlan:
+    words = arguments.split()
+    if len(words) < 2:
+        raise ScheduleError(f"When should the weekly poll open? {WEEKLY_USAGE}.")
+    weekday, at = parse_weekday(words[0]), parse_clock(words[1])
+    rest = words[2:]
+    timezone = default_timezone
+    if rest and ("/" in rest[0] or rest[0].upper() == "UTC"):
+        timezone = parse_timezone(rest[0])
+        rest = rest[1:]
+    return WeeklyPlan(weekday=weekday, at=at, timezone=timezone, open_for=parse_open_for(rest))
+
+
+async def set_weekly(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, plan: WeeklyPlan, now: datetime
+) -> ElephantSchedule:
+    """Creates or changes the channel's weekly poll; it starts with the first opening after `now`."""
+    await get_or_create_workspace(session, workspace_id=workspace_id)
+    schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    if schedule is None:
+        schedule = ElephantSchedule(workspace_id=workspace_id, channel_id=channel_id, created_at=now)
+        session.add(schedule)
+    schedule.weekday = plan.weekday
+    schedule.time_of_day = plan.at
+    schedule.timezone = plan.timezone
+    schedule.open_minutes = round(plan.open_for.total_seconds() / 60)
+    schedule.active = True
+    schedule.effective_from = now
+    await session.flush()
+    return schedule
+
+
+async def stop_weekly(session: AsyncSession, *, workspace_id: str, channel_id: str) -> bool:
+    """Returns False when the channel had no weekly poll running."""
+    schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    if schedule is None or not schedule.active:
+        return False
+    schedule.active = False
+    await session.flush()
+    return True
+
+
+def open_for(schedule: ElephantSchedule) -> timedelta:
+    return timedelta(minutes=schedule.open_minutes)
+
+
+def recurrence_of(schedule: ElephantSchedule) -> Recurrence:
+    return Recurrence(
+        cadence="weekly",
+        weekday=schedule.weekday,
+        at=schedule.time_of_day,
+        tz=schedule.timezone,
+        anchor=schedule.effective_from.date(),
+    )
+
+
+def latest_opening(schedule: ElephantSchedule, now: datetime) -> datetime:
+    """The most recent weekly opening at or before `now`."""
+    opening = previous_occurrence(recurrence_of(schedule), now)
+    # A weekly recurrence always has one within the last week.
+    assert opening is not None
+    return opening
+
+
+def next_opening(schedule: ElephantSchedule, now: datetime) -> datetime:
+    return next_occurrence(recurrence_of(schedule), now)
+
+
+def weekly_confirmation(schedule: ElephantSchedule, *, now: datetime) -> Message:
+    first = describe_moment(next_opening(schedule, now), now=now, timezone=schedule.timezone)
+    return Message(
+        text=(
+            f"Done: {describe(recurrence_of(schedule))} this channel gets an anonymous elephant-in-the-room poll, "
+            f"open for {describe_duration(open_for(schedule))}. The first one opens {first}."
+        )
+    )
+
+
+async def overview(session: AsyncSession, *, workspace_id: str, channel_id: str, now: datetime) -> Message:
+    """`/whoelse elephant`: this channel's weekly poll and the poll open now, if any."""
+    schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    current = await open_poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    lines = []
+    if schedule is not None and schedule.active:
+        upcoming = describe_moment(next_opening(schedule, now), now=now, timezone=schedule.timezone)
+        lines.append(
+            f"*Weekly poll:* {describe(recurrence_of(schedule))}, open for {describe_duration(open_for(schedule))}. "
+            f"Next one opens {upcoming}."
+        )
+    else:
+        lines.append("*No weekly poll* in this channel. Set one with " + WEEKLY_USAGE + ".")
+    zone = (
+        schedule.timezone
+        if schedule is not None
+        else (await get_or_create_workspace(session, workspace_id=workspace_id)).timezone
+    )
+    if current is None:
+        lines.append("*Open now:* no poll. Start one with " + NOW_USAGE + ".")
+    elif current.phase == NAMING and now < current.voting_opens_at:
+        closes = describe_moment(current.voting_opens_at, now=now, timezone=zone)
+        lines.append(f"*Open now:* naming elephants until {closes}, then voting.")
+    else:
+        closes = describe_moment(current.closes_at, now=now, timezone=zone)
+        lines.append(f"*Open now:* voting until {closes}.")
+    return Message(text="\n".join(lines))
+
+
+def opening_due(schedule: ElephantSchedule, now: datetime, *, grace: timedelta) -> datetime | None:
+    """The weekly opening that should have a poll by now, or None (not yet started, or too long ago to matter)."""
+    opening = latest_opening(schedule, now)
+    if opening < schedule.effective_from or now - opening > grace:
+        return None
+    return opening
+
+
+async def open_scheduled_poll(
+    session: AsyncSession, *, workspace_id: str, schedule_id: int, now: datetime, grace: timedelta
+) -> OpenOutcome:
+    """Opens this week's poll for the schedule if it is due and not open yet. Safe to repeat and to race."""
+    schedule = await session.scalar(
+        select(ElephantSchedule).where(
+            ElephantSchedule.workspace_id == workspace_id, ElephantSchedule.id == schedule_id
+        )
+    )
+    if schedule is None or not schedule.active:
+        return "no_schedule"
+    opening = latest_opening(schedule, now)
+    if opening < schedule.effective_from:
+        return "not_due"
+    key = scheduled_key(schedule.id, opening)
+    if await poll_by_key(session, workspace_id=workspace_id, key=key) is not None:
+        return "already_opened"
+    if now - opening > grace:
+        return "too_late"
+    if await open_poll_in_channel(session, workspace_id=workspace_id, channel_id=schedule.channel_id) is not None:
+        return "channel_busy"
+    _poll, created = await open_poll(
+        session,
+        workspace_id=workspace_id,
+        channel_id=schedule.channel_id,
+        key=key,
+        now=now,
+        open_for=open_for(schedule),
+        schedule_id=schedule.id,
+    )
+    return "opened" if created else "already_opened"

@@ -1,0 +1,194 @@
+"""Elephant-in-the-room polls: weekly schedules, polls and their anonymous submissions.
+
+Anonymity is a property of these tables, not a promise in the code around them:
+
+- No column holds the user id of someone who named an elephant or voted.
+- Whether someone took part is kept only while the poll is open, as HMAC tokens under a per-poll secret, in sorted
+  JSON arrays on the poll row (rows per token would reveal their insertion order). Closing the poll deletes the
+  secret and the arrays.
+- Submissions have random UUID keys and no timestamps; votes are a counter on the submission (no vote rows). On
+  SQLite the table has no rowid; on PostgreSQL closing rewrites the rows in key order, so neither storage order nor
+  row versions tell which submission came first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime, time
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+from models.outbox import OutboxMessage
+
+NAMING = "naming"
+VOTING = "voting"
+CLOSED = "closed"
+
+
+class ElephantSchedule(Base):
+    """A channel's weekly poll. One per channel; stopping keeps the row so its id (and keys) stay stable."""
+
+    __tablename__ = "elephant_schedules"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    # 0 is Monday, as in `datetime.weekday()`.
+    weekday: Mapped[int]
+    time_of_day: Mapped[time]
+    timezone: Mapped[str] = mapped_column(String(64))
+    open_minutes: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    # Occurrences before this moment are never opened, so setting a schedule never opens a poll for a moment that
+    # had already passed.
+    effective_from: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ElephantPoll(Base):
+    __tablename__ = "elephant_polls"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("elephant_schedules.id"))
+    # What makes opening idempotent, and the prefix of every outbox key for this poll:
+    # "elephant:<schedule-id>:<occurrence-iso>" for scheduled polls, "elephant:now:<channel>:<iso>" otherwise.
+    key: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[str] = mapped_column(String(16), default=NAMING)
+    opened_at: Mapped[datetime]
+    voting_opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    # Live only while the poll is open; every one is set to NULL when it closes.
+    secret: Mapped[str | None] = mapped_column(String(64))
+    named_tokens: Mapped[list[str] | None]
+    voted_tokens: Mapped[list[str] | None]
+    reminded_tokens: Mapped[list[str] | None]
+    # Bumped with every change to the token arrays: writers compare and set, so two concurrent answers never
+    # overwrite each other's token (SQLite has no row locks).
+    version: Mapped[int] = mapped_column(default=0)
+    # How many different people named an elephant or voted; set when the poll closes.
+    participants: Mapped[int | None]
+    poll_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    voting_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+
+def new_submission_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ElephantSubmission(Base):
+    """One named elephant. Deliberately without a timestamp, a sequence or anything about its author."""
+
+    __tablename__ = "elephant_submissions"
+    # A rowid would number submissions in the order they arrived.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_submission_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    poll_id: Mapped[int] = mapped_column(ForeignKey("elephant_polls.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    votes: Mapped[int] = mapped_column(default=0)
+
+
+async def schedule_for_channel(
+    session: AsyncSession, *, workspace_id: str, channel_id: str
+) -> ElephantSchedule | None:
+    return await session.scalar(
+        select(ElephantSchedule).where(
+            ElephantSchedule.workspace_id == workspace_id, ElephantSchedule.channel_id == channel_id
+        )
+    )
+
+
+async def active_schedules(session: AsyncSession) -> list[ElephantSchedule]:
+    """Every workspace's active schedules: the scheduler serves them all."""
+    rows = await session.scalars(
+        select(ElephantSchedule).where(ElephantSchedule.active.is_(True)).order_by(ElephantSchedule.id)
+    )
+    return list(rows)
+
+
+async def open_poll_in_channel(
+    session: AsyncSession, *, workspace_id: str, channel_id: str
+) -> ElephantPoll | None:
+    return await session.scalar(
+        select(ElephantPoll)
+        .where(
+            ElephantPoll.workspace_id == workspace_id,
+            ElephantPoll.channel_id == channel_id,
+            ElephantPoll.phase != CLOSED,
+        )
+        .order_by(ElephantPoll.opened_at.desc())
+        .limit(1)
+    )
+
+
+async def poll_by_key(session: AsyncSession, *, workspace_id: str, key: str) -> ElephantPoll | None:
+    return await session.scalar(
+        select(ElephantPoll).where(ElephantPoll.workspace_id == workspace_id, ElephantPoll.key == key)
+    )
+
+
+async def get_poll(
+    session: AsyncSession, *, workspace_id: str, poll_id: int, for_update: bool = False
+) -> ElephantPoll | None:
+    query = select(ElephantPoll).where(ElephantPoll.workspace_id == workspace_id, ElephantPoll.id == poll_id)
+    if for_update:
+        # Fresh from the database even if this session saw the row before: callers compare and set against it.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
+
+
+async def open_polls(session: AsyncSession) -> list[ElephantPoll]:
+    rows = await session.scalars(
+        select(ElephantPoll).where(ElephantPoll.phase != CLOSED).order_by(ElephantPoll.closes_at)
+    )
+    return list(rows)
+
+
+async def polls_due(session: AsyncSession, *, now: datetime) -> list[tuple[str, int]]:
+    """(workspace, poll id) of open polls whose voting should open or which should close by `now`."""
+    rows = await session.execute(
+        select(ElephantPoll.workspace_id, ElephantPoll.id).where(
+            ElephantPoll.phase != CLOSED,
+            (ElephantPoll.closes_at <= now)
+            | and_(ElephantPoll.phase == NAMING, ElephantPoll.voting_opens_at <= now),
+        )
+    )
+    return [(workspace_id, poll_id) for workspace_id, poll_id in rows.all()]
+
+
+async def submissions_of(session: AsyncSession, *, workspace_id: str, poll_id: int) -> list[ElephantSubmission]:
+    """A poll's submissions in key order, which is random and says nothing about who wrote what or when."""
+    rows = await session.scalars(
+        select(ElephantSubmission)
+        .where(ElephantSubmission.workspace_id == workspace_id, ElephantSubmission.poll_id == poll_id)
+        .order_by(ElephantSubmission.id)
+    )
+    return list(rows)
+
+
+async def forget_outbox_rows(
+    session: AsyncSession, *, workspace_id: str, key_prefix: str, statuses: Collection[str] | None = None
+) -> int:
+    """Deletes outbox rows whose key starts with `key_prefix`, optionally only those in `statuses`.
+
+    Used for reminder DMs: each row names someone who had not answered yet, so none is kept longer than needed.
+    """
+    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = delete(OutboxMessage).where(
+        OutboxMessage.workspace_id == workspace_id,
+        OutboxMessage.idempotency_key.like(escaped + "%", escape="\\"),
+    )
+    if statuses is not None:
+        query = query.where(OutboxMessage.status.in_(list(statuses)))
+    result = await session.execute(query)
+    return int(result.rowcount)  # type: ignore[attr-defined]

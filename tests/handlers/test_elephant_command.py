@@ -1,0 +1,266 @@
+"""`/whoelse elephant` through the real app: a poll started, named, voted on and closed, as people would see it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import create_app
+from bot.settings import Settings
+from habits.elephant_messages import (
+    BALLOT_FORM,
+    CHOICE_INPUT,
+    NAME_BUTTON,
+    SUBMIT_FORM,
+    TEXT_INPUT,
+    VOTE_BUTTON,
+)
+from models.base import utcnow
+from scheduler.elephant_jobs import remind_open_polls, sweep_polls
+from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.fakes.slack_api import FakeSlack
+from tests.support.signing import slack_form, slack_interaction
+
+CHANNEL = "CELEPHANT"
+PEOPLE = ["UANNA", "UBORIS", "UCHLOE"]
+
+
+class Clock:
+    """Real time, moved ahead by hand so a two-day poll takes no time (delivery's pacing still sees time pass)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.ahead
+
+    @property
+    def now(self) -> datetime:
+        return self()
+
+    def advance(self, **delta: float) -> None:
+        self.ahead += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncIterator[RunningApp]:
+    for person in PEOPLE:
+        fake_slack.add_user(person, tz="Europe/Berlin")
+    fake_slack.add_channel(CHANNEL, members=PEOPLE)
+    # The test moves the poll on itself; no scheduled job runs behind its back.
+    application = create_app(settings, clock=clock, job_sources=[])
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
+            yield RunningApp(application, client)
+
+
+async def command(app: RunningApp, text: str, *, user: str = "UANNA") -> str:
+    body, headers = slack_form(
+        {
+            "team_id": TEAM_ID,
+            "channel_id": CHANNEL,
+            "user_id": user,
+            "command": "/whoelse",
+            "text": text,
+            "trigger_id": f"trigger-{user}",
+            "response_url": "https://hooks.slack.test/commands/1",
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200
+    return str(response.json()["text"])
+
+
+async def click(app: RunningApp, fake_slack: FakeSlack, action_id: str, value: str, user: str) -> dict[str, Any]:
+    """Clicks a poll button and returns the form Slack was asked to open."""
+    opened = len(fake_slack.views_opened)
+    body, headers = slack_interaction(
+        {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user, "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "trigger_id": f"trigger-{user}-{opened}",
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.0"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "elephant", "value": value}],
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    view: dict[str, Any] = fake_slack.views_opened[-1]["view"]
+    return view
+
+
+async def submit(app: RunningApp, view: dict[str, Any], user: str, values: dict[str, Any]) -> dict[str, Any]:
+    body, headers = slack_interaction(
+        {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user, "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "view": {
+                "id": "VFORM",
+                "type": "modal",
+                "callback_id": view["callback_id"],
+                "private_metadata": view["private_metadata"],
+                "state": {"values": values},
+            },
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200
+    return response.json() if response.content else {}
+
+
+def elephant(text: str) -> dict[str, Any]:
+    return {TEXT_INPUT: {TEXT_INPUT: {"type": "plain_text_input", "value": text}}}
+
+
+def choice(submission_id: str) -> dict[str, Any]:
+    return {CHOICE_INPUT: {CHOICE_INPUT: {"type": "radio_buttons", "selected_option": {"value": submission_id}}}}
+
+
+def posted_with_key(fake_slack: FakeSlack, suffix: str) -> list[dict[str, Any]]:
+    return [
+        message
+        for message in fake_slack.messages(CHANNEL)
+        if str(((message.get("metadata") or {}).get("event_payload") or {}).get("idempotency_key")).endswith(
+            suffix
+        )
+    ]
+
+
+def button_value(message: dict[str, Any], action_id: str) -> str:
+    for block in message["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise AssertionError(f"no {action_id} button in the message")
+
+
+async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_posted_once(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    assert "Started" in await command(app, "elephant now")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    [poll_post] = posted_with_key(fake_slack, ":open")
+    assert "What is the elephant in the room this week?" in poll_post["text"]
+    poll_id = button_value(poll_post, NAME_BUTTON)
+
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    assert form["callback_id"] == SUBMIT_FORM
+    elephants = {
+        "UANNA": "Sales commits dates engineering never saw",
+        "UBORIS": "Support hears about outages from customers",
+        "UCHLOE": "Marketing launches before docs exist",
+    }
+    for person, text in elephants.items():
+        answer = await submit(app, form, person, elephant(text))
+        assert answer["response_action"] == "update", answer
+    again = await submit(app, form, "UANNA", elephant("Something else entirely"))
+    assert again["response_action"] == "errors"
+    assert "already" in again["errors"][TEXT_INPUT]
+    already = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    assert already["callback_id"] != SUBMIT_FORM, "who already answered gets a note, not a second form"
+
+    clock.advance(days=1, minutes=1)
+    await sweep_polls(app.context)
+    await eventually(lambda: len(posted_with_key(fake_slack, ":voting")) == 1)
+    [voting_post] = posted_with_key(fake_slack, ":voting")
+    ballot = await click(app, fake_slack, VOTE_BUTTON, button_value(voting_post, VOTE_BUTTON), "UBORIS")
+    assert ballot["callback_id"] == BALLOT_FORM
+    options = {
+        option["text"]["text"].split(". ", 1)[1]: option["value"]
+        for option in ballot["blocks"][-1]["element"]["options"]
+    }
+    assert set(options) == set(elephants.values())
+    outage = options["Support hears about outages from customers"]
+    for person in PEOPLE:
+        assert (await submit(app, ballot, person, choice(outage)))["response_action"] == "update"
+    assert (await submit(app, ballot, "UBORIS", choice(outage)))["response_action"] == "errors"
+
+    clock.advance(days=1)
+    await sweep_polls(app.context)
+    clock.advance(minutes=5)
+    await sweep_polls(app.context)
+    await eventually(lambda: len(posted_with_key(fake_slack, ":results")) == 1)
+
+    [results] = posted_with_key(fake_slack, ":results")
+    rendered = str(results["blocks"])
+    assert "1. Support hears about outages from customers — *3 votes*" in rendered
+    assert "3 people took part" in rendered
+    assert fake_slack.duplicates_by_metadata_key() == {}
+    assert len(posted_with_key(fake_slack, ":results")) == 1
+    # The poll message loses its button once the poll has closed (edits are paced like posts, so wait for it).
+    await eventually(
+        lambda: any(u["ts"] == poll_post["ts"] and "poll has closed" in u["text"] for u in fake_slack.updates)
+    )
+    for person in PEOPLE:
+        assert person not in str(fake_slack.messages(CHANNEL)), "nothing posted names a participant"
+
+
+async def test_a_weekly_poll_is_set_shown_and_stopped(app: RunningApp) -> None:
+    reply = await command(app, "elephant weekly monday 09:30 Europe/Berlin open for 3d")
+    assert "every Monday at 09:30 (Europe/Berlin)" in reply and "3 days" in reply
+    shown = await command(app, "elephant")
+    assert "every Monday at 09:30 (Europe/Berlin)" in shown
+    assert "Stopped" in await command(app, "elephant off")
+    assert "no weekly" in (await command(app, "elephant")).lower()
+    assert "no weekly elephant poll to stop" in await command(app, "elephant off")
+
+
+async def test_mistyped_commands_get_a_useful_answer(app: RunningApp) -> None:
+    assert "weekday" in await command(app, "elephant weekly someday 09:00")
+    assert "time zone" in await command(app, "elephant weekly friday 16:00 Mars/Olympus")
+    assert "between" in await command(app, "elephant now open for 9d")
+    assert "/whoelse elephant now" in await command(app, "elephant sometimes")
+
+
+def first_working_hour_after(moment: datetime) -> datetime:
+    """The first moment at or after `moment` that is 10:00-15:00 UTC on a weekday (an hour later is, too)."""
+    candidate = moment
+    while candidate.weekday() >= 5 or not 10 <= candidate.hour < 15:
+        candidate += timedelta(hours=1)
+    return candidate
+
+
+async def test_people_who_have_not_answered_get_one_reminder_by_dm(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    fake_slack.add_user("UQUIET", tz="UTC")
+    fake_slack.add_channel(CHANNEL, members=[*PEOPLE, "UQUIET"])
+    for person in PEOPLE:
+        fake_slack.add_user(person, tz="UTC")
+    # Open for six days, so the reminder window always holds a weekday working hour, whatever day this runs.
+    await command(app, "elephant now open for 6d")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    poll_id = button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    await submit(app, form, "UANNA", elephant("Nobody owns onboarding"))
+
+    opened = clock.now
+    reminder_time = first_working_hour_after(opened + timedelta(days=2))
+    clock.advance(seconds=(reminder_time - opened).total_seconds())
+    await remind_open_polls(app.context)
+    clock.advance(hours=1)
+    await remind_open_polls(app.context)
+
+    reminded = {"UBORIS", "UCHLOE", "UQUIET"}
+    await eventually(lambda: all(fake_slack.messages(fake_slack.dm_channel_id(user)) for user in reminded))
+    await app.context.delivery.drain()
+    for user in reminded:
+        [dm] = fake_slack.messages(fake_slack.dm_channel_id(user))
+        assert "elephant-in-the-room poll open" in dm["text"]
+    assert fake_slack.messages(fake_slack.dm_channel_id("UANNA")) == [], "who took part is not reminded"
