@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.context import AppContext
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.event_intake import EventIntake
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
 from handlers import health, webhooks
@@ -59,9 +60,21 @@ def create_app(
         delivery = DeliveryWorker(
             sessions=sessions,
             gateway=gateway,
-            policy=delivery_policy or DeliveryPolicy(max_attempts=settings.delivery_max_attempts),
+            policy=delivery_policy
+            or DeliveryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                lease=timedelta(seconds=settings.delivery_lease_seconds),
+            ),
             poll_seconds=settings.delivery_poll_seconds,
             clock=clock,
+        )
+        intake = EventIntake(
+            engine=engine,
+            sessions=sessions,
+            delivery=delivery,
+            default_timezone=settings.default_timezone,
+            clock=clock,
+            poll_seconds=settings.delivery_poll_seconds,
         )
         context = AppContext(
             settings=settings,
@@ -71,6 +84,7 @@ def create_app(
             delivery=delivery,
             default_workspace_id=await bot_team(settings, client),
             clock=clock,
+            intake=intake,
         )
         bolt = AsyncApp(
             client=client,
@@ -87,6 +101,7 @@ def create_app(
         socket: AsyncSocketModeHandler | None = None
         if background_workers:
             tasks.append(asyncio.create_task(delivery.run_forever(), name="delivery"))
+            tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
             # With SCHEDULER=off this only records that the replica runs no jobs.
             await scheduler.start()
         if socket_mode:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryWorker
+from bot.event_intake import EventIntake
 from bot.gateway import ChatGateway
 from bot.settings import Settings
 from models.base import utcnow
@@ -26,6 +27,8 @@ class AppContext:
     # The Slack team the bot token belongs to: where signed webhooks land.
     default_workspace_id: str
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Stores incoming events before they are acknowledged and decides on them in the background.
+    intake: EventIntake | None = None
     # Set by features after they add, change or cancel a schedule; the scheduler leader reconciles its jobs then
     # (and periodically, for changes made on other replicas).
     schedule_changes: asyncio.Event = field(default_factory=asyncio.Event)

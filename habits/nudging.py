@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,21 @@ SCHEDULED = "scheduled"
 SUPPRESSED = "suppressed"
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 LINKABLE_URL = re.compile(r"^https?://[^\s<>|]+$")
+
+# Read by whoever sets up a sender (in logs and webhook answers): what happened and, where something is missing,
+# how to fix it.
+OUTCOME_DETAILS: dict[Outcome, str] = {
+    "nudged": "the channel is being asked who else needs to know",
+    "held": "quiet hours: the nudge goes out when they end",
+    "capped": "recorded; the channel already had its hourly number of nudges, so this one is not posted",
+    "duplicate_event": "this event id was received before; nothing changed",
+    "duplicate_juncture": "this deal or ticket was already nudged for this moment; recorded without a new nudge",
+    "not_a_juncture": "recorded; this event is not a moment whoelse nudges about",
+    "no_channel": (
+        "recorded, but no channel is watching this kind of event: run `/whoelse watch deals` (or tickets) in a "
+        "channel, or send `channel` with the event"
+    ),
+}
 NUDGE_FOOTNOTE = (
     "One nudge per deal or ticket per moment; later ones land in this thread. `/whoelse snooze 1w` to mute."
 )
@@ -54,23 +69,7 @@ async def receive_event(
     workspace = await get_or_create_workspace(
         session, workspace_id=workspace_id, default_timezone=default_timezone
     )
-    record = ReceivedEvent(
-        workspace_id=workspace_id,
-        source=event.source,
-        external_id=event.external_id,
-        kind=event.kind,
-        event=event.event,
-        subject_key=event.subject_key,
-        title=event.title,
-        url=event.url,
-        account=event.account,
-        stage=event.stage,
-        priority=event.priority,
-        owner=event.owner,
-        channel_id=event.channel,
-        payload=event.model_dump(mode="json"),
-        received_at=now,
-    )
+    record = ReceivedEvent(**event_row(workspace_id=workspace_id, event=event, now=now))
     try:
         async with session.begin_nested():
             session.add(record)
@@ -85,6 +84,42 @@ async def receive_event(
         )
         return NudgeResult("duplicate_event", event_id=first)
 
+    result = await _decide(session, workspace=workspace, event=event, record=record, now=now)
+    record.outcome = result.outcome
+    await session.flush()
+    return replace(result, event_id=record.id)
+
+
+def event_row(*, workspace_id: str, event: BusinessEvent, now: datetime) -> dict[str, Any]:
+    """The stored form of an event, before any rule has looked at it (its outcome is still unset)."""
+    return {
+        "workspace_id": workspace_id,
+        "source": event.source,
+        "external_id": event.external_id,
+        "kind": event.kind,
+        "event": event.event,
+        "subject_key": event.subject_key,
+        "title": event.title,
+        "url": event.url,
+        "account": event.account,
+        "stage": event.stage,
+        "priority": event.priority,
+        "owner": event.owner,
+        "channel_id": event.channel,
+        "payload": event.model_dump(mode="json"),
+        "received_at": now,
+        "outcome": None,
+    }
+
+
+async def decide_stored_event(
+    session: AsyncSession, *, record: ReceivedEvent, now: datetime, default_timezone: str = "UTC"
+) -> NudgeResult:
+    """Applies the rules to an event stored earlier (see bot/event_intake.py) and records the outcome."""
+    workspace = await get_or_create_workspace(
+        session, workspace_id=record.workspace_id, default_timezone=default_timezone
+    )
+    event = BusinessEvent.model_validate(record.payload)
     result = await _decide(session, workspace=workspace, event=event, record=record, now=now)
     record.outcome = result.outcome
     await session.flush()

@@ -17,7 +17,6 @@ from slack_bolt.async_app import AsyncApp
 from bot.context import AppContext
 from habits.bot_posts import BotPost, Link, guess_kind, parse_bot_post
 from habits.events import EventKind
-from habits.nudging import receive_event
 from handlers.slack.commands import CommandRouter
 from models.db import session_scope
 from models.watches import watched_kinds
@@ -39,28 +38,21 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if post is None:
             return
         workspace_id = str(body.get("team_id") or context.default_workspace_id)
-        # Slack retries a delivery it thinks went unanswered; the post's channel and ts make the retry a no-op.
         async with session_scope(context.sessions) as session:
             kinds = await watched_kinds(session, workspace_id=workspace_id, channel_id=post.channel_id)
-            if not kinds:
-                return
-            parsed = parse_bot_post(post, kind=_kind(kinds, post))
-            if parsed is None:
-                logger.debug("bot post %s:%s announces no deal or ticket moment", post.channel_id, post.ts)
-                return
-            result = await receive_event(
-                session,
-                workspace_id=workspace_id,
-                event=parsed,
-                now=context.clock(),
-                default_timezone=context.settings.default_timezone,
-            )
+        if not kinds:
+            return
+        parsed = parse_bot_post(post, kind=_kind(kinds, post))
+        if parsed is None:
+            logger.debug("bot post %s:%s announces no deal or ticket moment", post.channel_id, post.ts)
+            return
+        assert context.intake is not None
+        # Slack retries a delivery it thinks went unanswered; the post's channel and ts make the retry a no-op.
+        event_id = await context.intake.accept(workspace_id=workspace_id, event=parsed)
         logger.info(
             "bot post in a watched channel",
-            extra={"channel": post.channel_id, "ts": post.ts, "outcome": result.outcome},
+            extra={"channel": post.channel_id, "ts": post.ts, "event_id": event_id, "repeat": event_id is None},
         )
-        if result.nudge_id is not None:
-            context.delivery.wake()
 
 
 def _kind(watched: set[str], post: BotPost) -> EventKind:

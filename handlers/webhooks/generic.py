@@ -14,10 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.context import AppContext
 from habits.events import BusinessEvent
-from habits.nudging import Outcome, receive_event
+from habits.nudging import OUTCOME_DETAILS
 from habits.rules import canonical_event
 from handlers.webhooks.signature import SignatureRejected, verify
-from models.db import session_scope
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -147,46 +146,25 @@ async def generic_webhook(request: Request) -> JSONResponse:
         summary = "; ".join(f"{field['field']}: {field['problem']}" for field in fields)
         return _problem(400, f"invalid event: {summary}", fields=fields)
 
+    assert context.intake is not None
     try:
-        async with session_scope(context.sessions) as session:
-            result = await receive_event(
-                session,
-                # One bot token serves one Slack team: that is where every webhook lands.
-                workspace_id=context.default_workspace_id,
-                event=payload.to_event(),
-                now=now,
-                default_timezone=settings.default_timezone,
-            )
+        # One bot token serves one Slack team: that is where every webhook lands.
+        event_id = await context.intake.accept(workspace_id=context.default_workspace_id, event=payload.to_event())
     except (SQLAlchemyError, OSError):
         logger.exception("could not store webhook event %s", payload.id)
         return _problem(503, "the event could not be stored; please retry", retry=True)
 
-    if result.nudge_id is not None:
-        context.delivery.wake()
-    # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.
-    status = 200 if result.outcome == "duplicate_event" else 202
+    if event_id is None:
+        # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.
+        return JSONResponse(
+            {"status": "duplicate_event", "detail": OUTCOME_DETAILS["duplicate_event"], "event_id": None},
+            status_code=200,
+        )
     return JSONResponse(
         {
-            "status": result.outcome,
-            "detail": OUTCOME_DETAILS[result.outcome],
-            "event_id": result.event_id,
-            "nudge_id": result.nudge_id,
-            "deliver_after": result.deliver_after.isoformat() if result.deliver_after else None,
+            "status": "accepted",
+            "detail": "stored; whoelse decides within moments whether it is a moment to nudge about",
+            "event_id": event_id,
         },
-        status_code=status,
+        status_code=202,
     )
-
-
-# Read by whoever sets up the sender: each says what happened and, where something is missing, how to fix it.
-OUTCOME_DETAILS: dict[Outcome, str] = {
-    "nudged": "the channel is being asked who else needs to know",
-    "held": "quiet hours: the nudge goes out when they end (see deliver_after)",
-    "capped": "recorded; the channel already had its hourly number of nudges, so this one is not posted",
-    "duplicate_event": "this event id was received before; nothing changed",
-    "duplicate_juncture": "this deal or ticket was already nudged for this moment; recorded without a new nudge",
-    "not_a_juncture": "recorded; this event is not a moment whoelse nudges about",
-    "no_channel": (
-        "recorded, but no channel is watching this kind of event: run `/whoelse watch deals` (or tickets) in a "
-        "channel, or send `channel` with the event"
-    ),
-}

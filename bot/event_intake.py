@@ -1,0 +1,142 @@
+"""Events are stored before they are acknowledged, and decided on right after, off the request path.
+
+A webhook is answered as soon as its event is durably stored (group-committed with its neighbours), so senders
+get a fast, honest 202 under load. A worker then applies the habit rules to stored events in arrival order. An
+event stored but not yet decided when the process dies is decided by the next worker: nothing is lost, and the
+rules' own uniqueness (one nudge per deal per juncture) keeps two workers from nudging twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.delivery import DeliveryWorker
+from bot.group_commit import GroupCommitter
+from habits.events import BusinessEvent
+from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
+from models.base import utcnow
+from models.db import session_scope
+from models.events import ReceivedEvent
+from models.workspaces import get_or_create_workspace
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EventIntake:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    delivery: DeliveryWorker
+    default_timezone: str = "UTC"
+    clock: Callable[[], datetime] = utcnow
+    poll_seconds: float = 1.0
+    batch_size: int = 100
+    _committer: GroupCommitter | None = None
+    _known_workspaces: set[str] = field(default_factory=set)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _last_accept: float = 0.0
+    # While events are pouring in, acknowledging them comes first: deciding pauses this long between events
+    # (so a burst is decided a few seconds later rather than senders timing out), but never stops.
+    yield_to_requests_seconds: float = 0.1
+
+    async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
+        """Stores the event durably. Returns its id, or None when the sender already delivered it."""
+        await self._ensure_workspace(workspace_id)
+        if self._committer is None:
+            events_table: Table = ReceivedEvent.__table__  # type: ignore[assignment]
+            self._committer = GroupCommitter(self.engine, events_table, ("workspace_id", "source", "external_id"))
+        event_id = await self._committer.insert(
+            event_row(workspace_id=workspace_id, event=event, now=self.clock())
+        )
+        self._last_accept = asyncio.get_running_loop().time()
+        if event_id is not None:
+            self._wakeup.set()
+        return event_id
+
+    async def _ensure_workspace(self, workspace_id: str) -> None:
+        if workspace_id in self._known_workspaces:
+            return
+        async with session_scope(self.sessions) as session:
+            await get_or_create_workspace(
+                session, workspace_id=workspace_id, default_timezone=self.default_timezone
+            )
+        self._known_workspaces.add(workspace_id)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                decided = await self.decide_pending()
+            except Exception:
+                logger.exception("deciding stored events failed; retrying at the next pass")
+                decided = 0
+            if decided:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+
+    async def decide_pending(self) -> int:
+        """Applies the rules to one batch of stored, undecided events. Returns how many were decided."""
+        async with self.sessions() as session:
+            pending = list(
+                await session.scalars(
+                    select(ReceivedEvent.id)
+                    .where(ReceivedEvent.outcome.is_(None))
+                    .order_by(ReceivedEvent.id)
+                    .limit(self.batch_size)
+                )
+            )
+        nudged = False
+        loop = asyncio.get_running_loop()
+        for event_id in pending:
+            if loop.time() - self._last_accept < self.yield_to_requests_seconds:
+                await asyncio.sleep(self.yield_to_requests_seconds)
+            # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
+            # not wait behind a whole batch.
+            nudged = await self._decide_one(event_id) or nudged
+        if nudged:
+            self.delivery.wake()
+        return len(pending)
+
+    async def _decide_one(self, event_id: int) -> bool:
+        async with session_scope(self.sessions) as session:
+            record = await session.scalar(
+                select(ReceivedEvent)
+                .where(ReceivedEvent.id == event_id, ReceivedEvent.outcome.is_(None))
+                # Another replica deciding the same event holds its row; skip it (ignored by SQLite).
+                .with_for_update(skip_locked=True)
+            )
+            if record is None:
+                return False
+            try:
+                async with session.begin_nested():
+                    result = await decide_stored_event(
+                        session, record=record, now=self.clock(), default_timezone=self.default_timezone
+                    )
+            except Exception:
+                # One malformed event must not hold back the ones behind it.
+                logger.exception("could not decide event %s", event_id)
+                record.outcome = "error"
+                return False
+        # A sender misconfiguration (no channel to post in) deserves more attention than routine outcomes.
+        logger.log(
+            logging.WARNING if result.outcome == "no_channel" else logging.INFO,
+            "event %s: %s",
+            event_id,
+            OUTCOME_DETAILS[result.outcome],
+            extra={"event_id": event_id, "source": record.source, "outcome": result.outcome},
+        )
+        return result.nudge_id is not None
+
+    async def drain(self, *, max_passes: int = 1000) -> None:
+        for _ in range(max_passes):
+            if not await self.decide_pending():
+                return
