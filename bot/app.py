@@ -29,6 +29,7 @@ from scheduler.service import SchedulerService
 from scheduler.sources import all_job_sources
 
 logger = logging.getLogger(__name__)
+SHUTDOWN_GRACE_SECONDS = 10
 
 
 def create_app(
@@ -114,7 +115,11 @@ def create_app(
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]
             await scheduler.stop()
-            for task in tasks:
+            # Let delivery and intake finish what they are doing, then stop; cancel only what will not stop.
+            delivery.stop()
+            intake.stop()
+            _done, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS) if tasks else (set(), set())
+            for task in stuck:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await engine.dispose()

@@ -58,19 +58,26 @@ class DeliveryWorker:
     clock: Callable[[], datetime] = utcnow
     _lane_ready_at: dict[str, datetime] = field(default_factory=dict)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: bool = False
 
     def wake(self) -> None:
         """Called after queueing, so a new message goes out now rather than at the next poll."""
         self._wakeup.set()
 
+    def stop(self) -> None:
+        """Asks run_forever to return after the pass in flight, so a shutdown never leaves a send half-recorded."""
+        self._stopping = True
+        self._wakeup.set()
+
     async def run_forever(self) -> None:
-        while True:
+        self._stopping = False
+        while not self._stopping:
             try:
                 handled = await self.run_once()
             except Exception:
                 logger.exception("delivery pass failed; retrying at the next pass")
                 handled = 0
-            if handled:
+            if handled or self._stopping:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):

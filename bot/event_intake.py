@@ -43,6 +43,7 @@ class EventIntake:
     _known_workspaces: set[str] = field(default_factory=set)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _last_accept: float = 0.0
+    _stopping: bool = False
     # While events are pouring in, acknowledging them comes first: deciding pauses this long between events
     # (so a burst is decided a few seconds later rather than senders timing out), but never stops.
     yield_to_requests_seconds: float = 0.1
@@ -70,14 +71,20 @@ class EventIntake:
             )
         self._known_workspaces.add(workspace_id)
 
+    def stop(self) -> None:
+        """Asks run_forever to return after the event in flight is decided."""
+        self._stopping = True
+        self._wakeup.set()
+
     async def run_forever(self) -> None:
-        while True:
+        self._stopping = False
+        while not self._stopping:
             try:
                 decided = await self.decide_pending()
             except Exception:
                 logger.exception("deciding stored events failed; retrying at the next pass")
                 decided = 0
-            if decided:
+            if decided or self._stopping:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
@@ -97,6 +104,8 @@ class EventIntake:
         nudged = False
         loop = asyncio.get_running_loop()
         for event_id in pending:
+            if self._stopping:
+                break
             if loop.time() - self._last_accept < self.yield_to_requests_seconds:
                 await asyncio.sleep(self.yield_to_requests_seconds)
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must

@@ -8,7 +8,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
-from handlers.slack import commands
+from handlers.slack import (
+    commands,
+    elephant,
+    events,
+    habit_commands,
+    nudge_answers,
+    roundtable,
+    status_command,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +24,12 @@ logger = logging.getLogger(__name__)
 def register(bolt: AsyncApp, context: AppContext) -> None:
     router = commands.CommandRouter()
     commands.register(bolt, context, router)
+    status_command.register(bolt, context, router)
+    events.register(bolt, context, router)
+    habit_commands.register(bolt, context, router)
+    elephant.register(bolt, context, router)
+    roundtable.register(bolt, context, router)
+    nudge_answers.register(bolt, context, router)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
