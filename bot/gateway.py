@@ -25,6 +25,15 @@ class Person:
     title: str = ""
 
 
+@dataclass(frozen=True)
+class UserGroup:
+    """A named group of people that can be mentioned at once (a Slack user group such as @sales)."""
+
+    group_id: str
+    handle: str
+    name: str
+
+
 class DeliveryError(Exception):
     """The platform did not take the message."""
 
@@ -77,3 +86,7 @@ class ChatGateway(Protocol):
     async def person(self, *, user: str) -> Person: ...
 
     async def channel_members(self, *, channel: str) -> list[str]: ...
+
+    async def user_groups(self) -> list[UserGroup]: ...
+
+    async def user_group_members(self, *, group: str) -> list[str]: ...

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.gateway import NotInChannel, PermanentError, Person, Posted, RateLimited, TransientError
+from bot.gateway import NotInChannel, PermanentError, Person, Posted, RateLimited, TransientError, UserGroup
 from bot.slack.blocks import render_dialog, render_message
 from habits.messages import Dialog, Message
 
@@ -186,3 +186,16 @@ class SlackGateway:
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return members
+
+    async def user_groups(self) -> list[UserGroup]:
+        response = await self._read(lambda: self.client.usergroups_list(include_disabled=False))
+        return [
+            UserGroup(
+                group_id=str(group["id"]), handle=str(group.get("handle") or ""), name=str(group.get("name") or "")
+            )
+            for group in response.get("usergroups") or []
+        ]
+
+    async def user_group_members(self, *, group: str) -> list[str]:
+        response = await self._read(lambda: self.client.usergroups_users_list(usergroup=group))
+        return [str(user) for user in response.get("users") or []]

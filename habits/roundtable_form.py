@@ -1,0 +1,256 @@
+"""The round-table's two forms: setting it up (read back into a plan, or errors per field) and the meeting notes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from habits.messages import Choice, ChoiceInput, Dialog, PeopleInput, TextInput
+from habits.roundtable_teams import Group
+from habits.time_words import describe_duration, parse_duration
+from models.roundtables import BIWEEKLY, MONTHLY, WEEKLY
+
+SETUP_FORM = "whoelse_roundtable_setup"
+NOTES_FORM = "whoelse_roundtable_notes_form"
+
+CADENCE = "cadence"
+WEEKDAY = "weekday"
+TIME = "time"
+TIMEZONE = "timezone"
+INVITEES = "invitees"
+GROUPS = "groups"
+REMINDERS = "reminders"
+NOTES = "notes"
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
+CADENCE_CHOICES = [
+    Choice(value=WEEKLY, label="Every week"),
+    Choice(value=BIWEEKLY, label="Every 2 weeks"),
+    *(Choice(value=f"{MONTHLY}:{n}", label=f"Monthly, on the {word} weekday") for n, word in ORDINALS.items()),
+]
+DEFAULT_REMINDERS = (24 * 60, 15)
+# Shorter than this and the reminder arrives as the meeting starts.
+MIN_REMINDER = timedelta(minutes=5)
+MAX_REMINDERS = 4
+# A reminder must come after the meeting before, or it would be taken for that one's.
+SHORTEST_GAP = {WEEKLY: timedelta(days=7), BIWEEKLY: timedelta(days=14), MONTHLY: timedelta(days=28)}
+CLOCK = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
+MAX_NOTES = 2800
+
+
+@dataclass(frozen=True)
+class RoundTablePlan:
+    cadence: str
+    weekday: int
+    # Monthly only: 1-4, or -1 for the last such weekday of the month.
+    week_of_month: int | None
+    at: time
+    timezone: str
+    invitees: tuple[str, ...]
+    group_ids: tuple[str, ...]
+    reminder_minutes: tuple[int, ...]
+
+
+class FormErrors(ValueError):
+    """What to fix, by field: shown next to each field of the form."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class FormDefaults:
+    cadence: str = WEEKLY
+    weekday: int | None = None
+    at: str = ""
+    timezone: str = "UTC"
+    invitees: Sequence[str] = ()
+    groups: str = ""
+    reminders: str = ", ".join(describe_duration(timedelta(minutes=m)) for m in DEFAULT_REMINDERS)
+
+
+def setup_form(*, channel_id: str, defaults: FormDefaults, changing: bool) -> Dialog:
+    return Dialog(
+        callback_id=SETUP_FORM,
+        title="Change round-table" if changing else "Set up a round-table",
+        submit_label="Save",
+        context=channel_id,
+        intro=(
+            "A regular cross-functional round-table: sales, engineering, marketing and support debrief on the "
+            "elephant in the room. Reminders come with an agenda and RSVP buttons."
+        ),
+        inputs=[
+            ChoiceInput(input_id=CADENCE, label="How often", choices=CADENCE_CHOICES, initial=defaults.cadence),
+            ChoiceInput(
+                input_id=WEEKDAY,
+                label="Weekday",
+                choices=[Choice(value=str(day), label=name) for day, name in enumerate(WEEKDAYS)],
+                initial=None if defaults.weekday is None else str(defaults.weekday),
+            ),
+            TextInput(input_id=TIME, label="Time (HH:MM, 24-hour)", placeholder="15:00", initial=defaults.at),
+            TextInput(
+                input_id=TIMEZONE,
+                label="Time zone",
+                placeholder="Europe/Berlin",
+                initial=defaults.timezone,
+                max_length=64,
+            ),
+            PeopleInput(input_id=INVITEES, label="Invite people", initial=list(defaults.invitees)),
+            TextInput(
+                input_id=GROUPS,
+                label="Invite user groups",
+                placeholder="@sales, @support-team",
+                optional=True,
+                initial=defaults.groups,
+                max_length=500,
+            ),
+            TextInput(
+                input_id=REMINDERS,
+                label="Remind before the meeting",
+                placeholder="1 day, 15 minutes",
+                initial=defaults.reminders,
+                max_length=100,
+            ),
+        ],
+    )
+
+
+def read_setup_form(
+    values: Mapping[str, str | list[str] | None], *, known_groups: Sequence[Group]
+) -> RoundTablePlan:
+    """The plan the form describes; raises FormErrors naming every field to fix."""
+    errors: dict[str, str] = {}
+    cadence, week_of_month = _cadence(_text(values, CADENCE))
+    if cadence is None:
+        errors[CADENCE] = "Please pick how often the round-table meets."
+    weekday_text = _text(values, WEEKDAY)
+    weekday = int(weekday_text) if weekday_text.isdigit() and int(weekday_text) < len(WEEKDAYS) else None
+    if weekday is None:
+        errors[WEEKDAY] = "Please pick a weekday."
+    at = parse_clock(_text(values, TIME))
+    if at is None:
+        errors[TIME] = "Please write the time as HH:MM, e.g. 15:00."
+    timezone = _text(values, TIMEZONE)
+    if not is_timezone(timezone):
+        errors[TIMEZONE] = "Please use an IANA time zone such as Europe/Berlin or America/New_York."
+    group_ids, unknown = resolve_groups(_text(values, GROUPS), known_groups)
+    if unknown:
+        errors[GROUPS] = f"I can't find the user group {', '.join(unknown)}."
+    try:
+        reminder_minutes = parse_reminders(_text(values, REMINDERS), cadence=cadence or WEEKLY)
+    except ValueError as problem:
+        errors[REMINDERS] = str(problem)
+        reminder_minutes = ()
+    invitees = values.get(INVITEES)
+    people = tuple(dict.fromkeys(invitees)) if isinstance(invitees, list) else ()
+    if not people and not group_ids and GROUPS not in errors:
+        errors[INVITEES] = "Please invite at least one person or user group."
+    if errors or cadence is None or weekday is None or at is None:
+        raise FormErrors(errors)
+    return RoundTablePlan(
+        cadence=cadence,
+        weekday=weekday,
+        week_of_month=week_of_month,
+        at=at,
+        timezone=timezone,
+        invitees=people,
+        group_ids=group_ids,
+        reminder_minutes=reminder_minutes,
+    )
+
+
+def _text(values: Mapping[str, str | list[str] | None], key: str) -> str:
+    value = values.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _cadence(value: str) -> tuple[str | None, int | None]:
+    if value in (WEEKLY, BIWEEKLY):
+        return value, None
+    kind, _, nth = value.partition(":")
+    if kind == MONTHLY and nth.lstrip("-").isdigit() and int(nth) in ORDINALS:
+        return MONTHLY, int(nth)
+    return None, None
+
+
+def parse_clock(text: str) -> time | None:
+    match = CLOCK.match(text)
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def is_timezone(name: str) -> bool:
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def resolve_groups(typed: str, known: Sequence[Group]) -> tuple[tuple[str, ...], list[str]]:
+    """User group ids for what was typed (ids, handles, with or without @), and whatever matched none."""
+    found: list[str] = []
+    unknown: list[str] = []
+    for word in re.split(r"[\s,]+", typed):
+        word = word.strip().lstrip("@")
+        if not word:
+            continue
+        match = next(
+            (group for group in known if group.group_id == word or group.handle.lower() == word.lower()), None
+        )
+        if match is None:
+            unknown.append(f"@{word}")
+        elif match.group_id not in found:
+            found.append(match.group_id)
+    return tuple(found), unknown
+
+
+def parse_reminders(text: str, *, cadence: str) -> tuple[int, ...]:
+    """Minutes before the meeting, longest first: "1 day, 15 minutes" or "1d, 15m"; empty means the defaults."""
+    if not text:
+        return DEFAULT_REMINDERS
+    pieces = [piece for piece in re.split(r"[,;]|\band\b", text) if piece.strip()]
+    spans = [parse_duration(piece) for piece in pieces]
+    if any(span is None for span in spans):
+        raise ValueError("Please write how long before, e.g. `1 day, 15 minutes` or `1d, 15m`.")
+    longest = SHORTEST_GAP[cadence] - timedelta(days=1)
+    minutes: set[int] = set()
+    for span in spans:
+        assert span is not None
+        if not MIN_REMINDER <= span <= longest:
+            raise ValueError(
+                f"Each reminder must come between {describe_duration(MIN_REMINDER)} and "
+                f"{describe_duration(longest)} before the meeting."
+            )
+        minutes.add(int(span.total_seconds() // 60))
+    if len(minutes) > MAX_REMINDERS:
+        raise ValueError(f"Up to {MAX_REMINDERS} reminders, please.")
+    return tuple(sorted(minutes, reverse=True))
+
+
+def notes_form(*, meeting_id: int, when: str, notes: str) -> Dialog:
+    return Dialog(
+        callback_id=NOTES_FORM,
+        title="Round-table notes",
+        submit_label="Post debrief",
+        context=str(meeting_id),
+        intro=f"What did the round-table on *{when}* decide? Posted in the channel as the debrief.",
+        inputs=[
+            TextInput(
+                input_id=NOTES,
+                label="Notes",
+                multiline=True,
+                initial=notes,
+                max_length=MAX_NOTES,
+                placeholder="Decisions, owners, the next step on each elephant",
+            )
+        ],
+    )

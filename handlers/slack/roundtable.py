@@ -1,0 +1,336 @@
+"""`/whoelse roundtable …`, the round-table's buttons and its two forms: Slack payloads in, domain calls out."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.context import AppContext
+from bot.gateway import DeliveryError
+from bot.slack.blocks import dialog_values
+from habits.messages import Message
+from habits.roundtable_form import (
+    GROUPS,
+    NOTES,
+    NOTES_FORM,
+    SETUP_FORM,
+    FormDefaults,
+    FormErrors,
+    read_setup_form,
+    setup_form,
+)
+from habits.roundtable_messages import (
+    CANCEL_BUTTON,
+    CHANGE_BUTTON,
+    COMING_BUTTON,
+    NOT_COMING_BUTTON,
+    NOTES_BUTTON,
+    no_roundtable,
+)
+from habits.roundtable_teams import missing_teams
+from habits.roundtables import (
+    announcement_message,
+    answer_rsvp,
+    cancel,
+    channel_roundtable,
+    notes_dialog,
+    overview_reply,
+    save_notes,
+    set_up,
+)
+from handlers.slack.commands import CommandRequest, CommandRouter
+from models.db import session_scope
+from models.outbox import enqueue
+from models.roundtables import RoundTable
+
+logger = logging.getLogger(__name__)
+
+USAGE = (
+    "*Cross-functional round-tables* — one per channel:\n"
+    "• `/whoelse roundtable` — this channel's round-table\n"
+    "• `/whoelse roundtable set` — set one up or change it\n"
+    "• `/whoelse roundtable cancel` — cancel it"
+)
+CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
+NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
+RSVP_REFUSALS = {
+    "not_found": "I can't find that round-table meeting any more.",
+    "cancelled": "This round-table has been cancelled.",
+    "started": "This round-table has already started, so answers are closed.",
+}
+NOTES_ERRORS = {
+    "empty": "Please write what the round-table decided.",
+    "too_long": "Please keep the notes shorter.",
+    "not_found": "I can't find that round-table meeting any more.",
+}
+
+
+async def roundtable_command(request: CommandRequest, context: AppContext) -> Message | None:
+    action = request.arguments.split()[0].lower() if request.arguments else ""
+    if action == "":
+        return await _overview(context, workspace_id=request.workspace_id, channel_id=request.channel_id)
+    if action in ("set", "setup", "change"):
+        await _open_setup_form(
+            context,
+            workspace_id=request.workspace_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            trigger_id=request.trigger_id,
+        )
+        return None
+    if action in ("cancel", "off", "stop"):
+        async with session_scope(context.sessions) as session:
+            cancelled = await cancel(
+                session, workspace_id=request.workspace_id, channel_id=request.channel_id, now=context.clock()
+            )
+        if not cancelled:
+            return Message(text=NOTHING_TO_CANCEL)
+        context.schedule_changes.set()
+        return Message(text=CANCELLED)
+    return Message(text=USAGE)
+
+
+async def _overview(context: AppContext, *, workspace_id: str, channel_id: str) -> Message:
+    async with session_scope(context.sessions) as session:
+        roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
+    if roundtable is None:
+        return no_roundtable()
+    return overview_reply(roundtable, now=context.clock(), missing=await _missing(context, roundtable))
+
+
+async def _missing(context: AppContext, roundtable: RoundTable) -> list[str] | None:
+    """The teams nobody invited belongs to; None when Slack could not tell us just now."""
+    try:
+        return await missing_teams(
+            context.gateway, invitees=roundtable.invitees, group_ids=roundtable.invited_groups
+        )
+    except DeliveryError:
+        logger.exception("could not look up the round-table's invitees to see which teams are missing")
+        return None
+
+
+async def _open_setup_form(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, trigger_id: str
+) -> None:
+    async with session_scope(context.sessions) as session:
+        roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
+    if roundtable is None:
+        defaults = FormDefaults(timezone=await _timezone_of(context, user_id))
+    else:
+        defaults = FormDefaults(
+            cadence=roundtable.cadence
+            if roundtable.week_of_month is None
+            else f"{roundtable.cadence}:{roundtable.week_of_month}",
+            weekday=roundtable.weekday,
+            at=roundtable.time_of_day.strftime("%H:%M"),
+            timezone=roundtable.timezone,
+            invitees=roundtable.invitees,
+            groups=await _group_handles(context, roundtable.invited_groups),
+            reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
+        )
+    form = setup_form(channel_id=channel_id, defaults=defaults, changing=roundtable is not None)
+    await context.gateway.open_dialog(trigger_id=trigger_id, dialog=form)
+
+
+async def _timezone_of(context: AppContext, user_id: str) -> str:
+    """The caller's own time zone is what they most likely mean by "15:00"."""
+    try:
+        return (await context.gateway.person(user=user_id)).timezone
+    except DeliveryError:
+        logger.warning("could not read the caller's time zone from Slack; suggesting the default")
+        return context.settings.default_timezone
+
+
+async def _group_handles(context: AppContext, group_ids: list[str]) -> str:
+    if not group_ids:
+        return ""
+    try:
+        handles = {group.group_id: group.handle for group in await context.gateway.user_groups()}
+    except DeliveryError:
+        logger.warning("could not read user group handles from Slack; showing their ids")
+        handles = {}
+    return ", ".join(f"@{handles.get(group_id, group_id)}" for group_id in group_ids)
+
+
+async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, text: str) -> None:
+    """A note only this person sees, through the outbox like every message."""
+    async with session_scope(context.sessions) as session:
+        await enqueue(
+            session,
+            workspace_id=workspace_id,
+            idempotency_key=f"roundtable:notice:{uuid.uuid4().hex}",
+            channel_id=channel_id,
+            ephemeral_user_id=user_id,
+            message=Message(text=text),
+        )
+    context.delivery.wake()
+
+
+def _team(body: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
+
+
+def _channel(body: dict[str, Any]) -> str:
+    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"))
+
+
+def _meeting_id(body: dict[str, Any]) -> int | None:
+    value = str(body["actions"][0].get("value") or "")
+    return int(value) if value.isdigit() else None
+
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+    router.add("roundtable", roundtable_command, "a recurring cross-functional round-table for this channel")
+
+    @bolt.action(CHANGE_BUTTON)
+    async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await _open_setup_form(
+            context,
+            workspace_id=_team(body),
+            channel_id=_channel(body),
+            user_id=str(body["user"]["id"]),
+            trigger_id=str(body["trigger_id"]),
+        )
+
+    @bolt.action(CANCEL_BUTTON)
+    async def on_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        workspace_id, channel_id = _team(body), _channel(body)
+        async with session_scope(context.sessions) as session:
+            cancelled = await cancel(
+                session, workspace_id=workspace_id, channel_id=channel_id, now=context.clock()
+            )
+        if cancelled:
+            context.schedule_changes.set()
+        await _tell(
+            context,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            user_id=str(body["user"]["id"]),
+            text=CANCELLED if cancelled else NOTHING_TO_CANCEL,
+        )
+
+    @bolt.view(SETUP_FORM)
+    async def on_setup(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        channel_id = str(view.get("private_metadata") or "")
+        values = dialog_values(view.get("state") or {})
+        known_groups = []
+        if values.get(GROUPS):
+            try:
+                known_groups = await context.gateway.user_groups()
+            except DeliveryError:
+                logger.exception("could not read the workspace's user groups from Slack")
+                await ack(
+                    response_action="errors",
+                    errors={GROUPS: "I couldn't read the user groups from Slack just now. Please try again."},
+                )
+                return
+        try:
+            plan = read_setup_form(values, known_groups=known_groups)
+        except FormErrors as problems:
+            await ack(response_action="errors", errors=problems.errors)
+            return
+        now = context.clock()
+        async with session_scope(context.sessions) as session:
+            roundtable, changed = await set_up(
+                session,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                plan=plan,
+                now=now,
+                default_timezone=context.settings.default_timezone,
+            )
+        await ack()
+        context.schedule_changes.set()
+        missing = await _missing(context, roundtable)
+        async with session_scope(context.sessions) as session:
+            await enqueue(
+                session,
+                workspace_id=workspace_id,
+                idempotency_key=f"roundtable:{roundtable.id}:set-up:{now.isoformat()}",
+                channel_id=channel_id,
+                message=announcement_message(
+                    roundtable, by_user=user_id, changed=changed, now=now, missing=missing
+                ),
+            )
+        context.delivery.wake()
+
+    async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
+        await ack()
+        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        meeting_id = _meeting_id(body)
+        outcome = "not_found"
+        if meeting_id is not None:
+            async with session_scope(context.sessions) as session:
+                outcome = await answer_rsvp(
+                    session,
+                    workspace_id=workspace_id,
+                    meeting_id=meeting_id,
+                    user_id=user_id,
+                    attending=attending,
+                    now=context.clock(),
+                )
+        if outcome == "recorded":
+            context.delivery.wake()
+            return
+        await _tell(
+            context,
+            workspace_id=workspace_id,
+            channel_id=_channel(body),
+            user_id=user_id,
+            text=RSVP_REFUSALS[outcome],
+        )
+
+    @bolt.action(COMING_BUTTON)
+    async def on_coming(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await on_rsvp(ack, body, attending=True)
+
+    @bolt.action(NOT_COMING_BUTTON)
+    async def on_not_coming(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await on_rsvp(ack, body, attending=False)
+
+    @bolt.action(NOTES_BUTTON)
+    async def on_notes(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        workspace_id, meeting_id = _team(body), _meeting_id(body)
+        dialog = None
+        if meeting_id is not None:
+            async with session_scope(context.sessions) as session:
+                dialog = await notes_dialog(session, workspace_id=workspace_id, meeting_id=meeting_id)
+        if dialog is None:
+            await _tell(
+                context,
+                workspace_id=workspace_id,
+                channel_id=_channel(body),
+                user_id=str(body["user"]["id"]),
+                text=NOTES_ERRORS["not_found"],
+            )
+            return
+        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=dialog)
+
+    @bolt.view(NOTES_FORM)
+    async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        meeting = str(view.get("private_metadata") or "")
+        text = dialog_values(view.get("state") or {}).get(NOTES)
+        outcome = "not_found"
+        if meeting.isdigit():
+            async with session_scope(context.sessions) as session:
+                outcome = await save_notes(
+                    session,
+                    workspace_id=_team(body),
+                    meeting_id=int(meeting),
+                    user_id=str(body["user"]["id"]),
+                    text=text if isinstance(text, str) else "",
+                    now=context.clock(),
+                )
+        if outcome in NOTES_ERRORS:
+            await ack(response_action="errors", errors={NOTES: NOTES_ERRORS[outcome]})
+            return
+        await ack()
+        context.delivery.wake()

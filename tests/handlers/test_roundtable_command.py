@@ -1,0 +1,254 @@
+"""`/whoelse roundtable` through the real app: set up in a form, shown, reminded, answered, debriefed and cancelled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import create_app
+from bot.settings import Settings
+from habits.roundtable_form import NOTES, NOTES_FORM, SETUP_FORM
+from habits.roundtable_messages import COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
+from models.base import utcnow
+from models.db import session_scope
+from models.roundtables import roundtable_for_channel
+from models.scheduler_jobs import upcoming_runs
+from scheduler.roundtable_jobs import job_source, send_reminder
+from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.fakes.slack_api import FakeSlack
+from tests.support.signing import slack_form, slack_interaction
+
+CHANNEL = "CROUNDTABLE"
+DAY = 24 * 60
+
+
+class Clock:
+    """Real time, moved ahead by hand so a week passes in no time (delivery's pacing still sees time pass)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.ahead
+
+    def move_to(self, moment: datetime) -> None:
+        self.ahead = moment - utcnow()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncIterator[RunningApp]:
+    fake_slack.add_user("UANNA", tz="America/New_York", title="Account Executive, Sales")
+    fake_slack.add_user("UBEN", title="Staff Engineer")
+    fake_slack.add_user("UCARL", title="Designer")
+    fake_slack.add_usergroup("SMKT", handle="marketing", name="Marketing", users=["UCARL"])
+    fake_slack.add_channel(CHANNEL, members=["UANNA", "UBEN", "UCARL"])
+    # The real scheduler with only the round-table's jobs; their moments are days away, so tests send by hand.
+    application = create_app(settings, clock=clock, job_sources=[job_source])
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
+            yield RunningApp(application, client)
+
+
+async def command(app: RunningApp, text: str, *, user: str = "UANNA") -> dict[str, Any]:
+    body, headers = slack_form(
+        {
+            "team_id": TEAM_ID,
+            "channel_id": CHANNEL,
+            "user_id": user,
+            "command": "/whoelse",
+            "text": text,
+            "trigger_id": f"trigger-{user}",
+            "response_url": "https://hooks.slack.test/commands/1",
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200
+    return response.json() if response.content else {}
+
+
+def shown(reply: dict[str, Any]) -> str:
+    """Everything a reply shows: its text and the text of its blocks."""
+    return json.dumps(reply, ensure_ascii=False)
+
+
+async def click(app: RunningApp, action_id: str, value: str, *, user: str) -> None:
+    body, headers = slack_interaction(
+        {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user, "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "trigger_id": f"trigger-{user}-{action_id}",
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.0"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "roundtable", "value": value}],
+        }
+    )
+    assert (await app.post("/slack/events", body, headers)).status_code == 200
+
+
+async def submit(app: RunningApp, view: dict[str, Any], values: dict[str, Any], *, user: str) -> dict[str, Any]:
+    body, headers = slack_interaction(
+        {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user, "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "view": {
+                "id": "VFORM",
+                "type": "modal",
+                "callback_id": view["callback_id"],
+                "private_metadata": view["private_metadata"],
+                "state": {"values": values},
+            },
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200
+    return response.json() if response.content else {}
+
+
+def text_input(block: str, value: str) -> dict[str, Any]:
+    return {block: {block: {"type": "plain_text_input", "value": value}}}
+
+
+def selected(block: str, value: str) -> dict[str, Any]:
+    return {block: {block: {"type": "static_select", "selected_option": {"value": value}}}}
+
+
+def setup_values(*, time: str = "15:00", groups: str = "@marketing") -> dict[str, Any]:
+    return {
+        **selected("cadence", "weekly"),
+        **selected("weekday", "1"),
+        **text_input("time", time),
+        **text_input("timezone", "Europe/Berlin"),
+        "invitees": {"invitees": {"type": "multi_users_select", "selected_users": ["UANNA", "UBEN"]}},
+        **text_input("groups", groups),
+        **text_input("reminders", "1 day, 15 minutes"),
+    }
+
+
+async def open_form(app: RunningApp, fake_slack: FakeSlack, text: str) -> dict[str, Any]:
+    opened = len(fake_slack.views_opened)
+    await command(app, text)
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    view: dict[str, Any] = fake_slack.views_opened[-1]["view"]
+    return view
+
+
+def posted_with_key(fake_slack: FakeSlack, suffix: str) -> list[dict[str, Any]]:
+    return [
+        message
+        for message in fake_slack.messages(CHANNEL)
+        if str(((message.get("metadata") or {}).get("event_payload") or {}).get("idempotency_key")).endswith(
+            suffix
+        )
+    ]
+
+
+def button_value(message: dict[str, Any], action_id: str) -> str:
+    for block in message["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise AssertionError(f"no {action_id} button in the message")
+
+
+async def set_up(app: RunningApp, fake_slack: FakeSlack) -> int:
+    form = await open_form(app, fake_slack, "roundtable set")
+    assert await submit(app, form, setup_values(), user="UANNA") == {}
+    async with session_scope(app.context.sessions) as session:
+        roundtable = await roundtable_for_channel(session, workspace_id=TEAM_ID, channel_id=CHANNEL)
+    assert roundtable is not None
+    return roundtable.id
+
+
+async def test_a_roundtable_is_set_up_in_the_form_shown_and_cancelled(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    assert "no round-table yet" in shown(await command(app, "roundtable"))
+
+    form = await open_form(app, fake_slack, "roundtable set")
+    assert form["callback_id"] == SETUP_FORM
+    timezone_field = next(block for block in form["blocks"] if block.get("block_id") == "timezone")
+    assert timezone_field["element"]["initial_value"] == "America/New_York", "the caller's own zone is suggested"
+    refused = await submit(app, form, setup_values(time="25:00", groups="@nosuchgroup"), user="UANNA")
+    assert refused["response_action"] == "errors"
+    assert set(refused["errors"]) == {"time", "groups"}
+
+    assert await submit(app, form, setup_values(), user="UANNA") == {}
+    await eventually(lambda: len(posted_with_key(fake_slack, "")) == 1)
+    [announced] = posted_with_key(fake_slack, "")
+    assert "<@UANNA> set up this channel's cross-functional round-table" in announced["text"]
+    assert "Nobody from *support* is invited yet" in json.dumps(announced["blocks"])
+
+    overview = shown(await command(app, "roundtable", user="UBEN"))
+    assert "every Tuesday at 15:00 (Europe/Berlin)" in overview
+    assert "Next meeting" in overview and "Tuesday" in overview
+    assert "<@UANNA>, <@UBEN>, <!subteam^SMKT>" in overview
+    assert "1 day and 15 minutes before" in overview
+    assert "Nobody from *support* is invited yet" in overview
+    # Saving the form schedules one reminder job per offset; cancelling removes them.
+    await eventually(lambda: scheduled_reminders(app, expected=2), within=15)
+
+    cancelled = await command(app, "roundtable cancel", user="UBEN")
+    assert "Cancelled this channel's round-table" in cancelled["text"]
+    assert "no round-table yet" in shown(await command(app, "roundtable"))
+    await eventually(lambda: scheduled_reminders(app, expected=0), within=15)
+
+
+async def scheduled_reminders(app: RunningApp, *, expected: int) -> bool:
+    async with session_scope(app.context.sessions) as session:
+        runs = await upcoming_runs(session, workspace_id=TEAM_ID)
+    return len([job_id for job_id, _when in runs if job_id.startswith("roundtable:")]) == expected
+
+
+async def test_answers_update_the_reminder_and_notes_become_the_debrief(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    roundtable_id = await set_up(app, fake_slack)
+    async with session_scope(app.context.sessions) as session:
+        [spec] = [spec for spec in await job_source(session) if spec.kwargs["offset_minutes"] == DAY]
+    clock.move_to(spec.trigger.get_next_fire_time(None, clock()))
+
+    await send_reminder(roundtable_id=roundtable_id, offset_minutes=DAY)
+    await eventually(
+        lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1 and posted_with_key(fake_slack, ":agenda")
+    )
+    [reminder] = posted_with_key(fake_slack, f":{DAY}")
+    assert "Round-table in 1 day" in reminder["text"]
+    meeting_id = button_value(reminder, COMING_BUTTON)
+
+    await click(app, COMING_BUTTON, meeting_id, user="UBEN")
+    await click(app, NOT_COMING_BUTTON, meeting_id, user="UCARL")
+    await eventually(
+        lambda: any("1 coming, 1 can't make it" in str(update["text"]) for update in fake_slack.updates)
+    )
+    [edited] = [message for message in fake_slack.messages(CHANNEL) if message["ts"] == reminder["ts"]]
+    assert "*Coming (1)*\\n<@UBEN>" in json.dumps(edited["blocks"])
+
+    [agenda] = posted_with_key(fake_slack, ":agenda")
+    opened = len(fake_slack.views_opened)
+    await click(app, NOTES_BUTTON, button_value(agenda, NOTES_BUTTON), user="UCARL")
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    notes_form = fake_slack.views_opened[-1]["view"]
+    assert notes_form["callback_id"] == NOTES_FORM
+    assert (await submit(app, notes_form, text_input(NOTES, "   "), user="UCARL"))["response_action"] == "errors"
+    decided = "Sales shares deal context before handoff; support joins the Tuesday demo"
+    assert await submit(app, notes_form, text_input(NOTES, decided), user="UCARL") == {}
+
+    await eventually(lambda: len(posted_with_key(fake_slack, ":debrief")) == 1)
+    [debrief] = posted_with_key(fake_slack, ":debrief")
+    assert "Round-table debrief" in debrief["text"]
+    assert decided in json.dumps(debrief["blocks"])
