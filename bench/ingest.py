@@ -98,7 +98,11 @@ def slack_message_request() -> tuple[str, bytes, dict[str, str]]:
     return "/slack/events", body, _slack_signed(body)
 
 
-MIX = {"both": (webhook_request, slack_message_request), "webhooks": (webhook_request,), "slack": (slack_message_request,)}
+MIX = {
+    "both": (webhook_request, slack_message_request),
+    "webhooks": (webhook_request,),
+    "slack": (slack_message_request,),
+}
 _chosen_mix = MIX["both"]
 
 

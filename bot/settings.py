@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     scheduler_leader_retry_seconds: float = Field(default=5.0, gt=0)
     delivery_max_attempts: int = Field(default=12, ge=1)
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long a message being sent stays claimed by one worker. After a crash mid-send, the message waits this long
+    # before another worker checks the channel for it and sends it if it never landed. Must outlast one Slack call.
+    delivery_lease_seconds: float = Field(default=45.0, gt=0)
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -15,6 +15,11 @@ def create_engine_for(database_url: str, **options: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         # Webhooks, Slack listeners and the delivery worker write concurrently; SQLite serialises writers, so
         # wait for the lock instead of failing with "database is locked".
+        # One connection, shared in turn: SQLite has a single writer, and queueing for the connection here (a cheap
+        # asyncio wait) beats several connections queueing on SQLite's lock (a sleeping busy handler). Nothing may
+        # hold a session while waiting for another one; the pool timeout turns such a bug into an error.
+        if make_url(database_url).database not in (None, "", ":memory:"):
+            options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 15, **options}
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **options)
         _tune_sqlite(engine.sync_engine)
         return engine
@@ -34,15 +39,18 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "savepoint")
-    def _begin_before_savepoint(connection: Any, _name: str | None) -> None:
-        # The sqlite3 driver only opens a transaction at the first write. A SAVEPOINT issued before any write would
-        # open it instead, and releasing that savepoint would commit everything so far, even if the unit of work
-        # later rolls back.
-        driver = connection.connection.dbapi_connection
-        sqlite = getattr(driver, "_connection", driver)  # SQLAlchemy's aiosqlite adapter wraps the connection
-        if not sqlite.in_transaction:
-            connection.exec_driver_sql("BEGIN")
+    # The sqlite3 driver opens transactions lazily (at the first write), which breaks savepoints and, worse, lets a
+    # transaction read, then fail at once with "database is locked" when it tries to write after another
+    # connection committed (its snapshot is stale, so SQLite will not wait). Every transaction here starts with
+    # BEGIN IMMEDIATE instead: it takes the write lock up front, and writers queue on the busy timeout in their
+    # own threads rather than failing. SQLite has a single writer anyway.
+    @event.listens_for(engine, "connect")
+    def _driver_leaves_transactions_to_us(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
