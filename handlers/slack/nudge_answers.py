@@ -3,118 +3,153 @@ the database, so buttons keep working after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
+from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
-from habits.messages import Message
-from habits.nudge_answers import help_dialog, help_errors, loop_in, nobody_else, nudge_in_workspace, record_help
+from habits.nudge_answers import (
+    NOT_HERE,
+    help_dialog,
+    help_errors,
+    loop_in,
+    nobody_else,
+    nudge_in_workspace,
+    record_help,
+    refuse,
+)
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, nudge_id_from
 from handlers.slack.commands import CommandRouter
 from models.db import session_scope
+from models.nudges import Nudge
 
 logger = logging.getLogger(__name__)
-BOT_USER_IDS = {"USLACKBOT"}
-GONE = Message(text="That nudge is not from this workspace, or no longer exists.")
+# Slackbot is not flagged as a bot by users.info, and looping it in reaches no one.
+SLACKBOT = "USLACKBOT"
+
+
+@dataclass(frozen=True)
+class Click:
+    """Who clicked a nudge's control, where, and on which nudge (None when the payload names none)."""
+
+    workspace_id: str
+    user_id: str
+    channel_id: str
+    thread_ts: str | None
+    nudge_id: int | None
+
+
+def _click(body: dict[str, Any], action: dict[str, Any]) -> Click:
+    container = body.get("container") or {}
+    return Click(
+        workspace_id=_team(body),
+        user_id=str(body["user"]["id"]),
+        channel_id=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
+        thread_ts=container.get("thread_ts"),
+        # The picker has no value in Slack's payload; its block id carries the nudge id too.
+        nudge_id=_nudge_id(action.get("value") or action.get("block_id")),
+    )
 
 
 def _team(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body.get("team_id") or "")
+    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _channel(body: dict[str, Any]) -> str:
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-
-
-def _nudge_id(action: dict[str, Any]) -> int | None:
+def _nudge_id(value: Any) -> int | None:
     try:
-        return nudge_id_from(str(action.get("value") or action.get("block_id") or ""))
+        return nudge_id_from(str(value or ""))
     except ValueError:
         return None
+
+
+async def _clicked_nudge(session: AsyncSession, click: Click, context: AppContext) -> Nudge | None:
+    """The nudge this click answers, or None after privately telling the person why it cannot be answered here."""
+    nudge = (
+        None
+        if click.nudge_id is None
+        else await nudge_in_workspace(session, workspace_id=click.workspace_id, nudge_id=click.nudge_id)
+    )
+    if nudge is not None:
+        return nudge
+    logger.warning(
+        "refused an answer to nudge %s: it is not in the clicker's workspace",
+        click.nudge_id,
+        extra={"workspace": click.workspace_id, "user": click.user_id},
+    )
+    if click.channel_id:
+        await refuse(
+            session,
+            workspace_id=click.workspace_id,
+            channel_id=click.channel_id,
+            user_id=click.user_id,
+            now=context.clock(),
+            thread_ts=click.thread_ts,
+        )
+    return None
+
+
+async def _bots_among(context: AppContext, users: list[str]) -> set[str]:
+    """Slack's people picker offers apps and bots too; looping one in would tell no one."""
+
+    async def is_bot(user: str) -> bool:
+        if user == SLACKBOT:
+            return True
+        try:
+            return (await context.gateway.person(user=user)).is_bot
+        except DeliveryError:
+            logger.warning("could not tell whether %s is a bot; treating them as a person", user)
+            return False
+
+    flags = await asyncio.gather(*(is_bot(user) for user in users))
+    return {user for user, bot in zip(users, flags, strict=True) if bot}
 
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     """Registers the nudge's interactions; `router` is unused (answers come from clicks, not commands)."""
 
-    async def tell(body: dict[str, Any], message: Message) -> None:
-        channel, user = _channel(body), _user(body)
-        if channel and user:
-            await context.gateway.post_ephemeral(channel=channel, user=user, message=message)
-
     @bolt.action(LOOP_IN_PICK)
     async def on_pick(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        nudge_id = _nudge_id(action)
+        click = _click(body, action)
         picked = [str(user) for user in action.get("selected_users") or []]
+        # Asked before the transaction opens, so no database lock is held across calls to Slack.
+        bots = await _bots_among(context, picked)
         async with session_scope(context.sessions) as session:
-            nudge = (
-                None
-                if nudge_id is None
-                else await nudge_in_workspace(session, workspace_id=_team(body), nudge_id=nudge_id)
-            )
-            if nudge is None:
-                logger.warning("loop-in for unknown nudge %s in workspace %s", nudge_id, _team(body))
-            else:
-                result = await loop_in(
-                    session,
-                    nudge=nudge,
-                    by_user=_user(body),
-                    picked=picked,
-                    now=context.clock(),
-                    ignore=BOT_USER_IDS,
+            nudge = await _clicked_nudge(session, click, context)
+            if nudge is not None:
+                await loop_in(
+                    session, nudge=nudge, by_user=click.user_id, picked=picked, now=context.clock(), ignore=bots
                 )
-        if nudge is None:
-            await tell(body, GONE)
-        elif result.newly_looped:
-            context.delivery.wake()
+        context.delivery.wake()
 
     @bolt.action(LOOP_IN_NOBODY)
     async def on_nobody(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        nudge_id = _nudge_id(action)
+        click = _click(body, action)
         async with session_scope(context.sessions) as session:
-            nudge = (
-                None
-                if nudge_id is None
-                else await nudge_in_workspace(session, workspace_id=_team(body), nudge_id=nudge_id)
-            )
-            recorded = nudge is not None and await nobody_else(
-                session, nudge=nudge, by_user=_user(body), now=context.clock()
-            )
-        if nudge is None:
-            await tell(body, GONE)
-        else:
-            # Only the person who answered sees this: "nobody else" is worth recording, not announcing.
-            await tell(
-                body,
-                Message(
-                    text="Noted: nobody else needs to know. Thanks for checking."
-                    if recorded
-                    else "You already said nobody else needs to know."
-                ),
-            )
+            nudge = await _clicked_nudge(session, click, context)
+            if nudge is not None:
+                await nobody_else(
+                    session, nudge=nudge, by_user=click.user_id, now=context.clock(), thread_ts=click.thread_ts
+                )
+        context.delivery.wake()
 
     @bolt.action(HELP_OPEN)
     async def on_help_open(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        nudge_id = _nudge_id(action)
+        click = _click(body, action)
         async with session_scope(context.sessions) as session:
-            nudge = (
-                None
-                if nudge_id is None
-                else await nudge_in_workspace(session, workspace_id=_team(body), nudge_id=nudge_id)
-            )
+            nudge = await _clicked_nudge(session, click, context)
         if nudge is None:
-            await tell(body, GONE)
+            context.delivery.wake()
             return
-        await context.gateway.open_dialog(trigger_id=str(body.get("trigger_id", "")), dialog=help_dialog(nudge))
+        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=help_dialog(nudge))
 
     @bolt.view(HELP_SUBMIT)
     async def on_help_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -123,27 +158,32 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        try:
-            nudge_id: int | None = nudge_id_from(str(view.get("private_metadata", "")))
-        except ValueError:
-            nudge_id = None
+        workspace_id = _team(body)
+        nudge_id = _nudge_id(view.get("private_metadata"))
         async with session_scope(context.sessions) as session:
             nudge = (
                 None
                 if nudge_id is None
-                else await nudge_in_workspace(session, workspace_id=_team(body), nudge_id=nudge_id)
+                else await nudge_in_workspace(session, workspace_id=workspace_id, nudge_id=nudge_id)
             )
             if nudge is None:
-                await ack(response_action="errors", errors={"text": "That nudge no longer exists here."})
+                logger.warning(
+                    "refused help for nudge %s: it is not in the submitter's workspace",
+                    nudge_id,
+                    extra={"workspace": workspace_id},
+                )
+                # The form is still open, so the note goes there rather than into the channel.
+                await ack(response_action="errors", errors={"text": NOT_HERE})
                 return
             await record_help(
                 session,
                 nudge=nudge,
-                user_id=_user(body),
+                user_id=str(body["user"]["id"]),
                 kind=str(values["kind"]),
                 category=str(values["category"]),
                 text=str(values["text"]),
                 now=context.clock(),
             )
+        # Acknowledged once recorded: a failure to record reaches Bolt's error handler and Slack keeps the form open.
         await ack()
         context.delivery.wake()
