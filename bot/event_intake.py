@@ -14,8 +14,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Table, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryWorker
@@ -28,6 +30,8 @@ from models.events import ReceivedEvent
 from models.workspaces import get_or_create_workspace
 
 logger = logging.getLogger(__name__)
+
+Step = Literal["nudged", "decided", "retry_later"]
 
 
 @dataclass
@@ -47,6 +51,10 @@ class EventIntake:
     # While events are pouring in, acknowledging them comes first: deciding pauses this long between events
     # (so a burst is decided a few seconds later rather than senders timing out), but never stops.
     yield_to_requests_seconds: float = 0.1
+    # A database error while deciding (a lost connection, a lock) is usually over by the next pass, so the event
+    # stays undecided and is tried again; only an event that keeps failing is given up on, so it cannot block.
+    max_database_attempts: int = 5
+    _database_failures: dict[int, int] = field(default_factory=dict)
 
     async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """Stores the event durably. Returns its id, or None when the sender already delivered it."""
@@ -61,6 +69,17 @@ class EventIntake:
         if event_id is not None:
             self._wakeup.set()
         return event_id
+
+    async def existing_event_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
+        """The id under which a repeated event was first stored."""
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(ReceivedEvent.id).where(
+                    ReceivedEvent.workspace_id == workspace_id,
+                    ReceivedEvent.source == event.source,
+                    ReceivedEvent.external_id == event.external_id,
+                )
+            )
 
     async def _ensure_workspace(self, workspace_id: str) -> None:
         if workspace_id in self._known_workspaces:
@@ -91,7 +110,10 @@ class EventIntake:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
 
     async def decide_pending(self) -> int:
-        """Applies the rules to one batch of stored, undecided events. Returns how many were decided."""
+        """Applies the rules to one batch of stored, undecided events. Returns how many were decided.
+
+        An event whose deciding failed on a database error stays undecided and counts as not decided.
+        """
         async with self.sessions() as session:
             pending = list(
                 await session.scalars(
@@ -102,6 +124,7 @@ class EventIntake:
                 )
             )
         nudged = False
+        decided = 0
         loop = asyncio.get_running_loop()
         for event_id in pending:
             if self._stopping:
@@ -110,12 +133,38 @@ class EventIntake:
                 await asyncio.sleep(self.yield_to_requests_seconds)
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
             # not wait behind a whole batch.
-            nudged = await self._decide_one(event_id) or nudged
+            step = await self._decide_one(event_id)
+            if step == "retry_later":
+                # The database is failing: the rest of the batch would too. The next pass starts over.
+                break
+            decided += 1
+            nudged = nudged or step == "nudged"
         if nudged:
             self.delivery.wake()
-        return len(pending)
+        return decided
 
-    async def _decide_one(self, event_id: int) -> bool:
+    async def _decide_one(self, event_id: int) -> Step:
+        try:
+            nudged = await self._decide_in_transaction(event_id)
+        except SQLAlchemyError:
+            failures = self._database_failures.get(event_id, 0) + 1
+            if failures < self.max_database_attempts:
+                self._database_failures[event_id] = failures
+                logger.exception("could not decide event %s (attempt %d); trying again", event_id, failures)
+                return "retry_later"
+            self._database_failures.pop(event_id, None)
+            logger.exception("could not decide event %s after %d attempts; giving up on it", event_id, failures)
+            await self._give_up(event_id)
+            return "decided"
+        return "nudged" if nudged else "decided"
+
+    async def _give_up(self, event_id: int) -> None:
+        async with session_scope(self.sessions) as session:
+            record = await session.get(ReceivedEvent, event_id)
+            if record is not None and record.outcome is None:
+                record.outcome = "error"
+
+    async def _decide_in_transaction(self, event_id: int) -> bool:
         async with session_scope(self.sessions) as session:
             record = await session.scalar(
                 select(ReceivedEvent)
@@ -130,11 +179,14 @@ class EventIntake:
                     result = await decide_stored_event(
                         session, record=record, now=self.clock(), default_timezone=self.default_timezone
                     )
+            except SQLAlchemyError:
+                raise
             except Exception:
-                # One malformed event must not hold back the ones behind it.
+                # A malformed event would fail the same way every time, and must not hold back the ones behind it.
                 logger.exception("could not decide event %s", event_id)
                 record.outcome = "error"
                 return False
+        self._database_failures.pop(event_id, None)
         # A sender misconfiguration (no channel to post in) deserves more attention than routine outcomes.
         logger.log(
             logging.WARNING if result.outcome == "no_channel" else logging.INFO,

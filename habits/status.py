@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.messages import Message, Note, Paragraph, channel_mention, mention
+from models.events import count_unplaced_events
 from models.outbox import OutboxMessage
 from models.outbox_status import count_failed, failed_messages, queue_counts
 from models.scheduler_jobs import upcoming_runs
@@ -17,6 +18,7 @@ from scheduler.roles import SchedulerRole
 UPCOMING_LIMIT = 10
 FAILED_LIMIT = 10
 ERROR_PREVIEW = 200
+UNPLACED_WINDOW = timedelta(days=7)
 
 SCHEDULER_STATES: dict[SchedulerRole, str] = {
     "leader": "running in this replica.",
@@ -41,7 +43,12 @@ def admins_only() -> Message:
 
 
 async def status_report(
-    session: AsyncSession, *, workspace_id: str, scheduler_role: SchedulerRole, default_timezone: str = "UTC"
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    scheduler_role: SchedulerRole,
+    now: datetime,
+    default_timezone: str = "UTC",
 ) -> Message:
     workspace = await session.get(Workspace, workspace_id)
     zone = ZoneInfo(workspace.timezone if workspace is not None else default_timezone)
@@ -64,6 +71,9 @@ async def status_report(
             )
         )
     )
+    unplaced = await count_unplaced_events(session, workspace_id=workspace_id, since=now - UNPLACED_WINDOW)
+    if unplaced:
+        parts.append(Paragraph(text=describe_unplaced(unplaced)))
     if failed:
         parts.append(
             Paragraph(text="*Failed messages, newest first:*\n" + "\n".join(map(describe_failure, failed)))
@@ -75,6 +85,18 @@ async def status_report(
         f"waiting, {queued.retrying} retrying, {failed_total} failed."
     )
     return Message(text=summary, parts=list(parts))
+
+
+def describe_unplaced(counts: dict[str, int]) -> str:
+    lines = ["*Events whoelse could not act on (last 7 days):*"]
+    if counts.get("no_channel"):
+        lines.append(
+            f"• {counts['no_channel']} with no channel to go to: run `/whoelse watch deals` (or `tickets`) in a "
+            "channel, or have the sender name a `channel`."
+        )
+    if counts.get("error"):
+        lines.append(f"• {counts['error']} that could not be read; the logs say why.")
+    return "\n".join(lines)
 
 
 def display_name(job_id: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -33,3 +34,20 @@ class ReceivedEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outcome: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+async def count_unplaced_events(session: AsyncSession, *, workspace_id: str, since: datetime) -> dict[str, int]:
+    """Recent events whoelse could not act on, by outcome: nowhere to post (`no_channel`) or unreadable (`error`)."""
+    rows = await session.execute(
+        select(ReceivedEvent.outcome, func.count())
+        .where(
+            ReceivedEvent.workspace_id == workspace_id,
+            ReceivedEvent.received_at >= since,
+            ReceivedEvent.outcome.in_(UNPLACED_OUTCOMES),
+        )
+        .group_by(ReceivedEvent.outcome)
+    )
+    return {str(outcome): int(total) for outcome, total in rows.all()}
+
+
+UNPLACED_OUTCOMES = ("no_channel", "error")

@@ -31,6 +31,7 @@ async def show_status(request: CommandRequest, context: AppContext) -> Message:
             session,
             workspace_id=request.workspace_id,
             scheduler_role=context.scheduler_role,
+            now=context.clock(),
             default_timezone=context.settings.default_timezone,
         )
 

@@ -147,9 +147,13 @@ async def generic_webhook(request: Request) -> JSONResponse:
         return _problem(400, f"invalid event: {summary}", fields=fields)
 
     assert context.intake is not None
+    # One bot token serves one Slack team: that is where every webhook lands.
+    workspace_id, event = context.default_workspace_id, payload.to_event()
     try:
-        # One bot token serves one Slack team: that is where every webhook lands.
-        event_id = await context.intake.accept(workspace_id=context.default_workspace_id, event=payload.to_event())
+        event_id = await context.intake.accept(workspace_id=workspace_id, event=event)
+        first_id = (
+            None if event_id else await context.intake.existing_event_id(workspace_id=workspace_id, event=event)
+        )
     except (SQLAlchemyError, OSError):
         logger.exception("could not store webhook event %s", payload.id)
         return _problem(503, "the event could not be stored; please retry", retry=True)
@@ -157,7 +161,7 @@ async def generic_webhook(request: Request) -> JSONResponse:
     if event_id is None:
         # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.
         return JSONResponse(
-            {"status": "duplicate_event", "detail": OUTCOME_DETAILS["duplicate_event"], "event_id": None},
+            {"status": "duplicate_event", "detail": OUTCOME_DETAILS["duplicate_event"], "event_id": first_id},
             status_code=200,
         )
     return JSONResponse(

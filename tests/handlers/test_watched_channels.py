@@ -91,10 +91,16 @@ async def recorded(context: AppContext) -> list[ReceivedEvent]:
 
 
 async def posts_once_delivered(app: RunningApp, fake_slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """What the channel shows once every stored post is decided (after Slack's ack) and everything due is sent."""
+
+    async def everything_decided() -> bool:
+        return all(event.outcome is not None for event in await recorded(app.context))
+
     async def everything_sent() -> bool:
         async with app.context.sessions() as session:
             return set(await session.scalars(select(OutboxMessage.status))) <= {SENT}
 
+    await eventually(everything_decided)
     await eventually(everything_sent)
     return fake_slack.messages(channel)
 
@@ -233,9 +239,9 @@ async def test_a_retry_arriving_while_the_first_delivery_is_handled_still_nudges
 
     await asyncio.gather(deliver(running_app, post), deliver(running_app, post, retry_num=1))
 
+    assert len(await posts_once_delivered(running_app, fake_slack, DEALS)) == 1
     async with running_app.context.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
-    assert len(await posts_once_delivered(running_app, fake_slack, DEALS)) == 1
 
 
 async def test_another_post_about_the_same_moment_is_not_nudged_again(
@@ -249,8 +255,8 @@ async def test_another_post_about_the_same_moment_is_not_nudged_again(
         running_app, message(ts="1764000060.000200", text=f"Deal stage changed to Contract sent: {link}")
     )
 
-    assert [event.outcome for event in await recorded(running_app.context)] == ["nudged", "duplicate_juncture"]
     assert len(await posts_once_delivered(running_app, fake_slack, DEALS)) == 1
+    assert [event.outcome for event in await recorded(running_app.context)] == ["nudged", "duplicate_juncture"]
 
 
 async def test_in_a_channel_watching_deals_and_tickets_the_wording_decides(

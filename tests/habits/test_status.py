@@ -1,0 +1,71 @@
+"""`/whoelse status` tells admins about recent events whoelse could not act on, and how to fix the cause."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from habits.events import BusinessEvent
+from habits.nudging import event_row
+from habits.status import status_report
+from models.db import session_scope
+from models.events import ReceivedEvent
+from models.workspaces import get_or_create_workspace
+from tests.conftest import TEAM_ID
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+async def given_events(sessions: async_sessionmaker[AsyncSession], *outcomes: tuple[str, str, datetime]) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TEAM_ID)
+        for external_id, outcome, received in outcomes:
+            event = BusinessEvent(
+                source="webhook", external_id=external_id, kind="deal", event="created", subject_id="d", title="D"
+            )
+            session.add(
+                ReceivedEvent(**event_row(workspace_id=TEAM_ID, event=event, now=received) | {"outcome": outcome})
+            )
+
+
+async def report_text(sessions: async_sessionmaker[AsyncSession], workspace_id: str = TEAM_ID) -> str:
+    async with sessions() as session:
+        message = await status_report(session, workspace_id=workspace_id, scheduler_role="leader", now=NOW)
+    return "\n".join(getattr(part, "text", "") for part in message.parts)
+
+
+async def test_events_with_nowhere_to_go_are_counted_with_the_fix(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await given_events(
+        sessions,
+        ("a", "no_channel", NOW - timedelta(hours=1)),
+        ("b", "no_channel", NOW - timedelta(days=2)),
+        ("c", "error", NOW - timedelta(days=3)),
+        ("d", "nudged", NOW - timedelta(hours=2)),
+        ("e", "no_channel", NOW - timedelta(days=8)),
+    )
+
+    text = await report_text(sessions)
+
+    assert "2 with no channel to go to" in text and "/whoelse watch deals" in text
+    assert "1 that could not be read" in text
+
+
+async def test_a_workspace_where_every_event_found_its_channel_sees_no_such_section(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await given_events(sessions, ("d", "nudged", NOW - timedelta(hours=2)))
+
+    assert "could not act on" not in await report_text(sessions)
+
+
+async def test_another_workspaces_unplaced_events_are_not_shown(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await given_events(sessions, ("a", "no_channel", NOW - timedelta(hours=1)))
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id="T0OTHER")
+
+    assert "could not act on" not in await report_text(sessions, "T0OTHER")
