@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as error:
             raise ValueError(
                 f"DEFAULT_TIMEZONE={value!r} is not an IANA time zone such as Europe/Berlin"
             ) from error

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from habits.elephants import DEFAULT_OPEN_FOR, MAX_OPEN_FOR, MIN_OPEN_FOR, open_poll, scheduled_key
 from habits.messages import Message
 from habits.recurrence import Recurrence, describe, next_occurrence, previous_occurrence
-from habits.time_words import describe_duration, describe_moment, parse_duration
+from habits.time_words import describe_duration, describe_moment, known_zone, parse_duration
 from models.elephants import NAMING, ElephantSchedule, open_poll_in_channel, poll_by_key, schedule_for_channel
 from models.workspaces import get_or_create_workspace
 
@@ -58,12 +57,8 @@ def parse_clock(word: str) -> time:
 
 
 def parse_timezone(word: str) -> str:
-    try:
-        ZoneInfo(word)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(
-            f"`{word}` is not a time zone I know; use an IANA name such as Europe/Berlin."
-        ) from None
+    if known_zone(word) is None:
+        raise ScheduleError(f"`{word}` is not a time zone I know; use an IANA name such as Europe/Berlin.")
     return word
 
 

@@ -6,11 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from habits.messages import Choice, ChoiceInput, Dialog, PeopleInput, TextInput
 from habits.roundtable_teams import Group
-from habits.time_words import describe_duration, parse_duration
+from habits.time_words import describe_duration, known_zone, parse_duration
 from models.roundtables import BIWEEKLY, MONTHLY, WEEKLY
 
 SETUP_FORM = "whoelse_roundtable_setup"
@@ -186,13 +185,7 @@ def parse_clock(text: str) -> time | None:
 
 
 def is_timezone(name: str) -> bool:
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return known_zone(name) is not None
 
 
 def resolve_groups(typed: str, known: Sequence[Group]) -> tuple[tuple[str, ...], list[str]]:

@@ -50,11 +50,19 @@ def describe_duration(length: timedelta) -> str:
     return _count(days, "day") + (f" {_count(hours, 'hour')}" if hours else "")
 
 
-def zone_or_utc(timezone: str) -> ZoneInfo:
+def known_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone called `name`, or None for anything else, including folder names like "America"."""
+    if not name:
+        return None
     try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # zoneinfo raises IsADirectoryError (an OSError) for a region folder of the tz database.
+        return None
+
+
+def zone_or_utc(timezone: str) -> ZoneInfo:
+    return known_zone(timezone) or ZoneInfo("UTC")
 
 
 def describe_moment(when: datetime, *, now: datetime, timezone: str) -> str:
