@@ -119,7 +119,7 @@ class DeliveryWorker:
                     .limit(self.policy.batch_size)
                 )
             ).all()
-            parents = await self._sent_parents(session, rows)
+            parents = await self._parent_statuses(session, rows)
             picked: list[_Claim] = []
             busy_lanes: set[str] = set()
             for row in rows:
@@ -127,11 +127,17 @@ class DeliveryWorker:
                 # Keep each channel's messages in order: a blocked first message holds back the ones behind it.
                 if lane in busy_lanes:
                     continue
+                waiting_on = row.thread_parent_id or row.update_of_id
+                if waiting_on is not None and parents.get(waiting_on) == FAILED and row.status == PENDING:
+                    # A reply or edit of a message that never reached Slack can never be sent: recorded as failed
+                    # (so `/whoelse status` shows it) rather than left waiting, holding back its whole channel.
+                    row.status, row.last_error = FAILED, f"its parent message {waiting_on} could not be sent"
+                    logger.error("giving up on outbox message %s: %s", row.idempotency_key, row.last_error)
+                    continue
                 busy_lanes.add(lane)
                 if self._lane_ready_at.get(lane, now) > now:
                     continue
-                waiting_on = row.thread_parent_id or row.update_of_id
-                if waiting_on is not None and waiting_on not in parents:
+                if waiting_on is not None and parents.get(waiting_on) != SENT:
                     continue
                 # A retry after an error may follow a post that did land (a reset connection, a 5xx after storing).
                 # Decided before claiming: the claim itself marks the row as sending.
@@ -142,14 +148,14 @@ class DeliveryWorker:
             await session.commit()
             return picked
 
-    async def _sent_parents(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> set[int]:
+    async def _parent_statuses(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> dict[int, str]:
         wanted = {row.thread_parent_id or row.update_of_id for row in rows} - {None}
         if not wanted:
-            return set()
-        sent = await session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.id.in_(wanted), OutboxMessage.status == SENT)
+            return {}
+        found = await session.execute(
+            select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(wanted))
         )
-        return set(sent)
+        return {parent_id: status for parent_id, status in found.all()}
 
     async def _claim(self, session: AsyncSession, row: OutboxMessage, now: datetime) -> OutboxMessage | None:
         values: dict[str, object] = {"status": SENDING, "lease_until": now + self.policy.lease}

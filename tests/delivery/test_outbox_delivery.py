@@ -208,6 +208,30 @@ async def test_a_thread_reply_waits_for_its_parent_and_lands_in_its_thread(
     assert reply_post["thread_ts"] == parent_post["ts"]
 
 
+async def test_a_reply_to_a_post_that_failed_for_good_is_failed_too_and_the_channel_moves_on(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack, clock: Clock
+) -> None:
+    fake_slack.fail_next("chat.postMessage", error="msg_too_long")
+    parent = await queue(sessions, "parent", clock=clock)
+    reply = await queue(sessions, "reply", clock=clock, thread_parent_id=parent)
+    edit = await queue(sessions, "edit", clock=clock, update_of_id=parent)
+    later = await queue(sessions, "later", clock=clock)
+    sender = worker(sessions, fake_slack, clock)
+
+    for _ in range(4):
+        await sender.drain()
+        clock.advance(seconds=1)
+
+    assert [(await row(sessions, row_id)).status for row_id in (parent, reply, edit, later)] == [
+        FAILED,
+        FAILED,
+        FAILED,
+        SENT,
+    ]
+    assert "could not be sent" in ((await row(sessions, reply)).last_error or "")
+    assert [message["text"] for message in fake_slack.messages("C1")] == ["hello later"]
+
+
 @pytest.mark.parametrize("landed", [True, False], ids=["post-landed", "post-lost"])
 async def test_after_a_crash_mid_send_the_message_is_neither_repeated_nor_dropped(
     sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack, clock: Clock, landed: bool

@@ -223,6 +223,11 @@ class FakeSlack:
             loop.run_forever()
         finally:
             loop.run_until_complete(runner.cleanup())
+            # Requests still being answered (a set_delay() in flight) end here, not as "Task was destroyed" noise.
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.close()
 
     # ------------------------------------------------------------------ seeding
