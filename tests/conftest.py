@@ -73,7 +73,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def settings(database_url: str, fake_slack: FakeSlack) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake_slack.base_url,

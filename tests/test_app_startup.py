@@ -70,7 +70,7 @@ async def test_slack_requests_with_an_old_timestamp_are_refused(running_app: Run
     ],
 )
 def test_missing_or_placeholder_secrets_name_the_variable_to_set(token: str | None, expected: str) -> None:
-    settings = Settings(_env_file=None, slack_bot_token=token, slack_signing_secret="real-secret-value")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, slack_bot_token=token, slack_signing_secret="real-secret-value")
     with pytest.raises(ConfigurationError, match=expected):
         settings.require("slack_bot_token", "slack_signing_secret")
 

@@ -291,7 +291,7 @@ async def test_one_reminder_for_each_person_who_has_not_answered_in_their_workin
     assert await remind_at(OPENED + timedelta(days=1, hours=11)) == []
 
     everyone_reminded = [row.dm_user_id for row in await _reminder_rows(sessions)]
-    assert sorted(everyone_reminded) == ["UNEWYORK", "UTOKYO"]
+    assert sorted(map(str, everyone_reminded)) == ["UNEWYORK", "UTOKYO"]
     poll = await poll_row(sessions, poll_id)
     assert len(poll.reminded_tokens or []) == 2
     assert not {"UNEWYORK", "UTOKYO"} & set(map(str, poll.reminded_tokens or [])), "kept as tokens, not ids"

@@ -44,7 +44,8 @@ async def given_workspace(
         workspace.timezone = timezone
         workspace.quiet_start, workspace.quiet_end = quiet or (None, None)
         workspace.hourly_cap = cap
-        for channel, kind in (watching if watching is not None else {DEALS: "deals"}).items():
+        chosen: dict[str, WatchKind] = watching if watching is not None else {DEALS: "deals"}
+        for channel, kind in chosen.items():
             await watch_channel(session, workspace_id=WORKSPACE, channel_id=channel, kind=kind, user_id="UADMIN")
 
 

@@ -33,8 +33,8 @@ DAY = 24 * 60
 SUNDAY = 6
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def plan(**changes: Any) -> RoundTablePlan:

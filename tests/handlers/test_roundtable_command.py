@@ -224,7 +224,7 @@ async def test_answers_update_the_reminder_and_notes_become_the_debrief(
 
     await send_reminder(roundtable_id=roundtable_id, offset_minutes=DAY)
     await eventually(
-        lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1 and posted_with_key(fake_slack, ":agenda")
+        lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1 and bool(posted_with_key(fake_slack, ":agenda"))
     )
     [reminder] = posted_with_key(fake_slack, f":{DAY}")
     assert "Round-table in 1 day" in reminder["text"]
