@@ -2,6 +2,9 @@
 
 Missing jobs are added, jobs no source wants are removed, and jobs that exist are left untouched: their stored next
 run time is what lets a run missed during downtime still happen (or be honestly skipped) after a restart.
+
+Adding and removing jobs is job-store I/O: it runs in a worker thread, never on the event loop (see
+`scheduler.loop_executor`).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from dataclasses import dataclass
 
 from apscheduler.events import EVENT_JOB_REMOVED, JobEvent
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.util import ref_to_obj
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import session_scope
 from models.scheduler_jobs import all_stored_job_ids
 from scheduler.jobs import JobSource, JobSpec
+from scheduler.loop_executor import off_the_loop
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ class ReconcileResult:
 class JobReconciler:
     def __init__(
         self,
-        scheduler: AsyncIOScheduler,
+        scheduler: BaseScheduler,
         sessions: async_sessionmaker[AsyncSession],
         sources: Sequence[JobSource],
     ) -> None:
@@ -52,8 +56,9 @@ class JobReconciler:
         async with session_scope(self.sessions) as session:
             existing = await all_stored_job_ids(session)
         self.desired = desired if complete else {**self.desired, **desired}
-        removed = [job_id for job_id in sorted(existing - desired.keys()) if complete and self._remove(job_id)]
-        added = [job_id for job_id in sorted(desired.keys() - existing) if self._add(desired[job_id])]
+        unwanted = sorted(existing - desired.keys()) if complete else []
+        missing = [desired[job_id] for job_id in sorted(desired.keys() - existing)]
+        removed, added = await off_the_loop(self._apply, unwanted, missing) if unwanted or missing else ([], [])
         if added or removed:
             logger.info("scheduled jobs reconciled: %d added, %d removed", len(added), len(removed))
         return ReconcileResult(added=tuple(added), removed=tuple(removed), complete=complete)
@@ -77,6 +82,12 @@ class JobReconciler:
                     continue
                 desired[spec.stored_id] = spec
         return desired, complete
+
+    def _apply(self, unwanted: list[str], missing: list[JobSpec]) -> tuple[list[str], list[str]]:
+        """Removes and adds jobs in the store (blocking I/O); returns the ids actually removed and added."""
+        removed = [job_id for job_id in unwanted if self._remove(job_id)]
+        added = [spec.stored_id for spec in missing if self._add(spec)]
+        return removed, added
 
     def _add(self, spec: JobSpec, *, finished: bool = False) -> bool:
         try:
@@ -116,6 +127,9 @@ class JobReconciler:
 
         If its source still lists it, the next reconciliation would add it again and it would run again; keeping it
         paused in the store until the source lets go of it prevents that, across restarts too.
+
+        Called in the thread that removed the job (the scheduler's own, or the reconciler's worker), never on the
+        event loop: adding the job back writes to the store.
         """
         if event.job_id in self._removing:
             return

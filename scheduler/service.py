@@ -3,6 +3,10 @@
 On SQLite there is one process, so it simply leads. On PostgreSQL every replica starts an election and only the
 holder of the leader lock runs jobs; the others stand by and take over when it goes away. `SCHEDULER=off` keeps a
 replica out of it altogether.
+
+APScheduler runs in a thread of its own and only job runs come back to the event loop: its synchronous job store
+used to do its I/O on the loop, where it deadlocked against the app's async transactions (see
+`scheduler.loop_executor`). Starting, resuming and stopping it therefore happen off the loop too.
 """
 
 from __future__ import annotations
@@ -11,14 +15,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 
-from apscheduler.events import EVENT_JOB_MISSED, EVENT_SCHEDULER_SHUTDOWN, JobEvent, JobExecutionEvent
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.events import EVENT_JOB_MISSED, JobEvent, JobExecutionEvent
+from apscheduler.schedulers.base import BaseScheduler
 
 from bot.context import AppContext
 from models.base import utcnow
 from scheduler.jobs import JobSource
 from scheduler.leader import LeaderElection
+from scheduler.loop_executor import off_the_loop
 from scheduler.reconcile import JobReconciler, ReconcileResult
 from scheduler.runtime import clear_job_context, set_job_context
 from scheduler.store import build_scheduler
@@ -44,7 +50,7 @@ class SchedulerService:
         settings = context.settings
         self.reconcile_seconds = reconcile_seconds or settings.scheduler_reconcile_seconds
         self.leader_retry_seconds = leader_retry_seconds or settings.scheduler_leader_retry_seconds
-        self.scheduler: AsyncIOScheduler | None = None
+        self.scheduler: BaseScheduler | None = None
         self._reconciler: JobReconciler | None = None
         self._reconcile_task: asyncio.Task[None] | None = None
         self._election: LeaderElection | None = None
@@ -55,7 +61,12 @@ class SchedulerService:
         return self.scheduler is not None
 
     def add_listener(self, callback: Callable[[JobEvent], None], mask: int) -> None:
-        """Observes job events (runs, misses, errors, see `apscheduler.events`) now and after any later takeover."""
+        """Observes job events (runs, misses, errors, see `apscheduler.events`) now and after any later takeover.
+
+        `callback` is called in the scheduler's thread, or on the event loop's for the end of a job run: it must be
+        quick and thread-safe, and must neither touch the job store nor asyncio objects (hand over to the loop with
+        `loop.call_soon_threadsafe` for that).
+        """
         self._listeners.append((callback, mask))
         if self.scheduler is not None:
             self.scheduler.add_listener(callback, mask)
@@ -106,8 +117,12 @@ class SchedulerService:
         for callback, mask in self._listeners:
             scheduler.add_listener(callback, mask)
         # Paused until the first reconciliation, so a job cancelled while this replica was down never runs.
-        scheduler.start(paused=True)
-        self.scheduler, self._reconciler = scheduler, reconciler
+        try:
+            await off_the_loop(partial(scheduler.start, paused=True))
+        finally:
+            # Also when cancelled meanwhile: it has started all the same, and stepping down must stop it.
+            if scheduler.running:
+                self.scheduler, self._reconciler = scheduler, reconciler
         self.context.scheduler_role = "leader"
         try:
             await reconciler.reconcile()
@@ -115,7 +130,7 @@ class SchedulerService:
             logger.exception(
                 "could not read the schedules; running the stored jobs as they are until the next try"
             )
-        scheduler.resume()
+        await off_the_loop(scheduler.resume)
         self._reconcile_task = asyncio.create_task(self._reconcile_forever(reconciler), name="scheduler-reconcile")
         logger.info("the scheduler is running in this replica")
 
@@ -125,16 +140,16 @@ class SchedulerService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        scheduler, self.scheduler, self._reconciler = self.scheduler, None, None
-        if scheduler is not None and scheduler.running:
-            # AsyncIOScheduler shuts down on the event loop's next turn; wait for it so "stopped" means stopped.
-            stopped = asyncio.Event()
-            scheduler.add_listener(lambda _event: stopped.set(), EVENT_SCHEDULER_SHUTDOWN)
-            # Also cancels job runs in progress: without the lock, another replica may be starting them already.
-            scheduler.shutdown(wait=False)
-            await stopped.wait()
-            logger.info("the scheduler has stopped in this replica")
-        self.context.scheduler_role = "standby" if self._election is not None else "off"
+        scheduler, self._reconciler = self.scheduler, None
+        try:
+            if scheduler is not None and scheduler.running:
+                # Cancels job runs in progress (without the lock, another replica may be starting them already) and
+                # waits for them to unwind and for the scheduler's thread to end, so "stopped" means stopped.
+                await off_the_loop(scheduler.shutdown, wait=True)
+                logger.info("the scheduler has stopped in this replica")
+        finally:
+            self.scheduler = None
+            self.context.scheduler_role = "standby" if self._election is not None else "off"
 
     async def _reconcile_forever(self, reconciler: JobReconciler) -> None:
         changes = self.context.schedule_changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from apscheduler.triggers.base import BaseTrigger
@@ -18,6 +19,15 @@ async def record_run(*, label: str) -> None:
     async with job_session() as session:
         await session.execute(text("SELECT 1"))
     runs.append(label)
+
+
+async def run_until_cancelled(*, label: str) -> None:
+    runs.append(f"{label} started")
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        runs.append(f"{label} cancelled")
+        raise
 
 
 def not_async(*, label: str) -> None:

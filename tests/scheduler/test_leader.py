@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import psycopg
@@ -135,7 +136,7 @@ async def test_only_the_leader_replica_runs_the_scheduler_and_a_standby_takes_ov
             await eventually(lambda: second.is_leader, within=TAKEOVER_WITHIN)
             assert second_context.scheduler_role == "leader"
             assert second.scheduler is not None
-            assert second.scheduler.get_job(hourly_digest().stored_id) is not None
+            assert await asyncio.to_thread(second.scheduler.get_job, hourly_digest().stored_id) is not None
         finally:
             await first.stop()
             await second.stop()

@@ -70,7 +70,8 @@ async def test_jobs_survive_a_restart_with_their_next_run_time(
             assert restarted.is_leader
             result = await restarted.reconcile()
             assert restarted.scheduler is not None
-            job = restarted.scheduler.get_job(digest_id)
+            # Off the event loop, like every call that reads the job store.
+            job = await asyncio.to_thread(restarted.scheduler.get_job, digest_id)
         assert result.added == ()
         assert job.next_run_time.timestamp() == before[digest_id]
         assert await stored_jobs(sessions) == before
@@ -226,6 +227,25 @@ async def test_a_job_function_that_is_not_async_is_refused_and_the_others_still_
     assert set(stored) == {hourly_digest().stored_id}
     assert "could not schedule job blocking" in caplog.text
     assert "must be an `async def` function" in caplog.text
+
+
+async def test_stopping_cancels_a_job_run_in_progress_and_waits_for_it_to_unwind(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    def long_job() -> JobSpec:
+        return JobSpec(
+            id="long-job",
+            func="tests.scheduler.jobs_for_tests:run_until_cancelled",
+            trigger=FireTimesTrigger(utcnow()),
+            kwargs={"label": "long"},
+        )
+
+    async with app_context(settings) as context:
+        async with running(SchedulerService(context, [source_of(long_job)])):
+            await eventually(lambda: jobs_for_tests.runs == ["long started"])
+        # Stopped means stopped: a replica that lost the lock must not go on with a job another may start.
+        assert jobs_for_tests.runs == ["long started", "long cancelled"]
+    assert "run of job long-job cancelled: the scheduler stopped" in caplog.text
 
 
 async def test_scheduler_off_runs_no_scheduler_in_this_replica(
