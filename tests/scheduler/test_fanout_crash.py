@@ -123,8 +123,12 @@ async def test_a_crash_mid_fan_out_neither_duplicates_nor_drops_a_poll(
     assert landed_before_the_crash < len(CHANNELS), "the kill should land in the middle of the fan-out"
 
     with whoelse_serve(database_url, fake_slack, tmp_path / "second.log") as second:
+
+        async def resumed_and_done() -> bool:
+            return second.poll() is None and await all_polls_sent(sessions)
+
         try:
-            await eventually(lambda: second.poll() is None and all_polls_sent(sessions), within=90, interval=0.2)
+            await eventually(resumed_and_done, within=90, interval=0.2)
         except AssertionError:
             raise AssertionError((tmp_path / "second.log").read_text()) from None
 

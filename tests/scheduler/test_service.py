@@ -271,7 +271,7 @@ async def test_job_functions_get_the_app_context_only_while_the_service_runs(set
 
 async def test_the_job_table_comes_from_the_migrations_not_from_apscheduler(tmp_path: Path) -> None:
     unmigrated = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'unmigrated.db'}",
