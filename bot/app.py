@@ -20,6 +20,7 @@ from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.event_intake import EventIntake
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
+from bot.watch_cache import WatchedChannels
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
 from models.base import utcnow
@@ -86,6 +87,7 @@ def create_app(
             default_workspace_id=await bot_team(settings, client),
             clock=clock,
             intake=intake,
+            watched=WatchedChannels(sessions),
         )
         bolt = AsyncApp(
             client=client,

@@ -13,6 +13,7 @@ from bot.delivery import DeliveryWorker
 from bot.event_intake import EventIntake
 from bot.gateway import ChatGateway
 from bot.settings import Settings
+from bot.watch_cache import WatchedChannels
 from models.base import utcnow
 from scheduler.roles import SchedulerRole
 
@@ -32,5 +33,7 @@ class AppContext:
     # Set by features after they add, change or cancel a schedule; the scheduler leader reconciles its jobs then
     # (and periodically, for changes made on other replicas).
     schedule_changes: asyncio.Event = field(default_factory=asyncio.Event)
+    # Which channels watch deals or tickets, for the bot posts that arrive in every channel.
+    watched: WatchedChannels | None = None
     # Kept current by the scheduler service; `/whoelse status` shows it.
     scheduler_role: SchedulerRole = "off"

@@ -18,8 +18,6 @@ from bot.context import AppContext
 from habits.bot_posts import BotPost, Link, guess_kind, parse_bot_post
 from habits.events import EventKind
 from handlers.slack.commands import CommandRouter
-from models.db import session_scope
-from models.watches import watched_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +36,8 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if post is None:
             return
         workspace_id = str(body.get("team_id") or context.default_workspace_id)
-        async with session_scope(context.sessions) as session:
-            kinds = await watched_kinds(session, workspace_id=workspace_id, channel_id=post.channel_id)
+        assert context.watched is not None
+        kinds = await context.watched.kinds(workspace_id=workspace_id, channel_id=post.channel_id)
         if not kinds:
             return
         parsed = parse_bot_post(post, kind=_kind(kinds, post))
@@ -55,7 +53,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         )
 
 
-def _kind(watched: set[str], post: BotPost) -> EventKind:
+def _kind(watched: frozenset[str], post: BotPost) -> EventKind:
     if watched == {"deals"}:
         return "deal"
     if watched == {"tickets"}:

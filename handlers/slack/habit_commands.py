@@ -34,7 +34,7 @@ SLACK_UNREACHABLE = "I couldn't reach Slack to check who you are just now. Pleas
 
 async def watch(request: CommandRequest, context: AppContext) -> Message:
     async with session_scope(context.sessions) as session:
-        return await watching.watch(
+        reply = await watching.watch(
             session,
             workspace_id=request.workspace_id,
             channel_id=request.channel_id,
@@ -42,13 +42,23 @@ async def watch(request: CommandRequest, context: AppContext) -> Message:
             arguments=request.arguments,
             default_timezone=context.settings.default_timezone,
         )
+    _forget_watching(request, context)
+    return reply
 
 
 async def unwatch(request: CommandRequest, context: AppContext) -> Message:
     async with session_scope(context.sessions) as session:
-        return await watching.unwatch(
+        reply = await watching.unwatch(
             session, workspace_id=request.workspace_id, channel_id=request.channel_id, arguments=request.arguments
         )
+    _forget_watching(request, context)
+    return reply
+
+
+def _forget_watching(request: CommandRequest, context: AppContext) -> None:
+    """After the change is committed, so the next bot post here reads the new answer."""
+    if context.watched is not None:
+        context.watched.forget(workspace_id=request.workspace_id, channel_id=request.channel_id)
 
 
 async def nudge(request: CommandRequest, context: AppContext) -> Message:

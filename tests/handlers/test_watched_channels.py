@@ -22,7 +22,8 @@ from models.watches import WatchKind, watch_channel
 from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack
-from tests.support.signing import slack_event
+from tests.handlers.slash_commands import command_form
+from tests.support.signing import slack_event, slack_form
 
 DEALS = "CDEALS"
 SUPPORT = "CSUPPORT"
@@ -273,6 +274,21 @@ async def test_in_a_channel_watching_deals_and_tickets_the_wording_decides(
     assert (event.kind, event.priority) == ("ticket", "Urgent")
     [nudge] = await posts_once_delivered(running_app, fake_slack, SUPPORT)
     assert "Urgent" in nudge["text"]
+
+
+async def test_a_channel_that_starts_watching_turns_the_very_next_bot_post_into_a_nudge(
+    running_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await given_watching(running_app.context, {})
+    await deliver(running_app, message(text="Deal 'Acme renewal' moved to stage Contract sent"))
+    assert await recorded(running_app.context) == []
+
+    body, headers = slack_form(command_form("watch deals", user="UADMIN", channel=DEALS))
+    assert (await running_app.post("/slack/events", body, headers)).status_code == 200
+    await deliver(running_app, message(ts="1764000060.000200", text="Deal 'Acme renewal' moved to stage Won"))
+
+    [nudge] = await posts_once_delivered(running_app, fake_slack, DEALS)
+    assert "Won" in nudge["text"]
 
 
 def test_slack_formatting_is_read_as_people_see_it() -> None:

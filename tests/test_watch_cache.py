@@ -1,0 +1,69 @@
+"""The bot asks "does this channel watch deals or tickets?" for every bot post; the answer is remembered briefly."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.watch_cache import WatchedChannels
+from models.db import session_scope
+from models.watches import unwatch_channel, watch_channel
+from models.workspaces import get_or_create_workspace
+from tests.conftest import TEAM_ID
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_burst_of_posts_reads_the_database_once_and_a_change_elsewhere_is_seen_after_the_ttl(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TEAM_ID)
+        await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals", user_id="U1")
+    clock = Clock()
+    cache = WatchedChannels(sessions, ttl_seconds=10, clock=clock)
+    reads: list[str] = []
+    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
+
+    for _ in range(20):
+        assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"deals"}
+    watch_queries = [sql for sql in reads if "channel_watches" in sql]
+    assert len(watch_queries) == 1
+
+    # Another replica stops watching: this one keeps its answer until the TTL runs out, then reads again.
+    async with session_scope(sessions) as session:
+        await unwatch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals")
+    clock.now += 9
+    assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"deals"}
+    clock.now += 2
+    assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == frozenset()
+
+
+async def test_forgetting_a_channel_reads_it_again_at_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TEAM_ID)
+    cache = WatchedChannels(sessions, clock=Clock())
+    assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == frozenset()
+    async with session_scope(sessions) as session:
+        await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="tickets", user_id="U1")
+
+    cache.forget(workspace_id=TEAM_ID, channel_id="CDEALS")
+
+    assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"tickets"}
+
+
+async def test_workspaces_are_kept_apart(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with session_scope(sessions) as session:
+        for workspace in (TEAM_ID, "T0OTHER"):
+            await get_or_create_workspace(session, workspace_id=workspace)
+        await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals", user_id="U1")
+    cache = WatchedChannels(sessions, clock=Clock())
+
+    assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"deals"}
+    assert await cache.kinds(workspace_id="T0OTHER", channel_id="CDEALS") == frozenset()
