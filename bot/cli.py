@@ -40,6 +40,10 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     from bot.preflight import check_database
 
     configure_logging(settings.log_level, settings.log_format)
+    # The scheduler's thread does its database round trips while the event loop is busy; each reply waits for the
+    # loop's thread to hand over the GIL, by default every 5 ms. Handing over every 1 ms made a weekly poll due in
+    # 2,000 channels go out about 15% sooner in bench/fanout.py.
+    sys.setswitchinterval(0.001)
     socket_mode = socket_mode or settings.slack_socket_mode
     settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
     asyncio.run(check_database(settings))

@@ -29,6 +29,9 @@ RunEvents = list[Any]
 
 # How long stopping waits for cancelled runs to unwind before giving up on them.
 STOP_TIMEOUT_SECONDS = 10.0
+# Job runs in progress at once. A weekly poll due in 2,000 channels is 2,000 jobs due in the same second; run all at
+# once, they would queue for the database connection pool until some timed out. The rest wait their turn here.
+MAX_CONCURRENT_RUNS = 4
 
 
 async def off_the_loop(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -59,10 +62,19 @@ class EventLoopExecutor(BaseExecutor):  # type: ignore[misc]
     the job store (that I/O belongs in the scheduler's thread, see the module docstring).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, stop_timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        stop_timeout: float = STOP_TIMEOUT_SECONDS,
+        max_concurrent_runs: int = MAX_CONCURRENT_RUNS,
+    ) -> None:
         super().__init__()
         self._loop = loop
         self._stop_timeout = stop_timeout
+        # Created on the loop's side on first use; it only ever runs there.
+        self._max_concurrent_runs = max_concurrent_runs
+        self._run_slots: asyncio.Semaphore | None = None
         # Guards the fields below; its waiters are woken whenever a run ends.
         self._state = threading.Condition()
         self._futures: set[Future[RunEvents]] = set()
@@ -116,8 +128,11 @@ class EventLoopExecutor(BaseExecutor):  # type: ignore[misc]
                 # Stopped before the loop got to it: another replica may be the one to run it now.
                 raise asyncio.CancelledError
             self._running += 1
+        if self._run_slots is None:
+            self._run_slots = asyncio.Semaphore(self._max_concurrent_runs)
         try:
-            events: RunEvents = await run_coroutine_job(job, job._jobstore_alias, run_times, self._logger.name)
+            async with self._run_slots:
+                events: RunEvents = await run_coroutine_job(job, job._jobstore_alias, run_times, self._logger.name)
             return events
         finally:
             with self._state:
