@@ -46,11 +46,10 @@ class EventIntake:
     _committer: GroupCommitter | None = None
     _known_workspaces: set[str] = field(default_factory=set)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    _last_accept: float = 0.0
     _stopping: bool = False
-    # While events are pouring in, acknowledging them comes first: deciding pauses this long between events
-    # (so a burst is decided a few seconds later rather than senders timing out), but never stops.
-    yield_to_requests_seconds: float = 0.1
+    # While senders are waiting for their events to be stored, acknowledging them comes first: deciding waits for
+    # the writes to drain, but never longer than this at a time, so decisions keep coming under sustained load.
+    max_deferral_seconds: float = 1.0
     # A database error while deciding (a lost connection, a lock) is usually over by the next pass, so the event
     # stays undecided and is tried again; only an event that keeps failing is given up on, so it cannot block.
     max_database_attempts: int = 5
@@ -65,7 +64,6 @@ class EventIntake:
         event_id = await self._committer.insert(
             event_row(workspace_id=workspace_id, event=event, now=self.clock())
         )
-        self._last_accept = asyncio.get_running_loop().time()
         if event_id is not None:
             self._wakeup.set()
         return event_id
@@ -125,12 +123,10 @@ class EventIntake:
             )
         nudged = False
         decided = 0
-        loop = asyncio.get_running_loop()
         for event_id in pending:
             if self._stopping:
                 break
-            if loop.time() - self._last_accept < self.yield_to_requests_seconds:
-                await asyncio.sleep(self.yield_to_requests_seconds)
+            await self._let_waiting_senders_go_first()
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
             # not wait behind a whole batch.
             step = await self._decide_one(event_id)
@@ -142,6 +138,12 @@ class EventIntake:
         if nudged:
             self.delivery.wake()
         return decided
+
+    async def _let_waiting_senders_go_first(self) -> None:
+        if self._committer is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.max_deferral_seconds):
+                    await self._committer.wait_until_idle()
 
     async def _decide_one(self, event_id: int) -> Step:
         try:

@@ -139,3 +139,24 @@ async def test_an_event_the_database_keeps_refusing_is_given_up_on_after_a_few_t
         assert decided == [0, 1]
         assert await outcomes(app) == {"crm-evt-1": "error"}
         assert any("giving up" in record.getMessage() for record in caplog.records)
+
+
+async def test_under_sustained_load_deciding_yields_to_waiting_senders_but_keeps_going(
+    settings: Settings, fake_slack: FakeSlack
+) -> None:
+    async with whoelse(settings, background_workers=False) as app:
+        intake = app.context.intake
+        assert intake is not None
+        intake.max_deferral_seconds = 0.2
+        await intake.accept(workspace_id=TEAM_ID, event=stage_change(1))
+        assert intake._committer is not None
+        # Senders always waiting for their writes, as under a flood of webhooks.
+        intake._committer._idle.clear()
+        loop = asyncio.get_running_loop()
+
+        started = loop.time()
+        assert await intake.decide_pending() == 1
+        waited = loop.time() - started
+
+        assert 0.2 <= waited < 2
+        assert await outcomes(app) == {"crm-evt-1": "nudged"}

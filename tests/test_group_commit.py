@@ -81,3 +81,17 @@ async def test_when_a_write_fails_every_request_in_it_hears_so_and_the_next_writ
     assert await stored(engine) == 0
     assert await writer.insert(row("evt-1")) is not None
     assert await stored(engine) == 1
+
+
+async def test_idle_means_every_waiting_request_has_its_answer(engine: AsyncEngine) -> None:
+    writer = committer(engine)
+    await writer.wait_until_idle()
+
+    inserts = [asyncio.create_task(writer.insert(row(f"evt-{n}"))) for n in range(50)]
+    await asyncio.sleep(0)
+    idle = asyncio.create_task(writer.wait_until_idle())
+    await asyncio.sleep(0)
+    assert not idle.done()
+
+    await idle
+    assert all(insert.done() for insert in inserts)
