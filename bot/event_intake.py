@@ -32,6 +32,9 @@ from models.workspaces import get_or_create_workspace
 logger = logging.getLogger(__name__)
 
 Step = Literal["nudged", "decided", "retry_later"]
+LULL_CHECK_SECONDS = 0.005
+# Enough checks to span max_deferral_seconds at the shortest check interval.
+MAX_LULL_CHECKS = 10_000
 
 
 @dataclass
@@ -47,9 +50,12 @@ class EventIntake:
     _known_workspaces: set[str] = field(default_factory=set)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
-    # While senders are waiting for their events to be stored, acknowledging them comes first: deciding waits for
-    # the writes to drain, but never longer than this at a time, so decisions keep coming under sustained load.
+    # While events are pouring in, acknowledging them comes first: deciding (tens of milliseconds of work each) waits
+    # for a lull, no write queued and nothing accepted for `quiet_seconds`, but never longer than
+    # `max_deferral_seconds` at a time, so decisions keep coming under sustained load.
     max_deferral_seconds: float = 1.0
+    quiet_seconds: float = 0.02
+    _last_accept: float = 0.0
     # A database error while deciding (a lost connection, a lock) is usually over by the next pass, so the event
     # stays undecided and is tried again; only an event that keeps failing is given up on, so it cannot block.
     max_database_attempts: int = 5
@@ -64,6 +70,7 @@ class EventIntake:
         event_id = await self._committer.insert(
             event_row(workspace_id=workspace_id, event=event, now=self.clock())
         )
+        self._last_accept = asyncio.get_running_loop().time()
         if event_id is not None:
             self._wakeup.set()
         return event_id
@@ -140,10 +147,16 @@ class EventIntake:
         return decided
 
     async def _let_waiting_senders_go_first(self) -> None:
-        if self._committer is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.max_deferral_seconds):
-                    await self._committer.wait_until_idle()
+        """Waits for a lull: no write queued and nothing accepted for `quiet_seconds`, or `max_deferral_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_deferral_seconds
+        for _ in range(MAX_LULL_CHECKS):
+            now = loop.time()
+            quiet_for = now - self._last_accept
+            idle = self._committer is None or self._committer.idle
+            if now >= deadline or (idle and quiet_for >= self.quiet_seconds):
+                return
+            await asyncio.sleep(max(self.quiet_seconds - quiet_for, LULL_CHECK_SECONDS))
 
     async def _decide_one(self, event_id: int) -> Step:
         try:

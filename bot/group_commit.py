@@ -37,6 +37,10 @@ class GroupCommitter:
     def __post_init__(self) -> None:
         self._idle.set()
 
+    @property
+    def idle(self) -> bool:
+        return self._idle.is_set()
+
     async def wait_until_idle(self) -> None:
         """Returns once no row is queued or being written: nobody is waiting for an answer."""
         await self._idle.wait()
