@@ -26,7 +26,7 @@ from habits.events import BusinessEvent
 from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
 from models.base import utcnow
 from models.db import session_scope
-from models.events import ReceivedEvent
+from models.events import ReceivedEvent, stored_event_id
 from models.workspaces import get_or_create_workspace
 
 logger = logging.getLogger(__name__)
@@ -78,12 +78,8 @@ class EventIntake:
     async def existing_event_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """The id under which a repeated event was first stored."""
         async with self.sessions() as session:
-            return await session.scalar(
-                select(ReceivedEvent.id).where(
-                    ReceivedEvent.workspace_id == workspace_id,
-                    ReceivedEvent.source == event.source,
-                    ReceivedEvent.external_id == event.external_id,
-                )
+            return await stored_event_id(
+                session, workspace_id=workspace_id, source=event.source, external_id=event.external_id
             )
 
     async def _ensure_workspace(self, workspace_id: str) -> None:

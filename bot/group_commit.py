@@ -30,37 +30,23 @@ class GroupCommitter:
     max_batch: int = 500
     _pending: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
-    _idle: asyncio.Event = field(default_factory=asyncio.Event)
     # Writes (one transaction each) so far: far fewer than rows under load, which is the point.
     writes: int = 0
 
-    def __post_init__(self) -> None:
-        self._idle.set()
-
     @property
     def idle(self) -> bool:
-        return self._idle.is_set()
-
-    async def wait_until_idle(self) -> None:
-        """Returns once no row is queued or being written: nobody is waiting for an answer."""
-        await self._idle.wait()
+        """No row is queued or being written: nobody is waiting for an answer."""
+        return not self._pending and (self._writer is None or self._writer.done())
 
     async def insert(self, values: dict[str, Any]) -> int | None:
         """Stores the row; returns its id, or None when a row with the same key already existed."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._pending.append((values, future))
-        self._idle.clear()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches(), name="group-commit")
         return await future
 
     async def _write_batches(self) -> None:
-        try:
-            await self._write_pending()
-        finally:
-            self._idle.set()
-
-    async def _write_pending(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:

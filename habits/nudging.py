@@ -15,7 +15,7 @@ from habits.events import BusinessEvent
 from habits.messages import CHANNEL_MENTION, MENTION, mention
 from habits.nudge_message import compose_nudge
 from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
-from models.events import ReceivedEvent
+from models.events import ReceivedEvent, stored_event_id
 from models.nudges import Nudge
 from models.outbox import OutboxMessage, enqueue
 from models.people import snoozed_users
@@ -75,12 +75,8 @@ async def receive_event(
             session.add(record)
     except IntegrityError:
         # The sender's retry, or a concurrent copy of the same delivery: the first one decided already.
-        first = await session.scalar(
-            select(ReceivedEvent.id).where(
-                ReceivedEvent.workspace_id == workspace_id,
-                ReceivedEvent.source == event.source,
-                ReceivedEvent.external_id == event.external_id,
-            )
+        first = await stored_event_id(
+            session, workspace_id=workspace_id, source=event.source, external_id=event.external_id
         )
         return NudgeResult("duplicate_event", event_id=first)
 

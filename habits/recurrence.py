@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from habits.time_words import known_zone
 
 __all__ = [
     "CADENCES",
@@ -94,13 +96,13 @@ class Recurrence:
 def _zone(name: object) -> ZoneInfo:
     if not isinstance(name, str) or not name:
         raise ValueError(f"{name!r} is not an IANA time zone such as Europe/Berlin or America/New_York")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    zone = known_zone(name)
+    if zone is None:
         raise ValueError(
             f"{name!r} is not an IANA time zone such as Europe/Berlin or America/New_York "
             "(names are case-sensitive)"
-        ) from None
+        )
+    return zone
 
 
 def _require_aware(value: datetime, name: str) -> datetime:

@@ -36,6 +36,19 @@ class ReceivedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+async def stored_event_id(
+    session: AsyncSession, *, workspace_id: str, source: str, external_id: str
+) -> int | None:
+    """The id under which the sender's event was first stored, if it was."""
+    return await session.scalar(
+        select(ReceivedEvent.id).where(
+            ReceivedEvent.workspace_id == workspace_id,
+            ReceivedEvent.source == source,
+            ReceivedEvent.external_id == external_id,
+        )
+    )
+
+
 async def count_unplaced_events(session: AsyncSession, *, workspace_id: str, since: datetime) -> dict[str, int]:
     """Recent events whoelse could not act on, by outcome: nowhere to post (`no_channel`) or unreadable (`error`)."""
     rows = await session.execute(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.context import AppContext
+from bot.event_intake import EventIntake
 from bot.settings import Settings
 from models.db import create_engine_for, create_session_factory
 from tests.fakes.slack_api import FakeSlack
@@ -94,6 +95,11 @@ class RunningApp:
     def context(self) -> AppContext:
         context: AppContext = self.app.state.context
         return context
+
+    @property
+    def intake(self) -> EventIntake:
+        assert self.context.intake is not None
+        return self.context.intake
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return await self.http.post(path, content=body, headers=headers)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.group_commit import GroupCommitter
 from bot.settings import Settings
 from habits.events import BusinessEvent
 from habits.nudging import event_row
@@ -62,9 +63,8 @@ async def test_events_stored_before_a_crash_are_decided_and_nudged_once_after_th
 ) -> None:
     # The process stops after acknowledging three events and before deciding any of them.
     async with whoelse(settings, background_workers=False) as first_run:
-        assert first_run.context.intake is not None
         for number in range(3):
-            assert await first_run.context.intake.accept(workspace_id=TEAM_ID, event=stage_change(number))
+            assert await first_run.intake.accept(workspace_id=TEAM_ID, event=stage_change(number))
         assert set((await outcomes(first_run)).values()) == {None}
 
     async with whoelse(settings, background_workers=True) as second_run:
@@ -75,8 +75,7 @@ async def test_events_stored_before_a_crash_are_decided_and_nudged_once_after_th
         await eventually(all_posted)
         assert set((await outcomes(second_run)).values()) == {"nudged"}
         # Another pass finds nothing left to do: a restart never decides (or posts) an event twice.
-        assert second_run.context.intake is not None
-        assert await second_run.context.intake.decide_pending() == 0
+        assert await second_run.intake.decide_pending() == 0
         await asyncio.sleep(0.3)
 
     posted = [message["text"] for message in fake_slack.messages(DEALS)]
@@ -87,8 +86,7 @@ async def test_a_stored_event_that_cannot_be_read_is_marked_and_does_not_hold_ba
     settings: Settings, fake_slack: FakeSlack
 ) -> None:
     async with whoelse(settings, background_workers=False) as app:
-        intake = app.context.intake
-        assert intake is not None
+        intake = app.intake
         # Written by a release that stored events differently, say: its payload no longer makes an event.
         unreadable = event_row(workspace_id=TEAM_ID, event=stage_change(1), now=datetime.now(UTC))
         unreadable["payload"] = {"kind": "invoice"}
@@ -107,8 +105,7 @@ async def test_the_same_event_accepted_concurrently_is_stored_once(
     settings: Settings, fake_slack: FakeSlack
 ) -> None:
     async with whoelse(settings, background_workers=False) as app:
-        intake = app.context.intake
-        assert intake is not None
+        intake = app.intake
 
         ids = await asyncio.gather(
             *(intake.accept(workspace_id=TEAM_ID, event=stage_change(number % 2)) for number in range(10))
@@ -123,8 +120,7 @@ async def test_an_event_the_database_keeps_refusing_is_given_up_on_after_a_few_t
 ) -> None:
     attempts = 2
     async with whoelse(settings, background_workers=False) as app:
-        intake = app.context.intake
-        assert intake is not None
+        intake = app.intake
         intake.max_database_attempts = attempts
         await intake.accept(workspace_id=TEAM_ID, event=stage_change(1))
         async with app.context.engine.begin() as connection:
@@ -142,16 +138,14 @@ async def test_an_event_the_database_keeps_refusing_is_given_up_on_after_a_few_t
 
 
 async def test_under_sustained_load_deciding_yields_to_waiting_senders_but_keeps_going(
-    settings: Settings, fake_slack: FakeSlack
+    settings: Settings, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with whoelse(settings, background_workers=False) as app:
-        intake = app.context.intake
-        assert intake is not None
+        intake = app.intake
         intake.max_deferral_seconds = 0.2
         await intake.accept(workspace_id=TEAM_ID, event=stage_change(1))
-        assert intake._committer is not None
         # Senders always waiting for their writes, as under a flood of webhooks.
-        intake._committer._idle.clear()
+        monkeypatch.setattr(GroupCommitter, "idle", property(lambda _committer: False))
         loop = asyncio.get_running_loop()
 
         started = loop.time()

@@ -17,7 +17,7 @@ from habits.nudging import event_row
 from models.db import create_engine_for, create_session_factory, session_scope
 from models.events import ReceivedEvent
 from models.workspaces import get_or_create_workspace
-from tests.conftest import TEAM_ID
+from tests.conftest import TEAM_ID, eventually
 
 
 @pytest.fixture
@@ -85,13 +85,11 @@ async def test_when_a_write_fails_every_request_in_it_hears_so_and_the_next_writ
 
 async def test_idle_means_every_waiting_request_has_its_answer(engine: AsyncEngine) -> None:
     writer = committer(engine)
-    await writer.wait_until_idle()
+    assert writer.idle
 
     inserts = [asyncio.create_task(writer.insert(row(f"evt-{n}"))) for n in range(50)]
     await asyncio.sleep(0)
-    idle = asyncio.create_task(writer.wait_until_idle())
-    await asyncio.sleep(0)
-    assert not idle.done()
+    assert not writer.idle
 
-    await idle
+    await eventually(lambda: writer.idle)
     assert all(insert.done() for insert in inserts)

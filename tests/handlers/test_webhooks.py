@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.app import create_app
 from bot.context import AppContext
 from bot.delivery import DeliveryPolicy
-from bot.event_intake import EventIntake
 from bot.settings import Settings
 from habits.nudge_message import WHAT_ELSE, WHO_ELSE
 from models.db import session_scope
@@ -129,11 +128,6 @@ async def posts_once_delivered(
     await eventually(lambda: everything_decided(app.context))
     await eventually(lambda: everything_sent(app.context))
     return fake_slack.messages(channel)
-
-
-def intake_of(app: RunningApp) -> EventIntake:
-    assert app.context.intake is not None
-    return app.context.intake
 
 
 def accepted(response: httpx.Response) -> bool:
@@ -475,7 +469,7 @@ async def test_in_quiet_hours_a_nudge_waits_until_they_end_in_the_workspaces_zon
     eight_wednesday_morning_in_new_york = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 
     response = await send(app, deal_event())
-    await intake_of(app).drain()
+    await app.intake.drain()
 
     assert accepted(response)
     assert await outcome(app) == "held"
@@ -498,12 +492,12 @@ async def test_a_late_event_for_a_deal_already_nudged_joins_its_thread_after_qui
     app, clock = clocked_app.app, clocked_app.clock
     await given_workspace(app.context, timezone="Europe/Berlin", quiet=(time(19, 0), time(8, 0)))
     await send(app, deal_event(id="crm-evt-1", stage="Negotiation"))
-    await intake_of(app).drain()
+    await app.intake.drain()
     await app.context.delivery.drain()
     # 23:00 in Berlin.
     clock.now = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
     await send(app, deal_event(id="crm-evt-2", event="closed_won", stage=None))
-    await intake_of(app).drain()
+    await app.intake.drain()
 
     clock.now = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # 08:00 in Berlin
     await app.context.delivery.drain()
