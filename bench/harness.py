@@ -34,6 +34,13 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError("VmHWM not found")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process (all its threads) has used so far, read from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # utime and stime are the 14th and 15th fields; the split starts at the 3rd.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -29,6 +29,7 @@ from bench.harness import (
     SIGNING_SECRET,
     TEAM_ID,
     WEBHOOK_SECRET,
+    cpu_seconds,
     fake_slack,
     free_port,
     peak_rss_mib,
@@ -117,10 +118,16 @@ class Step:
     ok: int
     seconds: float
     latencies_ms: list[float]
+    # The server's CPU time (every thread) spent during the step: steadier than throughput on a shared machine.
+    cpu_seconds: float = 0.0
 
     @property
     def throughput(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.ok if self.ok else float("nan")
 
 
 async def _send(session: aiohttp.ClientSession, base: str, n: int) -> tuple[bool, float]:
@@ -200,9 +207,15 @@ def prepare_whoelse_database(url: str) -> None:
     subprocess.run([PYTHON, "-c", script], check=True, env={**__import__("os").environ, **env})
 
 
-async def measure(base: str, rates: list[float], step_seconds: float, concurrency: int) -> list[Step]:
-    steps = [await open_loop(base, rate, step_seconds) for rate in rates]
-    steps.append(await closed_loop(base, concurrency, step_seconds))
+async def measure(base: str, pid: int, rates: list[float], step_seconds: float, concurrency: int) -> list[Step]:
+    runs = [lambda rate=rate: open_loop(base, rate, step_seconds) for rate in rates]
+    runs.append(lambda: closed_loop(base, concurrency, step_seconds))
+    steps = []
+    for run in runs:
+        before = cpu_seconds(pid)
+        step = await run()
+        step.cpu_seconds = cpu_seconds(pid) - before
+        steps.append(step)
     return steps
 
 
@@ -237,7 +250,9 @@ def run_app(kind: str, args: argparse.Namespace, slack_url: str, workdir: Path) 
             "warning",
         ]
     with server(argv, env=env, port=port, log=workdir / f"{kind}.log") as process:
-        steps = asyncio.run(measure(f"http://127.0.0.1:{port}", args.rates, args.seconds, args.concurrency))
+        steps = asyncio.run(
+            measure(f"http://127.0.0.1:{port}", process.pid, args.rates, args.seconds, args.concurrency)
+        )
         rss = peak_rss_mib(process.pid)
     return steps, rss
 
@@ -259,18 +274,21 @@ def main() -> None:
         whoelse, whoelse_rss = run_app("whoelse", args, slack_url, workdir)
 
     print(f"ingest benchmark: {args.mix} (signed webhooks / Slack message events); {args.seconds:g}s per step")
-    print(f"{'step':<18}{'app':<9}{'sent':>6}{'ok':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'step':<18}{'app':<9}{'sent':>6}{'ok':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}")
     for ours, base in zip(whoelse, bare, strict=True):
         for name, step in (("bare", base), ("whoelse", ours)):
             print(
                 f"{step.label:<18}{name:<9}{step.sent:>6}{step.ok:>6}{step.throughput:>9.1f}"
                 f"{percentile(step.latencies_ms, 0.5):>9.1f}{percentile(step.latencies_ms, 0.99):>9.1f}"
+                f"{step.cpu_ms_per_request:>12.2f}"
             )
     ratio = whoelse[-1].throughput / bare[-1].throughput if bare[-1].throughput else float("nan")
     print(f"max throughput ratio whoelse/bare: {ratio:.2f}x (target >= 0.7x)")
     at_100 = next((step for step in whoelse if step.label == "100/s"), None)
     if at_100:
         print(f"whoelse p99 at 100 events/s: {percentile(at_100.latencies_ms, 0.99):.1f} ms (target < 300 ms)")
+    cpu_ratio = whoelse[-1].cpu_ms_per_request / bare[-1].cpu_ms_per_request
+    print(f"server CPU per request at max throughput, whoelse/bare: {cpu_ratio:.2f}x")
     print(f"peak RSS: bare {bare_rss:.1f} MiB, whoelse {whoelse_rss:.1f} MiB, ratio {whoelse_rss / bare_rss:.2f}x")
 
 
