@@ -208,12 +208,13 @@ def prepare_whoelse_database(url: str) -> None:
 
 
 async def measure(base: str, pid: int, rates: list[float], step_seconds: float, concurrency: int) -> list[Step]:
-    runs = [lambda rate=rate: open_loop(base, rate, step_seconds) for rate in rates]
-    runs.append(lambda: closed_loop(base, concurrency, step_seconds))
-    steps = []
-    for run in runs:
+    steps: list[Step] = []
+    for rate in [*rates, None]:
         before = cpu_seconds(pid)
-        step = await run()
+        if rate is None:
+            step = await closed_loop(base, concurrency, step_seconds)
+        else:
+            step = await open_loop(base, rate, step_seconds)
         step.cpu_seconds = cpu_seconds(pid) - before
         steps.append(step)
     return steps
