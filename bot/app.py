@@ -124,6 +124,7 @@ def create_app(
             for task in stuck:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await intake.close()
             await engine.dispose()
 
     app = FastAPI(title="whoelse", lifespan=lifespan)
@@ -133,8 +134,8 @@ def create_app(
         handler: AsyncSlackRequestHandler = request.app.state.slack
         return await handler.handle(request)
 
-    app.include_router(health.router)
-    app.include_router(webhooks.router)
+    health.register(app)
+    webhooks.register(app)
     return app
 
 

@@ -91,6 +91,11 @@ class EventIntake:
             )
         self._known_workspaces.add(workspace_id)
 
+    async def close(self) -> None:
+        """Answers the requests still waiting for their events to be stored, then lets go of the database."""
+        if self._committer is not None:
+            await self._committer.close()
+
     def stop(self) -> None:
         """Asks run_forever to return after the event in flight is decided."""
         self._stopping = True

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from bot.context import AppContext
 
 logger = logging.getLogger(__name__)
-router = APIRouter()
 
 
-@router.get("/healthz")
+def register(app: FastAPI) -> None:
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+
+
 async def healthz(request: Request) -> JSONResponse:
     context: AppContext = request.app.state.context
     try:

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
@@ -19,7 +19,6 @@ from habits.rules import canonical_event
 from handlers.webhooks.signature import SignatureRejected, verify
 
 logger = logging.getLogger(__name__)
-router = APIRouter()
 
 CHANNEL_ID_PATTERN = r"^[CGD][A-Z0-9]{2,}$"
 
@@ -108,8 +107,8 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-@router.post("/generic", status_code=202)
 async def generic_webhook(request: Request) -> JSONResponse:
+    """`POST /webhooks/generic` (registered in handlers/webhooks)."""
     context: AppContext = request.app.state.context
     settings = context.settings
     secret = settings.secret("whoelse_webhook_secret")
