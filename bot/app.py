@@ -88,6 +88,7 @@ def create_app(
             clock=clock,
             intake=intake,
             watched=WatchedChannels(sessions),
+            webhook_secret=settings.secret("whoelse_webhook_secret") if settings.webhooks_enabled else None,
         )
         bolt = AsyncApp(
             client=client,

@@ -35,5 +35,7 @@ class AppContext:
     schedule_changes: asyncio.Event = field(default_factory=asyncio.Event)
     # Which channels watch deals or tickets, for the bot posts that arrive in every channel.
     watched: WatchedChannels | None = None
+    # What signed webhooks must be signed with; None when webhooks are not configured (they are refused with a 503).
+    webhook_secret: str | None = None
     # Kept current by the scheduler service; `/whoelse status` shows it.
     scheduler_role: SchedulerRole = "off"

@@ -111,8 +111,8 @@ async def generic_webhook(request: Request) -> JSONResponse:
     """`POST /webhooks/generic` (registered in handlers/webhooks)."""
     context: AppContext = request.app.state.context
     settings = context.settings
-    secret = settings.secret("whoelse_webhook_secret")
-    if not settings.webhooks_enabled or secret is None:
+    secret = context.webhook_secret
+    if secret is None:
         return _problem(503, "webhooks are not configured on this whoelse: set WHOELSE_WEBHOOK_SECRET")
 
     body = await _read_limited(request, settings.webhook_max_body_bytes)
