@@ -7,6 +7,7 @@ times a second for the same channel. Watching changes rarely: this process forge
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,19 +27,42 @@ class WatchedChannels:
     max_entries: int = 50_000
     clock: Callable[[], float] = time.monotonic
     _entries: dict[Key, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    # One read per channel at a time. When an answer expires in the middle of a burst, every post arriving before
+    # it is read again would otherwise read it too, and queue for the database behind each other.
+    _reading: dict[Key, asyncio.Task[frozenset[str]]] = field(default_factory=dict)
+    # Counts `forget` calls, so a read that began before a change is not remembered after it.
+    _forgets: int = 0
 
     async def kinds(self, *, workspace_id: str, channel_id: str) -> frozenset[str]:
         key = (workspace_id, channel_id)
-        now = self.clock()
         cached = self._entries.get(key)
-        if cached is not None and now - cached[0] < self.ttl_seconds:
+        if cached is not None and self.clock() - cached[0] < self.ttl_seconds:
             return cached[1]
-        async with self.sessions() as session:
-            kinds = frozenset(await watched_kinds(session, workspace_id=workspace_id, channel_id=channel_id))
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (now, kinds)
-        return kinds
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.create_task(self._read(key), name="watched-channels-read")
+            self._reading[key] = reading
+            reading.add_done_callback(lambda done: self._stop_sharing(key, done))
+        # One waiter giving up (a cancelled listener) must not cancel the read the others are waiting for.
+        return await asyncio.shield(reading)
 
     def forget(self, *, workspace_id: str, channel_id: str) -> None:
-        self._entries.pop((workspace_id, channel_id), None)
+        key = (workspace_id, channel_id)
+        self._entries.pop(key, None)
+        self._reading.pop(key, None)
+        self._forgets += 1
+
+    async def _read(self, key: Key) -> frozenset[str]:
+        started, forgets = self.clock(), self._forgets
+        workspace_id, channel_id = key
+        async with self.sessions() as session:
+            kinds = frozenset(await watched_kinds(session, workspace_id=workspace_id, channel_id=channel_id))
+        if forgets == self._forgets:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (started, kinds)
+        return kinds
+
+    def _stop_sharing(self, key: Key, done: asyncio.Task[frozenset[str]]) -> None:
+        if self._reading.get(key) is done:
+            del self._reading[key]

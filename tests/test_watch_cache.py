@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -67,3 +71,59 @@ async def test_workspaces_are_kept_apart(sessions: async_sessionmaker[AsyncSessi
 
     assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"deals"}
     assert await cache.kinds(workspace_id="T0OTHER", channel_id="CDEALS") == frozenset()
+
+
+async def test_posts_arriving_together_after_the_answer_expired_share_one_read(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TEAM_ID)
+        await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals", user_id="U1")
+    clock = Clock()
+    cache = WatchedChannels(sessions, ttl_seconds=10, clock=clock)
+    reads: list[str] = []
+    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
+
+    first_burst = await asyncio.gather(
+        *(cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") for _ in range(50))
+    )
+    clock.now += 11
+    second_burst = await asyncio.gather(
+        *(cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") for _ in range(50))
+    )
+
+    assert set(first_burst) == set(second_burst) == {frozenset({"deals"})}
+    assert len([sql for sql in reads if "channel_watches" in sql]) == 2
+
+
+class HeldSessions:
+    """Sessions that close only once `release` is set: a read is done but not over for as long as the test needs."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.release = asyncio.Event()
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+        await self.release.wait()
+
+
+async def test_a_read_that_began_before_a_change_here_is_not_remembered_after_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TEAM_ID)
+    held = HeldSessions(sessions)
+    cache = WatchedChannels(held, clock=Clock())  # type: ignore[arg-type]
+    before_the_change = asyncio.create_task(cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS"))
+    await asyncio.sleep(0.05)
+
+    async with session_scope(sessions) as session:
+        await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals", user_id="U1")
+    cache.forget(workspace_id=TEAM_ID, channel_id="CDEALS")
+    held.release.set()
+    await before_the_change
+
+    assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"deals"}
