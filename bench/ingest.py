@@ -220,7 +220,42 @@ async def measure(base: str, pid: int, rates: list[float], step_seconds: float, 
     return steps
 
 
-def run_app(kind: str, args: argparse.Namespace, slack_url: str, workdir: Path) -> tuple[list[Step], float]:
+@dataclass
+class Stored:
+    """Whether every acknowledged event made it into whoelse's database, and how long after the last request."""
+
+    expected: int
+    stored: int
+    seconds_after_last_request: float
+
+
+def count_stored_events(database_url: str) -> int:
+    from sqlalchemy import create_engine, func, select
+
+    from models.db import sync_url
+    from models.events import ReceivedEvent
+
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(ReceivedEvent)) or 0)
+    finally:
+        engine.dispose()
+
+
+def wait_until_stored(database_url: str, expected: int, timeout: float = 120.0) -> Stored:
+    """Slack events are acknowledged before they are stored: a backlog shows up here as time, a loss as a shortfall."""
+    started = time.monotonic()
+    stored = count_stored_events(database_url)
+    while stored < expected and time.monotonic() - started < timeout:
+        time.sleep(0.25)
+        stored = count_stored_events(database_url)
+    return Stored(expected, stored, time.monotonic() - started)
+
+
+def run_app(
+    kind: str, args: argparse.Namespace, slack_url: str, workdir: Path
+) -> tuple[list[Step], float, Stored | None]:
     port = free_port()
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -231,6 +266,7 @@ def run_app(kind: str, args: argparse.Namespace, slack_url: str, workdir: Path) 
         "HOST": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
     }
+    database = ""
     if kind == "whoelse":
         database = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
         prepare_whoelse_database(database)
@@ -254,8 +290,9 @@ def run_app(kind: str, args: argparse.Namespace, slack_url: str, workdir: Path) 
         steps = asyncio.run(
             measure(f"http://127.0.0.1:{port}", process.pid, args.rates, args.seconds, args.concurrency)
         )
+        stored = wait_until_stored(database, sum(step.ok for step in steps)) if database else None
         rss = peak_rss_mib(process.pid)
-    return steps, rss
+    return steps, rss, stored
 
 
 def main() -> None:
@@ -271,8 +308,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch, fake_slack() as (slack_url, _):
         workdir = Path(scratch)
-        bare, bare_rss = run_app("bare", args, slack_url, workdir)
-        whoelse, whoelse_rss = run_app("whoelse", args, slack_url, workdir)
+        bare, bare_rss, _ = run_app("bare", args, slack_url, workdir)
+        whoelse, whoelse_rss, stored = run_app("whoelse", args, slack_url, workdir)
 
     print(f"ingest benchmark: {args.mix} (signed webhooks / Slack message events); {args.seconds:g}s per step")
     print(f"{'step':<18}{'app':<9}{'sent':>6}{'ok':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}")
@@ -290,6 +327,14 @@ def main() -> None:
         print(f"whoelse p99 at 100 events/s: {percentile(at_100.latencies_ms, 0.99):.1f} ms (target < 300 ms)")
     cpu_ratio = whoelse[-1].cpu_ms_per_request / bare[-1].cpu_ms_per_request
     print(f"server CPU per request at max throughput, whoelse/bare: {cpu_ratio:.2f}x")
+    if stored is not None:
+        lost = stored.expected - stored.stored
+        print(
+            f"events stored by whoelse: {stored.stored} of {stored.expected} acknowledged ({lost} missing), "
+            f"all stored {stored.seconds_after_last_request:.1f}s after the last request"
+            if not lost
+            else f"events stored by whoelse: {stored.stored} of {stored.expected} acknowledged: {lost} LOST"
+        )
     print(f"peak RSS: bare {bare_rss:.1f} MiB, whoelse {whoelse_rss:.1f} MiB, ratio {whoelse_rss / bare_rss:.2f}x")
 
 
