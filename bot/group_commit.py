@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import Table
@@ -19,6 +20,9 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 Key = tuple[Any, ...]
+# A row's column names in table order, with how each value is converted for the driver.
+SQL_CACHED_UP_TO_ROWS = 64
+Columns = tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
 
 
 class BatchWriter(Protocol):
@@ -45,8 +49,14 @@ class GroupCommitter:
     _pending: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
     _batches: BatchWriter | None = None
+    _key: Callable[[dict[str, Any]], Key] = field(init=False)
     # Writes (one transaction each) so far: far fewer than rows under load, which is the point.
     writes: int = 0
+
+    def __post_init__(self) -> None:
+        key = itemgetter(*self.conflict_columns)
+        # itemgetter answers a bare value, not a tuple, for a single column.
+        self._key = key if len(self.conflict_columns) > 1 else lambda values: (key(values),)
 
     @property
     def idle(self) -> bool:
@@ -88,9 +98,6 @@ class GroupCommitter:
                         future.set_result(ids.pop(self._key(values), None))
         finally:
             await self._batches.release()
-
-    def _key(self, values: dict[str, Any]) -> Key:
-        return tuple(values[column] for column in self.conflict_columns)
 
 
 def batch_writer_for(engine: AsyncEngine, table: Table, conflict_columns: Sequence[str]) -> BatchWriter:
@@ -158,6 +165,8 @@ class SQLiteFileWriter:
     # How long a batch may wait for SQLite's write lock before its requests hear the database is unavailable.
     lock_wait_seconds: float = 15.0
     _connection: sqlite3.Connection | None = None
+    _column_cache: dict[frozenset[str], Columns] = field(default_factory=dict)
+    _sql_cache: dict[tuple[tuple[str, ...], int], str] = field(default_factory=dict)
 
     async def write(self, rows: list[dict[str, Any]]) -> dict[Key, int]:
         sql, parameters = self._statement(rows)
@@ -198,21 +207,38 @@ class SQLiteFileWriter:
         return self._connection
 
     def _statement(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-        columns = [column for column in self.table.columns if column.name in rows[0]]
-        processors = [column.type.bind_processor(self.engine.dialect) for column in columns]
+        names, processors = self._columns(frozenset(rows[0]))
         parameters: list[Any] = []
         for row in rows:
-            for column, process in zip(columns, processors, strict=True):
-                value = row[column.name]
+            for name, process in zip(names, processors, strict=True):
+                value = row[name]
                 parameters.append(process(value) if process is not None and value is not None else value)
-        placeholders = "(" + ", ".join("?" for _ in columns) + ")"
+        return self._sql(names, len(rows)), parameters
+
+    def _columns(self, given: frozenset[str]) -> Columns:
+        if given not in self._column_cache:
+            columns = [column for column in self.table.columns if column.name in given]
+            self._column_cache[given] = (
+                tuple(column.name for column in columns),
+                tuple(column.type.bind_processor(self.engine.dialect) for column in columns),
+            )
+        return self._column_cache[given]
+
+    def _sql(self, names: tuple[str, ...], rows: int) -> str:
+        cached = self._sql_cache.get((names, rows))
+        if cached is not None:
+            return cached
+        placeholders = "(" + ", ".join("?" for _ in names) + ")"
         sql = (
-            f"INSERT INTO {self.table.name} ({', '.join(column.name for column in columns)}) "
-            f"VALUES {', '.join(placeholders for _ in rows)} "
+            f"INSERT INTO {self.table.name} ({', '.join(names)}) "
+            f"VALUES {', '.join(placeholders for _ in range(rows))} "
             f"ON CONFLICT ({', '.join(self.conflict_columns)}) DO NOTHING "
             f"RETURNING id, {', '.join(self.conflict_columns)}"
         )
-        return sql, parameters
+        # The common batch sizes only: the text grows with the batch, and huge batches are rare.
+        if rows <= SQL_CACHED_UP_TO_ROWS:
+            self._sql_cache[names, rows] = sql
+        return sql
 
 
 def _as_sqlalchemy_error(sql: str, error: sqlite3.Error) -> StatementError:
