@@ -1,23 +1,29 @@
 """How fast whoelse takes in events, next to a bare FastAPI + Bolt app measured in the same run.
 
 Sends signed webhooks and Slack message events (bot posts in a watched channel) at rising open-loop rates, then
-as fast as a fixed number of concurrent senders can, and prints acknowledgement latency percentiles, throughput
-and peak RSS for both apps with the whoelse/bare ratio. Run: `.venv/bin/python bench/ingest.py` (about a minute).
+as fast as a fixed number of concurrent senders can, in rounds that alternate between the two apps, and prints
+acknowledgement latency percentiles, throughput, server CPU time per request and peak RSS for both apps, with the
+whoelse/bare ratios, and checks that whoelse stored every event it acknowledged.
+Run: `.venv/bin/python bench/ingest.py` (about two minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -207,19 +213,6 @@ def prepare_whoelse_database(url: str) -> None:
     subprocess.run([PYTHON, "-c", script], check=True, env={**__import__("os").environ, **env})
 
 
-async def measure(base: str, pid: int, rates: list[float], step_seconds: float, concurrency: int) -> list[Step]:
-    steps: list[Step] = []
-    for rate in [*rates, None]:
-        before = cpu_seconds(pid)
-        if rate is None:
-            step = await closed_loop(base, concurrency, step_seconds)
-        else:
-            step = await open_loop(base, rate, step_seconds)
-        step.cpu_seconds = cpu_seconds(pid) - before
-        steps.append(step)
-    return steps
-
-
 @dataclass
 class Stored:
     """Whether every acknowledged event made it into whoelse's database, and how long after the last request."""
@@ -253,65 +246,108 @@ def wait_until_stored(database_url: str, expected: int, timeout: float = 120.0) 
     return Stored(expected, stored, time.monotonic() - started)
 
 
-def run_app(
-    kind: str, args: argparse.Namespace, slack_url: str, workdir: Path
-) -> tuple[list[Step], float, Stored | None]:
-    port = free_port()
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack_url,
-        "WHOELSE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    database = ""
+@dataclass
+class App:
+    name: str
+    base: str
+    pid: int
+
+
+def app_command(kind: str, port: int) -> list[str]:
     if kind == "whoelse":
-        database = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-        prepare_whoelse_database(database)
-        env["DATABASE_URL"] = database
-        argv = [PYTHON, "-m", "bot", "serve"]
-    else:
-        argv = [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:create_bare_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-    with server(argv, env=env, port=port, log=workdir / f"{kind}.log") as process:
-        steps = asyncio.run(
-            measure(f"http://127.0.0.1:{port}", process.pid, args.rates, args.seconds, args.concurrency)
-        )
-        stored = wait_until_stored(database, sum(step.ok for step in steps)) if database else None
-        rss = peak_rss_mib(process.pid)
-    return steps, rss, stored
+        return [PYTHON, "-m", "bot", "serve"]
+    return [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:create_bare_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+
+
+async def measured(app: App, run: Coroutine[Any, Any, Step]) -> Step:
+    before = cpu_seconds(app.pid)
+    step = await run
+    step.cpu_seconds = cpu_seconds(app.pid) - before
+    return step
+
+
+async def measure(apps: list[App], args: argparse.Namespace) -> dict[str, list[Step]]:
+    """Open-loop steps for each app in turn, then alternating max-throughput rounds.
+
+    Both apps stay up for the whole run, and the rounds alternate (bare, whoelse, whoelse, bare, ...), so a machine
+    that gets busier or quieter halfway through affects both alike instead of whichever ran second.
+    """
+    steps: dict[str, list[Step]] = {app.name: [] for app in apps}
+    for rate in args.rates:
+        for app in apps:
+            steps[app.name].append(await measured(app, open_loop(app.base, rate, args.seconds)))
+    for round_number in range(args.rounds):
+        for app in apps if round_number % 2 == 0 else reversed(apps):
+            steps[app.name].append(
+                await measured(app, closed_loop(app.base, args.concurrency, args.round_seconds))
+            )
+    return steps
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100, 200])
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of each step")
-    parser.add_argument("--concurrency", type=int, default=32, help="senders in the max-throughput step")
+    parser.add_argument("--rates", type=float, nargs="*", default=[25, 50, 100, 200])
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each open-loop step")
+    parser.add_argument("--concurrency", type=int, default=32, help="senders in the max-throughput rounds")
+    parser.add_argument("--rounds", type=int, default=6, help="max-throughput rounds per app, alternating")
+    parser.add_argument("--round-seconds", type=float, default=4.0, help="length of each max-throughput round")
     parser.add_argument("--mix", choices=sorted(MIX), default="both", help="which kinds of events to send")
     parser.add_argument("--database-url", help="measure whoelse on this database instead of a SQLite file")
     args = parser.parse_args()
     global _chosen_mix
     _chosen_mix = MIX[args.mix]
 
-    with tempfile.TemporaryDirectory() as scratch, fake_slack() as (slack_url, _):
+    with tempfile.TemporaryDirectory() as scratch, fake_slack() as (slack_url, _), contextlib.ExitStack() as stack:
         workdir = Path(scratch)
-        bare, bare_rss, _ = run_app("bare", args, slack_url, workdir)
-        whoelse, whoelse_rss, stored = run_app("whoelse", args, slack_url, workdir)
+        database = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        prepare_whoelse_database(database)
+        apps: list[App] = []
+        processes = {}
+        for kind in ("bare", "whoelse"):
+            port = free_port()
+            env = {
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": slack_url,
+                "WHOELSE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "PORT": str(port),
+                "HOST": "127.0.0.1",
+                "LOG_LEVEL": "WARNING",
+                "DATABASE_URL": database,
+            }
+            log = workdir / f"{kind}.log"
+            processes[kind] = stack.enter_context(server(app_command(kind, port), env=env, port=port, log=log))
+            apps.append(App(kind, f"http://127.0.0.1:{port}", processes[kind].pid))
+        steps = asyncio.run(measure(apps, args))
+        stored = wait_until_stored(database, sum(step.ok for step in steps["whoelse"]))
+        rss = {kind: peak_rss_mib(process.pid) for kind, process in processes.items()}
 
-    print(f"ingest benchmark: {args.mix} (signed webhooks / Slack message events); {args.seconds:g}s per step")
+    report(args, steps["bare"], steps["whoelse"], stored, rss)
+
+
+def report(
+    args: argparse.Namespace, bare: list[Step], whoelse: list[Step], stored: Stored, rss: dict[str, float]
+) -> None:
+    print(
+        f"ingest benchmark: {args.mix} (signed webhooks / Slack message events); open-loop steps of "
+        f"{args.seconds:g}s, then {args.rounds} max-throughput rounds of {args.round_seconds:g}s per app, alternating"
+    )
     print(f"{'step':<18}{'app':<9}{'sent':>6}{'ok':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}")
     for ours, base in zip(whoelse, bare, strict=True):
         for name, step in (("bare", base), ("whoelse", ours)):
@@ -320,22 +356,37 @@ def main() -> None:
                 f"{percentile(step.latencies_ms, 0.5):>9.1f}{percentile(step.latencies_ms, 0.99):>9.1f}"
                 f"{step.cpu_ms_per_request:>12.2f}"
             )
-    ratio = whoelse[-1].throughput / bare[-1].throughput if bare[-1].throughput else float("nan")
-    print(f"max throughput ratio whoelse/bare: {ratio:.2f}x (target >= 0.7x)")
+    rounds = len(args.rates)
+    ratios = [
+        ours.throughput / base.throughput for ours, base in zip(whoelse[rounds:], bare[rounds:], strict=True)
+    ]
+    print(
+        f"max throughput, median of rounds: bare {median([step.throughput for step in bare[rounds:]]):.0f} req/s, "
+        f"whoelse {median([step.throughput for step in whoelse[rounds:]]):.0f} req/s"
+    )
+    print(
+        f"max throughput ratio whoelse/bare: {median(ratios):.2f}x, median of {len(ratios)} paired rounds "
+        f"(range {min(ratios, default=float('nan')):.2f}-{max(ratios, default=float('nan')):.2f}; target >= 0.7x)"
+    )
+    cpu_ratios = [
+        ours.cpu_ms_per_request / base.cpu_ms_per_request
+        for ours, base in zip(whoelse[rounds:], bare[rounds:], strict=True)
+    ]
+    print(f"server CPU per request at max throughput, whoelse/bare: {median(cpu_ratios):.2f}x (median of rounds)")
     at_100 = next((step for step in whoelse if step.label == "100/s"), None)
     if at_100:
         print(f"whoelse p99 at 100 events/s: {percentile(at_100.latencies_ms, 0.99):.1f} ms (target < 300 ms)")
-    cpu_ratio = whoelse[-1].cpu_ms_per_request / bare[-1].cpu_ms_per_request
-    print(f"server CPU per request at max throughput, whoelse/bare: {cpu_ratio:.2f}x")
-    if stored is not None:
-        lost = stored.expected - stored.stored
-        print(
-            f"events stored by whoelse: {stored.stored} of {stored.expected} acknowledged ({lost} missing), "
-            f"all stored {stored.seconds_after_last_request:.1f}s after the last request"
-            if not lost
-            else f"events stored by whoelse: {stored.stored} of {stored.expected} acknowledged: {lost} LOST"
-        )
-    print(f"peak RSS: bare {bare_rss:.1f} MiB, whoelse {whoelse_rss:.1f} MiB, ratio {whoelse_rss / bare_rss:.2f}x")
+    lost = stored.expected - stored.stored
+    print(
+        f"events stored by whoelse: {stored.stored} of {stored.expected} acknowledged, "
+        f"all stored {stored.seconds_after_last_request:.1f}s after the last request"
+        if not lost
+        else f"events stored by whoelse: {stored.stored} of {stored.expected} acknowledged: {lost} LOST"
+    )
+    print(
+        f"peak RSS: bare {rss['bare']:.1f} MiB, whoelse {rss['whoelse']:.1f} MiB, "
+        f"ratio {rss['whoelse'] / rss['bare']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

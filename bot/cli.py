@@ -32,6 +32,7 @@ def upgrade_database(database_url: str) -> None:
 
 def _serve(settings: Settings, *, socket_mode: bool) -> None:
     import asyncio
+import gc
 
     import uvicorn
 
@@ -49,6 +50,11 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     asyncio.run(check_database(settings))
     asyncio.run(bot_team(settings))
     app = create_app(settings, socket_mode=socket_mode)
+    # What is loaded by now (modules, ORM mappers, validation schemas) lives as long as the process: keeping it out
+    # of the garbage collector's full passes makes them several times shorter, and under load each one stalls the
+    # event loop (bench/ingest.py showed them in the latency tail).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
 
 
