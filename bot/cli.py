@@ -32,7 +32,7 @@ def upgrade_database(database_url: str) -> None:
 
 def _serve(settings: Settings, *, socket_mode: bool) -> None:
     import asyncio
-import gc
+    import gc
 
     import uvicorn
 
