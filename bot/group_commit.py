@@ -220,7 +220,12 @@ class SQLiteFileWriter:
             columns = [column for column in self.table.columns if column.name in given]
             self._column_cache[given] = (
                 tuple(column.name for column in columns),
-                tuple(column.type.bind_processor(self.engine.dialect) for column in columns),
+                # The dialect's own form of each type, as the ORM writes it: SQLite stores datetimes as text, and a
+                # different text form of the same instant would compare wrongly in queries.
+                tuple(
+                    column.type.dialect_impl(self.engine.dialect).bind_processor(self.engine.dialect)
+                    for column in columns
+                ),
             )
         return self._column_cache[given]
 

@@ -164,3 +164,17 @@ async def test_on_sqlite_a_batch_that_cannot_get_the_write_lock_in_time_fails_an
     await impatient.close()
 
     assert await stored(engine) == 0
+
+
+async def test_an_event_stored_on_the_stroke_of_a_second_is_found_by_a_query_from_that_second(
+    engine: AsyncEngine, writer: GroupCommitter
+) -> None:
+    on_the_second = datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)
+    await writer.insert(row("evt-1") | {"received_at": on_the_second})
+
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(func.count()).select_from(ReceivedEvent).where(ReceivedEvent.received_at >= on_the_second)
+        )
+
+    assert found == 1
