@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, func, select
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,10 +15,19 @@ from models.base import Base, utcnow
 class ReceivedEvent(Base):
     __tablename__ = "events"
     # The sender's own id makes a retried or repeated delivery a no-op instead of a second nudge.
-    __table_args__ = (UniqueConstraint("workspace_id", "source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source", "external_id"),
+        # What the intake looks for on every pass (see migrations/versions/0005_event_indexes.py).
+        Index(
+            "ix_events_undecided",
+            "id",
+            sqlite_where=text("outcome IS NULL"),
+            postgresql_where=text("outcome IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
     source: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -13,7 +13,13 @@ from models.base import Base, utcnow
 class Nudge(Base):
     __tablename__ = "nudges"
     # One nudge per deal or ticket per juncture per channel; manual nudges have no subject and are never merged.
-    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "subject_key", "juncture"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "channel_id", "subject_key", "juncture"),
+        # The questions asked while deciding on every event (habits/nudging.py): was this moment of this deal asked
+        # about already, in any channel; how many nudges did this channel get in the past hour.
+        Index("ix_nudges_moment", "workspace_id", "subject_key", "juncture"),
+        Index("ix_nudges_channel_deliver_after", "workspace_id", "channel_id", "deliver_after"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
