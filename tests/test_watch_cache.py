@@ -24,16 +24,23 @@ class Clock:
         return self.now
 
 
-async def test_a_burst_of_posts_reads_the_database_once_and_a_change_elsewhere_is_seen_after_the_ttl(
+async def deals_channel_cache(
     sessions: async_sessionmaker[AsyncSession],
-) -> None:
+) -> tuple[WatchedChannels, Clock, list[str]]:
+    """A channel watching deals, a cache with a 10 s TTL on a clock the test moves, and every SQL statement run."""
     async with session_scope(sessions) as session:
         await get_or_create_workspace(session, workspace_id=TEAM_ID)
         await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals", user_id="U1")
     clock = Clock()
-    cache = WatchedChannels(sessions, ttl_seconds=10, clock=clock)
     reads: list[str] = []
     event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
+    return WatchedChannels(sessions, ttl_seconds=10, clock=clock), clock, reads
+
+
+async def test_a_burst_of_posts_reads_the_database_once_and_a_change_elsewhere_is_seen_after_the_ttl(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    cache, clock, reads = await deals_channel_cache(sessions)
 
     for _ in range(20):
         assert await cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") == {"deals"}
@@ -76,13 +83,7 @@ async def test_workspaces_are_kept_apart(sessions: async_sessionmaker[AsyncSessi
 async def test_posts_arriving_together_after_the_answer_expired_share_one_read(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with session_scope(sessions) as session:
-        await get_or_create_workspace(session, workspace_id=TEAM_ID)
-        await watch_channel(session, workspace_id=TEAM_ID, channel_id="CDEALS", kind="deals", user_id="U1")
-    clock = Clock()
-    cache = WatchedChannels(sessions, ttl_seconds=10, clock=clock)
-    reads: list[str] = []
-    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
+    cache, clock, reads = await deals_channel_cache(sessions)
 
     first_burst = await asyncio.gather(
         *(cache.kinds(workspace_id=TEAM_ID, channel_id="CDEALS") for _ in range(50))
