@@ -95,8 +95,9 @@ def _problem(status: int, error: str, **details: object) -> JSONResponse:
 async def _read_limited(request: Request, limit: int) -> bytes | None:
     """The body, or None once it grows past `limit` (without reading the rest into memory)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
+    if declared is not None and declared.isdigit():
+        # The server reads exactly the declared length, no more: only a body without one needs counting as it comes.
+        return await request.body() if int(declared) <= limit else None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
