@@ -18,10 +18,12 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import Executable
 
 Key = tuple[Any, ...]
-# A row's column names in table order, with how each value is converted for the driver.
+# Statement texts are kept for batches up to this many rows; the text grows with the batch, and huge ones are rare.
 SQL_CACHED_UP_TO_ROWS = 64
+# A row's column names in table order, with how each value is converted for the driver.
 Columns = tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
 
 
@@ -119,19 +121,23 @@ class EngineWriter:
     table: Table
     conflict_columns: Sequence[str]
     _connection: AsyncConnection | None = None
+    # The same statement for every batch: built once, as SQLite's writer keeps its text.
+    _statement: Executable = field(init=False)
 
-    async def write(self, rows: list[dict[str, Any]]) -> dict[Key, int]:
+    def __post_init__(self) -> None:
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        statement = (
+        self._statement = (
             insert(self.table)
             .on_conflict_do_nothing(index_elements=list(self.conflict_columns))
             .returning(self.table.c.id, *(self.table.c[column] for column in self.conflict_columns))
         )
+
+    async def write(self, rows: list[dict[str, Any]]) -> dict[Key, int]:
         if self._connection is None:
             self._connection = await self.engine.connect()
         try:
             async with self._connection.begin():
-                result = await self._connection.execute(statement, rows)
+                result = await self._connection.execute(self._statement, rows)
                 return {tuple(row[1:]): int(row[0]) for row in result.all()}
         except BaseException:
             # The connection may be what failed: the next batch starts on a fresh one.
@@ -240,7 +246,6 @@ class SQLiteFileWriter:
             f"ON CONFLICT ({', '.join(self.conflict_columns)}) DO NOTHING "
             f"RETURNING id, {', '.join(self.conflict_columns)}"
         )
-        # The common batch sizes only: the text grows with the batch, and huge batches are rare.
         if rows <= SQL_CACHED_UP_TO_ROWS:
             self._sql_cache[names, rows] = sql
         return sql
