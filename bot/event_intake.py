@@ -48,6 +48,9 @@ class EventIntake:
     batch_size: int = 100
     _committer: GroupCommitter | None = None
     _known_workspaces: set[str] = field(default_factory=set)
+    # One check per workspace at a time: after a restart, a burst of Slack events would otherwise each open a
+    # transaction to ask the same question, and on SQLite's single connection the last of them time out.
+    _checking_workspaces: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
     # While events are pouring in, acknowledging them comes first: deciding (tens of milliseconds of work each) waits
@@ -85,6 +88,15 @@ class EventIntake:
     async def _ensure_workspace(self, workspace_id: str) -> None:
         if workspace_id in self._known_workspaces:
             return
+        checking = self._checking_workspaces.get(workspace_id)
+        if checking is None:
+            checking = asyncio.create_task(self._create_workspace(workspace_id), name="ensure-workspace")
+            self._checking_workspaces[workspace_id] = checking
+            checking.add_done_callback(lambda _done: self._checking_workspaces.pop(workspace_id, None))
+        # One sender giving up must not cancel the check the others are waiting for.
+        await asyncio.shield(checking)
+
+    async def _create_workspace(self, workspace_id: str) -> None:
         async with session_scope(self.sessions) as session:
             await get_or_create_workspace(
                 session, workspace_id=workspace_id, default_timezone=self.default_timezone

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.app import create_app
 from bot.group_commit import GroupCommitter
@@ -113,6 +113,26 @@ async def test_the_same_event_accepted_concurrently_is_stored_once(
 
         assert len([event_id for event_id in ids if event_id is not None]) == 2
         assert set(await outcomes(app)) == {"crm-evt-0", "crm-evt-1"}
+
+
+async def test_a_burst_right_after_a_start_looks_the_workspace_up_once(
+    settings: Settings, fake_slack: FakeSlack
+) -> None:
+    # After a restart Slack delivers what queued up meanwhile all at once; on SQLite's single connection, one
+    # workspace lookup per event made the last events of a large burst time out waiting, and those were lost.
+    async with whoelse(settings, background_workers=False) as app:
+        statements: list[str] = []
+        event.listen(
+            app.context.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+        )
+
+        ids = await asyncio.gather(
+            *(app.intake.accept(workspace_id=TEAM_ID, event=stage_change(number)) for number in range(50))
+        )
+
+        assert None not in ids
+        assert len([sql for sql in statements if "FROM workspaces" in sql]) == 1
+        assert len(await outcomes(app)) == 50
 
 
 async def test_an_event_the_database_keeps_refusing_is_given_up_on_after_a_few_tries(
