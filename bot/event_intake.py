@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryWorker
 from bot.group_commit import GroupCommitter
+from bot.single_flight import SingleFlight
 from habits.events import BusinessEvent
 from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
 from models.base import utcnow
@@ -50,7 +51,7 @@ class EventIntake:
     _known_workspaces: set[str] = field(default_factory=set)
     # One check per workspace at a time: after a restart, a burst of Slack events would otherwise each open a
     # transaction to ask the same question, and on SQLite's single connection the last of them time out.
-    _checking_workspaces: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _checking_workspaces: SingleFlight[str, None] = field(default_factory=lambda: SingleFlight("ensure-workspace"))
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
     # While events are pouring in, acknowledging them comes first: deciding (tens of milliseconds of work each) waits
@@ -88,13 +89,7 @@ class EventIntake:
     async def _ensure_workspace(self, workspace_id: str) -> None:
         if workspace_id in self._known_workspaces:
             return
-        checking = self._checking_workspaces.get(workspace_id)
-        if checking is None:
-            checking = asyncio.create_task(self._create_workspace(workspace_id), name="ensure-workspace")
-            self._checking_workspaces[workspace_id] = checking
-            checking.add_done_callback(lambda _done: self._checking_workspaces.pop(workspace_id, None))
-        # One sender giving up must not cancel the check the others are waiting for.
-        await asyncio.shield(checking)
+        await self._checking_workspaces.run(workspace_id, lambda: self._create_workspace(workspace_id))
 
     async def _create_workspace(self, workspace_id: str) -> None:
         async with session_scope(self.sessions) as session:

@@ -7,13 +7,13 @@ times a second for the same channel. Watching changes rarely: this process forge
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.single_flight import SingleFlight
 from models.watches import watched_kinds
 
 Key = tuple[str, str]
@@ -29,7 +29,9 @@ class WatchedChannels:
     _entries: dict[Key, tuple[float, frozenset[str]]] = field(default_factory=dict)
     # One read per channel at a time. When an answer expires in the middle of a burst, every post arriving before
     # it is read again would otherwise read it too, and queue for the database behind each other.
-    _reading: dict[Key, asyncio.Task[frozenset[str]]] = field(default_factory=dict)
+    _reading: SingleFlight[Key, frozenset[str]] = field(
+        default_factory=lambda: SingleFlight("watched-channels-read")
+    )
     # Counts `forget` calls, so a read that began before a change is not remembered after it.
     _forgets: int = 0
 
@@ -38,18 +40,12 @@ class WatchedChannels:
         cached = self._entries.get(key)
         if cached is not None and self.clock() - cached[0] < self.ttl_seconds:
             return cached[1]
-        reading = self._reading.get(key)
-        if reading is None:
-            reading = asyncio.create_task(self._read(key), name="watched-channels-read")
-            self._reading[key] = reading
-            reading.add_done_callback(lambda done: self._stop_sharing(key, done))
-        # One waiter giving up (a cancelled listener) must not cancel the read the others are waiting for.
-        return await asyncio.shield(reading)
+        return await self._reading.run(key, lambda: self._read(key))
 
     def forget(self, *, workspace_id: str, channel_id: str) -> None:
         key = (workspace_id, channel_id)
         self._entries.pop(key, None)
-        self._reading.pop(key, None)
+        self._reading.drop(key)
         self._forgets += 1
 
     async def _read(self, key: Key) -> frozenset[str]:
@@ -62,7 +58,3 @@ class WatchedChannels:
                 self._entries.clear()
             self._entries[key] = (started, kinds)
         return kinds
-
-    def _stop_sharing(self, key: Key, done: asyncio.Task[frozenset[str]]) -> None:
-        if self._reading.get(key) is done:
-            del self._reading[key]
