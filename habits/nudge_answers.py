@@ -12,10 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.events import BusinessEvent
 from habits.messages import Choice, ChoiceInput, Dialog, Message, Paragraph, TextInput, mention
 from habits.nudge_message import HELP_SUBMIT
-from habits.nudging import headline, shown
+from habits.nudging import headline, shown, stored_event
 from models.events import ReceivedEvent
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import OutboxMessage, enqueue
@@ -248,7 +247,7 @@ async def what_it_is_about(session: AsyncSession, nudge: Nudge) -> str:
             )
         )
         if record is not None:
-            return headline(BusinessEvent.model_validate(record.payload))
+            return headline(stored_event(record))
     return f"*{shown(nudge.title)}*"
 
 

@@ -87,9 +87,9 @@ async def test_a_stored_event_that_cannot_be_read_is_marked_and_does_not_hold_ba
 ) -> None:
     async with whoelse(settings, background_workers=False) as app:
         intake = app.intake
-        # Written by a release that stored events differently, say: its payload no longer makes an event.
+        # Written by a release that stored events differently, say: a kind of event this one does not know.
         unreadable = event_row(workspace_id=TEAM_ID, event=stage_change(1), now=datetime.now(UTC))
-        unreadable["payload"] = {"kind": "invoice"}
+        unreadable["kind"] = "invoice"
         async with session_scope(app.context.sessions) as session:
             session.add(ReceivedEvent(**unreadable))
         await intake.accept(workspace_id=TEAM_ID, event=stage_change(2))
@@ -99,6 +99,43 @@ async def test_a_stored_event_that_cannot_be_read_is_marked_and_does_not_hold_ba
         assert await outcomes(app) == {"crm-evt-1": "error", "crm-evt-2": "nudged"}
         await app.context.delivery.drain()
         assert len(fake_slack.messages(DEALS)) == 1
+
+
+async def test_an_event_stored_by_an_earlier_release_with_its_whole_payload_is_nudged_the_same(
+    settings: Settings, fake_slack: FakeSlack
+) -> None:
+    async with whoelse(settings, background_workers=False) as app:
+        # Earlier releases kept the whole event in `payload` as well as in the columns; this one keeps only what has
+        # no column (the thread of a bot post), and reads the rest from the columns.
+        bot_post = stage_change(1).model_copy(update={"channel": DEALS, "thread_ts": "1700000000.000100"})
+        earlier = event_row(workspace_id=TEAM_ID, event=bot_post, now=datetime.now(UTC))
+        earlier["payload"] = bot_post.model_dump(mode="json")
+        async with session_scope(app.context.sessions) as session:
+            session.add(ReceivedEvent(**earlier))
+        await app.intake.accept(workspace_id=TEAM_ID, event=bot_post.model_copy(update={"external_id": "new"}))
+
+        await app.intake.drain()
+        await app.context.delivery.drain()
+
+        assert await outcomes(app) == {"crm-evt-1": "nudged", "new": "duplicate_juncture"}
+        [nudge] = fake_slack.messages(DEALS)
+        assert nudge["thread_ts"] == "1700000000.000100"
+        assert "Deal 1" in nudge["text"] and "Negotiation" in nudge["text"]
+
+
+async def test_only_what_has_no_column_of_its_own_is_kept_in_the_payload(
+    settings: Settings, fake_slack: FakeSlack
+) -> None:
+    async with whoelse(settings, background_workers=False) as app:
+        in_thread = stage_change(2).model_copy(update={"thread_ts": "1700000000.000200"})
+        await app.intake.accept(workspace_id=TEAM_ID, event=stage_change(1))
+        await app.intake.accept(workspace_id=TEAM_ID, event=in_thread)
+
+        async with app.context.sessions() as session:
+            rows = await session.execute(select(ReceivedEvent.external_id, ReceivedEvent.payload))
+            payloads = {external_id: payload for external_id, payload in rows.tuples()}
+
+        assert payloads == {"crm-evt-1": {}, "crm-evt-2": {"thread_ts": "1700000000.000200"}}
 
 
 async def test_the_same_event_accepted_concurrently_is_stored_once(
