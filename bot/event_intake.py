@@ -28,7 +28,7 @@ from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
 from models.base import utcnow
 from models.db import session_scope
 from models.events import ReceivedEvent, stored_event_id
-from models.workspaces import get_or_create_workspace
+from models.workspaces import Workspace, get_or_create_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -188,27 +188,32 @@ class EventIntake:
                 record.outcome = "error"
 
     async def _decide_in_transaction(self, event_id: int) -> bool:
-        async with session_scope(self.sessions) as session:
-            record = await session.scalar(
-                select(ReceivedEvent)
-                .where(ReceivedEvent.id == event_id, ReceivedEvent.outcome.is_(None))
-                # Another replica deciding the same event holds its row; skip it (ignored by SQLite).
-                .with_for_update(skip_locked=True)
-            )
-            if record is None:
-                return False
-            try:
-                async with session.begin_nested():
-                    result = await decide_stored_event(
-                        session, record=record, now=self.clock(), default_timezone=self.default_timezone
+        try:
+            async with session_scope(self.sessions) as session:
+                loaded = (
+                    await session.execute(
+                        # The workspace comes along, so the rules find it without another round trip.
+                        select(ReceivedEvent, Workspace)
+                        .join(Workspace, Workspace.id == ReceivedEvent.workspace_id)
+                        .where(ReceivedEvent.id == event_id, ReceivedEvent.outcome.is_(None))
+                        # Another replica deciding the same event holds its row; skip it (ignored by SQLite).
+                        .with_for_update(skip_locked=True, of=ReceivedEvent)
                     )
-            except SQLAlchemyError:
-                raise
-            except Exception:
-                # A malformed event would fail the same way every time, and must not hold back the ones behind it.
-                logger.exception("could not decide event %s", event_id)
-                record.outcome = "error"
-                return False
+                ).first()
+                if loaded is None:
+                    return False
+                record = loaded[0]
+                result = await decide_stored_event(
+                    session, record=record, now=self.clock(), default_timezone=self.default_timezone
+                )
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            # A malformed event would fail the same way every time, and must not hold back the ones behind it. What
+            # its deciding wrote was rolled back with the transaction.
+            logger.exception("could not decide event %s", event_id)
+            await self._give_up(event_id)
+            return False
         self._database_failures.pop(event_id, None)
         # A sender misconfiguration (no channel to post in) deserves more attention than routine outcomes.
         logger.log(

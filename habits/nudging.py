@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +45,8 @@ OUTCOME_DETAILS: dict[Outcome, str] = {
         "channel, or send `channel` with the event"
     ),
 }
+# The nudges table's unique constraint (models/nudges.py): one nudge per deal or ticket per moment per channel.
+NUDGE_MOMENT_IN_CHANNEL = ["workspace_id", "channel_id", "subject_key", "juncture"]
 NUDGE_FOOTNOTE = (
     "One nudge per deal or ticket per moment; later ones land in this thread. `/whoelse snooze 1w` to mute."
 )
@@ -155,45 +158,49 @@ async def _decide(
     )
     if channel is None:
         return NudgeResult("no_channel")
-    # Per workspace, not per channel: asking about the same moment in two channels would split the answers.
-    earlier = await _nudge_for(
-        session, workspace_id=workspace.id, subject_key=event.subject_key, juncture=juncture
-    )
-    if earlier is not None:
-        return NudgeResult("duplicate_juncture", nudge_id=earlier)
-
     deliver_after = (
         quiet_hours_end(now, timezone=workspace.timezone, start=workspace.quiet_start, end=workspace.quiet_end)
         or now
     )
-    recent = await _posted_in_hour_before(
-        session, workspace_id=workspace.id, channel_id=channel, moment=deliver_after
-    )
-    capped = over_hourly_cap(recent, workspace.hourly_cap)
-    nudge = Nudge(
+    earlier, recent = await _moment_and_channel_so_far(
+        session,
         workspace_id=workspace.id,
-        channel_id=channel,
         subject_key=event.subject_key,
         juncture=juncture,
-        event_id=record.id,
-        title=event.title,
-        status=SUPPRESSED if capped else SCHEDULED,
-        # Kept (not posted) so admins can see what the cap held back and tune it.
-        suppressed_reason="hourly_cap" if capped else None,
-        deliver_after=deliver_after,
-        created_at=now,
+        channel_id=channel,
+        moment=deliver_after,
     )
-    try:
-        async with session.begin_nested():
-            session.add(nudge)
-    except IntegrityError:
+    # Per workspace, not per channel: asking about the same moment in two channels would split the answers.
+    if earlier is not None:
+        return NudgeResult("duplicate_juncture", nudge_id=earlier)
+
+    capped = over_hourly_cap(recent, workspace.hourly_cap)
+    nudge_id = await session.scalar(
+        _insert_for(session, Nudge)
+        .values(
+            workspace_id=workspace.id,
+            channel_id=channel,
+            subject_key=event.subject_key,
+            juncture=juncture,
+            event_id=record.id,
+            title=event.title,
+            status=SUPPRESSED if capped else SCHEDULED,
+            # Kept (not posted) so admins can see what the cap held back and tune it.
+            suppressed_reason="hourly_cap" if capped else None,
+            deliver_after=deliver_after,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=NUDGE_MOMENT_IN_CHANNEL)
+        .returning(Nudge.id)
+    )
+    if nudge_id is None:
         # A concurrent event about the same moment (another id from the sender, or its bot post) got there first.
         raced = await _nudge_for(
             session, workspace_id=workspace.id, subject_key=event.subject_key, juncture=juncture
         )
         return NudgeResult("duplicate_juncture", nudge_id=raced)
     if capped:
-        return NudgeResult("capped", nudge_id=nudge.id)
+        return NudgeResult("capped", nudge_id=nudge_id)
 
     first = await _first_nudge_post(
         session, workspace_id=workspace.id, channel_id=channel, subject_key=event.subject_key
@@ -201,22 +208,24 @@ async def _decide(
     thread_parent_id, thread_ts = _placement(event, first)
     snoozed = await snoozed_users(session, workspace_id=workspace.id, now=now)
     message = compose_nudge(
-        nudge_id=nudge.id, headline=headline(event), facts=facts(event, snoozed=snoozed), note=NUDGE_FOOTNOTE
+        nudge_id=nudge_id, headline=headline(event), facts=facts(event, snoozed=snoozed), note=NUDGE_FOOTNOTE
     )
     row = await enqueue(
         session,
         workspace_id=workspace.id,
-        idempotency_key=f"nudge:{nudge.id}",
+        idempotency_key=f"nudge:{nudge_id}",
         channel_id=channel,
         message=message,
         thread_parent_id=thread_parent_id,
         thread_ts=thread_ts,
         not_before=deliver_after,
     )
-    nudge.outbox_id = row.id
-    nudge.thread_outbox_id = first.id if first is not None else row.id
-    await session.flush()
-    return NudgeResult("held" if deliver_after > now else "nudged", nudge_id=nudge.id, deliver_after=deliver_after)
+    await session.execute(
+        update(Nudge)
+        .where(Nudge.workspace_id == workspace.id, Nudge.id == nudge_id)
+        .values(outbox_id=row.id, thread_outbox_id=first.id if first is not None else row.id)
+    )
+    return NudgeResult("held" if deliver_after > now else "nudged", nudge_id=nudge_id, deliver_after=deliver_after)
 
 
 def _placement(event: BusinessEvent, first: OutboxMessage | None) -> tuple[int | None, str | None]:
@@ -274,12 +283,21 @@ async def _nudge_for(session: AsyncSession, *, workspace_id: str, subject_key: s
     )
 
 
-async def _posted_in_hour_before(
-    session: AsyncSession, *, workspace_id: str, channel_id: str, moment: datetime
-) -> int:
-    """Automatic nudges the channel gets in the hour up to `moment`, including ones held until then."""
-    count = await session.scalar(
-        select(func.count(Nudge.id)).where(
+async def _moment_and_channel_so_far(
+    session: AsyncSession, *, workspace_id: str, subject_key: str, juncture: str, channel_id: str, moment: datetime
+) -> tuple[int | None, int]:
+    """In one round trip: the nudge already asked about this moment (if any), and the automatic nudges the channel
+    gets in the hour up to `moment`, including ones held until then."""
+    earlier = (
+        select(Nudge.id)
+        .where(Nudge.workspace_id == workspace_id, Nudge.subject_key == subject_key, Nudge.juncture == juncture)
+        .order_by(Nudge.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    recent = (
+        select(func.count(Nudge.id))
+        .where(
             Nudge.workspace_id == workspace_id,
             Nudge.channel_id == channel_id,
             Nudge.status != SUPPRESSED,
@@ -287,8 +305,15 @@ async def _posted_in_hour_before(
             Nudge.deliver_after > moment - timedelta(hours=1),
             Nudge.deliver_after <= moment,
         )
+        .scalar_subquery()
     )
-    return int(count or 0)
+    found = (await session.execute(select(earlier, recent))).one()
+    return found[0], int(found[1] or 0)
+
+
+def _insert_for(session: AsyncSession, table: type[Nudge]) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can skip a row the unique constraint already holds, without failing the transaction."""
+    return postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
 
 
 async def _first_nudge_post(

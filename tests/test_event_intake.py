@@ -133,7 +133,7 @@ async def test_only_what_has_no_column_of_its_own_is_kept_in_the_payload(
 
         async with app.context.sessions() as session:
             rows = await session.execute(select(ReceivedEvent.external_id, ReceivedEvent.payload))
-            payloads = {external_id: payload for external_id, payload in rows.tuples()}
+            payloads = {external_id: payload for external_id, payload in rows}
 
         assert payloads == {"crm-evt-1": {}, "crm-evt-2": {"thread_ts": "1700000000.000200"}}
 
