@@ -45,8 +45,8 @@ OUTCOME_DETAILS: dict[Outcome, str] = {
         "channel, or send `channel` with the event"
     ),
 }
-# The nudges table's unique constraint (models/nudges.py): one nudge per deal or ticket per moment per channel.
-NUDGE_MOMENT_IN_CHANNEL = ["workspace_id", "channel_id", "subject_key", "juncture"]
+# The nudges table's unique key (models/nudges.py): one nudge per deal or ticket per moment per workspace.
+NUDGE_MOMENT = ["workspace_id", "subject_key", "juncture"]
 NUDGE_FOOTNOTE = (
     "One nudge per deal or ticket per moment; later ones land in this thread. `/whoelse snooze 1w` to mute."
 )
@@ -190,11 +190,12 @@ async def _decide(
             deliver_after=deliver_after,
             created_at=now,
         )
-        .on_conflict_do_nothing(index_elements=NUDGE_MOMENT_IN_CHANNEL)
+        .on_conflict_do_nothing(index_elements=NUDGE_MOMENT)
         .returning(Nudge.id)
     )
     if nudge_id is None:
-        # A concurrent event about the same moment (another id from the sender, or its bot post) got there first.
+        # A concurrent event about the same moment (another id from the sender, its bot post, or the same moment sent
+        # to another channel) got there first.
         raced = await _nudge_for(
             session, workspace_id=workspace.id, subject_key=event.subject_key, juncture=juncture
         )

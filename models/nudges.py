@@ -12,12 +12,12 @@ from models.base import Base, utcnow
 
 class Nudge(Base):
     __tablename__ = "nudges"
-    # One nudge per deal or ticket per juncture per channel; manual nudges have no subject and are never merged.
     __table_args__ = (
-        UniqueConstraint("workspace_id", "channel_id", "subject_key", "juncture"),
-        # The questions asked while deciding on every event (habits/nudging.py): was this moment of this deal asked
-        # about already, in any channel; how many nudges did this channel get in the past hour.
-        Index("ix_nudges_moment", "workspace_id", "subject_key", "juncture"),
+        # One nudge per deal or ticket per moment in the whole workspace: asking about it in two channels would split
+        # the answers. Manual nudges have no subject and are never merged. Its index answers the first question asked
+        # while deciding on every event (habits/nudging.py): was this moment of this deal asked about already.
+        UniqueConstraint("workspace_id", "subject_key", "juncture"),
+        # The second: how many nudges did this channel get in the past hour.
         Index("ix_nudges_channel_deliver_after", "workspace_id", "channel_id", "deliver_after"),
     )
 

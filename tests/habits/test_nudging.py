@@ -192,6 +192,18 @@ async def test_two_events_about_the_same_moment_arriving_together_give_one_nudge
     assert len(await outbox(sessions)) == 1
 
 
+async def test_the_same_moment_sent_to_two_channels_at_once_gives_one_nudge(sessions: Sessions) -> None:
+    await given_workspace(sessions, watching={DEALS: "deals", SUPPORT: "deals"})
+
+    results = await asyncio.gather(
+        receive(sessions, deal("evt-1", channel=DEALS)), receive(sessions, deal("evt-2", channel=SUPPORT))
+    )
+
+    assert sorted(result.outcome for result in results) == ["duplicate_juncture", "nudged"]
+    assert len(await nudges(sessions)) == 1
+    assert len(await outbox(sessions)) == 1
+
+
 async def test_later_junctures_of_a_deal_reply_in_the_first_nudges_thread(sessions: Sessions) -> None:
     await given_workspace(sessions)
     await receive(sessions, deal("evt-1", "created"))
