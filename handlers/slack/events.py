@@ -3,13 +3,18 @@ events, exactly like signed webhooks.
 
 Only other bots' new posts count: people's messages are conversation, not notifications, and Bolt already drops the
 bot's own posts (including its nudges) before they reach this listener.
+
+A post's event is stored before Slack hears back, like a webhook's: Bolt answers once listener middleware returns,
+and runs the listener itself only after answering. So a crash cannot lose a post Slack was told arrived, a database
+that cannot store it answers an error that Slack retries (the retry is recognised by the post's channel and ts), and
+a burst Slack sends faster than whoelse can store waits at Slack, not in this process's memory.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -30,27 +35,38 @@ WEB_LINK = ("http://", "https://")
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     """Listens to message events; `router` is unused because watching channels is its own subcommand's job."""
 
-    @bolt.event("message")
-    async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
-        post = bot_post_from(event)
-        if post is None:
-            return
-        workspace_id = str(body.get("team_id") or context.default_workspace_id)
-        assert context.watched is not None
-        kinds = await context.watched.kinds(workspace_id=workspace_id, channel_id=post.channel_id)
-        if not kinds:
-            return
-        parsed = parse_bot_post(post, kind=_kind(kinds, post))
-        if parsed is None:
-            logger.debug("bot post %s:%s announces no deal or ticket moment", post.channel_id, post.ts)
-            return
-        assert context.intake is not None
-        # Slack retries a delivery it thinks went unanswered; the post's channel and ts make the retry a no-op.
-        event_id = await context.intake.accept(workspace_id=workspace_id, event=parsed)
-        logger.info(
-            "bot post in a watched channel",
-            extra={"channel": post.channel_id, "ts": post.ts, "event_id": event_id, "repeat": event_id is None},
-        )
+    async def store_before_answering(
+        event: dict[str, Any], body: dict[str, Any], next_: Callable[[], Awaitable[None]]
+    ) -> None:
+        await take_in_bot_post(context, event, body)
+        await next_()
+
+    @bolt.event("message", middleware=[store_before_answering])
+    async def on_message() -> None:
+        """Nothing is left to do once Slack has its answer: the post was taken in before (see above)."""
+
+
+async def take_in_bot_post(context: AppContext, message: dict[str, Any], body: dict[str, Any]) -> None:
+    """Stores the event a bot's post in a watched channel announces; anything else is left alone."""
+    post = bot_post_from(message)
+    if post is None:
+        return
+    workspace_id = str(body.get("team_id") or context.default_workspace_id)
+    assert context.watched is not None
+    kinds = await context.watched.kinds(workspace_id=workspace_id, channel_id=post.channel_id)
+    if not kinds:
+        return
+    parsed = parse_bot_post(post, kind=_kind(kinds, post))
+    if parsed is None:
+        logger.debug("bot post %s:%s announces no deal or ticket moment", post.channel_id, post.ts)
+        return
+    assert context.intake is not None
+    # Slack retries a delivery it thinks went unanswered; the post's channel and ts make the retry a no-op.
+    event_id = await context.intake.accept(workspace_id=workspace_id, event=parsed)
+    logger.info(
+        "bot post in a watched channel",
+        extra={"channel": post.channel_id, "ts": post.ts, "event_id": event_id, "repeat": event_id is None},
+    )
 
 
 def _kind(watched: frozenset[str], post: BotPost) -> EventKind:

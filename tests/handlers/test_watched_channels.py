@@ -23,6 +23,7 @@ from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack
 from tests.handlers.slash_commands import command_form
+from tests.support.databases import table_offline
 from tests.support.signing import slack_event, slack_form
 
 DEALS = "CDEALS"
@@ -243,6 +244,44 @@ async def test_a_retry_arriving_while_the_first_delivery_is_handled_still_nudges
     assert len(await posts_once_delivered(running_app, fake_slack, DEALS)) == 1
     async with running_app.context.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+async def test_a_post_is_stored_before_slack_hears_back_so_a_crash_right_after_loses_nothing(
+    running_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await given_watching(running_app.context, {DEALS: "deals"})
+    before = asyncio.all_tasks()
+    body, headers = slack_event(message(text="Deal 'Acme renewal' moved to stage Contract sent"))
+
+    response = await running_app.post("/slack/events", body, headers)
+    # The process dies the moment Slack has its answer: whatever was still to run after it never runs.
+    for unfinished in asyncio.all_tasks() - before:
+        unfinished.cancel()
+
+    assert response.status_code == 200
+    assert [event.external_id for event in await recorded(running_app.context)] == [f"{DEALS}:{TS}"]
+    assert len(await posts_once_delivered(running_app, fake_slack, DEALS)) == 1
+
+
+async def test_a_post_that_cannot_be_stored_is_answered_with_an_error_so_slack_retries_and_the_retry_nudges(
+    running_app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = running_app.context
+    await given_watching(context, {DEALS: "deals"})
+    body, headers = slack_event(message(text="Deal 'Acme renewal' moved to stage Contract sent"))
+
+    async with table_offline(context.engine, "events"):
+        refused = await running_app.post("/slack/events", body, headers)
+
+    assert refused.status_code >= 500
+    assert await recorded(context) == []
+    await deliver(running_app, message(text="Deal 'Acme renewal' moved to stage Contract sent"), retry_num=1)
+    assert len(await posts_once_delivered(running_app, fake_slack, DEALS)) == 1
+    # The refusal was logged, as every listener failure is; nothing else failed.
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == [
+        "Slack listener failed"
+    ]
+    caplog.clear()
 
 
 async def test_another_post_about_the_same_moment_is_not_nudged_again(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import socket
@@ -17,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.context import AppContext
@@ -33,6 +32,7 @@ from models.watches import WatchKind, watch_channel
 from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
+from tests.support.databases import table_offline
 from tests.support.signing import WEBHOOK_SECRET, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -507,21 +507,6 @@ async def test_a_late_event_for_a_deal_already_nudged_joins_its_thread_after_qui
 
 
 # ---------------------------------------------------------------------------------------------- storage failures
-
-
-@contextlib.asynccontextmanager
-async def table_offline(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
-    """Takes a table away for a while, as a failing disk or a broken connection would for every write to it."""
-
-    async def rename(old: str, new: str) -> None:
-        async with engine.begin() as connection:
-            await connection.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
-
-    await rename(table, f"{table}_offline")
-    try:
-        yield
-    finally:
-        await rename(f"{table}_offline", table)
 
 
 async def test_an_event_that_cannot_be_stored_is_refused_for_a_retry_and_the_retry_nudges(

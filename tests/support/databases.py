@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import upgrade_database
 
@@ -66,3 +69,18 @@ def empty_postgres_database(url: str) -> None:
         if tables:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def table_offline(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
+    """Takes a table away for a while, as a failing disk or a broken connection would for every write to it."""
+
+    async def rename(old: str, new: str) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    await rename(table, f"{table}_offline")
+    try:
+        yield
+    finally:
+        await rename(f"{table}_offline", table)
