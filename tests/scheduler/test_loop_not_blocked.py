@@ -9,12 +9,11 @@ for good.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,13 +28,6 @@ from tests.scheduler.service_support import RECORD_RUN, JobEvents, app_context, 
 # A loop that keeps turning wakes a 10 ms sleeper every 10 ms or so; a stalled one shows a gap of seconds.
 HEARTBEAT_SECONDS = 0.01
 RESPONSIVE_WITHIN_SECONDS = 0.5
-
-
-@pytest.fixture(autouse=True)
-def no_runs_yet() -> Iterator[None]:
-    jobs_for_tests.runs.clear()
-    yield
-    jobs_for_tests.runs.clear()
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -27,13 +27,6 @@ from tests.scheduler import jobs_for_tests
 from tests.scheduler.jobs_for_tests import FireTimesTrigger
 from tests.scheduler.service_support import RECORD_RUN, JobEvents, app_context, source_of, stored_jobs
 from tests.support.signing import BOT_TOKEN, SIGNING_SECRET
-
-
-@pytest.fixture(autouse=True)
-def no_runs_yet() -> Iterator[None]:
-    jobs_for_tests.runs.clear()
-    yield
-    jobs_for_tests.runs.clear()
 
 
 @asynccontextmanager
