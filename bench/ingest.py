@@ -250,7 +250,7 @@ def deciding_rate(database_url: str, seconds: float = 10.0) -> float:
 
 
 def wait_until_stored(database_url: str, expected: int, timeout: float = 120.0) -> Stored:
-    """Slack events are acknowledged before they are stored: a backlog shows up here as time, a loss as a shortfall."""
+    """Every acknowledged event should already be stored: a shortfall is a loss, any wait a backlog of writes."""
     started = time.monotonic()
     stored = count_stored_events(database_url)
     while stored < expected and time.monotonic() - started < timeout:
