@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from habits.time_words import known_zone
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
@@ -63,12 +64,8 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as error:
-            raise ValueError(
-                f"DEFAULT_TIMEZONE={value!r} is not an IANA time zone such as Europe/Berlin"
-            ) from error
+        if known_zone(value) is None:
+            raise ValueError(f"DEFAULT_TIMEZONE={value!r} is not an IANA time zone such as Europe/Berlin")
         return value
 
     @property

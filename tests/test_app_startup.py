@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.settings import ConfigurationError, Settings
 from models.db import create_engine_for
@@ -90,3 +91,9 @@ def test_serving_without_credentials_prints_what_to_set_not_a_traceback(tmp_path
     assert "SLACK_BOT_TOKEN is not set" in result.stderr
     assert "SLACK_SIGNING_SECRET is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berln", "America", ""])
+def test_a_default_time_zone_that_is_not_one_stops_the_start_and_names_the_variable(zone: str) -> None:
+    with pytest.raises(ValidationError, match=r"DEFAULT_TIMEZONE=.* is not an IANA time zone"):
+        Settings(_env_file=None, default_timezone=zone)
