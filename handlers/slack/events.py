@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.context import AppContext
 from habits.bot_posts import BotPost, Link, guess_kind, parse_bot_post
@@ -35,15 +38,27 @@ WEB_LINK = ("http://", "https://")
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     """Listens to message events; `router` is unused because watching channels is its own subcommand's job."""
 
-    async def store_before_answering(
-        event: dict[str, Any], body: dict[str, Any], next_: Callable[[], Awaitable[None]]
-    ) -> None:
-        await take_in_bot_post(context, event, body)
-        await next_()
-
-    @bolt.event("message", middleware=[store_before_answering])
+    @bolt.event("message", middleware=[StoreBeforeAnswering(context)])
     async def on_message() -> None:
-        """Nothing is left to do once Slack has its answer: the post was taken in before (see above)."""
+        """Nothing is left to do once Slack has its answer: the post was taken in before (see StoreBeforeAnswering)."""
+
+
+class StoreBeforeAnswering(AsyncMiddleware):
+    """Bolt answers Slack once listener middleware returns: the post's event is stored by then.
+
+    A class rather than a function: Bolt hands a class its request as is, where it would assemble two dozen optional
+    arguments for a function on every message in every channel the bot is in.
+    """
+
+    def __init__(self, context: AppContext) -> None:
+        self._context = context
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        await take_in_bot_post(self._context, req.body.get("event") or {}, req.body)
+        await next()
+        return resp
 
 
 async def take_in_bot_post(context: AppContext, message: dict[str, Any], body: dict[str, Any]) -> None:
