@@ -23,8 +23,11 @@ from sqlalchemy.sql.expression import Executable
 Key = tuple[Any, ...]
 # Statement texts are kept for batches up to this many rows; the text grows with the batch, and huge ones are rare.
 SQL_CACHED_UP_TO_ROWS = 64
-# A row's column names in table order, with how each value is converted for the driver.
-Columns = tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
+# A row's column names in table order, how to read its values in that order, and the conversions some of them need
+# for the driver (by position).
+Columns = tuple[
+    tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...]
+]
 
 
 class BatchWriter(Protocol):
@@ -213,25 +216,30 @@ class SQLiteFileWriter:
         return self._connection
 
     def _statement(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-        names, processors = self._columns(frozenset(rows[0]))
+        names, values_of, converted = self._columns(frozenset(rows[0]))
         parameters: list[Any] = []
         for row in rows:
-            for name, process in zip(names, processors, strict=True):
-                value = row[name]
-                parameters.append(process(value) if process is not None and value is not None else value)
+            values = list(values_of(row))
+            # Most columns go to the driver as they are; only the few with a conversion are touched.
+            for index, process in converted:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            parameters += values
         return self._sql(names, len(rows)), parameters
 
     def _columns(self, given: frozenset[str]) -> Columns:
         if given not in self._column_cache:
-            columns = [column for column in self.table.columns if column.name in given]
+            names = tuple(column.name for column in self.table.columns if column.name in given)
+            # The dialect's own form of each type, as the ORM writes it: SQLite stores datetimes as text, and a
+            # different text form of the same instant would compare wrongly in queries.
+            processors = (
+                self.table.c[name].type.dialect_impl(self.engine.dialect).bind_processor(self.engine.dialect)
+                for name in names
+            )
             self._column_cache[given] = (
-                tuple(column.name for column in columns),
-                # The dialect's own form of each type, as the ORM writes it: SQLite stores datetimes as text, and a
-                # different text form of the same instant would compare wrongly in queries.
-                tuple(
-                    column.type.dialect_impl(self.engine.dialect).bind_processor(self.engine.dialect)
-                    for column in columns
-                ),
+                names,
+                _values_in_order(names),
+                tuple((index, process) for index, process in enumerate(processors) if process is not None),
             )
         return self._column_cache[given]
 
@@ -249,6 +257,12 @@ class SQLiteFileWriter:
         if rows <= SQL_CACHED_UP_TO_ROWS:
             self._sql_cache[names, rows] = sql
         return sql
+
+
+def _values_in_order(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    pick = itemgetter(*names)
+    # itemgetter answers a bare value, not a tuple, for a single name.
+    return pick if len(names) > 1 else lambda row: (pick(row),)
 
 
 def _as_sqlalchemy_error(sql: str, error: sqlite3.Error) -> StatementError:
