@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from bot.settings import ConfigurationError, Settings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Allocations between two passes of the garbage collector over young objects (Python's default is 700).
+GC_YOUNG_GENERATION_THRESHOLD = 20_000
 
 
 def alembic_config(database_url: str) -> object:
@@ -55,6 +57,11 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     # event loop (bench/ingest.py showed them in the latency tail).
     gc.collect()
     gc.freeze()
+    # Each request allocates a few thousand short-lived objects, nearly all freed by reference counting alone; with
+    # Python's default (a young-generation pass every 700 allocations) the collector ran several times per request
+    # for little to collect. Every 20,000 keeps garbage cycles bounded to a few megabytes and served about 5% more
+    # requests a second in bench/ingest.py.
+    gc.set_threshold(GC_YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
 
 
