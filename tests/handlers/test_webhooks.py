@@ -279,6 +279,19 @@ async def test_unsigned_wrongly_signed_or_stale_requests_are_refused_and_nothing
     assert fake_slack.calls_to("chat.postMessage") == []
 
 
+async def test_a_python_senders_nan_in_a_field_of_its_own_does_not_get_the_event_refused(
+    running_app: RunningApp,
+) -> None:
+    await given_workspace(running_app.context)
+    # Python's json.dumps writes NaN for a float that is not a number; whoelse ignores fields it does not know.
+    body = json.dumps(deal_event(win_probability=float("nan"))).encode()
+    assert b"NaN" in body
+
+    response = await send(running_app, body)
+
+    assert accepted(response)
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [
