@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, TextClause
 
 Key = tuple[Any, ...]
 # Statement texts are kept for batches up to this many rows; the text grows with the batch, and huge ones are rare.
@@ -109,6 +110,8 @@ def batch_writer_for(engine: AsyncEngine, table: Table, conflict_columns: Sequen
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not url.query:
         return SQLiteFileWriter(engine, table, conflict_columns)
+    if url.get_backend_name() == "postgresql":
+        return PostgresArrayWriter(engine, table, conflict_columns)
     return EngineWriter(engine, table, conflict_columns)
 
 
@@ -154,6 +157,50 @@ class EngineWriter:
 
     async def close(self) -> None:
         await self.release()
+
+
+@dataclass
+class PostgresArrayWriter(EngineWriter):
+    """PostgreSQL: each batch as one `INSERT ... SELECT FROM unnest(<one array per column>)`.
+
+    The statement's text is the same whatever the batch's size. A multi-row VALUES list is a new, longer text for
+    every size, and the driver parsed each one again to find its parameters (it keeps only short texts): that parsing
+    was about half of what writing a batch cost.
+    """
+
+    _texts: dict[frozenset[str], tuple[tuple[str, ...], TextClause]] = field(default_factory=dict)
+
+    async def write(self, rows: list[dict[str, Any]]) -> dict[Key, int]:
+        names, statement = self._statement_for(frozenset(rows[0]))
+        arrays = {name: [row[name] for row in rows] for name in names}
+        if self._connection is None:
+            self._connection = await self.engine.connect()
+        try:
+            async with self._connection.begin():
+                result = await self._connection.execute(statement, arrays)
+                return {tuple(row[1:]): int(row[0]) for row in result.all()}
+        except BaseException:
+            await self.release()
+            raise
+
+    def _statement_for(self, given: frozenset[str]) -> tuple[tuple[str, ...], TextClause]:
+        if given not in self._texts:
+            columns = [column for column in self.table.columns if column.name in given]
+            dialect = self.engine.dialect
+            arrays = ", ".join(
+                f"CAST(:{column.name} AS {column.type.compile(dialect=dialect)}[])" for column in columns
+            )
+            names = ", ".join(column.name for column in columns)
+            conflict = ", ".join(self.conflict_columns)
+            statement = text(
+                f"INSERT INTO {self.table.name} ({names}) SELECT * FROM unnest({arrays}) "
+                f"ON CONFLICT ({conflict}) DO NOTHING RETURNING id, {conflict}"
+            ).bindparams(
+                # Each parameter is a list of the column's values, converted as the ORM converts them.
+                *(bindparam(column.name, type_=ARRAY(column.type)) for column in columns)
+            )
+            self._texts[given] = (tuple(column.name for column in columns), statement)
+        return self._texts[given]
 
 
 @dataclass
