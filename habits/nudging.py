@@ -9,14 +9,13 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
 from habits.messages import CHANNEL_MENTION, MENTION, mention
 from habits.nudge_message import compose_nudge
 from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
-from models.events import ReceivedEvent, stored_event_id
+from models.events import ReceivedEvent
 from models.nudges import Nudge
 from models.outbox import OutboxMessage, enqueue
 from models.people import snoozed_users
@@ -58,35 +57,6 @@ class NudgeResult:
     event_id: int | None = None
     nudge_id: int | None = None
     deliver_after: datetime | None = None
-
-
-async def receive_event(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    event: BusinessEvent,
-    now: datetime,
-    default_timezone: str = "UTC",
-) -> NudgeResult:
-    """Records the event and, at a critical juncture, queues a nudge. Repeating an event changes nothing."""
-    workspace = await get_or_create_workspace(
-        session, workspace_id=workspace_id, default_timezone=default_timezone
-    )
-    record = ReceivedEvent(**event_row(workspace_id=workspace_id, event=event, now=now))
-    try:
-        async with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        # The sender's retry, or a concurrent copy of the same delivery: the first one decided already.
-        first = await stored_event_id(
-            session, workspace_id=workspace_id, source=event.source, external_id=event.external_id
-        )
-        return NudgeResult("duplicate_event", event_id=first)
-
-    result = await _decide(session, workspace=workspace, event=event, record=record, now=now)
-    record.outcome = result.outcome
-    await session.flush()
-    return replace(result, event_id=record.id)
 
 
 def event_row(*, workspace_id: str, event: BusinessEvent, now: datetime) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from habits.nudge_answers import (
     record_help,
     refuse,
 )
-from habits.nudging import nudge_by_hand, receive_event
+from habits.nudging import nudge_by_hand
 from models.db import session_scope
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import OutboxMessage
 from models.workspaces import get_or_create_workspace
+from tests.habits.receiving import receive_event
 
 WORKSPACE = "T0001"
 OTHER = "T0002"

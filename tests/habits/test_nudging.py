@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.events import BusinessEvent
 from habits.nudge_message import WHAT_ELSE, WHO_ELSE
-from habits.nudging import NudgeResult, facts, nudge_by_hand, receive_event
+from habits.nudging import NudgeResult, facts, nudge_by_hand
 from models.db import session_scope
 from models.events import ReceivedEvent
 from models.nudges import Nudge
@@ -20,6 +20,7 @@ from models.outbox import OutboxMessage
 from models.people import snooze
 from models.watches import WatchKind, watch_channel
 from models.workspaces import get_or_create_workspace
+from tests.habits.receiving import receive_event
 
 WORKSPACE = "T0001"
 DEALS = "CDEALS"

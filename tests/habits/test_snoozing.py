@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.events import BusinessEvent
-from habits.nudging import receive_event
 from habits.snoozing import SnoozeFor, SnoozeInputError, apply_snooze, read_snooze
 from habits.time_words import describe_duration, describe_moment, parse_duration
 from models.db import session_scope
@@ -16,6 +15,7 @@ from models.nudges import Nudge
 from models.outbox import OutboxMessage
 from models.people import snoozed_users
 from models.workspaces import Workspace, get_or_create_workspace
+from tests.habits.receiving import receive_event
 
 WORKSPACE = "T0001"
 # A Tuesday, 10:00 UTC: 11:00 in Berlin.

@@ -1,0 +1,36 @@
+"""Events into the who-else habit the way the intake feeds them (bot/event_intake.py), without HTTP: stored unless the
+sender's id was seen before, then decided on from what was stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from habits.events import BusinessEvent
+from habits.nudging import NudgeResult, decide_stored_event, event_row
+from models.events import ReceivedEvent, stored_event_id
+from models.workspaces import get_or_create_workspace
+
+
+async def receive_event(
+    session: AsyncSession, *, workspace_id: str, event: BusinessEvent, now: datetime
+) -> NudgeResult:
+    await get_or_create_workspace(session, workspace_id=workspace_id)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stored_id = await session.scalar(
+        insert(ReceivedEvent)
+        .values(**event_row(workspace_id=workspace_id, event=event, now=now))
+        .on_conflict_do_nothing(index_elements=["workspace_id", "source", "external_id"])
+        .returning(ReceivedEvent.id)
+    )
+    if stored_id is None:
+        # The sender's retry, or a concurrent copy of the same delivery: the first one is decided already.
+        first = await stored_event_id(
+            session, workspace_id=workspace_id, source=event.source, external_id=event.external_id
+        )
+        return NudgeResult("duplicate_event", event_id=first)
+    record = await session.get(ReceivedEvent, stored_id)
+    assert record is not None
+    return await decide_stored_event(session, record=record, now=now)
