@@ -139,16 +139,20 @@ class EngineWriter:
         )
 
     async def write(self, rows: list[dict[str, Any]]) -> dict[Key, int]:
+        statement, parameters = self._statement_for(rows)
         if self._connection is None:
             self._connection = await self.engine.connect()
         try:
             async with self._connection.begin():
-                result = await self._connection.execute(self._statement, rows)
+                result = await self._connection.execute(statement, parameters)
                 return {tuple(row[1:]): int(row[0]) for row in result.all()}
         except BaseException:
             # The connection may be what failed: the next batch starts on a fresh one.
             await self.release()
             raise
+
+    def _statement_for(self, rows: list[dict[str, Any]]) -> tuple[Executable, Any]:
+        return self._statement, rows
 
     async def release(self) -> None:
         connection, self._connection = self._connection, None
@@ -170,20 +174,11 @@ class PostgresArrayWriter(EngineWriter):
 
     _texts: dict[frozenset[str], tuple[tuple[str, ...], TextClause]] = field(default_factory=dict)
 
-    async def write(self, rows: list[dict[str, Any]]) -> dict[Key, int]:
-        names, statement = self._statement_for(frozenset(rows[0]))
-        arrays = {name: [row[name] for row in rows] for name in names}
-        if self._connection is None:
-            self._connection = await self.engine.connect()
-        try:
-            async with self._connection.begin():
-                result = await self._connection.execute(statement, arrays)
-                return {tuple(row[1:]): int(row[0]) for row in result.all()}
-        except BaseException:
-            await self.release()
-            raise
+    def _statement_for(self, rows: list[dict[str, Any]]) -> tuple[Executable, Any]:
+        names, statement = self._text_for(frozenset(rows[0]))
+        return statement, {name: [row[name] for row in rows] for name in names}
 
-    def _statement_for(self, given: frozenset[str]) -> tuple[tuple[str, ...], TextClause]:
+    def _text_for(self, given: frozenset[str]) -> tuple[tuple[str, ...], TextClause]:
         if given not in self._texts:
             columns = [column for column in self.table.columns if column.name in given]
             dialect = self.engine.dialect
