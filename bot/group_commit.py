@@ -117,7 +117,7 @@ def batch_writer_for(engine: AsyncEngine, table: Table, conflict_columns: Sequen
 
 @dataclass
 class EngineWriter:
-    """Through the app's engine: PostgreSQL (and SQLite in memory, which only the engine's connection can see).
+    """Through the app's engine: any database, and SQLite in memory (which only the engine's connection can see).
 
     One pooled connection serves a whole run of back-to-back batches, so a burst pays for the checkout (and its
     liveness ping) once rather than once per batch.
