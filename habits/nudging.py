@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
 from habits.messages import CHANNEL_MENTION, MENTION, mention
 from habits.nudge_message import compose_nudge
 from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
+from models.db import insert_skipping_duplicates
 from models.events import ReceivedEvent
 from models.nudges import Nudge
 from models.outbox import OutboxMessage, enqueue
@@ -146,7 +146,7 @@ async def _decide(
 
     capped = over_hourly_cap(recent, workspace.hourly_cap)
     nudge_id = await session.scalar(
-        _insert_for(session, Nudge)
+        insert_skipping_duplicates(session, Nudge)
         .values(
             workspace_id=workspace.id,
             channel_id=channel,
@@ -280,11 +280,6 @@ async def _moment_and_channel_so_far(
     )
     found = (await session.execute(select(earlier, recent))).one()
     return found[0], int(found[1] or 0)
-
-
-def _insert_for(session: AsyncSession, table: type[Nudge]) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT that can skip a row the unique constraint already holds, without failing the transaction."""
-    return postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
 
 
 async def _first_nudge_post(

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -67,6 +68,13 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+def insert_skipping_duplicates(session: AsyncSession, entity: type[Any]) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can skip (ON CONFLICT DO NOTHING) a row a unique key already holds, without failing the
+    transaction the way a plain INSERT and its IntegrityError would."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(entity) if dialect == "postgresql" else sqlite.insert(entity)
 
 
 def sync_url(database_url: str) -> str:

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from habits.messages import Message
 from models.base import Base, utcnow
+from models.db import insert_skipping_duplicates
 
 PENDING = "pending"
 SENDING = "sending"
@@ -77,33 +77,33 @@ async def enqueue(
     """Queue a message; queueing the same key twice returns the first row and queues nothing new."""
     if (channel_id is None) == (dm_user_id is None):
         raise ValueError("a message goes to exactly one of a channel or a person")
-    existing = await find_by_key(session, workspace_id=workspace_id, idempotency_key=idempotency_key)
-    if existing is not None:
-        return existing
-    row = OutboxMessage(
-        workspace_id=workspace_id,
-        idempotency_key=idempotency_key,
-        channel_id=channel_id,
-        dm_user_id=dm_user_id,
-        ephemeral_user_id=ephemeral_user_id,
-        message=message.model_dump(mode="json"),
-        thread_parent_id=thread_parent_id,
-        thread_ts=thread_ts,
-        update_of_id=update_of_id,
-        status=PENDING,
-        attempts=0,
-        not_before=not_before or utcnow(),
+    row: OutboxMessage | None = await session.scalar(
+        insert_skipping_duplicates(session, OutboxMessage)
+        .values(
+            workspace_id=workspace_id,
+            idempotency_key=idempotency_key,
+            channel_id=channel_id,
+            dm_user_id=dm_user_id,
+            ephemeral_user_id=ephemeral_user_id,
+            message=message.model_dump(mode="json"),
+            thread_parent_id=thread_parent_id,
+            thread_ts=thread_ts,
+            update_of_id=update_of_id,
+            status=PENDING,
+            attempts=0,
+            not_before=not_before or utcnow(),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["workspace_id", "idempotency_key"])
+        .returning(OutboxMessage)
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another request queued the same key between our look-up and insert.
-        raced = await find_by_key(session, workspace_id=workspace_id, idempotency_key=idempotency_key)
-        if raced is None:
-            raise
-        return raced
-    return row
+    if row is not None:
+        return row
+    # Queued before (the same work done again), or by a concurrent request a moment ago: the first row stands.
+    existing = await find_by_key(session, workspace_id=workspace_id, idempotency_key=idempotency_key)
+    if existing is None:
+        raise RuntimeError(f"outbox message {idempotency_key!r} was neither queued nor found")
+    return existing
 
 
 async def find_by_key(session: AsyncSession, *, workspace_id: str, idempotency_key: str) -> OutboxMessage | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
 from habits.nudging import NudgeResult, decide_stored_event, event_row
+from models.db import insert_skipping_duplicates
 from models.events import ReceivedEvent, stored_event_id
 from models.workspaces import get_or_create_workspace
 
@@ -18,9 +18,8 @@ async def receive_event(
     session: AsyncSession, *, workspace_id: str, event: BusinessEvent, now: datetime
 ) -> NudgeResult:
     await get_or_create_workspace(session, workspace_id=workspace_id)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stored_id = await session.scalar(
-        insert(ReceivedEvent)
+        insert_skipping_duplicates(session, ReceivedEvent)
         .values(**event_row(workspace_id=workspace_id, event=event, now=now))
         .on_conflict_do_nothing(index_elements=["workspace_id", "source", "external_id"])
         .returning(ReceivedEvent.id)
