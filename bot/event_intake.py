@@ -27,7 +27,7 @@ from habits.events import BusinessEvent
 from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
 from models.base import utcnow
 from models.db import session_scope
-from models.events import ReceivedEvent, stored_event_id
+from models.events import SENDERS_EVENT_KEY, ReceivedEvent, stored_event_id
 from models.workspaces import Workspace, get_or_create_workspace
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class EventIntake:
         await self._ensure_workspace(workspace_id)
         if self._committer is None:
             events_table: Table = ReceivedEvent.__table__  # type: ignore[assignment]
-            self._committer = GroupCommitter(self.engine, events_table, ("workspace_id", "source", "external_id"))
+            self._committer = GroupCommitter(self.engine, events_table, SENDERS_EVENT_KEY)
         event_id = await self._committer.insert(
             event_row(workspace_id=workspace_id, event=event, now=self.clock())
         )

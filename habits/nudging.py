@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
@@ -245,12 +245,18 @@ async def nudge_by_hand(
     return nudge
 
 
-async def _nudge_for(session: AsyncSession, *, workspace_id: str, subject_key: str, juncture: str) -> int | None:
-    return await session.scalar(
+def _first_nudge_about(*, workspace_id: str, subject_key: str, juncture: str) -> Select[int]:
+    return (
         select(Nudge.id)
         .where(Nudge.workspace_id == workspace_id, Nudge.subject_key == subject_key, Nudge.juncture == juncture)
         .order_by(Nudge.id)
         .limit(1)
+    )
+
+
+async def _nudge_for(session: AsyncSession, *, workspace_id: str, subject_key: str, juncture: str) -> int | None:
+    return await session.scalar(
+        _first_nudge_about(workspace_id=workspace_id, subject_key=subject_key, juncture=juncture)
     )
 
 
@@ -259,13 +265,9 @@ async def _moment_and_channel_so_far(
 ) -> tuple[int | None, int]:
     """In one round trip: the nudge already asked about this moment (if any), and the automatic nudges the channel
     gets in the hour up to `moment`, including ones held until then."""
-    earlier = (
-        select(Nudge.id)
-        .where(Nudge.workspace_id == workspace_id, Nudge.subject_key == subject_key, Nudge.juncture == juncture)
-        .order_by(Nudge.id)
-        .limit(1)
-        .scalar_subquery()
-    )
+    earlier = _first_nudge_about(
+        workspace_id=workspace_id, subject_key=subject_key, juncture=juncture
+    ).scalar_subquery()
     recent = (
         select(func.count(Nudge.id))
         .where(

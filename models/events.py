@@ -11,12 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
 
+# The sender's own id makes a retried or repeated delivery a no-op instead of a second nudge.
+SENDERS_EVENT_KEY = ("workspace_id", "source", "external_id")
+
 
 class ReceivedEvent(Base):
     __tablename__ = "events"
-    # The sender's own id makes a retried or repeated delivery a no-op instead of a second nudge.
     __table_args__ = (
-        UniqueConstraint("workspace_id", "source", "external_id"),
+        UniqueConstraint(*SENDERS_EVENT_KEY),
         # What the intake looks for on every pass (see migrations/versions/0005_event_indexes.py).
         Index(
             "ix_events_undecided",

@@ -17,7 +17,7 @@ from bot.group_commit import EngineWriter, GroupCommitter, SQLiteFileWriter
 from habits.events import BusinessEvent
 from habits.nudging import event_row
 from models.db import create_engine_for, create_session_factory, session_scope
-from models.events import ReceivedEvent
+from models.events import SENDERS_EVENT_KEY, ReceivedEvent
 from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, eventually
 
@@ -32,12 +32,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 EVENTS: Table = ReceivedEvent.__table__  # type: ignore[assignment]
-EVENT_KEY = ("workspace_id", "source", "external_id")
 
 
 @pytest.fixture
 async def writer(engine: AsyncEngine) -> AsyncIterator[GroupCommitter]:
-    committer = GroupCommitter(engine, EVENTS, EVENT_KEY)
+    committer = GroupCommitter(engine, EVENTS, SENDERS_EVENT_KEY)
     yield committer
     await committer.close()
 
@@ -101,7 +100,7 @@ async def test_idle_means_every_waiting_request_has_its_answer(writer: GroupComm
 
 async def test_through_the_engine_too_a_batch_gets_ids_and_repeats_are_duplicates(engine: AsyncEngine) -> None:
     """The path for PostgreSQL and in-memory SQLite, run here on whichever database this test runs on."""
-    batches = EngineWriter(engine, EVENTS, EVENT_KEY)
+    batches = EngineWriter(engine, EVENTS, SENDERS_EVENT_KEY)
 
     first = await batches.write([row("evt-1"), row("evt-2")])
     again = await batches.write([row("evt-2"), row("evt-3")])
@@ -156,7 +155,7 @@ async def test_on_sqlite_a_batch_that_cannot_get_the_write_lock_in_time_fails_an
 ) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's single write lock")
-    impatient = SQLiteFileWriter(engine, EVENTS, EVENT_KEY, lock_wait_seconds=0.05)
+    impatient = SQLiteFileWriter(engine, EVENTS, SENDERS_EVENT_KEY, lock_wait_seconds=0.05)
 
     async with write_lock_held_elsewhere(engine):
         with pytest.raises(DBAPIError, match="locked"):

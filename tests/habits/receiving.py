@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from habits.events import BusinessEvent
 from habits.nudging import NudgeResult, decide_stored_event, event_row
 from models.db import insert_skipping_duplicates
-from models.events import ReceivedEvent, stored_event_id
+from models.events import SENDERS_EVENT_KEY, ReceivedEvent, stored_event_id
 from models.workspaces import get_or_create_workspace
 
 
@@ -21,7 +21,7 @@ async def receive_event(
     stored_id = await session.scalar(
         insert_skipping_duplicates(session, ReceivedEvent)
         .values(**event_row(workspace_id=workspace_id, event=event, now=now))
-        .on_conflict_do_nothing(index_elements=["workspace_id", "source", "external_id"])
+        .on_conflict_do_nothing(index_elements=SENDERS_EVENT_KEY)
         .returning(ReceivedEvent.id)
     )
     if stored_id is None:
