@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -105,13 +106,19 @@ class RunningApp:
         return await self.http.post(path, content=body, headers=headers)
 
 
-@pytest.fixture
-async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
-    app = create_app(settings)
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[RunningApp]:
+    """The app with its lifespan running (and with it whatever background work it was built with)."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
             yield RunningApp(app, client)
+
+
+@pytest.fixture
+async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
+    async with serving(create_app(settings)) as app:
+        yield app
 
 
 async def eventually(
