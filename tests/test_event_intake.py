@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import event, select
 
@@ -20,7 +19,7 @@ from models.db import session_scope
 from models.events import ReceivedEvent
 from models.watches import watch_channel
 from models.workspaces import get_or_create_workspace
-from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 
 DEALS = "CDEALS"
@@ -40,16 +39,12 @@ def stage_change(number: int) -> BusinessEvent:
 
 @asynccontextmanager
 async def whoelse(settings: Settings, *, background_workers: bool) -> AsyncIterator[RunningApp]:
-    app = create_app(settings, background_workers=background_workers)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            running = RunningApp(app, client)
-            async with session_scope(running.context.sessions) as session:
-                workspace = await get_or_create_workspace(session, workspace_id=TEAM_ID)
-                workspace.quiet_start = workspace.quiet_end = None
-                await watch_channel(session, workspace_id=TEAM_ID, channel_id=DEALS, kind="deals", user_id="UA")
-            yield running
+    async with serving(create_app(settings, background_workers=background_workers)) as running:
+        async with session_scope(running.context.sessions) as session:
+            workspace = await get_or_create_workspace(session, workspace_id=TEAM_ID)
+            workspace.quiet_start = workspace.quiet_end = None
+            await watch_channel(session, workspace_id=TEAM_ID, channel_id=DEALS, kind="deals", user_id="UA")
+        yield running
 
 
 async def outcomes(app: RunningApp) -> dict[str, str | None]:

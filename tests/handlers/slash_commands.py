@@ -9,7 +9,7 @@ import httpx
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.conftest import TEAM_ID, RunningApp
+from tests.conftest import TEAM_ID, RunningApp, serving
 from tests.support.signing import slack_form
 
 CHANNEL = "CSALES"
@@ -19,10 +19,8 @@ CHANNEL = "CSALES"
 async def running(settings: Settings) -> AsyncIterator[RunningApp]:
     """The real app with delivery running and no scheduled jobs, so nothing posts behind a test's back."""
     application = create_app(settings, job_sources=[])
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            yield RunningApp(application, client)
+    async with serving(application) as running:
+        yield running
 
 
 def command_form(text: str, *, user: str, channel: str = CHANNEL, trigger_id: str = "trigger-1") -> dict[str, str]:

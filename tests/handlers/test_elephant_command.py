@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.app import create_app
@@ -21,7 +20,7 @@ from habits.elephant_messages import (
 )
 from models.base import utcnow
 from scheduler.elephant_jobs import remind_open_polls, sweep_polls
-from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.support.signing import slack_form, slack_interaction
 
@@ -58,10 +57,8 @@ async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncI
     fake_slack.add_channel(CHANNEL, members=PEOPLE)
     # The test moves the poll on itself; no scheduled job runs behind its back.
     application = create_app(settings, clock=clock, job_sources=[])
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            yield RunningApp(application, client)
+    async with serving(application) as running:
+        yield running
 
 
 async def command(app: RunningApp, text: str, *, user: str = "UANNA") -> str:

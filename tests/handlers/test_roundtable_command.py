@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.app import create_app
@@ -19,7 +18,7 @@ from models.db import session_scope
 from models.roundtables import roundtable_for_channel
 from models.scheduler_jobs import upcoming_runs
 from scheduler.roundtable_jobs import job_source, send_reminder
-from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.support.signing import slack_form, slack_interaction
 
@@ -54,10 +53,8 @@ async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncI
     fake_slack.add_channel(CHANNEL, members=["UANNA", "UBEN", "UCARL"])
     # The real scheduler with only the round-table's jobs; their moments are days away, so tests send by hand.
     application = create_app(settings, clock=clock, job_sources=[job_source])
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            yield RunningApp(application, client)
+    async with serving(application) as running:
+        yield running
 
 
 async def command(app: RunningApp, text: str, *, user: str = "UANNA") -> dict[str, Any]:

@@ -30,7 +30,7 @@ from models.nudges import Nudge
 from models.outbox import SENT, OutboxMessage
 from models.watches import WatchKind, watch_channel
 from models.workspaces import get_or_create_workspace
-from tests.conftest import TEAM_ID, RunningApp, eventually
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.support.databases import table_offline
 from tests.support.signing import WEBHOOK_SECRET, webhook_headers
@@ -356,11 +356,9 @@ async def test_an_oversized_body_is_refused_even_without_a_declared_length(runni
 
 async def test_without_a_configured_secret_webhooks_are_turned_off(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"whoelse_webhook_secret": None}), background_workers=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            body = json.dumps(deal_event()).encode()
-            response = await client.post("/webhooks/generic", content=body, headers=webhook_headers(body))
+    async with serving(app) as running:
+        body = json.dumps(deal_event()).encode()
+        response = await running.post("/webhooks/generic", body, webhook_headers(body))
 
     assert response.status_code == 503
     assert "WHOELSE_WEBHOOK_SECRET" in response.json()["error"]
@@ -466,10 +464,8 @@ async def clocked_app(settings: Settings) -> AsyncIterator[ClockedApp]:
         background_workers=False,
         delivery_policy=DeliveryPolicy(channel_interval=timedelta(0)),
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            yield ClockedApp(RunningApp(app, client), clock)
+    async with serving(app) as running:
+        yield ClockedApp(running, clock)
 
 
 async def test_in_quiet_hours_a_nudge_waits_until_they_end_in_the_workspaces_zone(

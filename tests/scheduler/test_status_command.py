@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +18,7 @@ from models.db import session_scope
 from models.outbox import FAILED, PENDING, enqueue
 from models.workspaces import Workspace
 from scheduler.jobs import JobSpec, schedule_job_id
-from tests.conftest import TEAM_ID, RunningApp
+from tests.conftest import TEAM_ID, RunningApp, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.scheduler.service_support import RECORD_RUN, source_of
 from tests.support.signing import slack_form
@@ -47,10 +46,8 @@ async def app(settings: Settings, fake_slack: FakeSlack) -> AsyncIterator[Runnin
         )
     ]
     application = create_app(settings, job_sources=sources)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whoelse.test") as client:
-            yield RunningApp(application, client)
+    async with serving(application) as running:
+        yield running
 
 
 async def seed_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:
