@@ -51,7 +51,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine_for(settings.database_url)
+        engine = create_engine_for(
+            settings.database_url,
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
+            statement_timeout_seconds=settings.database_statement_timeout_seconds,
+        )
         sessions = create_session_factory(engine)
         # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries instead,
         # after checking whether the first attempt landed.
@@ -77,6 +81,7 @@ def create_app(
             default_timezone=settings.default_timezone,
             clock=clock,
             poll_seconds=settings.delivery_poll_seconds,
+            store_timeout_seconds=settings.webhook_store_timeout_seconds,
         )
         context = AppContext(
             settings=settings,

@@ -32,12 +32,19 @@ class Settings(BaseSettings):
     slack_socket_mode: bool = False
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
+    # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
+    # wait for a new connection, and how long one statement may run before the server cancels it.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=15.0, gt=0)
     host: str = "0.0.0.0"
     port: int = 3000
 
     whoelse_webhook_secret: SecretStr | None = None
     webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
     webhook_max_age_seconds: int = Field(default=300, gt=0)
+    # A webhook whose event is not stored within this many seconds is answered 503 with Retry-After (the sender
+    # retries), rather than kept waiting on a database that has stopped answering.
+    webhook_store_timeout_seconds: float = Field(default=5.0, gt=0)
 
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def create_engine_for(database_url: str, **options: Any) -> AsyncEngine:
+def create_engine_for(
+    database_url: str,
+    *,
+    connect_timeout_seconds: float | None = None,
+    statement_timeout_seconds: float | None = None,
+    **options: Any,
+) -> AsyncEngine:
+    """The engine; on PostgreSQL, connecting and each statement are bounded when timeouts are given."""
     if database_url.startswith("sqlite"):
         # Webhooks, Slack listeners and the delivery worker write concurrently; SQLite serialises writers, so
         # wait for the lock instead of failing with "database is locked".
@@ -24,7 +32,23 @@ def create_engine_for(database_url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **options)
         _tune_sqlite(engine.sync_engine)
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, **options)
+    connect_args = _postgres_timeouts(make_url(database_url), connect_timeout_seconds, statement_timeout_seconds)
+    return create_async_engine(database_url, pool_pre_ping=True, connect_args=connect_args, **options)
+
+
+def _postgres_timeouts(url: URL, connect_seconds: float | None, statement_seconds: float | None) -> dict[str, Any]:
+    """A stalled server must fail calls rather than hold them: the driver gives up connecting, and the server
+    cancels a statement that runs too long (waiting on a lock, say). A server that answers nothing at all is bounded
+    by the callers' own deadlines (the health probe, the webhook store)."""
+    arguments: dict[str, Any] = {}
+    # psycopg is the driver whoelse documents and ships with.
+    if url.get_driver_name() == "psycopg":
+        if connect_seconds is not None:
+            # libpq counts whole seconds.
+            arguments["connect_timeout"] = max(1, math.ceil(connect_seconds))
+        if statement_seconds is not None:
+            arguments["options"] = f"-c statement_timeout={math.ceil(statement_seconds * 1000)}"
+    return arguments
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -21,6 +21,8 @@ from handlers.webhooks.signature import SignatureRejected, verify
 logger = logging.getLogger(__name__)
 
 CHANNEL_ID_PATTERN = r"^[CGD][A-Z0-9]{2,}$"
+# A database outage is usually over within moments; senders that honour Retry-After come back soon after.
+STORE_RETRY_AFTER_SECONDS = 5
 
 
 class MissingField(ValueError):
@@ -167,9 +169,11 @@ async def generic_webhook(request: Request) -> JSONResponse:
         first_id = (
             None if event_id else await context.intake.existing_event_id(workspace_id=workspace_id, event=event)
         )
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
         logger.exception("could not store webhook event %s", payload.id)
-        return _problem(503, "the event could not be stored; please retry", retry=True)
+        refused = _problem(503, "the event could not be stored; please retry", retry=True)
+        refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+        return refused
 
     if event_id is None:
         # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.

@@ -63,6 +63,8 @@ class _Fault:
     status: int
     error: str
     retry_after: int | None = None
+    # Carry the call out, then answer with the error anyway: what Slack does now and then with a 5xx.
+    after_processing: bool = False
 
 
 @dataclass
@@ -350,6 +352,16 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, deque()).extend(_Fault(status, error) for _ in range(times))
 
+    def fail_after_storing_next(
+        self, method: str, times: int = 1, *, status: int = 500, error: str = "internal_error"
+    ) -> None:
+        """Carry out the next call(s) (a post is stored and visible in history) but answer with an error, as Slack
+        occasionally does: the caller cannot tell this from a call that failed."""
+        with self._lock:
+            self._faults.setdefault(method, deque()).extend(
+                _Fault(status, error, after_processing=True) for _ in range(times)
+            )
+
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         with self._lock:
             self._faults.setdefault(method, deque()).extend(
@@ -404,6 +416,11 @@ class FakeSlack:
         faults = self._faults.get(method)
         if faults:
             fault = faults.popleft()
+            if fault.after_processing:
+                try:
+                    handler(params)
+                except _SlackError as exc:
+                    return exc.status, {"ok": False, "error": exc.error}, exc.headers
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return fault.status, {"ok": False, "error": fault.error}, headers
         try:

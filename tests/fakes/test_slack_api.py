@@ -172,6 +172,17 @@ def test_fail_next_with_ok_false_and_with_http_status(slack: FakeSlack, client: 
     assert len(slack.messages()) == 1
 
 
+def test_a_post_can_be_stored_and_still_answered_500(slack: FakeSlack, client: WebClient) -> None:
+    slack.fail_after_storing_next("chat.postMessage")
+    with pytest.raises(SlackApiError) as failed:
+        client.chat_postMessage(channel="C1", text="landed", metadata=_metadata("landed"))
+    assert failed.value.response.status_code == 500
+    history = client.conversations_history(channel="C1", include_all_metadata=True)
+    assert [m["metadata"]["event_payload"]["idempotency_key"] for m in history["messages"]] == ["landed"]
+    client.chat_postMessage(channel="C1", text="next")
+    assert [m["text"] for m in slack.messages("C1")] == ["landed", "next"]
+
+
 def test_unknown_method_and_missing_arguments(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as unknown:
         client.api_call("chat.teleport")
