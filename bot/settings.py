@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_socket_mode: bool = False
+    # Largest request accepted at /slack/events (larger ones get 413 before their signature is checked).
+    slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     host: str = "0.0.0.0"
