@@ -104,6 +104,9 @@ def _read_event(body: bytes) -> WebhookEvent | JSONResponse:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return _problem(400, f"body is not valid JSON: {error}")
+    except RecursionError:
+        # Python's JSON reader recurses once per level of nesting; no event needs more than a few.
+        return _problem(400, "body is not valid JSON: nested too deeply")
     if not isinstance(document, dict):
         return _problem(400, "body must be a JSON object")
     try:
