@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -23,6 +22,7 @@ from bot.slack.gateway import SlackGateway
 from bot.watch_cache import WatchedChannels
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
+from handlers.slack.edge import SlackEdge
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
 from scheduler.jobs import JobSource
@@ -95,15 +95,21 @@ def create_app(
             watched=WatchedChannels(sessions),
             webhook_secret=settings.secret("whoelse_webhook_secret") if settings.webhooks_enabled else None,
         )
+        signing_secret = settings.secret("slack_signing_secret")
+        assert signing_secret is not None  # settings.require checked it
         bolt = AsyncApp(
             client=client,
-            signing_secret=settings.secret("slack_signing_secret"),
+            signing_secret=signing_secret,
+            # SlackEdge checks every HTTP request's signature before Bolt reads the body (Socket Mode needs none).
+            request_verification_enabled=False,
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
         slack_handlers.register(bolt, context)
         app.state.context = context
-        app.state.slack = AsyncSlackRequestHandler(bolt)
+        app.state.slack = SlackEdge(
+            bolt, signing_secret=signing_secret, max_body_bytes=settings.slack_max_body_bytes
+        )
         scheduler = SchedulerService(context, all_job_sources() if job_sources is None else job_sources)
         app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
@@ -137,8 +143,8 @@ def create_app(
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        handler: AsyncSlackRequestHandler = request.app.state.slack
-        return await handler.handle(request)
+        edge: SlackEdge = request.app.state.slack
+        return await edge.handle(request)
 
     health.register(app)
     webhooks.register(app)

@@ -39,6 +39,7 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     import uvicorn
 
     from bot.app import bot_team, create_app
+    from bot.http_server import http_limits
     from bot.logs import configure_logging
     from bot.preflight import check_database
 
@@ -62,7 +63,9 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     # for little to collect. Every 20,000 keeps garbage cycles bounded to a few megabytes and served about 5% more
     # requests a second in bench/ingest.py.
     gc.set_threshold(GC_YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True, **http_limits(settings)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

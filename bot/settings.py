@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_socket_mode: bool = False
+    # Largest request accepted at /slack/events (larger ones get 413 before their signature is checked).
+    slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
@@ -38,6 +40,11 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=15.0, gt=0)
     host: str = "0.0.0.0"
     port: int = 3000
+    # Limits for `whoelse serve` facing the internet (bot/http_server.py; README "Running behind the internet").
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, gt=0)
+    http_max_connections: int = Field(default=256, gt=0)
+    http_max_header_bytes: int = Field(default=16 * 1024, gt=0)
 
     whoelse_webhook_secret: SecretStr | None = None
     webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)

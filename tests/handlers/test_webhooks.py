@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,7 @@ from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.support.databases import table_offline
+from tests.support.garbage import UNREADABLE_JSON
 from tests.support.signing import WEBHOOK_SECRET, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -322,6 +324,21 @@ async def test_malformed_or_incomplete_events_are_refused_naming_what_is_wrong(
     assert named in problem["error"]
     if "fields" in problem:
         assert named in [field["field"] for field in problem["fields"]]
+    assert await nothing_stored(running_app.context)
+
+
+@pytest.mark.parametrize("body", UNREADABLE_JSON.values(), ids=UNREADABLE_JSON.keys())
+async def test_an_unreadable_body_is_refused_with_a_reason_and_no_traceback(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    await given_workspace(running_app.context, watching={})
+
+    signed = await send(running_app, body)
+    unsigned = await running_app.post("/webhooks/generic", body, {"Content-Type": "application/json"})
+
+    assert (signed.status_code, unsigned.status_code) == (400, 401)
+    assert signed.json()["error"].startswith("body ")
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info]
     assert await nothing_stored(running_app.context)
 
 
