@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
 from bot.gateway import DeliveryError
+from bot.slack.typed_text import typed
 from habits import watching
 from habits.messages import Message
 from habits.nudging import nudge_by_hand
@@ -62,7 +63,8 @@ def _forget_watching(request: CommandRequest, context: AppContext) -> None:
 
 
 async def nudge(request: CommandRequest, context: AppContext) -> Message:
-    topic = " ".join(request.arguments.split())
+    # Someone's words, reposted by the bot: only the people they mentioned may be pinged.
+    topic = typed(" ".join(request.arguments.split()))
     if not topic:
         return Message(text=NUDGE_USAGE)
     async with session_scope(context.sessions) as session:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.settings import Settings
+from habits.messages import WORD_JOINER
 from models.base import utcnow
 from models.db import session_scope
 from models.nudges import Nudge
@@ -19,6 +20,7 @@ from models.watches import ChannelWatch, home_channel, watched_kinds
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import CHANNEL, command_form, reply_to, running
+from tests.support.mentions import pings_in
 from tests.support.signing import slack_headers
 
 SUPPORT = "CSUPPORT"
@@ -117,6 +119,24 @@ async def test_a_nudge_by_hand_is_posted_in_the_channel_exactly_once(
         nudge = await session.scalar(select(Nudge))
     assert nudge is not None
     assert (nudge.channel_id, nudge.created_by, nudge.title) == (CHANNEL, "UANNA", "Acme renewal pricing")
+
+
+async def test_a_nudge_by_hand_pings_only_the_people_its_author_mentioned(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await reply_to(
+        app,
+        "nudge Acme @{U0000009} @{group:S123} #{C0000009} <!subteam^S123|@sales> <!channel> <!here> <!everyone> "
+        "for <@UBEN|ben> and <@UANNA>",
+        user="UANNA",
+    )
+
+    await eventually(lambda: len(fake_slack.messages(CHANNEL)) == 1)
+    [posted] = fake_slack.messages(CHANNEL)
+    assert set(pings_in(posted)) == {"<@UANNA>", "<@UBEN>"}
+    # Shown as written, so the channel still reads what was typed.
+    assert f"Acme @U0000009 @group:S123 #C0000009 @{WORD_JOINER}sales @{WORD_JOINER}channel" in posted["text"]
+    assert "<#C0000009>" not in posted["text"]
 
 
 async def test_a_nudge_without_a_topic_gets_a_usage_line_and_posts_nothing(
