@@ -42,6 +42,7 @@ async def watch(request: CommandRequest, context: AppContext) -> Message:
             user_id=request.user_id,
             arguments=request.arguments,
             default_timezone=context.settings.default_timezone,
+            direct_message=_is_direct_message(request),
         )
     _forget_watching(request, context)
     return reply
@@ -54,6 +55,12 @@ async def unwatch(request: CommandRequest, context: AppContext) -> Message:
         )
     _forget_watching(request, context)
     return reply
+
+
+def _is_direct_message(request: CommandRequest) -> bool:
+    """A DM (D…, "directmessage") or a group DM ("mpdm-…", whose id looks like a private channel's)."""
+    name = request.channel_name
+    return request.channel_id.startswith("D") or name == "directmessage" or name.startswith("mpdm-")
 
 
 def _forget_watching(request: CommandRequest, context: AppContext) -> None:

@@ -74,6 +74,26 @@ async def test_watching_and_unwatching_a_channel_round_trip(app: RunningApp) -> 
     assert await home(app, "deals") is None
 
 
+@pytest.mark.parametrize(
+    ("conversation", "name"),
+    [
+        ("DANNA", "directmessage"),
+        ("DANNA", "privategroup"),
+        ("GANNABEN", "mpdm-anna--ben-1"),
+        ("C0MPDM", "mpdm-x-1"),
+    ],
+)
+async def test_a_direct_message_cannot_watch_so_webhook_events_never_land_in_ones_dms(
+    app: RunningApp, conversation: str, name: str
+) -> None:
+    for kind in ("tickets", "deals"):
+        reply = await reply_to(app, f"watch {kind}", user="UANNA", channel=conversation, channel_name=name)
+
+        assert reply.startswith("Only channels can watch deals or tickets, so nothing changed here.")
+        assert await watches(app, conversation) == set()
+        assert await home(app, kind) is None
+
+
 async def test_tickets_are_watched_separately_from_deals(app: RunningApp) -> None:
     await reply_to(app, "watch tickets", user="UANNA")
     await reply_to(app, "watch deals", user="UANNA")
