@@ -29,6 +29,33 @@ def channel_mention(channel_id: str) -> str:
     return f"#{{{channel_id}}}"
 
 
+# Words Slack may turn into a channel-wide ping even without markup (mrkdwn's automatic parsing).
+_EVERYONE_WORDS = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+# Between @ and the word: invisible, so "@here" reads the same, but no longer the word Slack looks for.
+WORD_JOINER = "\u2060"
+
+
+def shown(text: str) -> str:
+    """Text from outside (a CRM, a helpdesk, a bot's post, someone's words) made inert: shown as written, never a
+    mention or a link."""
+    text = MENTION.sub(lambda found: "@" + found.group(1), text)
+    text = CHANNEL_MENTION.sub(lambda found: "#" + found.group(1), text)
+    text = _EVERYONE_WORDS.sub("@" + WORD_JOINER, text)
+    # Slack reads <!channel>, <@U…> and <url|label> between angle brackets; lookalikes keep the text readable.
+    return text.replace("<", "‹").replace(">", "›")
+
+
+# Characters a URL never holds raw (RFC 3986) that would spell a mention (@{…}, #{…}) or end the <url|label>
+# markup early. Percent-encoded, they keep the address the same for every browser but can no longer ping anyone.
+_NOT_IN_URLS = re.compile(r"[{}<>|\s\"\\^`]")
+
+
+def link(url: str, label: str) -> str:
+    """A link to an address from outside; `label` must already be inline text (escaped where it came from outside)."""
+    target = _NOT_IN_URLS.sub(lambda found: "".join(f"%{byte:02X}" for byte in found.group().encode()), url)
+    return f"<{target}|{label}>"
+
+
 class Paragraph(BaseModel):
     type: Literal["paragraph"] = "paragraph"
     text: str

@@ -17,6 +17,10 @@ from models.workspaces import get_or_create_workspace
 KINDS: tuple[WatchKind, ...] = get_args(WatchKind)
 _SPELLINGS: dict[str, WatchKind] = {"deals": "deals", "deal": "deals", "tickets": "tickets", "ticket": "tickets"}
 SOURCES = {"deals": "your CRM", "tickets": "your helpdesk"}
+NOT_IN_DIRECT_MESSAGES = (
+    "Only channels can watch deals or tickets, so nothing changed here. Run `/whoelse watch deals` (or tickets) "
+    "in the channel where your CRM or helpdesk posts, or where your team talks about them."
+)
 
 
 def usage(verb: str) -> str:
@@ -38,7 +42,11 @@ async def watch(
     user_id: str,
     arguments: str,
     default_timezone: str = "UTC",
+    direct_message: bool = False,
 ) -> Message:
+    if direct_message:
+        # Webhook events would land in one person's DM, out of sight of everyone else who needs to know.
+        return Message(text=NOT_IN_DIRECT_MESSAGES)
     kind = read_kind(arguments)
     if kind is None:
         return await _usage_with_current(session, "watch", workspace_id=workspace_id, channel_id=channel_id)

@@ -25,6 +25,8 @@ class CommandRequest:
     # Everything after the subcommand, stripped.
     arguments: str
     trigger_id: str
+    # Slack's name for the conversation: "directmessage" for a DM, "mpdm-…" for a group DM.
+    channel_name: str = ""
 
 
 # A handler answers with a message only the caller sees (or None when it answers another way, e.g. a modal).
@@ -71,6 +73,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             subcommand=name,
             arguments=arguments,
             trigger_id=str(body.get("trigger_id", "")),
+            channel_name=str(body.get("channel_name", "")),
         )
         entry = router.handlers.get(name)
         if entry is None:

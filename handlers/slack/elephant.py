@@ -38,6 +38,7 @@ from habits.elephant_schedule import (
 from habits.elephants import cast_vote, form_for, name_elephant, start_poll_now
 from habits.messages import Message
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
 
@@ -160,7 +161,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                 user_id=str(body["user"]["id"]),
                 now=context.clock(),
             )
-        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=dialog)
+        await open_dialog(
+            context,
+            trigger_id=str(body["trigger_id"]),
+            dialog=dialog,
+            workspace_id=workspace_id,
+            channel_id=str((body.get("channel") or {}).get("id") or ""),
+            user_id=str(body["user"]["id"]),
+        )
 
     bolt.action(NAME_BUTTON)(open_form)
     bolt.action(VOTE_BUTTON)(open_form)

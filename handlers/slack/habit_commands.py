@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
 from bot.gateway import DeliveryError
+from bot.slack.typed_text import typed
 from habits import watching
 from habits.messages import Message
 from habits.nudging import nudge_by_hand
@@ -41,6 +42,7 @@ async def watch(request: CommandRequest, context: AppContext) -> Message:
             user_id=request.user_id,
             arguments=request.arguments,
             default_timezone=context.settings.default_timezone,
+            direct_message=_is_direct_message(request),
         )
     _forget_watching(request, context)
     return reply
@@ -55,6 +57,12 @@ async def unwatch(request: CommandRequest, context: AppContext) -> Message:
     return reply
 
 
+def _is_direct_message(request: CommandRequest) -> bool:
+    """A DM (D…, "directmessage") or a group DM ("mpdm-…", whose id looks like a private channel's)."""
+    name = request.channel_name
+    return request.channel_id.startswith("D") or name == "directmessage" or name.startswith("mpdm-")
+
+
 def _forget_watching(request: CommandRequest, context: AppContext) -> None:
     """After the change is committed, so the next bot post here reads the new answer."""
     if context.watched is not None:
@@ -62,7 +70,8 @@ def _forget_watching(request: CommandRequest, context: AppContext) -> None:
 
 
 async def nudge(request: CommandRequest, context: AppContext) -> Message:
-    topic = " ".join(request.arguments.split())
+    # Someone's words, reposted by the bot: only the people they mentioned may be pinged.
+    topic = typed(" ".join(request.arguments.split()))
     if not topic:
         return Message(text=NUDGE_USAGE)
     async with session_scope(context.sessions) as session:

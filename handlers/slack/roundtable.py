@@ -42,6 +42,7 @@ from habits.roundtables import (
     set_up,
 )
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.outbox import enqueue
 from models.roundtables import RoundTable
@@ -132,7 +133,14 @@ async def _open_setup_form(
             reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
         )
     form = setup_form(channel_id=channel_id, defaults=defaults, changing=roundtable is not None)
-    await context.gateway.open_dialog(trigger_id=trigger_id, dialog=form)
+    await open_dialog(
+        context,
+        trigger_id=trigger_id,
+        dialog=form,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        user_id=user_id,
+    )
 
 
 async def _timezone_of(context: AppContext, user_id: str) -> str:
@@ -312,7 +320,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                 text=NOTES_ERRORS["not_found"],
             )
             return
-        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=dialog)
+        await open_dialog(
+            context,
+            trigger_id=str(body["trigger_id"]),
+            dialog=dialog,
+            workspace_id=workspace_id,
+            channel_id=_channel(body),
+            user_id=str(body["user"]["id"]),
+        )
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -277,3 +277,35 @@ def test_duplicates_and_reset(slack: FakeSlack, client: WebClient) -> None:
     assert slack.messages() == []
     assert slack.calls == []
     client.auth_test()  # the queued fault went with the reset
+
+
+def test_texts_over_block_kits_limits_are_refused_as_slack_refuses_them(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    long_button = [
+        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}]}
+    ]
+    form = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "t" * 25},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "fits"}}],
+    }
+
+    for blocks in (long_section, long_button):
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="C1", text="fallback", blocks=blocks)
+        assert refused.value.response["error"] == "invalid_blocks"
+    with pytest.raises(SlackApiError) as refused:
+        client.views_open(trigger_id="t1", view=form)
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    ]
+    assert slack.messages() == [] and slack.views_opened == []
+
+    client.chat_postMessage(
+        channel="C1", text="fallback", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}]
+    )
+    client.views_open(trigger_id="t1", view=form | {"title": {"type": "plain_text", "text": "t" * 24}})
+    assert len(slack.messages()) == 1 and len(slack.views_opened) == 1

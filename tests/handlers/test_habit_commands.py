@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.settings import Settings
+from habits.messages import WORD_JOINER
 from models.base import utcnow
 from models.db import session_scope
 from models.nudges import Nudge
@@ -19,6 +20,7 @@ from models.watches import ChannelWatch, home_channel, watched_kinds
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import CHANNEL, command_form, reply_to, running
+from tests.support.mentions import pings_in
 from tests.support.signing import slack_headers
 
 SUPPORT = "CSUPPORT"
@@ -72,6 +74,26 @@ async def test_watching_and_unwatching_a_channel_round_trip(app: RunningApp) -> 
     assert await home(app, "deals") is None
 
 
+@pytest.mark.parametrize(
+    ("conversation", "name"),
+    [
+        ("DANNA", "directmessage"),
+        ("DANNA", "privategroup"),
+        ("GANNABEN", "mpdm-anna--ben-1"),
+        ("C0MPDM", "mpdm-x-1"),
+    ],
+)
+async def test_a_direct_message_cannot_watch_so_webhook_events_never_land_in_ones_dms(
+    app: RunningApp, conversation: str, name: str
+) -> None:
+    for kind in ("tickets", "deals"):
+        reply = await reply_to(app, f"watch {kind}", user="UANNA", channel=conversation, channel_name=name)
+
+        assert reply.startswith("Only channels can watch deals or tickets, so nothing changed here.")
+        assert await watches(app, conversation) == set()
+        assert await home(app, kind) is None
+
+
 async def test_tickets_are_watched_separately_from_deals(app: RunningApp) -> None:
     await reply_to(app, "watch tickets", user="UANNA")
     await reply_to(app, "watch deals", user="UANNA")
@@ -117,6 +139,24 @@ async def test_a_nudge_by_hand_is_posted_in_the_channel_exactly_once(
         nudge = await session.scalar(select(Nudge))
     assert nudge is not None
     assert (nudge.channel_id, nudge.created_by, nudge.title) == (CHANNEL, "UANNA", "Acme renewal pricing")
+
+
+async def test_a_nudge_by_hand_pings_only_the_people_its_author_mentioned(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await reply_to(
+        app,
+        "nudge Acme @{U0000009} @{group:S123} #{C0000009} <!subteam^S123|@sales> <!channel> <!here> <!everyone> "
+        "for <@UBEN|ben> and <@UANNA>",
+        user="UANNA",
+    )
+
+    await eventually(lambda: len(fake_slack.messages(CHANNEL)) == 1)
+    [posted] = fake_slack.messages(CHANNEL)
+    assert set(pings_in(posted)) == {"<@UANNA>", "<@UBEN>"}
+    # Shown as written, so the channel still reads what was typed.
+    assert f"Acme @U0000009 @group:S123 #C0000009 @{WORD_JOINER}sales @{WORD_JOINER}channel" in posted["text"]
+    assert "<#C0000009>" not in posted["text"]
 
 
 async def test_a_nudge_without_a_topic_gets_a_usage_line_and_posts_nothing(
