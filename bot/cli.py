@@ -32,6 +32,28 @@ def upgrade_database(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "heads")  # type: ignore[arg-type]
 
 
+def _database(settings: Settings) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.preflight import cannot_open
+
+    try:
+        upgrade_database(settings.database_url)
+    except DBAPIError as error:
+        raise cannot_open(settings, error) from error
+    print("database schema is up to date")
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each invalid variable once, by its environment name, without pydantic's boilerplate (or the value: secrets)."""
+    problems = []
+    for problem in error.errors():
+        variable = ".".join(map(str, problem["loc"])).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(message if message.startswith(variable) else f"{variable}: {message}")
+    return "; ".join(problems)
+
+
 def _serve(settings: Settings, *, socket_mode: bool) -> None:
     import asyncio
     import gc
@@ -77,13 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         if args.command == "db":
-            upgrade_database(settings.database_url)
-            print("database schema is up to date")
+            _database(settings)
             return 0
         _serve(settings, socket_mode=args.socket_mode)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
-        print(f"whoelse cannot start: {problems}", file=sys.stderr)
+        print(f"whoelse cannot start: {settings_problems(error)}", file=sys.stderr)
         return 2
     except ConfigurationError as error:
         print(str(error), file=sys.stderr)

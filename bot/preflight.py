@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from bot.settings import ConfigurationError, Settings
 from models.db import create_engine_for
@@ -14,10 +15,19 @@ async def check_database(settings: Settings) -> None:
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
     except Exception as error:
-        raise ConfigurationError(f"Cannot open the database at DATABASE_URL: {error}") from error
+        raise cannot_open(settings, error) from error
     finally:
         await engine.dispose()
     if "alembic_version" not in tables:
         raise ConfigurationError(
             "The database has no whoelse schema yet. Run `whoelse db upgrade` (make run does)."
         )
+
+
+def cannot_open(settings: Settings, error: Exception) -> ConfigurationError:
+    """One line for a database that cannot be reached: the driver's own reason, without SQLAlchemy's SQL and links."""
+    reason = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return ConfigurationError(
+        f"whoelse cannot open the database ({settings.database_label}) named by DATABASE_URL: "
+        + " ".join(str(reason).split())
+    )

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 from habits.time_words import known_zone
+from models.db import async_url
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
@@ -61,6 +63,11 @@ class Settings(BaseSettings):
         # slack_sdk joins method names onto the base URL, so a missing slash would produce ".../apichat.postMessage".
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_for_the_async_engine(cls, value: str) -> str:
+        return async_url(value)
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -71,6 +78,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_label(self) -> str:
+        """Which database, for people: kind and place, never the user or password."""
+        url = make_url(self.database_url)
+        if self.is_sqlite:
+            return f"SQLite at {url.database or 'memory'}"
+        port = f":{url.port}" if url.port else ""
+        return f"PostgreSQL at {url.host or 'localhost'}{port}/{url.database or ''}"
 
     def secret(self, name: str) -> str | None:
         value: SecretStr | None = getattr(self, name)
