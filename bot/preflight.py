@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 
+from bot.schema import applied_revisions, schema_problem
 from bot.settings import ConfigurationError, Settings
 from models.db import create_engine_for
 
 
 async def check_database(settings: Settings) -> None:
+    """The database opens and its schema is the one this version of whoelse was written for."""
     engine = create_engine_for(settings.database_url)
     try:
         async with engine.connect() as connection:
-            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            applied = await connection.run_sync(applied_revisions)
     except Exception as error:
         raise cannot_open(settings, error) from error
     finally:
         await engine.dispose()
-    if "alembic_version" not in tables:
-        raise ConfigurationError(
-            "The database has no whoelse schema yet. Run `whoelse db upgrade` (make run does)."
-        )
+    problem = schema_problem(applied)
+    if problem is not None:
+        raise ConfigurationError(problem)
 
 
 def cannot_open(settings: Settings, error: Exception) -> ConfigurationError:

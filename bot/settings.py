@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
@@ -17,6 +17,16 @@ PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
 
 class ConfigurationError(Exception):
     """The bot cannot start as configured; the message says what to set."""
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each invalid variable once, by its environment name, without pydantic's boilerplate (or the value: secrets)."""
+    problems = []
+    for problem in error.errors():
+        variable = ".".join(map(str, problem["loc"])).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(message if message.startswith(variable) else f"{variable}: {message}")
+    return "; ".join(problems)
 
 
 def is_placeholder(value: str) -> bool:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +14,7 @@ import pytest
 
 from bot.app import create_app
 from bot.cli import main
+from bot.schema import database_revisions, head_revisions
 from bot.settings import Settings
 from models.db import sync_url
 from tests.conftest import serving
@@ -17,12 +22,15 @@ from tests.fakes.slack_api import FakeSlack
 from tests.support import databases
 from tests.support.signing import BOT_TOKEN, SIGNING_SECRET
 
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
+
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """A clean environment in an empty directory (no `.env`), as on a newcomer's first run."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield monkeypatch
 
@@ -127,3 +135,62 @@ def test_a_postgresql_database_that_does_not_exist_is_one_line(
     error = one_line_error(capsys)
     assert "cannot open the database (PostgreSQL at" in error
     assert 'database "whoelse_never_created" does not exist' in error
+
+
+def slack_environment(environment: pytest.MonkeyPatch, fake_slack: FakeSlack, database_url: str) -> None:
+    environment.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    environment.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    environment.setenv("SLACK_API_URL", fake_slack.base_url)
+    environment.setenv("DATABASE_URL", database_url)
+
+
+def test_serving_a_schema_behind_the_code_is_refused_with_the_command_that_fixes_it(
+    database_url: str, fake_slack: FakeSlack, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack_environment(environment, fake_slack, database_url)
+    assert main(["db", "downgrade", "-1"]) == 0
+    try:
+        capsys.readouterr()
+        assert main(["db", "current"]) == 0
+        assert "behind this version of whoelse" in capsys.readouterr().out
+
+        assert main(["serve"]) == 2
+        error = one_line_error(capsys)
+        assert "The database schema is behind this version of whoelse" in error
+        assert "Run `whoelse db upgrade`" in error
+    finally:
+        assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": up to date")
+
+
+def test_downgrading_to_a_revision_that_does_not_exist_is_one_line(
+    environment: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'whoelse.db'}")
+    assert main(["db", "downgrade", "0000_never"]) == 2
+    assert "Can't locate revision identified by '0000_never'" in one_line_error(capsys)
+
+
+def test_plain_alembic_migrates_the_database_named_by_database_url(tmp_path: Path) -> None:
+    database = tmp_path / "whoelse.db"
+    environment = {key: value for key, value in os.environ.items() if key.upper() not in SETTINGS_VARIABLES}
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env={**environment, "DATABASE_URL": f"sqlite:///{database}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert database_revisions(f"sqlite:///{database}") == head_revisions()
+
+
+def test_the_version_comes_from_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert capsys.readouterr().out.strip() == f"whoelse {project['version']}"
