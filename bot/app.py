@@ -103,6 +103,7 @@ def create_app(
         app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
         socket: AsyncSocketModeHandler | None = None
+        connecting: asyncio.Task[None] | None = None
         if background_workers:
             tasks.append(asyncio.create_task(delivery.run_forever(), name="delivery"))
             tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
@@ -110,12 +111,16 @@ def create_app(
             await scheduler.start()
         if socket_mode:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
-            await socket.connect_async()  # type: ignore[no-untyped-call]
+            # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
+            # a start-up that never ends never opens the port and never acts on SIGTERM.
+            connecting = asyncio.create_task(_connect(socket), name="socket-mode-connect")
         logger.info("whoelse is up", extra={"workspace": context.default_workspace_id})
         try:
             yield
         finally:
-            if socket is not None:
+            if socket is not None and connecting is not None:
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
                 await socket.close_async()  # type: ignore[no-untyped-call]
             await scheduler.stop()
             # Let delivery and intake finish what they are doing, then stop; cancel only what will not stop.
@@ -154,3 +159,23 @@ async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> 
             f"Could not reach the Slack Web API at {settings.slack_api_url}: {error}. Check SLACK_API_URL."
         ) from error
     return str(response["team_id"])
+
+
+async def check_app_token(settings: Settings) -> None:
+    """Proves the app-level token before Socket Mode connects: the SDK would retry a refused one for ever."""
+    client = AsyncWebClient(base_url=settings.slack_api_url)
+    try:
+        await client.apps_connections_open(app_token=settings.secret("slack_app_token") or "")
+    except SlackApiError as error:
+        raise ConfigurationError(
+            f"Slack refused the app token ({error.response.get('error')}). Check SLACK_APP_TOKEN: it needs the "
+            "connections:write scope (Basic Information > App-Level Tokens)."
+        ) from error
+    except Exception as error:
+        raise ConfigurationError(
+            f"Could not reach the Slack Web API at {settings.slack_api_url}: {error}. Check SLACK_API_URL."
+        ) from error
+
+
+async def _connect(socket: AsyncSocketModeHandler) -> None:
+    await socket.connect_async()  # type: ignore[no-untyped-call]

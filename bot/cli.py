@@ -47,7 +47,7 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
 
     import uvicorn
 
-    from bot.app import bot_team, create_app
+    from bot.app import bot_team, check_app_token, create_app
     from bot.logs import configure_logging
     from bot.preflight import check_database
 
@@ -56,6 +56,8 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
     asyncio.run(check_database(settings))
     asyncio.run(bot_team(settings))
+    if socket_mode:
+        asyncio.run(check_app_token(settings))
     configure_logging(settings.log_level, settings.log_format)
     # The scheduler's thread does its database round trips while the event loop is busy; each reply waits for the
     # loop's thread to hand over the GIL, by default every 5 ms. Handing over every 1 ms made a weekly poll due in

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.app import create_app
@@ -194,3 +199,105 @@ def test_the_version_comes_from_the_installed_package(capsys: pytest.CaptureFixt
     assert exit_.value.code == 0
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert capsys.readouterr().out.strip() == f"whoelse {project['version']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def whoelse_serve(
+    *arguments: str, fake_slack: FakeSlack, database_url: str, **variables: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`whoelse serve` as a real process (signals need one), talking to the fake Slack; yields it and its URL."""
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if key.upper() not in SETTINGS_VARIABLES}
+    environment |= {
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.base_url,
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        **variables,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", *arguments],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=15)
+
+
+def wait_until_serving(process: subprocess.Popen[str], url: str, *, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"whoelse exited with {process.returncode}: {process.communicate()[1]}"
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"whoelse did not answer at {url} within {within} s")
+
+
+def stops_on_sigterm(process: subprocess.Popen[str], *, within: float = 5.0) -> bool:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        return False
+    return time.monotonic() - started < within
+
+
+def test_socket_mode_with_an_app_token_slack_refuses_stops_with_one_line(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    database_url = databases.sqlite_copy(sqlite_template, tmp_path)
+    with (
+        FakeSlack(bot_token=BOT_TOKEN, app_token="xapp-the-real-one") as fake_slack,
+        whoelse_serve(
+            "--socket-mode", fake_slack=fake_slack, database_url=database_url, SLACK_APP_TOKEN="xapp-revoked-one"
+        ) as (process, _url),
+    ):
+        _out, error = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert error.strip() == (
+        "Slack refused the app token (invalid_auth). Check SLACK_APP_TOKEN: it needs the connections:write scope "
+        "(Basic Information > App-Level Tokens)."
+    )
+
+
+def test_socket_mode_that_cannot_connect_still_serves_and_stops_on_sigterm(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    database_url = databases.sqlite_copy(sqlite_template, tmp_path)
+    with (
+        FakeSlack(bot_token=BOT_TOKEN, app_token="xapp-the-real-one") as fake_slack,
+        whoelse_serve(
+            "--socket-mode", fake_slack=fake_slack, database_url=database_url, SLACK_APP_TOKEN="xapp-the-real-one"
+        ) as (process, url),
+    ):
+        wait_until_serving(process, url)
+        assert stops_on_sigterm(process)
+
+
+def test_a_running_bot_stops_within_seconds_of_sigterm(sqlite_template: Path, tmp_path: Path) -> None:
+    database_url = databases.sqlite_copy(sqlite_template, tmp_path)
+    with (
+        FakeSlack(bot_token=BOT_TOKEN) as fake_slack,
+        whoelse_serve(fake_slack=fake_slack, database_url=database_url) as (process, url),
+    ):
+        wait_until_serving(process, url)
+        assert stops_on_sigterm(process)
