@@ -47,7 +47,7 @@ def create_app(
     `job_sources` replaces the features' schedules (tests use their own).
     """
     settings = settings or Settings()
-    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+    settings.require_for_serving(socket_mode=socket_mode)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

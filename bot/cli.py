@@ -53,7 +53,7 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
 
     socket_mode = socket_mode or settings.slack_socket_mode
     # Everything that can be wrong with the configuration is found before anything starts, and said in one line.
-    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+    settings.require_for_serving(socket_mode=socket_mode)
     asyncio.run(check_database(settings))
     asyncio.run(bot_team(settings))
     if socket_mode:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -104,6 +105,21 @@ class Settings(BaseSettings):
 
     def require(self, *names: str) -> None:
         """Refuse to start without the named secrets, saying which variable to set and where it comes from."""
+        _refuse(self._missing(names))
+
+    def require_for_serving(self, *, socket_mode: bool) -> None:
+        """What serving needs: the Slack secrets (the app token for Socket Mode only), and no webhook secret left
+        as the example placeholder (it would look configured while every webhook is refused)."""
+        problems = self._missing(["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)])
+        webhook_secret = self.secret("whoelse_webhook_secret")
+        if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
+            problems.append(
+                "WHOELSE_WEBHOOK_SECRET still holds the example placeholder. "
+                f"{_WHERE_FROM['whoelse_webhook_secret']} Or leave it unset to turn webhooks off."
+            )
+        _refuse(problems)
+
+    def _missing(self, names: Sequence[str]) -> list[str]:
         problems = []
         for name in names:
             value = self.secret(name)
@@ -112,13 +128,20 @@ class Settings(BaseSettings):
                 problems.append(f"{env} is not set. {_WHERE_FROM[name]}")
             elif is_placeholder(value):
                 problems.append(f"{env} still holds the example placeholder. {_WHERE_FROM[name]}")
-        if problems:
-            raise ConfigurationError("whoelse cannot start:\n  - " + "\n  - ".join(problems))
+        return problems
 
     @property
     def webhooks_enabled(self) -> bool:
+        # A placeholder never gets this far (require_for_serving refuses it); empty means unset.
         secret = self.secret("whoelse_webhook_secret")
-        return secret is not None and not is_placeholder(secret)
+        return secret is not None and bool(secret.strip())
+
+
+def _refuse(problems: list[str]) -> None:
+    if len(problems) == 1:
+        raise ConfigurationError(f"whoelse cannot start: {problems[0]}")
+    if problems:
+        raise ConfigurationError("whoelse cannot start:\n  - " + "\n  - ".join(problems))
 
 
 _WHERE_FROM = {

@@ -301,3 +301,33 @@ def test_a_running_bot_stops_within_seconds_of_sigterm(sqlite_template: Path, tm
     ):
         wait_until_serving(process, url)
         assert stops_on_sigterm(process)
+
+
+def test_a_placeholder_webhook_secret_stops_the_start_saying_how_to_turn_webhooks_off(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    environment.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    environment.setenv("WHOELSE_WEBHOOK_SECRET", "replace-me")
+    assert main(["serve"]) == 2
+    error = one_line_error(capsys)
+    assert "WHOELSE_WEBHOOK_SECRET still holds the example placeholder" in error
+    assert "leave it unset to turn webhooks off" in error
+
+
+async def test_the_example_configuration_with_the_two_slack_values_filled_in_starts(
+    environment: pytest.MonkeyPatch, tmp_path: Path, sqlite_template: Path, fake_slack: FakeSlack
+) -> None:
+    example = (ROOT / ".env.example").read_text()
+    filled_in = example.replace("SLACK_BOT_TOKEN=xoxb-replace-me", f"SLACK_BOT_TOKEN={BOT_TOKEN}").replace(
+        "SLACK_SIGNING_SECRET=replace-me", f"SLACK_SIGNING_SECRET={SIGNING_SECRET}"
+    )
+    assert filled_in.count("replace-me") < example.count("replace-me") - 1
+    (tmp_path / ".env").write_text(filled_in)
+    # Only where the fake Slack and a migrated database are differ from the example.
+    settings = Settings(
+        slack_api_url=fake_slack.base_url, database_url=databases.sqlite_copy(sqlite_template, tmp_path)
+    )
+    assert not settings.webhooks_enabled
+    async with serving(create_app(settings)) as app:
+        assert (await app.http.get("/healthz")).status_code == 200
