@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.context import AppContext
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.event_intake import EventIntake
+from bot.logs import AccessLog
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
 from bot.watch_cache import WatchedChannels
@@ -114,7 +115,20 @@ def create_app(
             # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
             # a start-up that never ends never opens the port and never acts on SIGTERM.
             connecting = asyncio.create_task(_connect(socket), name="socket-mode-connect")
-        logger.info("whoelse is up", extra={"workspace": context.default_workspace_id})
+        transport = "Socket Mode" if socket_mode else "HTTP"
+        webhooks = "on" if context.webhook_secret else "off"
+        logger.info(
+            "whoelse is up: Slack over %s, %s, webhooks %s",
+            transport,
+            settings.database_label,
+            webhooks,
+            extra={
+                "workspace": context.default_workspace_id,
+                "transport": transport,
+                "database": settings.database_label,
+                "webhooks": webhooks,
+            },
+        )
         try:
             yield
         finally:
@@ -134,6 +148,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="whoelse", lifespan=lifespan)
+    app.add_middleware(AccessLog)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:

@@ -49,11 +49,12 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
 
     from bot.app import bot_team, check_app_token, create_app
     from bot.logs import configure_logging
-    from bot.preflight import check_database
+    from bot.preflight import check_database, check_port
 
     socket_mode = socket_mode or settings.slack_socket_mode
     # Everything that can be wrong with the configuration is found before anything starts, and said in one line.
     settings.require_for_serving(socket_mode=socket_mode)
+    check_port(settings)
     asyncio.run(check_database(settings))
     asyncio.run(bot_team(settings))
     if socket_mode:

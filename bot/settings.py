@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -14,6 +15,8 @@ from models.db import async_url
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigurationError(Exception):
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
     def _database_url_for_the_async_engine(cls, value: str) -> str:
         return async_url(value)
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -110,14 +120,17 @@ class Settings(BaseSettings):
     def require_for_serving(self, *, socket_mode: bool) -> None:
         """What serving needs: the Slack secrets (the app token for Socket Mode only), and no webhook secret left
         as the example placeholder (it would look configured while every webhook is refused)."""
-        problems = self._missing(["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)])
+        slack = ["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)]
+        problems = self._missing(slack)
         webhook_secret = self.secret("whoelse_webhook_secret")
         if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
             problems.append(
                 "WHOELSE_WEBHOOK_SECRET still holds the example placeholder. "
                 f"{_WHERE_FROM['whoelse_webhook_secret']} Or leave it unset to turn webhooks off."
             )
-        _refuse(problems)
+        # Nothing configured here yet: the way in is the example file.
+        first_run = not Path(".env").exists() and any(self.secret(name) is None for name in slack)
+        _refuse(problems, hint=_FIRST_RUN_HINT if first_run else "")
 
     def _missing(self, names: Sequence[str]) -> list[str]:
         problems = []
@@ -137,11 +150,14 @@ class Settings(BaseSettings):
         return secret is not None and bool(secret.strip())
 
 
-def _refuse(problems: list[str]) -> None:
+_FIRST_RUN_HINT = " (no .env file here: `cp .env.example .env`, then fill in the Slack values)"
+
+
+def _refuse(problems: list[str], *, hint: str = "") -> None:
     if len(problems) == 1:
-        raise ConfigurationError(f"whoelse cannot start: {problems[0]}")
+        raise ConfigurationError(f"whoelse cannot start{hint}: {problems[0]}")
     if problems:
-        raise ConfigurationError("whoelse cannot start:\n  - " + "\n  - ".join(problems))
+        raise ConfigurationError(f"whoelse cannot start{hint}:\n  - " + "\n  - ".join(problems))
 
 
 _WHERE_FROM = {

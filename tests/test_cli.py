@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -331,3 +332,58 @@ async def test_the_example_configuration_with_the_two_slack_values_filled_in_sta
     assert not settings.webhooks_enabled
     async with serving(create_app(settings)) as app:
         assert (await app.http.get("/healthz")).status_code == 200
+
+
+def test_an_unknown_log_level_is_one_line_listing_the_levels(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("LOG_LEVEL", "verbose")
+    assert main(["serve"]) == 2
+    error = one_line_error(capsys)
+    assert "LOG_LEVEL='verbose' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in error
+
+
+def test_a_port_already_in_use_is_one_line_before_anything_starts(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    environment.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    with socket.socket() as other_server:
+        other_server.bind(("127.0.0.1", 0))
+        other_server.listen()
+        port = other_server.getsockname()[1]
+        environment.setenv("HOST", "127.0.0.1")
+        environment.setenv("PORT", str(port))
+        assert main(["serve"]) == 2
+    error = one_line_error(capsys)
+    assert f"PORT {port} is already in use on 127.0.0.1" in error
+
+
+def test_json_logs_are_plain_json_with_the_start_up_line_and_access_fields(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    database_url = databases.sqlite_copy(sqlite_template, tmp_path)
+    with (
+        FakeSlack(bot_token=BOT_TOKEN) as fake_slack,
+        whoelse_serve(fake_slack=fake_slack, database_url=database_url, LOG_FORMAT="json") as (process, url),
+    ):
+        wait_until_serving(process, url)
+        assert stops_on_sigterm(process)
+        _out, log = process.communicate(timeout=15)
+    assert "\x1b" not in log
+    lines = [json.loads(line) for line in log.splitlines()]
+    [up] = [line for line in lines if line["message"].startswith("whoelse is up")]
+    assert (
+        up["message"]
+        == f"whoelse is up: Slack over HTTP, SQLite at {tmp_path}/{Path(database_url).name}, webhooks off"
+    )
+    assert (up["transport"], up["webhooks"]) == ("HTTP", "off")
+    health_checks = [line for line in lines if line["logger"] == "whoelse.access" and line["path"] == "/healthz"]
+    assert health_checks, log
+    assert {key: health_checks[-1][key] for key in ("client", "method", "status")} == {
+        "client": "127.0.0.1",
+        "method": "GET",
+        "status": 200,
+    }
+    assert health_checks[-1]["duration_ms"] >= 0
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]
