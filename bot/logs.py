@@ -75,19 +75,22 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            client = scope.get("client")
+            client = scope["client"][0] if scope.get("client") else None
             # The path without its query string, which may carry tokens.
             method, path = scope["method"], scope["path"]
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
             access_logger.info(
-                "%s %s %d",
+                '%s "%s %s" %d %.1f ms',
+                client,
                 method,
                 path,
                 status,
+                duration_ms,
                 extra={
-                    "client": client[0] if client else None,
+                    "client": client,
                     "method": method,
                     "path": path,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": duration_ms,
                 },
             )
