@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,45 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
+class UnsupportedDatabaseURL(ValueError):
+    """DATABASE_URL names a database or driver whoelse cannot use; the message lists the forms it accepts."""
+
+
+ACCEPTED_DATABASE_URLS = (
+    "sqlite:///path/to/whoelse.db or postgresql://user:password@host:5432/dbname "
+    "(also sqlite+aiosqlite://, postgres://, postgresql+psycopg://, and postgresql+asyncpg:// with asyncpg installed)"
+)
+# What people write (and hosting platforms hand out) -> the async driver the app runs on. psycopg 3 serves both
+# the app (async) and Alembic and the job store (sync) under one name.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def async_url(database_url: str) -> str:
+    """DATABASE_URL in the form the app's async engine needs, whichever accepted form it was written in.
+
+    Everything that opens the database goes through here (settings, engines, Alembic, the scheduler's job store),
+    so a URL that starts the app also migrates it, and one that does not fails the same way everywhere.
+    """
+    scheme, separator, rest = database_url.strip().partition("://")
+    driver = _ASYNC_DRIVERS.get(scheme.lower()) if separator else None
+    if driver is None:
+        # Only the scheme is repeated: the rest may hold a password.
+        named = f"starts with {scheme + separator!r}" if separator else "is not a URL"
+        raise UnsupportedDatabaseURL(f"DATABASE_URL {named}; use {ACCEPTED_DATABASE_URLS}")
+    if driver == "postgresql+asyncpg" and importlib.util.find_spec("asyncpg") is None:
+        raise UnsupportedDatabaseURL(
+            f"DATABASE_URL names the asyncpg driver, which is not installed; use {ACCEPTED_DATABASE_URLS}"
+        )
+    return f"{driver}://{rest}"
+
+
 def create_engine_for(
     database_url: str,
     *,
@@ -21,6 +61,7 @@ def create_engine_for(
     **options: Any,
 ) -> AsyncEngine:
     """The engine; on PostgreSQL, connecting and each statement are bounded when timeouts are given."""
+    database_url = async_url(database_url)
     if database_url.startswith("sqlite"):
         # Webhooks, Slack listeners and the delivery worker write concurrently; SQLite serialises writers, so
         # wait for the lock instead of failing with "database is locked".
@@ -103,4 +144,11 @@ def insert_skipping_duplicates(session: AsyncSession, entity: type[Any]) -> sqli
 
 def sync_url(database_url: str) -> str:
     """The same database for synchronous tools (Alembic, APScheduler's job store)."""
-    return database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    url = async_url(database_url)
+    for async_driver, sync_driver in (
+        ("sqlite+aiosqlite://", "sqlite://"),
+        ("postgresql+asyncpg://", "postgresql+psycopg://"),
+    ):
+        if url.startswith(async_driver):
+            return sync_driver + url.removeprefix(async_driver)
+    return url

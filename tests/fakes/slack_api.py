@@ -35,6 +35,8 @@ __all__ = ["BOT_ID", "BOT_USER_ID", "FakeSlack", "RecordedCall"]
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
+# Methods Slack authorises with the app-level token (xapp-...), not the bot token.
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 JSONDict = dict[str, Any]
 
@@ -95,11 +97,13 @@ class FakeSlack:
         bot_token: str = "xoxb-test-token",
         team_id: str = "T0001",
         *,
+        app_token: str = "xapp-test-token",
         channel_rate_limit_per_second: float | None = None,
     ) -> None:
         if channel_rate_limit_per_second is not None and channel_rate_limit_per_second <= 0:
             raise ValueError("channel_rate_limit_per_second must be positive")
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self._min_post_interval = (
             None if channel_rate_limit_per_second is None else 1.0 / channel_rate_limit_per_second
@@ -120,6 +124,7 @@ class FakeSlack:
 
         self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -417,7 +422,7 @@ class FakeSlack:
         self, method: str, params: JSONDict, header_token: str | None
     ) -> tuple[int, JSONDict, dict[str, str]]:
         token = header_token if header_token is not None else params.get("token")
-        if token != self.bot_token:
+        if token != (self.app_token if method in _APP_TOKEN_METHODS else self.bot_token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = self._methods.get(method)
         if handler is None:
@@ -511,6 +516,10 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        # A WebSocket URL this fake does not serve: Socket Mode clients get as far as connecting, then fail.
+        return {"url": f"ws://127.0.0.1:{self._port}/socket-mode"}
 
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         channel = _required(params, "channel", "channel_not_found")
