@@ -20,6 +20,7 @@ from habits.elephant_messages import (
     INFO_FORM,
     MAX_TEXT,
     NAME_BUTTON,
+    POLL_CLOSED,
     SUBMIT_FORM,
     TEXT_INPUT,
     VOTE_BUTTON,
@@ -56,11 +57,14 @@ SUBMIT_ERRORS = {
     "too_long": f"Please keep it under {MAX_TEXT} characters.",
     "already_named": "You've already named an elephant in this poll. One each keeps it fair.",
     "naming_closed": "Naming has closed for this poll; voting is open instead.",
+    "poll_closed": POLL_CLOSED,
     "not_found": "This poll no longer exists.",
 }
 VOTE_ERRORS = {
     "already_voted": "You've already voted in this poll. One vote each keeps it fair.",
-    "voting_not_open": "Voting isn't open for this poll right now.",
+    # Before the poll's naming half is over; once it has closed the outcome is "poll_closed".
+    "voting_not_open": "Voting hasn't opened yet: it opens when naming closes.",
+    "poll_closed": POLL_CLOSED,
     "unknown_choice": "That elephant isn't in this poll any more. Please pick another.",
     "not_found": "This poll no longer exists.",
 }
