@@ -20,6 +20,7 @@ from habits.stats import channel_stats_message
 from habits.workspace_settings import refusal, settings_dialog
 from handlers.slack import settings_view
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
 
@@ -29,7 +30,6 @@ NUDGE_USAGE = (
     "Usage: `/whoelse nudge <what it's about>`, e.g. `/whoelse nudge Acme renewal pricing`. "
     "whoelse asks this channel who else needs to know and what else we can help with."
 )
-SLACK_UNREACHABLE = "I couldn't reach Slack to check who you are just now. Please try again in a minute."
 
 
 async def watch(request: CommandRequest, context: AppContext) -> Message:
@@ -118,9 +118,9 @@ async def stats(request: CommandRequest, context: AppContext) -> Message:
 async def open_settings(request: CommandRequest, context: AppContext) -> Message | None:
     try:
         person = await context.gateway.person(user=request.user_id)
-    except DeliveryError:
+    except DeliveryError as error:
         logger.exception("could not check the admin rights of %s for /whoelse settings", request.user_id)
-        return Message(text=SLACK_UNREACHABLE)
+        return Message(text=trouble_asking_slack(error, to="check your admin rights"))
     if not person.is_admin:
         return refusal()
     async with session_scope(context.sessions) as session:
