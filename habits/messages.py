@@ -2,7 +2,8 @@
 
 Inline text is a small markdown subset shared by both platforms: *bold*, _italic_, <https://url|label> links, and
 mentions written as @{U123} (a user), @{group:S123} (a user group) or #{C123} (a channel), which each renderer
-turns into its own mention syntax.
+turns into its own mention syntax. A whoelse command is written /{nudge <topic>}: what people type after the
+platform's way of addressing whoelse, which the renderer adds (on Slack, `/whoelse nudge <topic>`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 
 MENTION = re.compile(r"@\{([A-Za-z0-9_.:-]+)\}")
 CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:-]+)\}")
+COMMAND = re.compile(r"/\{([^{}]+)\}")
 GROUP_PREFIX = "group:"
 
 
@@ -27,6 +29,11 @@ def group_mention(group_id: str) -> str:
 
 def channel_mention(channel_id: str) -> str:
     return f"#{{{channel_id}}}"
+
+
+def command(syntax: str) -> str:
+    """A whoelse command as people type it, without the platform's prefix: command("watch deals|tickets")."""
+    return f"/{{{syntax}}}"
 
 
 class Paragraph(BaseModel):

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from habits import watching
-from habits.messages import Message
+from habits.messages import Message, command
 from habits.nudging import nudge_by_hand
 from habits.snoozing import SnoozeInputError, apply_snooze, read_snooze
 from habits.stats import channel_stats_message
@@ -26,8 +26,9 @@ from models.workspaces import get_or_create_workspace
 
 logger = logging.getLogger(__name__)
 
+NUDGE_SYNTAX = "nudge <topic>"
 NUDGE_USAGE = (
-    "Usage: `/whoelse nudge <what it's about>`, e.g. `/whoelse nudge Acme renewal pricing`. "
+    f"Usage: {command(NUDGE_SYNTAX)}, e.g. {command('nudge Acme renewal pricing')}. "
     "whoelse asks this channel who else needs to know and what else we can help with."
 )
 
@@ -141,11 +142,36 @@ async def open_settings(request: CommandRequest, context: AppContext) -> Message
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     router.add(
-        "watch", watch, "turn posts by your CRM or helpdesk in this channel into nudges (`deals` or `tickets`)"
+        nudge,
+        syntax=NUDGE_SYNTAX,
+        summary="ask this channel who else needs to know about a topic, and what else we can help with",
+        order=10,
     )
-    router.add("unwatch", unwatch, "stop turning this channel's `deals` or `tickets` posts into nudges")
-    router.add("nudge", nudge, "ask this channel who else needs to know about `<topic>`, and what else can help")
-    router.add("snooze", snooze, "no pings or reminder DMs for a while (`30m`, `4h`, `2d`, `1w`; `off` ends it)")
-    router.add("stats", stats, "how this channel answered its nudges in the last 7 and 30 days")
-    router.add("settings", open_settings, "time zone, quiet hours, hourly cap and nudge moments (admins)")
+    router.add(
+        watch,
+        syntax=watching.WATCH_SYNTAX,
+        summary="turn posts in this channel by your CRM (deals) or helpdesk (tickets) into nudges",
+        order=20,
+    )
+    router.add(
+        unwatch,
+        syntax=watching.UNWATCH_SYNTAX,
+        summary="stop turning this channel's deal or ticket posts into nudges",
+        order=30,
+    )
+    router.add(
+        stats, syntax="stats", summary="how this channel answered its nudges in the last 7 and 30 days", order=40
+    )
+    router.add(
+        snooze,
+        syntax="snooze <30m|4h|2d|1w>|off",
+        summary="no pings or reminder DMs for a while (up to 90 days); `off` ends it early",
+        order=50,
+    )
+    router.add(
+        open_settings,
+        syntax="settings",
+        summary="time zone, quiet hours, hourly cap and nudge moments (admins)",
+        order=80,
+    )
     settings_view.register(bolt, context)

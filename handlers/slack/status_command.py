@@ -36,4 +36,4 @@ async def show_status(request: CommandRequest, context: AppContext) -> Message:
 
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
-    router.add("status", show_status, "scheduler and delivery health (admins)")
+    router.add(show_status, syntax="status", summary="scheduler and delivery health (admins)", order=90)
