@@ -179,8 +179,10 @@ async def test_a_snooze_that_cannot_be_read_is_explained_and_not_set(app: Runnin
 
 
 async def test_stats_start_friendly_and_count_a_posted_nudge(app: RunningApp, fake_slack: FakeSlack) -> None:
-    assert (await reply_to(app, "stats", user="UANNA")).startswith(
-        "No nudges in <#CSALES> in the last 30 days yet, so there's nothing to count."
+    assert await reply_to(app, "stats", user="UANNA") == (
+        "No nudges in <#CSALES> in the last 30 days yet, so there's nothing to count. Nudges come when a watched "
+        "deal or ticket reaches a key moment (`/whoelse watch deals`), or when someone runs "
+        "`/whoelse nudge &lt;topic&gt;`."
     )
 
     await reply_to(app, "nudge Beta launch", user="UANNA")
