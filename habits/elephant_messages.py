@@ -37,6 +37,9 @@ BALLOT_LIMIT = 100
 # A form's intro is one Block Kit section: 3000 characters.
 INTRO_BUDGET = 2800
 
+# Said wherever someone answers a poll that has already closed: naming and voting are both over.
+POLL_CLOSED = "This elephant-in-the-room poll has closed. Look for its results in the channel."
+
 ANONYMITY_NOTE = (
     "Anonymous for real: whoelse stores what people write without their names, and nothing it keeps can tell "
     "anyone — admins included — who wrote or voted for what."

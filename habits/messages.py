@@ -2,7 +2,8 @@
 
 Inline text is a small markdown subset shared by both platforms: *bold*, _italic_, <https://url|label> links, and
 mentions written as @{U123} (a user), @{group:S123} (a user group) or #{C123} (a channel), which each renderer
-turns into its own mention syntax.
+turns into its own mention syntax. A whoelse command is written /{nudge <topic>}: what people type after the
+platform's way of addressing whoelse, which the renderer adds (on Slack, `/whoelse nudge <topic>`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 
 MENTION = re.compile(r"@\{([A-Za-z0-9_.:-]+)\}")
 CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:-]+)\}")
+COMMAND = re.compile(r"/\{([^{}]+)\}")
 GROUP_PREFIX = "group:"
 
 
@@ -54,6 +56,11 @@ def link(url: str, label: str) -> str:
     """A link to an address from outside; `label` must already be inline text (escaped where it came from outside)."""
     target = _NOT_IN_URLS.sub(lambda found: "".join(f"%{byte:02X}" for byte in found.group().encode()), url)
     return f"<{target}|{label}>"
+
+
+def command(syntax: str) -> str:
+    """A whoelse command as people type it, without the platform's prefix: command("watch deals|tickets")."""
+    return f"/{{{syntax}}}"
 
 
 class Paragraph(BaseModel):

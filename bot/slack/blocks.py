@@ -7,6 +7,7 @@ from typing import Any
 
 from habits.messages import (
     CHANNEL_MENTION,
+    COMMAND,
     GROUP_PREFIX,
     MENTION,
     Actions,
@@ -54,15 +55,26 @@ def cut(text: str, limit: int) -> str:
     return kept + ELLIPSIS
 
 
+# The slash command whoelse answers to (manifest.yml registers it); every command is typed after it.
+SLASH_COMMAND = "/whoelse"
+
+
 def _mention(target: str) -> str:
     if target.startswith(GROUP_PREFIX):
         return f"<!subteam^{target.removeprefix(GROUP_PREFIX)}>"
     return f"<@{target}>"
 
 
+def _command(syntax: str) -> str:
+    # Slack reads <…> as a link or mention, even in code, unless escaped.
+    escaped = syntax.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"`{SLASH_COMMAND} {escaped}`"
+
+
 def mrkdwn(text: str) -> str:
     text = MENTION.sub(lambda match: _mention(match.group(1)), text)
-    return CHANNEL_MENTION.sub(lambda match: f"<#{match.group(1)}>", text)
+    text = CHANNEL_MENTION.sub(lambda match: f"<#{match.group(1)}>", text)
+    return COMMAND.sub(lambda match: _command(match.group(1)), text)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
