@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_socket_mode: bool = False
 
+    # The Microsoft App ID of the Teams bot (Azure Bot resource or Teams Developer Portal), a GUID.
+    teams_app_id: str | None = None
+
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     host: str = "0.0.0.0"
     port: int = 3000
