@@ -7,7 +7,8 @@ function from a user, group or channel id to a display name).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.teams.card_text import NO_NAMES, CardText, Names, TextBudget, name_of, plain
@@ -43,9 +44,12 @@ CARD_BYTES_LIMIT = MESSAGE_BYTES_LIMIT - 4096
 TEXT_LIMIT = 3000
 # Teams shows at most six buttons in a row.
 ACTIONS_PER_SET = 6
-# Keys of a dialog's submitted data that are not the inputs: which dialog it was and its round-tripped context.
+# Keys of a dialog's submitted data that are not the inputs: which dialog it was, its round-tripped context, and
+# which inputs hold several values (Teams sends those as one comma-separated string).
 DIALOG_KEY = "dialog"
 CONTEXT_KEY = "context"
+LISTS_KEY = "lists"
+RESERVED_KEYS = frozenset({DIALOG_KEY, CONTEXT_KEY, LISTS_KEY, "msteams"})
 # The key of a button's data that says which button it was, when Teams does not (a dialog-opening Action.Submit).
 VERB_KEY = "verb"
 
@@ -53,11 +57,13 @@ __all__ = [
     "CARD_CONTENT_TYPE",
     "CONTEXT_KEY",
     "DIALOG_KEY",
+    "LISTS_KEY",
     "VERB_KEY",
     "Names",
     "activity_for",
     "render_dialog",
     "render_message",
+    "submitted",
 ]
 
 
@@ -248,16 +254,50 @@ def _dialog_card(dialog: Dialog, names: Names, budget: TextBudget) -> dict[str, 
     if dialog.intro:
         body.text_block(dialog.intro)
     for field in dialog.inputs:
-        if field.input_id in (DIALOG_KEY, CONTEXT_KEY):
+        if field.input_id in RESERVED_KEYS:
             raise ValueError(f"input id {field.input_id!r} is reserved for the dialog's own data")
         body.add(_input(field, names))
     submit = {
         "type": "Action.Submit",
         "title": plain(dialog.submit_label, names)[:75],
         "style": "positive",
-        "data": {DIALOG_KEY: dialog.callback_id, CONTEXT_KEY: dialog.context},
+        "data": {
+            DIALOG_KEY: dialog.callback_id,
+            CONTEXT_KEY: dialog.context,
+            LISTS_KEY: [
+                field.input_id for field in dialog.inputs if isinstance(field, MultiChoiceInput | PeopleInput)
+            ],
+        },
     }
     return _card(body, [submit])
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A dialog as Teams sends it back when someone submits it (the data of the task/submit invoke)."""
+
+    callback_id: str
+    context: str
+    # {input_id: value}, in the shape Slack's dialog_values gives: a list for inputs that take several values, None
+    # for what was left empty.
+    values: dict[str, str | list[str] | None]
+
+
+def submitted(data: Mapping[str, Any]) -> Submitted:
+    lists = data.get(LISTS_KEY)
+    several = {str(input_id) for input_id in lists} if isinstance(lists, list) else set()
+    values: dict[str, str | list[str] | None] = {}
+    for key, value in data.items():
+        if key in RESERVED_KEYS:
+            continue
+        text = value if isinstance(value, str) else None
+        if key in several:
+            values[key] = [item for item in (text or "").split(",") if item]
+        else:
+            values[key] = text or None
+    for input_id in several - values.keys():
+        values[input_id] = []
+    return Submitted(str(data.get(DIALOG_KEY) or ""), str(data.get(CONTEXT_KEY) or ""), values)
 
 
 def _input(field: Input, names: Names) -> dict[str, Any]:

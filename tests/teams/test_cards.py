@@ -14,11 +14,13 @@ from bot.teams.cards import (
     CARD_CONTENT_TYPE,
     CONTEXT_KEY,
     DIALOG_KEY,
+    LISTS_KEY,
     MESSAGE_BYTES_LIMIT,
     VERB_KEY,
     activity_for,
     render_dialog,
     render_message,
+    submitted,
 )
 from habits.elephant_messages import ANONYMITY_NOTE, NAME_BUTTON, ballot_form, poll_message
 from habits.events import BusinessEvent
@@ -43,7 +45,17 @@ from habits.messages import (
 )
 from habits.nudge_answers import HELP_CATEGORIES, help_dialog
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, WHAT_ELSE, WHO_ELSE
-from habits.roundtable_form import INVITEES, FormDefaults, setup_form
+from habits.roundtable_form import (
+    GROUPS,
+    INVITEES,
+    SETUP_FORM,
+    TIME,
+    TIMEZONE,
+    WEEKDAY,
+    FormDefaults,
+    read_setup_form,
+    setup_form,
+)
 from habits.roundtable_messages import COMING_BUTTON, NOT_COMING_BUTTON, RoundTableView, Rsvps, reminder
 from habits.workspace_settings import JUNCTURES, settings_dialog
 from models.db import session_scope
@@ -341,7 +353,37 @@ def test_what_else_can_we_help_with_is_a_teams_dialog() -> None:
     assert (text["type"], text["isMultiline"], text["label"]) == ("Input.Text", True, "What exactly?")
     [submit] = card["actions"]
     assert (submit["type"], submit["title"]) == ("Action.Submit", "Post in thread")
-    assert submit["data"] == {DIALOG_KEY: HELP_SUBMIT, CONTEXT_KEY: "42"}
+    assert submit["data"] == {DIALOG_KEY: HELP_SUBMIT, CONTEXT_KEY: "42", LISTS_KEY: []}
+
+
+def as_teams_submits(card: dict[str, Any], typed: dict[str, str]) -> dict[str, Any]:
+    """The data of the task/submit invoke: the submit button's data, plus every input's value as a string."""
+    [submit] = card["actions"]
+    inputs = {element["id"]: element.get("value", "") for element in elements(card) if "id" in element}
+    return {**submit["data"], **inputs, **typed}
+
+
+def test_a_round_table_form_submitted_from_teams_reads_back_as_the_plan() -> None:
+    form = setup_form(channel_id="C1", defaults=FormDefaults(invitees=["U0ANN"]), changing=False)
+    card = render_dialog(form, NAMES)["task"]["value"]["card"]["content"]
+
+    answer = submitted(
+        as_teams_submits(card, {WEEKDAY: "1", TIME: "15:00", TIMEZONE: "Europe/Berlin", INVITEES: "U0ANN,U0BEN"})
+    )
+
+    assert (answer.callback_id, answer.context) == (SETUP_FORM, "C1")
+    assert answer.values[INVITEES] == ["U0ANN", "U0BEN"]
+    # Left empty: the same None a Slack form gives.
+    assert answer.values[GROUPS] is None
+    plan = read_setup_form(answer.values, known_groups=[])
+    assert (plan.weekday, plan.at, plan.timezone, plan.invitees) == (
+        1,
+        time(15, 0),
+        "Europe/Berlin",
+        ("U0ANN", "U0BEN"),
+    )
+    # Nobody ticked: an empty list, not a missing answer.
+    assert submitted({DIALOG_KEY: SETUP_FORM, LISTS_KEY: [INVITEES]}).values == {INVITEES: []}
 
 
 def test_a_round_table_form_shows_who_is_invited_by_name() -> None:
