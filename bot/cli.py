@@ -1,10 +1,12 @@
-"""The `whoelse` command: `whoelse serve`, `whoelse db upgrade|current|downgrade REV`, `whoelse --version`."""
+"""The `whoelse` command: `whoelse serve`, `whoelse db upgrade|current|downgrade REV`, `whoelse teams package`,
+`whoelse --version`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -81,6 +83,54 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     )
 
 
+def _add_teams_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bot.teams.package import DEFAULT_WEBSITE
+
+    teams = commands.add_parser("teams", help="Microsoft Teams")
+    actions = teams.add_subparsers(dest="teams_command", required=True)
+    package = actions.add_parser(
+        "package", help="write the app package to upload to Teams (bot id from TEAMS_APP_ID)"
+    )
+    package.add_argument("--output", type=Path, default=Path("whoelse-teams.zip"), help="the zip to write")
+    package.add_argument("--version", default="1.0.0", help="app version; raise it for every new upload")
+    package.add_argument("--developer", default="whoelse", help="who publishes the app (up to 32 characters)")
+    package.add_argument("--website", default=DEFAULT_WEBSITE, help="your https:// page about this bot")
+    package.add_argument("--privacy", default="", help="privacy policy URL (default: <website>/privacy)")
+    package.add_argument("--terms", default="", help="terms of use URL (default: <website>/terms)")
+    package.add_argument(
+        "--domain", action="append", default=[], help="a domain Teams may open from the app (repeatable)"
+    )
+
+
+def _teams_package(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.teams.package import DEFAULT_WEBSITE, AppInfo, PackageError, write_package
+
+    if not settings.teams_app_id:
+        print(
+            "TEAMS_APP_ID is not set: copy the Microsoft App ID from your Azure Bot's Configuration page.",
+            file=sys.stderr,
+        )
+        return 2
+    app = AppInfo(
+        bot_id=settings.teams_app_id.strip(),
+        version=args.version,
+        developer=args.developer,
+        website=args.website,
+        privacy=args.privacy,
+        terms=args.terms,
+        domains=tuple(args.domain),
+    )
+    try:
+        path = write_package(app, args.output)
+    except PackageError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    if args.website == DEFAULT_WEBSITE:
+        print(f"note: the developer links point at {DEFAULT_WEBSITE}; pass --website (and --privacy, --terms)")
+    print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="whoelse", description="The who-else collaboration bot.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,10 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     database.add_parser("current", help="show the revision the database is at, and whether it is up to date")
     downgrade = database.add_parser("downgrade", help="migrate the database back to an earlier revision")
     downgrade.add_argument("revision", help="a revision id (see migrations/versions), or -1 for one step back")
+    _add_teams_command(commands)
     args = parser.parse_args(argv)
 
     try:
         settings = Settings()
+        if args.command == "teams":
+            return _teams_package(settings, args)
         if args.command == "db":
             _database(settings, args.action, getattr(args, "revision", None))
             return 0

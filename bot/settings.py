@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Largest request accepted at /slack/events (larger ones get 413 before their signature is checked).
     slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
+    # The Microsoft App ID of the Teams bot (Azure Bot resource or Teams Developer Portal), a GUID.
+    teams_app_id: str | None = None
+
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
     # wait for a new connection, and how long one statement may run before the server cancels it.

@@ -71,7 +71,13 @@ def poll_message(*, poll_id: int, naming_for: timedelta, voting_for: timedelta) 
             Actions(
                 block_id=f"elephant:{poll_id}",
                 controls=[
-                    Button(action_id=NAME_BUTTON, label="Name an elephant", value=str(poll_id), style="primary")
+                    Button(
+                        action_id=NAME_BUTTON,
+                        label="Name an elephant",
+                        value=str(poll_id),
+                        style="primary",
+                        opens_dialog=True,
+                    )
                 ],
             ),
             Note(text=ANONYMITY_NOTE),
@@ -109,7 +115,11 @@ def voting_message(*, poll_id: int, named: int, voting_for: timedelta) -> Messag
             ),
             Actions(
                 block_id=f"elephant-vote:{poll_id}",
-                controls=[Button(action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), style="primary")],
+                controls=[
+                    Button(
+                        action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), style="primary", opens_dialog=True
+                    )
+                ],
             ),
             Note(text=ANONYMITY_NOTE),
         ],

@@ -92,6 +92,9 @@ class Button(BaseModel):
     label: str
     value: str = ""
     style: Literal["primary", "danger"] | None = None
+    # The click answers with a form. Slack opens one from any click; Teams only from a button made for it, so the
+    # Teams renderer must know which buttons these are.
+    opens_dialog: bool = False
 
 
 class PeoplePicker(BaseModel):
