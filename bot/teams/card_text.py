@@ -20,6 +20,8 @@ TOKEN = re.compile(
     r"<(?P<url>https?://[^\s|<>]+)(?:\|(?P<label>[^<>\n]*))?>"
     r"|@\{(?P<mention>[A-Za-z0-9_.:-]+)\}"
     r"|#\{(?P<channel>[A-Za-z0-9_.:-]+)\}"
+    # A whoelse command (habits.messages.command): on Teams it is typed to the bot as is, with no prefix.
+    r"|/\{(?P<command>[^{}\n]+)\}"
     # Like Slack: the markers hug the words they enclose, on one line, and do not sit inside a word. What they
     # enclose may hold the marker itself (a deal called "A*B"): it is escaped with the rest.
     r"|(?<![^\W_])(?<!\*)\*(?P<bold>[^*\s](?:[^\n]*?[^*\s])??)\*(?![^\W_])(?!\*)"
@@ -120,6 +122,8 @@ class _Writer:
         if token["channel"] is not None:
             channel = name_of(token["channel"], self.names)
             return self.literal(f"#{channel}" if channel else "a channel")
+        if token["command"] is not None:
+            return self.bold(self.literal(token["command"]))
         if token["bold"] is not None:
             return self.bold(self.inline(token["bold"]))
         if token["italic"] is not None:

@@ -42,6 +42,7 @@ from habits.messages import (
     PeopleInput,
     PeoplePicker,
     TextInput,
+    command,
 )
 from habits.nudge_answers import HELP_CATEGORIES, help_dialog
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, WHAT_ELSE, WHO_ELSE
@@ -239,6 +240,14 @@ def test_markup_becomes_teams_markdown_and_everything_else_is_escaped() -> None:
     # A TextBlock drops a single line break; a blank line shows one.
     assert lines == "first line\n\nsecond line"
     assert emoji == "🐘 **Voting is open.**  Unknown :shrug: stays"
+
+
+def test_commands_are_shown_as_typed_to_the_bot_in_teams_without_slack_s_prefix() -> None:
+    message = Message(text="x", parts=[Paragraph(text=f"Usage: {command('watch deals|tickets')}")])
+
+    [usage] = texts(render_message(message))
+
+    assert usage == "Usage: **watch deals|tickets**"
 
 
 def test_people_are_mentioned_by_name_groups_and_channels_are_named() -> None:
