@@ -18,6 +18,8 @@ SOURCE_DIRS = ("bot", "handlers", "habits", "scheduler")
 # https://api.slack.com/methods. A method that needs no scope maps to an empty set.
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),
+    # Socket Mode only, with the app-level token (its connections:write scope), not a bot scope.
+    "apps.connections.open": set(),
     "chat.postMessage": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
     "chat.update": {"chat:write"},
