@@ -1,4 +1,4 @@
-"""How `whoelse serve` runs uvicorn facing the internet: a deadline for each request's headers, a cap on
+"""How `whoelse serve` runs uvicorn facing the internet: deadlines for each request's headers and body, a cap on
 connections, and a cap on the size of a request's line and headers."""
 
 from __future__ import annotations
@@ -24,58 +24,68 @@ class HttpLimits(TypedDict):
     h11_max_incomplete_event_size: int
 
 
-def header_deadline_protocol(seconds: float) -> type[H11Protocol]:
-    """uvicorn's HTTP/1.1 protocol, closing a connection whose request line and headers are not all in within
-    `seconds` of the connection opening (or of the previous response on it ending).
+def request_deadline_protocol(header_seconds: float, body_seconds: float) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose client is too slow to send a request: its line and
+    headers must be in within `header_seconds` of the connection opening (or of the previous response on it ending),
+    its body within `body_seconds` of the headers.
 
     uvicorn has no such deadline of its own: its keep-alive timer runs only between requests and stops at the first
-    byte, so a client sending half a header line and then nothing keeps the connection forever.
+    byte, so a client sending half a header line, or a body one byte at a time, keeps the connection for as long as
+    it likes. How long the app takes to answer is not limited here.
     """
 
-    class HeaderDeadlineProtocol(H11Protocol):
-        _header_deadline: asyncio.TimerHandle | None = None
+    class RequestDeadlineProtocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+        # The part of a request the deadline is for: h11.IDLE (line and headers) or h11.SEND_BODY.
+        _owed: type[h11.IDLE] | type[h11.SEND_BODY] | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._await_headers()
+            self._follow()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:
-                self._stop_waiting()
+            self._follow()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            # A pipelined request may already have been read by now; otherwise the next one's clock starts.
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self._await_headers()
+            # Either the client owes the next request now, or (answered early) still the rest of this one's body.
+            self._follow()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_waiting()
+            self._stop()
             super().connection_lost(exc)
 
-        def _await_headers(self) -> None:
-            self._stop_waiting()
-            self._header_deadline = self.loop.call_later(seconds, self._headers_too_slow)
+        def _follow(self) -> None:
+            """Starts the deadline for what the client owes now, unless it is the one already running."""
+            owed = self.conn.their_state
+            if self.transport.is_closing() or (owed is not h11.IDLE and owed is not h11.SEND_BODY):
+                self._stop()
+            elif owed is not self._owed:
+                self._stop()
+                self._owed = owed
+                seconds = header_seconds if owed is h11.IDLE else body_seconds
+                self._deadline = self.loop.call_later(seconds, self._too_slow)
 
-        def _stop_waiting(self) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-                self._header_deadline = None
+        def _stop(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline, self._owed = None, None
 
-        def _headers_too_slow(self) -> None:
-            self._header_deadline = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        def _too_slow(self) -> None:
+            part = "line and headers" if self._owed is h11.IDLE else "body"
+            self._deadline, self._owed = None, None
+            if not self.transport.is_closing():
                 # DEBUG: each slow client would otherwise be a log line an attacker can multiply at will.
-                logger.debug("closed a connection whose request headers were not in within %ss", seconds)
+                logger.debug("closed a connection whose request %s took too long", part)
                 self.transport.close()
 
-    return HeaderDeadlineProtocol
+    return RequestDeadlineProtocol
 
 
 def http_limits(settings: Settings) -> HttpLimits:
     return HttpLimits(
-        http=header_deadline_protocol(settings.http_header_timeout_seconds),
+        http=request_deadline_protocol(settings.http_header_timeout_seconds, settings.http_body_timeout_seconds),
         timeout_keep_alive=settings.http_keep_alive_seconds,
         # Past this many open connections (or requests in progress) uvicorn answers 503 rather than take on more.
         limit_concurrency=settings.http_max_connections,

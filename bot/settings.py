@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     port: int = 3000
     # Limits for `whoelse serve` facing the internet (bot/http_server.py; README "Running behind the internet").
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=10.0, gt=0)
     http_keep_alive_seconds: int = Field(default=5, gt=0)
     http_max_connections: int = Field(default=256, gt=0)
     http_max_header_bytes: int = Field(default=16 * 1024, gt=0)

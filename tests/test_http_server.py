@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from bot.settings import Settings
 from tests.conftest import eventually, serving
 from tests.support import databases
 
-HEADER_TIMEOUT = 1.0
+DEADLINE = 1.0
 # How much later than the deadline a stalled connection may be closed, on a busy 2-core machine.
 SLACK = 2.0
 
@@ -50,10 +51,11 @@ async def listening(settings: Settings) -> AsyncIterator[int]:
 
 @pytest.fixture
 def limited(settings: Settings) -> Settings:
-    # A keep-alive longer than the header deadline, so that only the deadline can be what closes a connection.
+    # A keep-alive longer than the deadlines, so that only a deadline can be what closes a connection.
     return settings.model_copy(
         update={
-            "http_header_timeout_seconds": HEADER_TIMEOUT,
+            "http_header_timeout_seconds": DEADLINE,
+            "http_body_timeout_seconds": DEADLINE,
             "http_keep_alive_seconds": 30,
             "http_max_header_bytes": 4096,
         }
@@ -63,7 +65,7 @@ def limited(settings: Settings) -> Settings:
 async def closed_after(reader: asyncio.StreamReader) -> float:
     """Seconds until the server closes the connection (having sent nothing more)."""
     started = asyncio.get_running_loop().time()
-    leftover = await asyncio.wait_for(reader.read(), timeout=HEADER_TIMEOUT + SLACK)
+    leftover = await asyncio.wait_for(reader.read(), timeout=DEADLINE + SLACK)
     assert leftover == b""
     return asyncio.get_running_loop().time() - started
 
@@ -79,7 +81,7 @@ async def test_a_connection_stalling_in_the_middle_of_a_header_line_is_closed_at
         waited = await closed_after(reader)
         writer.close()
 
-    assert HEADER_TIMEOUT - 0.1 <= waited < HEADER_TIMEOUT + SLACK
+    assert DEADLINE - 0.1 <= waited < DEADLINE + SLACK
 
 
 async def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(limited: Settings) -> None:
@@ -98,7 +100,35 @@ async def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline
 
     assert status.startswith(b"HTTP/1.1 200")
     # The deadline counts from the end of the response, a moment before the client had read it all.
-    assert HEADER_TIMEOUT - 0.5 <= waited < HEADER_TIMEOUT + SLACK
+    assert DEADLINE - 0.5 <= waited < DEADLINE + SLACK
+
+
+async def test_a_connection_trickling_its_body_is_closed_at_the_deadline_without_an_error_logged(
+    limited: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with listening(limited) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = b"POST /webhooks/generic HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+        writer.write(head + b'{"id": ')
+        await writer.drain()
+
+        async def trickle() -> None:
+            # A byte every tenth of a second, for as long as the server keeps the connection open.
+            with contextlib.suppress(ConnectionError):
+                while True:
+                    await asyncio.sleep(0.1)
+                    writer.write(b" ")
+                    await writer.drain()
+
+        trickling = asyncio.create_task(trickle())
+        try:
+            waited = await closed_after(reader)
+        finally:
+            trickling.cancel()
+            writer.close()
+
+    assert DEADLINE - 0.1 <= waited < DEADLINE + SLACK
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info]
 
 
 async def test_a_request_sent_in_time_is_answered_even_when_it_arrives_in_pieces(limited: Settings) -> None:
@@ -107,7 +137,7 @@ async def test_a_request_sent_in_time_is_answered_even_when_it_arrives_in_pieces
         for piece in (b"GET /heal", b"thz HTTP/1.1\r\nHo", b"st: 127.0.0.1\r\n\r\n"):
             writer.write(piece)
             await writer.drain()
-            await asyncio.sleep(HEADER_TIMEOUT / 4)
+            await asyncio.sleep(DEADLINE / 4)
 
         status = await asyncio.wait_for(reader.readline(), timeout=SLACK)
         writer.close()
