@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +31,6 @@ from models.events import SENDERS_EVENT_KEY, ReceivedEvent, stored_event_id
 from models.workspaces import Workspace, get_or_create_workspace
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 Step = Literal["nudged", "decided", "retry_later"]
 LULL_CHECK_SECONDS = 0.005
@@ -75,7 +74,16 @@ class EventIntake:
         Raises TimeoutError when the database has not stored it within `store_timeout_seconds`; the event may still
         be stored once the database answers, so the sender's retry is then a duplicate, stored once.
         """
-        return await self._within_deadline(self._store(workspace_id=workspace_id, event=event), "storing an event")
+        # Giving up is cheap and safe here: what is cancelled is only the wait for the group commit's answer (the
+        # row is written, or not, either way) and for the shared workspace check (which runs on, shielded).
+        deadline = asyncio.timeout(self.store_timeout_seconds)
+        try:
+            async with deadline:
+                return await self._store(workspace_id=workspace_id, event=event)
+        except TimeoutError:
+            if deadline.expired():
+                raise self._timed_out() from None
+            raise
 
     async def _store(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         await self._ensure_workspace(workspace_id)
@@ -91,10 +99,16 @@ class EventIntake:
         return event_id
 
     async def existing_event_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
-        """The id under which a repeated event was first stored."""
-        return await self._within_deadline(
-            self._stored_id(workspace_id=workspace_id, event=event), "finding an event"
-        )
+        """The id under which a repeated event was first stored (TimeoutError past `store_timeout_seconds`)."""
+        # A query cancelled mid-flight is cleaned up with the database, which may be what has stalled: the lookup is
+        # left to finish on its own, and only the waiting for it stops.
+        lookup = asyncio.ensure_future(self._stored_id(workspace_id=workspace_id, event=event))
+        try:
+            return await asyncio.wait_for(asyncio.shield(lookup), timeout=self.store_timeout_seconds)
+        except TimeoutError:
+            if lookup.done():
+                raise
+            raise self._timed_out() from None
 
     async def _stored_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         async with self.sessions() as session:
@@ -102,17 +116,8 @@ class EventIntake:
                 session, workspace_id=workspace_id, source=event.source, external_id=event.external_id
             )
 
-    async def _within_deadline(self, work: Coroutine[Any, Any, T], doing: str) -> T:
-        """`work`'s answer, or TimeoutError once the deadline passes. The work itself is not cancelled: a stalled
-        connection cannot be cleaned up without the database either, and whatever it stores is kept."""
-        if self.store_timeout_seconds is None:
-            return await work
-        task = asyncio.ensure_future(work)
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout=self.store_timeout_seconds)
-        except TimeoutError:
-            task.add_done_callback(lambda done: _log_late_failure(done, doing))
-            raise TimeoutError(f"the database did not answer within {self.store_timeout_seconds:g}s") from None
+    def _timed_out(self) -> TimeoutError:
+        return TimeoutError(f"the database did not answer within {self.store_timeout_seconds:g}s")
 
     async def _ensure_workspace(self, workspace_id: str) -> None:
         if workspace_id in self._known_workspaces:
@@ -257,9 +262,3 @@ class EventIntake:
         for _ in range(max_passes):
             if not await self.decide_pending():
                 return
-
-
-def _log_late_failure(done: asyncio.Future[Any], doing: str) -> None:
-    """Work a caller stopped waiting for still reports its failure (the caller was told to retry)."""
-    if not done.cancelled() and (error := done.exception()) is not None:
-        logger.error("%s failed after its caller gave up waiting", doing, exc_info=error)
