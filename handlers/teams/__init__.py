@@ -1,0 +1,1 @@
+"""Microsoft Teams: activities that reach `/api/messages` once their token has been checked."""
