@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -18,11 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.context import AppContext
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.event_intake import EventIntake
+from bot.logs import AccessLog
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
 from bot.watch_cache import WatchedChannels
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
+from handlers.slack.edge import SlackEdge
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
 from scheduler.jobs import JobSource
@@ -47,11 +48,15 @@ def create_app(
     `job_sources` replaces the features' schedules (tests use their own).
     """
     settings = settings or Settings()
-    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+    settings.require_for_serving(socket_mode=socket_mode)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine_for(settings.database_url)
+        engine = create_engine_for(
+            settings.database_url,
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
+            statement_timeout_seconds=settings.database_statement_timeout_seconds,
+        )
         sessions = create_session_factory(engine)
         # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries instead,
         # after checking whether the first attempt landed.
@@ -77,6 +82,7 @@ def create_app(
             default_timezone=settings.default_timezone,
             clock=clock,
             poll_seconds=settings.delivery_poll_seconds,
+            store_timeout_seconds=settings.webhook_store_timeout_seconds,
         )
         context = AppContext(
             settings=settings,
@@ -90,19 +96,26 @@ def create_app(
             watched=WatchedChannels(sessions),
             webhook_secret=settings.secret("whoelse_webhook_secret") if settings.webhooks_enabled else None,
         )
+        signing_secret = settings.secret("slack_signing_secret")
+        assert signing_secret is not None  # settings.require checked it
         bolt = AsyncApp(
             client=client,
-            signing_secret=settings.secret("slack_signing_secret"),
+            signing_secret=signing_secret,
+            # SlackEdge checks every HTTP request's signature before Bolt reads the body (Socket Mode needs none).
+            request_verification_enabled=False,
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
         slack_handlers.register(bolt, context)
         app.state.context = context
-        app.state.slack = AsyncSlackRequestHandler(bolt)
+        app.state.slack = SlackEdge(
+            bolt, signing_secret=signing_secret, max_body_bytes=settings.slack_max_body_bytes
+        )
         scheduler = SchedulerService(context, all_job_sources() if job_sources is None else job_sources)
         app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
         socket: AsyncSocketModeHandler | None = None
+        connecting: asyncio.Task[None] | None = None
         if background_workers:
             tasks.append(asyncio.create_task(delivery.run_forever(), name="delivery"))
             tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
@@ -110,12 +123,29 @@ def create_app(
             await scheduler.start()
         if socket_mode:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-        logger.info("whoelse is up", extra={"workspace": context.default_workspace_id})
+            # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
+            # a start-up that never ends never opens the port and never acts on SIGTERM.
+            connecting = asyncio.create_task(_connect(socket), name="socket-mode-connect")
+        transport = "Socket Mode" if socket_mode else "HTTP"
+        webhooks = "on" if context.webhook_secret else "off"
+        logger.info(
+            "whoelse is up: Slack over %s, %s, webhooks %s",
+            transport,
+            settings.database_label,
+            webhooks,
+            extra={
+                "workspace": context.default_workspace_id,
+                "transport": transport,
+                "database": settings.database_label,
+                "webhooks": webhooks,
+            },
+        )
         try:
             yield
         finally:
-            if socket is not None:
+            if socket is not None and connecting is not None:
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
                 await socket.close_async()  # type: ignore[no-untyped-call]
             await scheduler.stop()
             # Let delivery and intake finish what they are doing, then stop; cancel only what will not stop.
@@ -129,11 +159,12 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="whoelse", lifespan=lifespan)
+    app.add_middleware(AccessLog)
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        handler: AsyncSlackRequestHandler = request.app.state.slack
-        return await handler.handle(request)
+        edge: SlackEdge = request.app.state.slack
+        return await edge.handle(request)
 
     health.register(app)
     webhooks.register(app)
@@ -154,3 +185,23 @@ async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> 
             f"Could not reach the Slack Web API at {settings.slack_api_url}: {error}. Check SLACK_API_URL."
         ) from error
     return str(response["team_id"])
+
+
+async def check_app_token(settings: Settings) -> None:
+    """Proves the app-level token before Socket Mode connects: the SDK would retry a refused one for ever."""
+    client = AsyncWebClient(base_url=settings.slack_api_url)
+    try:
+        await client.apps_connections_open(app_token=settings.secret("slack_app_token") or "")
+    except SlackApiError as error:
+        raise ConfigurationError(
+            f"Slack refused the app token ({error.response.get('error')}). Check SLACK_APP_TOKEN: it needs the "
+            "connections:write scope (Basic Information > App-Level Tokens)."
+        ) from error
+    except Exception as error:
+        raise ConfigurationError(
+            f"Could not reach the Slack Web API at {settings.slack_api_url}: {error}. Check SLACK_API_URL."
+        ) from error
+
+
+async def _connect(socket: AsyncSocketModeHandler) -> None:
+    await socket.connect_async()  # type: ignore[no-untyped-call]

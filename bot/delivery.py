@@ -161,12 +161,17 @@ class DeliveryWorker:
         return {parent_id: status for parent_id, status in found.all()}
 
     async def _claim(self, session: AsyncSession, row: OutboxMessage, now: datetime) -> OutboxMessage | None:
-        values: dict[str, object] = {"status": SENDING, "lease_until": now + self.policy.lease}
+        values: dict[str, object] = {
+            "status": SENDING,
+            "lease_until": now + self.policy.lease,
+            # Rows an earlier release tried have no first attempt recorded: their latest attempt is the best bound.
+            "first_attempt_at": row.first_attempt_at or row.attempt_started_at or now,
+        }
         if row.status == PENDING:
             condition = OutboxMessage.status == PENDING
             values["attempt_started_at"] = now
         else:
-            # In doubt: keep the earlier attempt's start, it bounds where to look for the earlier post.
+            # In doubt: the attempt in flight when its worker died keeps its start.
             condition = and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
         result = await session.execute(
             update(OutboxMessage)
@@ -235,15 +240,21 @@ class DeliveryWorker:
                 channel=channel, user=row.ephemeral_user_id, message=message, thread_ts=thread_ts
             )
             return channel, None
-        if claim.in_doubt and row.attempt_started_at is not None:
+        if claim.in_doubt and row.first_attempt_at is not None:
+            # Any earlier attempt may have landed (Slack sometimes stores a post and still answers 5xx), however long
+            # ago backoff has put it: the search reaches back to the first one.
             landed = await gateway.find_posted(
                 channel=channel,
                 idempotency_key=row.idempotency_key,
-                since=row.attempt_started_at,
+                since=row.first_attempt_at,
                 thread_ts=thread_ts,
             )
             if landed is not None:
-                logger.info("outbox message %s had already landed; not posting again", row.idempotency_key)
+                # Worth noticing: Slack reported a failure for a post it had stored (or we crashed before recording it).
+                logger.warning(
+                    "outbox message %s had already landed on an earlier attempt; not posting again",
+                    row.idempotency_key,
+                )
                 return channel, landed
         try:
             posted = await gateway.post(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +31,7 @@ from models.events import SENDERS_EVENT_KEY, ReceivedEvent, stored_event_id
 from models.workspaces import Workspace, get_or_create_workspace
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Step = Literal["nudged", "decided", "retry_later"]
 LULL_CHECK_SECONDS = 0.005
@@ -64,9 +65,19 @@ class EventIntake:
     # stays undecided and is tried again; only an event that keeps failing is given up on, so it cannot block.
     max_database_attempts: int = 5
     _database_failures: dict[int, int] = field(default_factory=dict)
+    # How long a sender waits for its event to be stored before it hears the database is unavailable (None: as long
+    # as the database takes).
+    store_timeout_seconds: float | None = None
 
     async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
-        """Stores the event durably. Returns its id, or None when the sender already delivered it."""
+        """Stores the event durably. Returns its id, or None when the sender already delivered it.
+
+        Raises TimeoutError when the database has not stored it within `store_timeout_seconds`; the event may still
+        be stored once the database answers, so the sender's retry is then a duplicate, stored once.
+        """
+        return await self._within_deadline(self._store(workspace_id=workspace_id, event=event), "storing an event")
+
+    async def _store(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         await self._ensure_workspace(workspace_id)
         if self._committer is None:
             events_table: Table = ReceivedEvent.__table__  # type: ignore[assignment]
@@ -81,10 +92,27 @@ class EventIntake:
 
     async def existing_event_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """The id under which a repeated event was first stored."""
+        return await self._within_deadline(
+            self._stored_id(workspace_id=workspace_id, event=event), "finding an event"
+        )
+
+    async def _stored_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         async with self.sessions() as session:
             return await stored_event_id(
                 session, workspace_id=workspace_id, source=event.source, external_id=event.external_id
             )
+
+    async def _within_deadline(self, work: Coroutine[Any, Any, T], doing: str) -> T:
+        """`work`'s answer, or TimeoutError once the deadline passes. The work itself is not cancelled: a stalled
+        connection cannot be cleaned up without the database either, and whatever it stores is kept."""
+        if self.store_timeout_seconds is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=self.store_timeout_seconds)
+        except TimeoutError:
+            task.add_done_callback(lambda done: _log_late_failure(done, doing))
+            raise TimeoutError(f"the database did not answer within {self.store_timeout_seconds:g}s") from None
 
     async def _ensure_workspace(self, workspace_id: str) -> None:
         if workspace_id in self._known_workspaces:
@@ -229,3 +257,9 @@ class EventIntake:
         for _ in range(max_passes):
             if not await self.decide_pending():
                 return
+
+
+def _log_late_failure(done: asyncio.Future[Any], doing: str) -> None:
+    """Work a caller stopped waiting for still reports its failure (the caller was told to retry)."""
+    if not done.cancelled() and (error := done.exception()) is not None:
+        logger.error("%s failed after its caller gave up waiting", doing, exc_info=error)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# uvicorn adds a coloured copy of some messages as `color_message`: terminal escapes have no place in a log line.
+_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+access_logger = logging.getLogger("whoelse.access")
 
 
 class JsonFormatter(logging.Formatter):
@@ -16,10 +23,16 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _ANSI_ESCAPE.sub("", record.getMessage()),
         }
         # Fields passed with `extra={...}` become top-level keys.
-        entry.update({key: value for key, value in vars(record).items() if key not in _STANDARD})
+        entry.update(
+            {
+                key: _ANSI_ESCAPE.sub("", value) if isinstance(value, str) else value
+                for key, value in vars(record).items()
+                if key not in _STANDARD
+            }
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -35,3 +48,49 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # APScheduler logs every job run at INFO; keep its warnings (missed runs) and errors.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # uvicorn's access line is one preformatted string without the time taken; AccessLog logs fields instead.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class AccessLog:
+    """ASGI middleware: one log line per HTTP request, with client, method, path, status and duration_ms as fields."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        # What the client is told if the app raises before answering (Starlette's error middleware answers 500).
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            client = scope["client"][0] if scope.get("client") else None
+            # The path without its query string, which may carry tokens.
+            method, path = scope["method"], scope["path"]
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            access_logger.info(
+                '%s "%s %s" %d %.1f ms',
+                client,
+                method,
+                path,
+                status,
+                duration_ms,
+                extra={
+                    "client": client,
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                },
+            )

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 from habits.time_words import known_zone
+from models.db import async_url
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class ConfigurationError(Exception):
     """The bot cannot start as configured; the message says what to set."""
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each invalid variable once, by its environment name, without pydantic's boilerplate (or the value: secrets)."""
+    problems = []
+    for problem in error.errors():
+        variable = ".".join(map(str, problem["loc"])).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(message if message.startswith(variable) else f"{variable}: {message}")
+    return "; ".join(problems)
 
 
 def is_placeholder(value: str) -> bool:
@@ -30,14 +46,31 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_socket_mode: bool = False
+    # Largest request accepted at /slack/events (larger ones get 413 before their signature is checked).
+    slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+
+    # The Microsoft App ID of the Teams bot (Azure Bot resource or Teams Developer Portal), a GUID.
+    teams_app_id: str | None = None
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
+    # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
+    # wait for a new connection, and how long one statement may run before the server cancels it.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=15.0, gt=0)
     host: str = "0.0.0.0"
     port: int = 3000
+    # Limits for `whoelse serve` facing the internet (bot/http_server.py; README "Running behind the internet").
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, gt=0)
+    http_max_connections: int = Field(default=256, gt=0)
+    http_max_header_bytes: int = Field(default=16 * 1024, gt=0)
 
     whoelse_webhook_secret: SecretStr | None = None
     webhook_max_body_bytes: int = Field(default=64 * 1024, gt=0)
     webhook_max_age_seconds: int = Field(default=300, gt=0)
+    # A webhook whose event is not stored within this many seconds is answered 503 with Retry-After (the sender
+    # retries), rather than kept waiting on a database that has stopped answering.
+    webhook_store_timeout_seconds: float = Field(default=5.0, gt=0)
 
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
@@ -61,6 +94,18 @@ class Settings(BaseSettings):
         # slack_sdk joins method names onto the base URL, so a missing slash would produce ".../apichat.postMessage".
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_for_the_async_engine(cls, value: str) -> str:
+        return async_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -72,12 +117,39 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def database_label(self) -> str:
+        """Which database, for people: kind and place, never the user or password."""
+        url = make_url(self.database_url)
+        if self.is_sqlite:
+            return f"SQLite at {url.database or 'memory'}"
+        port = f":{url.port}" if url.port else ""
+        return f"PostgreSQL at {url.host or 'localhost'}{port}/{url.database or ''}"
+
     def secret(self, name: str) -> str | None:
         value: SecretStr | None = getattr(self, name)
         return value.get_secret_value() if value is not None else None
 
     def require(self, *names: str) -> None:
         """Refuse to start without the named secrets, saying which variable to set and where it comes from."""
+        _refuse(self._missing(names))
+
+    def require_for_serving(self, *, socket_mode: bool) -> None:
+        """What serving needs: the Slack secrets (the app token for Socket Mode only), and no webhook secret left
+        as the example placeholder (it would look configured while every webhook is refused)."""
+        slack = ["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)]
+        problems = self._missing(slack)
+        webhook_secret = self.secret("whoelse_webhook_secret")
+        if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
+            problems.append(
+                "WHOELSE_WEBHOOK_SECRET still holds the example placeholder. "
+                f"{_WHERE_FROM['whoelse_webhook_secret']} Or leave it unset to turn webhooks off."
+            )
+        # Nothing configured here yet: the way in is the example file.
+        first_run = not Path(".env").exists() and any(self.secret(name) is None for name in slack)
+        _refuse(problems, hint=_FIRST_RUN_HINT if first_run else "")
+
+    def _missing(self, names: Sequence[str]) -> list[str]:
         problems = []
         for name in names:
             value = self.secret(name)
@@ -86,13 +158,23 @@ class Settings(BaseSettings):
                 problems.append(f"{env} is not set. {_WHERE_FROM[name]}")
             elif is_placeholder(value):
                 problems.append(f"{env} still holds the example placeholder. {_WHERE_FROM[name]}")
-        if problems:
-            raise ConfigurationError("whoelse cannot start:\n  - " + "\n  - ".join(problems))
+        return problems
 
     @property
     def webhooks_enabled(self) -> bool:
+        # A placeholder never gets this far (require_for_serving refuses it); empty means unset.
         secret = self.secret("whoelse_webhook_secret")
-        return secret is not None and not is_placeholder(secret)
+        return secret is not None and bool(secret.strip())
+
+
+_FIRST_RUN_HINT = " (no .env file here: `cp .env.example .env`, then fill in the Slack values)"
+
+
+def _refuse(problems: list[str], *, hint: str = "") -> None:
+    if len(problems) == 1:
+        raise ConfigurationError(f"whoelse cannot start{hint}: {problems[0]}")
+    if problems:
+        raise ConfigurationError(f"whoelse cannot start{hint}:\n  - " + "\n  - ".join(problems))
 
 
 _WHERE_FROM = {

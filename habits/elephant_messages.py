@@ -37,6 +37,9 @@ BALLOT_LIMIT = 100
 # A form's intro is one Block Kit section: 3000 characters.
 INTRO_BUDGET = 2800
 
+# Said wherever someone answers a poll that has already closed: naming and voting are both over.
+POLL_CLOSED = "This elephant-in-the-room poll has closed. Look for its results in the channel."
+
 ANONYMITY_NOTE = (
     "Anonymous for real: whoelse stores what people write without their names, and nothing it keeps can tell "
     "anyone — admins included — who wrote or voted for what."
@@ -68,7 +71,13 @@ def poll_message(*, poll_id: int, naming_for: timedelta, voting_for: timedelta) 
             Actions(
                 block_id=f"elephant:{poll_id}",
                 controls=[
-                    Button(action_id=NAME_BUTTON, label="Name an elephant", value=str(poll_id), style="primary")
+                    Button(
+                        action_id=NAME_BUTTON,
+                        label="Name an elephant",
+                        value=str(poll_id),
+                        style="primary",
+                        opens_dialog=True,
+                    )
                 ],
             ),
             Note(text=ANONYMITY_NOTE),
@@ -106,7 +115,11 @@ def voting_message(*, poll_id: int, named: int, voting_for: timedelta) -> Messag
             ),
             Actions(
                 block_id=f"elephant-vote:{poll_id}",
-                controls=[Button(action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), style="primary")],
+                controls=[
+                    Button(
+                        action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), style="primary", opens_dialog=True
+                    )
+                ],
             ),
             Note(text=ANONYMITY_NOTE),
         ],

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.elephants import DEFAULT_OPEN_FOR, MAX_OPEN_FOR, MIN_OPEN_FOR, open_poll, scheduled_key
-from habits.messages import Message
+from habits.messages import Message, command
 from habits.recurrence import Recurrence, describe, next_occurrence, previous_occurrence
 from habits.time_words import describe_duration, describe_moment, known_zone, parse_duration
 from models.elephants import NAMING, ElephantSchedule, open_poll_in_channel, poll_by_key, schedule_for_channel
@@ -21,10 +21,10 @@ from models.workspaces import get_or_create_workspace
 WEEKDAY_WORDS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
-WEEKLY_USAGE = (
-    "`/whoelse elephant weekly <weekday> <HH:MM> [time zone] [open for 2d]`, e.g. `monday 09:00 Europe/Berlin`"
-)
-NOW_USAGE = "`/whoelse elephant now [open for 2d]`"
+WEEKLY_SYNTAX = "elephant weekly <weekday> <HH:MM> [time zone] [open for 2d]"
+NOW_SYNTAX = "elephant now [open for 2d]"
+WEEKLY_USAGE = f"{command(WEEKLY_SYNTAX)}, e.g. `monday 09:00 Europe/Berlin`"
+NOW_USAGE = command(NOW_SYNTAX)
 
 OpenOutcome = Literal["opened", "already_opened", "not_due", "too_late", "channel_busy", "no_schedule"]
 

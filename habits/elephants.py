@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from habits.elephant_anonymity import new_secret, participant_count, participant_token, with_token
 from habits.elephant_messages import (
     MAX_TEXT,
+    POLL_CLOSED,
     ballot_form,
     info_form,
     naming_closed_message,
@@ -58,8 +59,10 @@ MAX_OPEN_FOR = timedelta(days=6)
 T = TypeVar("T")
 
 StartOutcome = Literal["started", "already_open"]
-SubmitOutcome = Literal["recorded", "already_named", "naming_closed", "empty", "too_long", "not_found"]
-VoteOutcome = Literal["recorded", "already_voted", "voting_not_open", "unknown_choice", "not_found"]
+SubmitOutcome = Literal[
+    "recorded", "already_named", "naming_closed", "poll_closed", "empty", "too_long", "not_found"
+]
+VoteOutcome = Literal["recorded", "already_voted", "voting_not_open", "poll_closed", "unknown_choice", "not_found"]
 AdvanceOutcome = Literal["voting_opened", "closed", "unchanged"]
 
 
@@ -83,6 +86,11 @@ async def with_retries(
 
 def scheduled_key(schedule_id: int, occurrence: datetime) -> str:
     return f"elephant:{schedule_id}:{occurrence.isoformat()}"
+
+
+def poll_over(poll: ElephantPoll, now: datetime) -> bool:
+    """Closed, or past its closing time though the job that closes it has not run yet."""
+    return poll.phase == CLOSED or now >= poll.closes_at
 
 
 def naming_open(poll: ElephantPoll, now: datetime) -> bool:
@@ -199,6 +207,8 @@ async def submit(
     poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
     if poll is None:
         return "not_found"
+    if poll_over(poll, now):
+        return "poll_closed"
     if not naming_open(poll, now):
         return "naming_closed"
     token = token_of(poll, user_id)
@@ -229,6 +239,8 @@ async def vote(
     poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
     if poll is None:
         return "not_found"
+    if poll_over(poll, now):
+        return "poll_closed"
     if not voting_open(poll, now):
         return "voting_not_open"
     token = token_of(poll, user_id)
@@ -431,8 +443,8 @@ async def form_for(
 ) -> Dialog:
     """What clicking the poll's buttons opens: the naming form, the ballot, or a word on why neither."""
     poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id)
-    if poll is None or poll.phase == CLOSED or now >= poll.closes_at:
-        return info_form("This elephant-in-the-room poll has closed. Its results are posted in the channel.")
+    if poll is None or poll_over(poll, now):
+        return info_form(POLL_CLOSED)
     if naming_open(poll, now):
         if has_named(poll, user_id):
             return info_form(

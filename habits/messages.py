@@ -2,7 +2,8 @@
 
 Inline text is a small markdown subset shared by both platforms: *bold*, _italic_, <https://url|label> links, and
 mentions written as @{U123} (a user), @{group:S123} (a user group) or #{C123} (a channel), which each renderer
-turns into its own mention syntax.
+turns into its own mention syntax. A whoelse command is written /{nudge <topic>}: what people type after the
+platform's way of addressing whoelse, which the renderer adds (on Slack, `/whoelse nudge <topic>`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 
 MENTION = re.compile(r"@\{([A-Za-z0-9_.:-]+)\}")
 CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:-]+)\}")
+COMMAND = re.compile(r"/\{([^{}]+)\}")
 GROUP_PREFIX = "group:"
 
 
@@ -27,6 +29,38 @@ def group_mention(group_id: str) -> str:
 
 def channel_mention(channel_id: str) -> str:
     return f"#{{{channel_id}}}"
+
+
+# Words Slack may turn into a channel-wide ping even without markup (mrkdwn's automatic parsing).
+_EVERYONE_WORDS = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+# Between @ and the word: invisible, so "@here" reads the same, but no longer the word Slack looks for.
+WORD_JOINER = "\u2060"
+
+
+def shown(text: str) -> str:
+    """Text from outside (a CRM, a helpdesk, a bot's post, someone's words) made inert: shown as written, never a
+    mention or a link."""
+    text = MENTION.sub(lambda found: "@" + found.group(1), text)
+    text = CHANNEL_MENTION.sub(lambda found: "#" + found.group(1), text)
+    text = _EVERYONE_WORDS.sub("@" + WORD_JOINER, text)
+    # Slack reads <!channel>, <@U…> and <url|label> between angle brackets; lookalikes keep the text readable.
+    return text.replace("<", "‹").replace(">", "›")
+
+
+# Characters a URL never holds raw (RFC 3986) that would spell a mention (@{…}, #{…}) or end the <url|label>
+# markup early. Percent-encoded, they keep the address the same for every browser but can no longer ping anyone.
+_NOT_IN_URLS = re.compile(r"[{}<>|\s\"\\^`]")
+
+
+def link(url: str, label: str) -> str:
+    """A link to an address from outside; `label` must already be inline text (escaped where it came from outside)."""
+    target = _NOT_IN_URLS.sub(lambda found: "".join(f"%{byte:02X}" for byte in found.group().encode()), url)
+    return f"<{target}|{label}>"
+
+
+def command(syntax: str) -> str:
+    """A whoelse command as people type it, without the platform's prefix: command("watch deals|tickets")."""
+    return f"/{{{syntax}}}"
 
 
 class Paragraph(BaseModel):
@@ -58,6 +92,9 @@ class Button(BaseModel):
     label: str
     value: str = ""
     style: Literal["primary", "danger"] | None = None
+    # The click answers with a form. Slack opens one from any click; Teams only from a button made for it, so the
+    # Teams renderer must know which buttons these are.
+    opens_dialog: bool = False
 
 
 class PeoplePicker(BaseModel):

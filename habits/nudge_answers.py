@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.messages import Choice, ChoiceInput, Dialog, Message, Paragraph, TextInput, mention
+from habits.messages import Choice, ChoiceInput, Dialog, Message, Paragraph, TextInput, mention, shown
 from habits.nudge_message import HELP_SUBMIT
-from habits.nudging import headline, shown, stored_event
+from habits.nudging import headline, stored_event
 from models.events import ReceivedEvent
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import OutboxMessage, enqueue

@@ -41,7 +41,13 @@ def compose_nudge(
             controls=[
                 PeoplePicker(action_id=LOOP_IN_PICK, placeholder="Loop in…", value=str(nudge_id)),
                 Button(action_id=LOOP_IN_NOBODY, label="Nobody else", value=str(nudge_id)),
-                Button(action_id=HELP_OPEN, label="Offer or ask for help", value=str(nudge_id), style="primary"),
+                Button(
+                    action_id=HELP_OPEN,
+                    label="Offer or ask for help",
+                    value=str(nudge_id),
+                    style="primary",
+                    opens_dialog=True,
+                ),
             ],
         )
     )

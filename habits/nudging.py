@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
-from habits.messages import CHANNEL_MENTION, MENTION, mention
+from habits.messages import link, mention, shown
 from habits.nudge_message import compose_nudge
 from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
 from models.db import insert_skipping_duplicates
@@ -301,14 +301,6 @@ async def _first_nudge_post(
     )
 
 
-def shown(text: str) -> str:
-    """Text from a CRM, a helpdesk or a bot's post, made inert: shown as written, never a mention or a link."""
-    text = MENTION.sub(lambda found: "@" + found.group(1), text)
-    text = CHANNEL_MENTION.sub(lambda found: "#" + found.group(1), text)
-    # Slack reads <!channel>, <@U…> and <url|label> between angle brackets; lookalikes keep the text readable.
-    return text.replace("<", "‹").replace(">", "›")
-
-
 def headline(event: BusinessEvent) -> str:
     name = f"*{shown(event.title)}*" + (f" ({shown(event.account)})" if event.account else "")
     moment = canonical_event(event.event)
@@ -343,5 +335,6 @@ def facts(event: BusinessEvent, *, snoozed: set[str]) -> list[tuple[str, str]]:
         owner = mention(event.owner) if is_user and event.owner not in snoozed else shown(event.owner)
         found.append(("Owner", owner))
     if event.url and LINKABLE_URL.match(event.url):
-        found.append(("Link", f"<{event.url}|Open in {'CRM' if event.kind == 'deal' else 'helpdesk'}>"))
+        # The address comes from outside too: link() keeps mention markup in it from pinging anyone.
+        found.append(("Link", link(event.url, f"Open in {'CRM' if event.kind == 'deal' else 'helpdesk'}")))
     return found

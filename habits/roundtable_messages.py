@@ -97,7 +97,7 @@ def overview(view: RoundTableView, *, next_meeting: datetime, missing: Sequence[
         Actions(
             block_id=f"roundtable:{view.roundtable_id}",
             controls=[
-                Button(action_id=CHANGE_BUTTON, label="Change", value=str(view.roundtable_id)),
+                Button(action_id=CHANGE_BUTTON, label="Change", value=str(view.roundtable_id), opens_dialog=True),
                 Button(
                     action_id=CANCEL_BUTTON,
                     label="Cancel round-table",
@@ -122,7 +122,11 @@ def no_roundtable() -> Message:
             ),
             Actions(
                 block_id="roundtable:new",
-                controls=[Button(action_id=CHANGE_BUTTON, label="Set one up", value="", style="primary")],
+                controls=[
+                    Button(
+                        action_id=CHANGE_BUTTON, label="Set one up", value="", style="primary", opens_dialog=True
+                    )
+                ],
             ),
         ],
     )
@@ -219,7 +223,7 @@ def agenda(view: RoundTableView, *, meeting_id: int, starts_at: datetime, items:
     parts.append(
         Actions(
             block_id=f"roundtable-agenda:{meeting_id}",
-            controls=[Button(action_id=NOTES_BUTTON, label="Notes", value=str(meeting_id))],
+            controls=[Button(action_id=NOTES_BUTTON, label="Notes", value=str(meeting_id), opens_dialog=True)],
         )
     )
     parts.append(Note(text="After the meeting, press *Notes* to share what was decided as the debrief."))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.messages import Facts, Message, Note, Paragraph, channel_mention
+from habits.messages import Facts, Message, Note, Paragraph, channel_mention, command
 from habits.time_words import describe_duration
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import SENT, OutboxMessage
@@ -135,8 +135,8 @@ def stats_message(channel_id: str, periods: Sequence[PeriodStats]) -> Message:
         return Message(
             text=(
                 f"No nudges in {where} in the last {longest.days} days yet, so there's nothing to count. "
-                "Nudges come when a watched deal or ticket reaches a key moment (`/whoelse watch deals`), "
-                "or when someone runs `/whoelse nudge <topic>`."
+                f"Nudges come when a watched deal or ticket reaches a key moment ({command('watch deals')}), "
+                f"or when someone runs {command('nudge <topic>')}."
             )
         )
     parts: list[Paragraph | Facts | Note] = [Paragraph(text=f"*How {where} answers its nudges*")]

@@ -10,18 +10,28 @@ from typing import get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.messages import Message, channel_mention
+from habits.command_help import unknown_words
+from habits.messages import Message, channel_mention, command
 from models.watches import WatchKind, home_channel, unwatch_channel, watch_channel, watched_kinds
 from models.workspaces import get_or_create_workspace
 
 KINDS: tuple[WatchKind, ...] = get_args(WatchKind)
 _SPELLINGS: dict[str, WatchKind] = {"deals": "deals", "deal": "deals", "tickets": "tickets", "ticket": "tickets"}
 SOURCES = {"deals": "your CRM", "tickets": "your helpdesk"}
+NOT_IN_DIRECT_MESSAGES = (
+    "Only channels can watch deals or tickets, so nothing changed here. Run `/whoelse watch deals` (or tickets) "
+    "in the channel where your CRM or helpdesk posts, or where your team talks about them."
+)
+WATCH_SYNTAX = "watch deals|tickets"
+UNWATCH_SYNTAX = "unwatch deals|tickets"
+_SYNTAX = {"watch": WATCH_SYNTAX, "unwatch": UNWATCH_SYNTAX}
 
 
-def usage(verb: str) -> str:
+def usage(verb: str, typed: str = "") -> str:
+    """The right syntax, after naming what was `typed` if it was something whoelse does not know."""
+    unknown = f"{unknown_words(typed, after=verb)}\n" if typed.strip() else ""
     return (
-        f"Usage: `/whoelse {verb} deals` or `/whoelse {verb} tickets`. A watching channel gets a nudge when a "
+        f"{unknown}Usage: {command(_SYNTAX[verb])}. A watching channel gets a nudge when a "
         "deal or ticket posted here by your CRM or helpdesk reaches a key moment."
     )
 
@@ -38,10 +48,16 @@ async def watch(
     user_id: str,
     arguments: str,
     default_timezone: str = "UTC",
+    direct_message: bool = False,
 ) -> Message:
+    if direct_message:
+        # Webhook events would land in one person's DM, out of sight of everyone else who needs to know.
+        return Message(text=NOT_IN_DIRECT_MESSAGES)
     kind = read_kind(arguments)
     if kind is None:
-        return await _usage_with_current(session, "watch", workspace_id=workspace_id, channel_id=channel_id)
+        return await _usage_with_current(
+            session, "watch", arguments, workspace_id=workspace_id, channel_id=channel_id
+        )
     await get_or_create_workspace(session, workspace_id=workspace_id, default_timezone=default_timezone)
     here = channel_mention(channel_id)
     added = await watch_channel(
@@ -61,7 +77,9 @@ async def watch(
 async def unwatch(session: AsyncSession, *, workspace_id: str, channel_id: str, arguments: str) -> Message:
     kind = read_kind(arguments)
     if kind is None:
-        return await _usage_with_current(session, "unwatch", workspace_id=workspace_id, channel_id=channel_id)
+        return await _usage_with_current(
+            session, "unwatch", arguments, workspace_id=workspace_id, channel_id=channel_id
+        )
     here = channel_mention(channel_id)
     removed = await unwatch_channel(session, workspace_id=workspace_id, channel_id=channel_id, kind=kind)
     if not removed:
@@ -83,11 +101,13 @@ def _home_line(kind: WatchKind, home: str | None) -> str:
     return f" {kind.capitalize()[:-1]} events from webhooks that name no channel go to {channel_mention(home)}."
 
 
-async def _usage_with_current(session: AsyncSession, verb: str, *, workspace_id: str, channel_id: str) -> Message:
+async def _usage_with_current(
+    session: AsyncSession, verb: str, typed: str, *, workspace_id: str, channel_id: str
+) -> Message:
     watching = sorted(await watched_kinds(session, workspace_id=workspace_id, channel_id=channel_id))
     now = (
         f"{channel_mention(channel_id)} watches {' and '.join(watching)}."
         if watching
         else f"{channel_mention(channel_id)} watches nothing yet."
     )
-    return Message(text=f"{usage(verb)}\n{now}")
+    return Message(text=f"{usage(verb, typed)}\n{now}")

@@ -1,29 +1,41 @@
-"""Alembic environment: migrates whichever database `sqlalchemy.url` names (set by `whoelse db upgrade`)."""
+"""Alembic environment: migrates the database `whoelse db` names, or else DATABASE_URL read as the app reads it.
+
+So plain `alembic upgrade head` (or `alembic revision --autogenerate`) works on the same database the app serves.
+"""
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from pydantic import ValidationError
+from sqlalchemy import create_engine, pool
 
 import models.all  # noqa: F401  (registers every table on the metadata)
+from bot.settings import Settings, settings_problems
 from models.base import Base
+from models.db import sync_url
 
 config = context.config
 target_metadata = Base.metadata
 
 
+def database_url() -> str:
+    named = config.get_main_option("sqlalchemy.url")
+    if named:
+        return named
+    try:
+        return sync_url(Settings().database_url)
+    except ValidationError as error:
+        raise SystemExit(f"alembic cannot run: {settings_problems(error)}") from None
+
+
 def run_migrations_offline() -> None:
-    context.configure(
-        url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True
-    )
+    context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    connectable = engine_from_config(
-        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
-    )
+    connectable = create_engine(database_url(), poolclass=pool.NullPool)
     with connectable.connect() as connection:
         context.configure(
             connection=connection,

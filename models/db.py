@@ -2,17 +2,66 @@
 
 from __future__ import annotations
 
+import importlib.util
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import URL, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def create_engine_for(database_url: str, **options: Any) -> AsyncEngine:
+class UnsupportedDatabaseURL(ValueError):
+    """DATABASE_URL names a database or driver whoelse cannot use; the message lists the forms it accepts."""
+
+
+ACCEPTED_DATABASE_URLS = (
+    "sqlite:///path/to/whoelse.db or postgresql://user:password@host:5432/dbname "
+    "(also sqlite+aiosqlite://, postgres://, postgresql+psycopg://, and postgresql+asyncpg:// with asyncpg installed)"
+)
+# What people write (and hosting platforms hand out) -> the async driver the app runs on. psycopg 3 serves both
+# the app (async) and Alembic and the job store (sync) under one name.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def async_url(database_url: str) -> str:
+    """DATABASE_URL in the form the app's async engine needs, whichever accepted form it was written in.
+
+    Everything that opens the database goes through here (settings, engines, Alembic, the scheduler's job store),
+    so a URL that starts the app also migrates it, and one that does not fails the same way everywhere.
+    """
+    scheme, separator, rest = database_url.strip().partition("://")
+    driver = _ASYNC_DRIVERS.get(scheme.lower()) if separator else None
+    if driver is None:
+        # Only the scheme is repeated: the rest may hold a password.
+        named = f"starts with {scheme + separator!r}" if separator else "is not a URL"
+        raise UnsupportedDatabaseURL(f"DATABASE_URL {named}; use {ACCEPTED_DATABASE_URLS}")
+    if driver == "postgresql+asyncpg" and importlib.util.find_spec("asyncpg") is None:
+        raise UnsupportedDatabaseURL(
+            f"DATABASE_URL names the asyncpg driver, which is not installed; use {ACCEPTED_DATABASE_URLS}"
+        )
+    return f"{driver}://{rest}"
+
+
+def create_engine_for(
+    database_url: str,
+    *,
+    connect_timeout_seconds: float | None = None,
+    statement_timeout_seconds: float | None = None,
+    **options: Any,
+) -> AsyncEngine:
+    """The engine; on PostgreSQL, connecting and each statement are bounded when timeouts are given."""
+    database_url = async_url(database_url)
     if database_url.startswith("sqlite"):
         # Webhooks, Slack listeners and the delivery worker write concurrently; SQLite serialises writers, so
         # wait for the lock instead of failing with "database is locked".
@@ -24,7 +73,23 @@ def create_engine_for(database_url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **options)
         _tune_sqlite(engine.sync_engine)
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True, **options)
+    connect_args = _postgres_timeouts(make_url(database_url), connect_timeout_seconds, statement_timeout_seconds)
+    return create_async_engine(database_url, pool_pre_ping=True, connect_args=connect_args, **options)
+
+
+def _postgres_timeouts(url: URL, connect_seconds: float | None, statement_seconds: float | None) -> dict[str, Any]:
+    """A stalled server must fail calls rather than hold them: the driver gives up connecting, and the server
+    cancels a statement that runs too long (waiting on a lock, say). A server that answers nothing at all is bounded
+    by the callers' own deadlines (the health probe, the webhook store)."""
+    arguments: dict[str, Any] = {}
+    # psycopg is the driver whoelse documents and ships with.
+    if url.get_driver_name() == "psycopg":
+        if connect_seconds is not None:
+            # libpq counts whole seconds.
+            arguments["connect_timeout"] = max(1, math.ceil(connect_seconds))
+        if statement_seconds is not None:
+            arguments["options"] = f"-c statement_timeout={math.ceil(statement_seconds * 1000)}"
+    return arguments
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -79,4 +144,11 @@ def insert_skipping_duplicates(session: AsyncSession, entity: type[Any]) -> sqli
 
 def sync_url(database_url: str) -> str:
     """The same database for synchronous tools (Alembic, APScheduler's job store)."""
-    return database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    url = async_url(database_url)
+    for async_driver, sync_driver in (
+        ("sqlite+aiosqlite://", "sqlite://"),
+        ("postgresql+asyncpg://", "postgresql+psycopg://"),
+    ):
+        if url.startswith(async_driver):
+            return sync_driver + url.removeprefix(async_driver)
+    return url

@@ -50,6 +50,9 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
     attempt_started_at: Mapped[datetime | None]
+    # When the first attempt began; never moved by later ones. A post Slack stored but answered with an error can be
+    # that old when a retry looks for it, so the channel is searched from here, not from the latest attempt.
+    first_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_channel_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     sent_ts: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))

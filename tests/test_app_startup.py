@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.app import create_app
 from bot.settings import ConfigurationError, Settings
 from models.db import create_engine_for
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, serving
 from tests.support.signing import slack_event, slack_headers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +92,7 @@ def test_serving_without_credentials_prints_what_to_set_not_a_traceback(tmp_path
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN is not set" in result.stderr
     assert "SLACK_SIGNING_SECRET is not set" in result.stderr
+    assert "no .env file here: `cp .env.example .env`, then fill in the Slack values" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -97,3 +100,25 @@ def test_serving_without_credentials_prints_what_to_set_not_a_traceback(tmp_path
 def test_a_default_time_zone_that_is_not_one_stops_the_start_and_names_the_variable(zone: str) -> None:
     with pytest.raises(ValidationError, match=r"DEFAULT_TIMEZONE=.* is not an IANA time zone"):
         Settings(_env_file=None, default_timezone=zone)
+
+
+async def test_the_start_up_line_says_how_slack_reaches_the_bot_which_database_and_whether_webhooks_are_on(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.app")
+    async with serving(create_app(settings)):
+        pass
+    [up] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("whoelse is up")]
+    assert up == f"whoelse is up: Slack over HTTP, {settings.database_label}, webhooks on"
+
+
+@pytest.mark.parametrize(
+    ("database_url", "label"),
+    [
+        ("postgres://whoelse:s3cret@db.internal:5432/whoelse", "PostgreSQL at db.internal:5432/whoelse"),
+        ("postgresql+psycopg://whoelse:s3cret@db.internal/whoelse", "PostgreSQL at db.internal/whoelse"),
+        ("sqlite:///./whoelse.db", "SQLite at ./whoelse.db"),
+    ],
+)
+def test_the_database_is_named_without_its_credentials(database_url: str, label: str) -> None:
+    assert Settings(_env_file=None, database_url=database_url).database_label == label

@@ -35,7 +35,7 @@ def test_a_migrated_database_matches_the_models(database_url: str) -> None:
 def test_a_moment_nudged_in_two_channels_before_one_per_workspace_was_enforced_keeps_both_nudges(
     database_url: str,
 ) -> None:
-    command.downgrade(alembic_config(database_url), "0005_event_indexes")  # type: ignore[arg-type]
+    command.downgrade(alembic_config(database_url), "0005_event_indexes")
     engine = create_engine(sync_url(database_url))
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     nudge = {"workspace_id": "T1", "subject_key": "deal:acme", "juncture": "deal.closed_won", "title": "Acme"}

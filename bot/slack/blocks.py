@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from habits.messages import (
     CHANNEL_MENTION,
+    COMMAND,
     GROUP_PREFIX,
     MENTION,
     Actions,
@@ -23,7 +25,38 @@ from habits.messages import (
     TextInput,
 )
 
+# Block Kit's limits (https://api.slack.com/reference/block-kit): Slack refuses a whole message or form with one
+# text over its limit, so every text is cut to fit here, whatever its source.
 SECTION_TEXT_LIMIT = 3000
+FIELD_LIMIT = 2000
+CONTEXT_TEXT_LIMIT = 3000
+BUTTON_LIMIT = 75
+OPTION_LIMIT = 75
+PLACEHOLDER_LIMIT = 150
+LABEL_LIMIT = 2000
+VIEW_TITLE_LIMIT = 24
+ELLIPSIS = "…"
+_ENTITY = re.compile(r"&(?:#[0-9]+|[A-Za-z]+);")
+
+
+def cut(text: str, limit: int) -> str:
+    """The text if it fits, else as much as fits before an "…", never ending inside a <…> mention or link (which
+    would show as broken markup) or an &…; escape."""
+    if len(text) <= limit:
+        return text
+    kept = text[: limit - len(ELLIPSIS)]
+    opened = kept.rfind("<")
+    if opened > kept.rfind(">"):
+        kept = kept[:opened]
+    ampersand = kept.rfind("&")
+    entity = _ENTITY.match(text, ampersand) if ampersand >= 0 else None
+    if entity is not None and entity.end() > len(kept):
+        kept = kept[:ampersand]
+    return kept + ELLIPSIS
+
+
+# The slash command whoelse answers to (manifest.yml registers it); every command is typed after it.
+SLASH_COMMAND = "/whoelse"
 
 
 def _mention(target: str) -> str:
@@ -32,32 +65,39 @@ def _mention(target: str) -> str:
     return f"<@{target}>"
 
 
+def _command(syntax: str) -> str:
+    # Slack reads <…> as a link or mention, even in code, unless escaped.
+    escaped = syntax.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"`{SLASH_COMMAND} {escaped}`"
+
+
 def mrkdwn(text: str) -> str:
     text = MENTION.sub(lambda match: _mention(match.group(1)), text)
-    return CHANNEL_MENTION.sub(lambda match: f"<#{match.group(1)}>", text)
+    text = CHANNEL_MENTION.sub(lambda match: f"<#{match.group(1)}>", text)
+    return COMMAND.sub(lambda match: _command(match.group(1)), text)
 
 
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": cut(text, limit), "emoji": True}
+
+
+def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
+    # Cut after the mentions are written out, since they are what Slack counts.
+    return {"type": "mrkdwn", "text": cut(mrkdwn(text), limit)}
 
 
 def render_message(message: Message) -> tuple[str, list[dict[str, Any]]]:
     blocks: list[dict[str, Any]] = []
     for part in message.parts:
         if isinstance(part, Paragraph):
-            blocks.append(
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": mrkdwn(part.text)[:SECTION_TEXT_LIMIT]},
-                }
-            )
+            blocks.append({"type": "section", "text": _mrkdwn(part.text, SECTION_TEXT_LIMIT)})
         elif isinstance(part, Facts):
-            fields = [{"type": "mrkdwn", "text": f"*{label}*\n{mrkdwn(value)}"} for label, value in part.facts]
+            fields = [_mrkdwn(f"*{label}*\n{value}", FIELD_LIMIT) for label, value in part.facts]
             # Slack allows ten fields per section.
             for start in range(0, len(fields), 10):
                 blocks.append({"type": "section", "fields": fields[start : start + 10]})
         elif isinstance(part, Note):
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn(part.text)}]})
+            blocks.append({"type": "context", "elements": [_mrkdwn(part.text, CONTEXT_TEXT_LIMIT)]})
         elif isinstance(part, Divider):
             blocks.append({"type": "divider"})
         elif isinstance(part, Actions):
@@ -76,7 +116,7 @@ def _control(control: Button | PeoplePicker) -> dict[str, Any]:
         button: dict[str, Any] = {
             "type": "button",
             "action_id": control.action_id,
-            "text": _plain(control.label),
+            "text": _plain(control.label, BUTTON_LIMIT),
             "value": control.value,
         }
         if control.style:
@@ -85,19 +125,19 @@ def _control(control: Button | PeoplePicker) -> dict[str, Any]:
     return {
         "type": "multi_users_select",
         "action_id": control.action_id,
-        "placeholder": _plain(control.placeholder, 150),
+        "placeholder": _plain(control.placeholder, PLACEHOLDER_LIMIT),
     }
 
 
 def render_dialog(dialog: Dialog) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if dialog.intro:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(dialog.intro)}})
+        blocks.append({"type": "section", "text": _mrkdwn(dialog.intro, SECTION_TEXT_LIMIT)})
     for field in dialog.inputs:
         block: dict[str, Any] = {
             "type": "input",
             "block_id": field.input_id,
-            "label": _plain(field.label, 2000),
+            "label": _plain(field.label, LABEL_LIMIT),
         }
         block["optional"] = field.optional
         if isinstance(field, TextInput):
@@ -108,11 +148,13 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
                 "max_length": field.max_length,
             }
             if field.placeholder:
-                element["placeholder"] = _plain(field.placeholder, 150)
+                element["placeholder"] = _plain(field.placeholder, PLACEHOLDER_LIMIT)
             if field.initial:
-                element["initial_value"] = field.initial
+                element["initial_value"] = cut(field.initial, field.max_length)
         elif isinstance(field, ChoiceInput):
-            options = [{"text": _plain(choice.label), "value": choice.value} for choice in field.choices]
+            options = [
+                {"text": _plain(choice.label, OPTION_LIMIT), "value": choice.value} for choice in field.choices
+            ]
             element = {
                 "type": "radio_buttons" if field.style == "radio" else "static_select",
                 "action_id": field.input_id,
@@ -122,7 +164,9 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
             if initial is not None:
                 element["initial_option"] = initial
         elif isinstance(field, MultiChoiceInput):
-            options = [{"text": _plain(choice.label), "value": choice.value} for choice in field.choices]
+            options = [
+                {"text": _plain(choice.label, OPTION_LIMIT), "value": choice.value} for choice in field.choices
+            ]
             element = {"type": "checkboxes", "action_id": field.input_id, "options": options}
             # Slack rejects an empty initial_options list, so it is left out when nothing is ticked.
             ticked = [option for option in options if option["value"] in field.initial]
@@ -137,9 +181,9 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": dialog.callback_id,
-        "title": _plain(dialog.title, 24),
-        "submit": _plain(dialog.submit_label, 24),
-        "close": _plain("Cancel", 24),
+        "title": _plain(dialog.title, VIEW_TITLE_LIMIT),
+        "submit": _plain(dialog.submit_label, VIEW_TITLE_LIMIT),
+        "close": _plain("Cancel", VIEW_TITLE_LIMIT),
         "private_metadata": dialog.context,
         "blocks": blocks,
     }

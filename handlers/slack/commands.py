@@ -10,7 +10,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.context import AppContext
-from bot.slack.blocks import render_message
+from bot.slack.blocks import SLASH_COMMAND, render_message
+from habits.command_help import CommandHelp, help_message, unknown_command, unknown_words, usage
 from habits.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -25,27 +26,52 @@ class CommandRequest:
     # Everything after the subcommand, stripped.
     arguments: str
     trigger_id: str
+    # Slack's name for the conversation: "directmessage" for a DM, "mpdm-…" for a group DM.
+    channel_name: str = ""
 
 
 # A handler answers with a message only the caller sees (or None when it answers another way, e.g. a modal).
 SubcommandHandler = Callable[[CommandRequest, AppContext], Awaitable[Message | None]]
 
 
+@dataclass(frozen=True)
+class Subcommand:
+    handler: SubcommandHandler
+    help: CommandHelp
+    # Place in the help list: what people need first comes first.
+    order: int
+
+    @property
+    def takes_arguments(self) -> bool:
+        return " " in self.help.syntax
+
+
 @dataclass
 class CommandRouter:
-    handlers: dict[str, tuple[SubcommandHandler, str]] = field(default_factory=dict)
+    subcommands: dict[str, Subcommand] = field(default_factory=dict)
 
-    def add(self, name: str, handler: SubcommandHandler, summary: str) -> None:
-        if name in self.handlers:
-            raise ValueError(f"/whoelse {name} is registered twice")
-        self.handlers[name] = (handler, summary)
+    def add(self, handler: SubcommandHandler, *, syntax: str, summary: str, order: int) -> None:
+        """`syntax` is how the subcommand is typed after `/whoelse`: "nudge <topic>"; a bare name takes nothing."""
+        entry = CommandHelp(syntax=syntax, summary=summary)
+        if entry.name in self.subcommands:
+            raise ValueError(f"/whoelse {entry.name} is registered twice")
+        self.subcommands[entry.name] = Subcommand(handler=handler, help=entry, order=order)
 
     def help_message(self, preface: str | None = None) -> Message:
-        lines = [f"• `/whoelse {name}` — {summary}" for name, (_handler, summary) in sorted(self.handlers.items())]
-        text = (
-            preface + "\n\n" if preface else ""
-        ) + "*whoelse* asks the two questions that keep teams in the loop:\n"
-        return Message(text=text + "\n".join(lines))
+        ordered = sorted(
+            self.subcommands.values(), key=lambda subcommand: (subcommand.order, subcommand.help.name)
+        )
+        return help_message([subcommand.help for subcommand in ordered], preface)
+
+    def usage(self, name: str) -> str:
+        return usage(self.subcommands[name].help)
+
+    def refuse_arguments(self, name: str, arguments: str) -> Message:
+        """For a subcommand that takes nothing after its name: what was typed is named, with the right syntax."""
+        unknown = unknown_words(arguments, after=name)
+        if name == "help":
+            return self.help_message(unknown)
+        return Message(text=f"{unknown}\n{self.usage(name)}")
 
 
 def parse(text: str) -> tuple[str, str]:
@@ -59,9 +85,9 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     async def show_help(request: CommandRequest, _context: AppContext) -> Message:
         return router.help_message()
 
-    router.add("help", show_help, "what whoelse can do")
+    router.add(show_help, syntax="help", summary="this list of what whoelse can do", order=0)
 
-    @bolt.command("/whoelse")
+    @bolt.command(SLASH_COMMAND)
     async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
         name, arguments = parse(str(body.get("text", "")))
         request = CommandRequest(
@@ -71,13 +97,16 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             subcommand=name,
             arguments=arguments,
             trigger_id=str(body.get("trigger_id", "")),
+            channel_name=str(body.get("channel_name", "")),
         )
-        entry = router.handlers.get(name)
-        if entry is None:
-            reply: Message | None = router.help_message(f"I don't know `/whoelse {name}`.")
+        subcommand = router.subcommands.get(name)
+        if subcommand is None:
+            reply: Message | None = router.help_message(unknown_command(name))
+        elif arguments and not subcommand.takes_arguments:
+            reply = router.refuse_arguments(name, arguments)
         else:
             # Answer inside Slack's 3 seconds; handlers do slow work (posting, scheduling) through the outbox.
-            reply = await entry[0](request, context)
+            reply = await subcommand.handler(request, context)
         if reply is None:
             await ack()
             return

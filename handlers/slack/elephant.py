@@ -14,19 +14,23 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values, render_dialog
+from habits.command_help import unknown_words
 from habits.elephant_messages import (
     BALLOT_FORM,
     CHOICE_INPUT,
     INFO_FORM,
     MAX_TEXT,
     NAME_BUTTON,
+    POLL_CLOSED,
     SUBMIT_FORM,
     TEXT_INPUT,
     VOTE_BUTTON,
     info_form,
 )
 from habits.elephant_schedule import (
+    NOW_SYNTAX,
     NOW_USAGE,
+    WEEKLY_SYNTAX,
     ScheduleError,
     overview,
     parse_open_for,
@@ -36,8 +40,9 @@ from habits.elephant_schedule import (
     weekly_confirmation,
 )
 from habits.elephants import cast_vote, form_for, name_elephant, start_poll_now
-from habits.messages import Message
+from habits.messages import Message, command
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
 
@@ -45,10 +50,10 @@ logger = logging.getLogger(__name__)
 
 USAGE = (
     "*Elephant-in-the-room polls* — anonymous, weekly:\n"
-    "• `/whoelse elephant` — this channel's schedule and open poll\n"
-    "• `/whoelse elephant now [open for 2d]` — start a poll here now\n"
-    "• `/whoelse elephant weekly <weekday> <HH:MM> [time zone] [open for 2d]` — a poll every week\n"
-    "• `/whoelse elephant off` — stop the weekly poll"
+    f"• {command('elephant')} — this channel's schedule and open poll\n"
+    f"• {command(NOW_SYNTAX)} — start a poll here now\n"
+    f"• {command(WEEKLY_SYNTAX)} — a poll every week\n"
+    f"• {command('elephant off')} — stop the weekly poll"
 )
 
 SUBMIT_ERRORS = {
@@ -56,11 +61,14 @@ SUBMIT_ERRORS = {
     "too_long": f"Please keep it under {MAX_TEXT} characters.",
     "already_named": "You've already named an elephant in this poll. One each keeps it fair.",
     "naming_closed": "Naming has closed for this poll; voting is open instead.",
+    "poll_closed": POLL_CLOSED,
     "not_found": "This poll no longer exists.",
 }
 VOTE_ERRORS = {
     "already_voted": "You've already voted in this poll. One vote each keeps it fair.",
-    "voting_not_open": "Voting isn't open for this poll right now.",
+    # Before the poll's naming half is over; once it has closed the outcome is "poll_closed".
+    "voting_not_open": "Voting hasn't opened yet: it opens when naming closes.",
+    "poll_closed": POLL_CLOSED,
     "unknown_choice": "That elephant isn't in this poll any more. Please pick another.",
     "not_found": "This poll no longer exists.",
 }
@@ -88,6 +96,8 @@ async def elephant_command(request: CommandRequest, context: AppContext) -> Mess
             context.schedule_changes.set()
             return reply
         if action in ("off", "stop"):
+            if rest.strip():
+                return Message(text=f"{unknown_words(rest, after=f'elephant {action}')}\n{USAGE}")
             async with session_scope(context.sessions) as session:
                 stopped = await stop_weekly(
                     session, workspace_id=request.workspace_id, channel_id=request.channel_id
@@ -100,7 +110,7 @@ async def elephant_command(request: CommandRequest, context: AppContext) -> Mess
             )
     except ScheduleError as problem:
         return Message(text=str(problem))
-    return Message(text=USAGE)
+    return Message(text=f"{unknown_words(action, after='elephant')}\n{USAGE}")
 
 
 async def _start_now(request: CommandRequest, context: AppContext, rest: str) -> Message:
@@ -143,7 +153,12 @@ def _poll_id(value: Any) -> int | None:
 
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
-    router.add("elephant", elephant_command, "weekly anonymous elephant-in-the-room polls")
+    router.add(
+        elephant_command,
+        syntax="elephant now|weekly|off",
+        summary=f"anonymous elephant-in-the-room polls, once or every week ({command('elephant')} alone says more)",
+        order=60,
+    )
 
     async def open_form(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -160,7 +175,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                 user_id=str(body["user"]["id"]),
                 now=context.clock(),
             )
-        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=dialog)
+        await open_dialog(
+            context,
+            trigger_id=str(body["trigger_id"]),
+            dialog=dialog,
+            workspace_id=workspace_id,
+            channel_id=str((body.get("channel") or {}).get("id") or ""),
+            user_id=str(body["user"]["id"]),
+        )
 
     bolt.action(NAME_BUTTON)(open_form)
     bolt.action(VOTE_BUTTON)(open_form)

@@ -12,24 +12,26 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
 from bot.gateway import DeliveryError
+from bot.slack.typed_text import typed
 from habits import watching
-from habits.messages import Message
+from habits.messages import Message, command
 from habits.nudging import nudge_by_hand
 from habits.snoozing import SnoozeInputError, apply_snooze, read_snooze
 from habits.stats import channel_stats_message
 from habits.workspace_settings import refusal, settings_dialog
 from handlers.slack import settings_view
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
 
 logger = logging.getLogger(__name__)
 
+NUDGE_SYNTAX = "nudge <topic>"
 NUDGE_USAGE = (
-    "Usage: `/whoelse nudge <what it's about>`, e.g. `/whoelse nudge Acme renewal pricing`. "
+    f"Usage: {command(NUDGE_SYNTAX)}, e.g. {command('nudge Acme renewal pricing')}. "
     "whoelse asks this channel who else needs to know and what else we can help with."
 )
-SLACK_UNREACHABLE = "I couldn't reach Slack to check who you are just now. Please try again in a minute."
 
 
 async def watch(request: CommandRequest, context: AppContext) -> Message:
@@ -41,6 +43,7 @@ async def watch(request: CommandRequest, context: AppContext) -> Message:
             user_id=request.user_id,
             arguments=request.arguments,
             default_timezone=context.settings.default_timezone,
+            direct_message=_is_direct_message(request),
         )
     _forget_watching(request, context)
     return reply
@@ -55,6 +58,12 @@ async def unwatch(request: CommandRequest, context: AppContext) -> Message:
     return reply
 
 
+def _is_direct_message(request: CommandRequest) -> bool:
+    """A DM (D…, "directmessage") or a group DM ("mpdm-…", whose id looks like a private channel's)."""
+    name = request.channel_name
+    return request.channel_id.startswith("D") or name == "directmessage" or name.startswith("mpdm-")
+
+
 def _forget_watching(request: CommandRequest, context: AppContext) -> None:
     """After the change is committed, so the next bot post here reads the new answer."""
     if context.watched is not None:
@@ -62,7 +71,8 @@ def _forget_watching(request: CommandRequest, context: AppContext) -> None:
 
 
 async def nudge(request: CommandRequest, context: AppContext) -> Message:
-    topic = " ".join(request.arguments.split())
+    # Someone's words, reposted by the bot: only the people they mentioned may be pinged.
+    topic = typed(" ".join(request.arguments.split()))
     if not topic:
         return Message(text=NUDGE_USAGE)
     async with session_scope(context.sessions) as session:
@@ -118,9 +128,9 @@ async def stats(request: CommandRequest, context: AppContext) -> Message:
 async def open_settings(request: CommandRequest, context: AppContext) -> Message | None:
     try:
         person = await context.gateway.person(user=request.user_id)
-    except DeliveryError:
+    except DeliveryError as error:
         logger.exception("could not check the admin rights of %s for /whoelse settings", request.user_id)
-        return Message(text=SLACK_UNREACHABLE)
+        return Message(text=trouble_asking_slack(error, to="check your admin rights"))
     if not person.is_admin:
         return refusal()
     async with session_scope(context.sessions) as session:
@@ -141,11 +151,36 @@ async def open_settings(request: CommandRequest, context: AppContext) -> Message
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     router.add(
-        "watch", watch, "turn posts by your CRM or helpdesk in this channel into nudges (`deals` or `tickets`)"
+        nudge,
+        syntax=NUDGE_SYNTAX,
+        summary="ask this channel who else needs to know about a topic, and what else we can help with",
+        order=10,
     )
-    router.add("unwatch", unwatch, "stop turning this channel's `deals` or `tickets` posts into nudges")
-    router.add("nudge", nudge, "ask this channel who else needs to know about `<topic>`, and what else can help")
-    router.add("snooze", snooze, "no pings or reminder DMs for a while (`30m`, `4h`, `2d`, `1w`; `off` ends it)")
-    router.add("stats", stats, "how this channel answered its nudges in the last 7 and 30 days")
-    router.add("settings", open_settings, "time zone, quiet hours, hourly cap and nudge moments (admins)")
+    router.add(
+        watch,
+        syntax=watching.WATCH_SYNTAX,
+        summary="turn posts in this channel by your CRM (deals) or helpdesk (tickets) into nudges",
+        order=20,
+    )
+    router.add(
+        unwatch,
+        syntax=watching.UNWATCH_SYNTAX,
+        summary="stop turning this channel's deal or ticket posts into nudges",
+        order=30,
+    )
+    router.add(
+        stats, syntax="stats", summary="how this channel answered its nudges in the last 7 and 30 days", order=40
+    )
+    router.add(
+        snooze,
+        syntax="snooze <30m|4h|2d|1w>|off",
+        summary="no pings or reminder DMs for a while (up to 90 days); `off` ends it early",
+        order=50,
+    )
+    router.add(
+        open_settings,
+        syntax="settings",
+        summary="time zone, quiet hours, hourly cap and nudge moments (admins)",
+        order=80,
+    )
     settings_view.register(bolt, context)

@@ -26,6 +26,7 @@ from habits.nudge_answers import (
 )
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, nudge_id_from
 from handlers.slack.commands import CommandRouter
+from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.nudges import Nudge
 
@@ -149,7 +150,15 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if nudge is None:
             context.delivery.wake()
             return
-        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=help_dialog(nudge))
+        await open_dialog(
+            context,
+            trigger_id=str(body["trigger_id"]),
+            dialog=help_dialog(nudge),
+            workspace_id=click.workspace_id,
+            channel_id=click.channel_id,
+            user_id=click.user_id,
+            thread_ts=click.thread_ts,
+        )
 
     @bolt.view(HELP_SUBMIT)
     async def on_help_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

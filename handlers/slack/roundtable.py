@@ -11,7 +11,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
-from habits.messages import Message
+from habits.command_help import unknown_words
+from habits.messages import Message, command
 from habits.roundtable_form import (
     GROUPS,
     NOTES,
@@ -42,6 +43,7 @@ from habits.roundtables import (
     set_up,
 )
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.outbox import enqueue
 from models.roundtables import RoundTable
@@ -50,10 +52,12 @@ logger = logging.getLogger(__name__)
 
 USAGE = (
     "*Cross-functional round-tables* — one per channel:\n"
-    "• `/whoelse roundtable` — this channel's round-table\n"
-    "• `/whoelse roundtable set` — set one up or change it\n"
-    "• `/whoelse roundtable cancel` — cancel it"
+    f"• {command('roundtable')} — this channel's round-table\n"
+    f"• {command('roundtable set')} — set one up or change it\n"
+    f"• {command('roundtable cancel')} — cancel it"
 )
+SET_UP_WORDS = ("set", "setup", "change")
+CANCEL_WORDS = ("cancel", "off", "stop")
 CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
 NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
 RSVP_REFUSALS = {
@@ -69,10 +73,15 @@ NOTES_ERRORS = {
 
 
 async def roundtable_command(request: CommandRequest, context: AppContext) -> Message | None:
-    action = request.arguments.split()[0].lower() if request.arguments else ""
+    action, _, rest = request.arguments.partition(" ")
+    action = action.lower()
+    if action not in SET_UP_WORDS + CANCEL_WORDS + ("",):
+        return Message(text=f"{unknown_words(action, after='roundtable')}\n{USAGE}")
+    if rest.strip():
+        return Message(text=f"{unknown_words(rest, after=f'roundtable {action}')}\n{USAGE}")
     if action == "":
         return await _overview(context, workspace_id=request.workspace_id, channel_id=request.channel_id)
-    if action in ("set", "setup", "change"):
+    if action in SET_UP_WORDS:
         await _open_setup_form(
             context,
             workspace_id=request.workspace_id,
@@ -81,16 +90,14 @@ async def roundtable_command(request: CommandRequest, context: AppContext) -> Me
             trigger_id=request.trigger_id,
         )
         return None
-    if action in ("cancel", "off", "stop"):
-        async with session_scope(context.sessions) as session:
-            cancelled = await cancel(
-                session, workspace_id=request.workspace_id, channel_id=request.channel_id, now=context.clock()
-            )
-        if not cancelled:
-            return Message(text=NOTHING_TO_CANCEL)
-        context.schedule_changes.set()
-        return Message(text=CANCELLED)
-    return Message(text=USAGE)
+    async with session_scope(context.sessions) as session:
+        cancelled = await cancel(
+            session, workspace_id=request.workspace_id, channel_id=request.channel_id, now=context.clock()
+        )
+    if not cancelled:
+        return Message(text=NOTHING_TO_CANCEL)
+    context.schedule_changes.set()
+    return Message(text=CANCELLED)
 
 
 async def _overview(context: AppContext, *, workspace_id: str, channel_id: str) -> Message:
@@ -132,7 +139,14 @@ async def _open_setup_form(
             reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
         )
     form = setup_form(channel_id=channel_id, defaults=defaults, changing=roundtable is not None)
-    await context.gateway.open_dialog(trigger_id=trigger_id, dialog=form)
+    await open_dialog(
+        context,
+        trigger_id=trigger_id,
+        dialog=form,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        user_id=user_id,
+    )
 
 
 async def _timezone_of(context: AppContext, user_id: str) -> str:
@@ -183,7 +197,12 @@ def _meeting_id(body: dict[str, Any]) -> int | None:
 
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
-    router.add("roundtable", roundtable_command, "a recurring cross-functional round-table for this channel")
+    router.add(
+        roundtable_command,
+        syntax="roundtable set|cancel",
+        summary=f"a recurring cross-functional round-table for this channel ({command('roundtable')} alone shows it)",
+        order=70,
+    )
 
     @bolt.action(CHANGE_BUTTON)
     async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -312,7 +331,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                 text=NOTES_ERRORS["not_found"],
             )
             return
-        await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=dialog)
+        await open_dialog(
+            context,
+            trigger_id=str(body["trigger_id"]),
+            dialog=dialog,
+            workspace_id=workspace_id,
+            channel_id=_channel(body),
+            user_id=str(body["user"]["id"]),
+        )
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -11,12 +11,12 @@ from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
 from habits.workspace_settings import SETTINGS_DIALOG, TIMEZONE, InvalidSettings, read_settings, save_settings
+from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 
 logger = logging.getLogger(__name__)
 
 NOT_AN_ADMIN = "Only workspace admins can change these settings."
-SLACK_UNREACHABLE = "I couldn't check your admin rights with Slack just now. Please try again in a minute."
 
 
 def register(bolt: AsyncApp, context: AppContext) -> None:
@@ -27,9 +27,10 @@ def register(bolt: AsyncApp, context: AppContext) -> None:
         # Anyone who can send this submission could have been shown the dialog once; rights may have changed since.
         try:
             person = await context.gateway.person(user=user_id)
-        except DeliveryError:
+        except DeliveryError as error:
             logger.exception("could not check the admin rights of %s before saving settings", user_id)
-            await ack(response_action="errors", errors={TIMEZONE: SLACK_UNREACHABLE})
+            reply = trouble_asking_slack(error, to="check your admin rights")
+            await ack(response_action="errors", errors={TIMEZONE: reply})
             return
         if not person.is_admin:
             logger.warning("settings submission from %s, who is not an admin, was refused", user_id)

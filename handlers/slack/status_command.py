@@ -11,6 +11,7 @@ from bot.gateway import DeliveryError
 from habits.messages import Message
 from habits.status import admins_only, status_report
 from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -19,11 +20,9 @@ logger = logging.getLogger(__name__)
 async def show_status(request: CommandRequest, context: AppContext) -> Message:
     try:
         person = await context.gateway.person(user=request.user_id)
-    except DeliveryError:
+    except DeliveryError as error:
         logger.exception("could not look up %s to check admin rights for /whoelse status", request.user_id)
-        return Message(
-            text="I couldn't check your admin rights with Slack just now. Please try again in a minute."
-        )
+        return Message(text=trouble_asking_slack(error, to="check your admin rights"))
     if not person.is_admin:
         return admins_only()
     async with session_scope(context.sessions) as session:
@@ -37,4 +36,4 @@ async def show_status(request: CommandRequest, context: AppContext) -> Message:
 
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
-    router.add("status", show_status, "scheduler and delivery health (admins)")
+    router.add(show_status, syntax="status", summary="scheduler and delivery health (admins)", order=90)

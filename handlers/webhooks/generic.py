@@ -16,11 +16,14 @@ from bot.context import AppContext
 from habits.events import BusinessEvent
 from habits.nudging import OUTCOME_DETAILS
 from habits.rules import canonical_event
+from handlers.request_body import read_limited
 from handlers.webhooks.signature import SignatureRejected, verify
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_ID_PATTERN = r"^[CGD][A-Z0-9]{2,}$"
+# A database outage is usually over within moments; senders that honour Retry-After come back soon after.
+STORE_RETRY_AFTER_SECONDS = 5
 
 
 class MissingField(ValueError):
@@ -92,22 +95,6 @@ def _problem(status: int, error: str, **details: object) -> JSONResponse:
     return JSONResponse({"error": error, **details}, status_code=status)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it grows past `limit` (without reading the rest into memory)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        # The server reads exactly the declared length, no more: only a body without one needs counting as it comes.
-        return await request.body() if int(declared) <= limit else None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _read_event(body: bytes) -> WebhookEvent | JSONResponse:
     """The event, or a 400 that tells the sender what is wrong: unreadable JSON, not an object, or which fields."""
     try:
@@ -119,6 +106,9 @@ def _read_event(body: bytes) -> WebhookEvent | JSONResponse:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return _problem(400, f"body is not valid JSON: {error}")
+    except RecursionError:
+        # Python's JSON reader recurses once per level of nesting; no event needs more than a few.
+        return _problem(400, "body is not valid JSON: nested too deeply")
     if not isinstance(document, dict):
         return _problem(400, "body must be a JSON object")
     try:
@@ -138,7 +128,7 @@ async def generic_webhook(request: Request) -> JSONResponse:
     if secret is None:
         return _problem(503, "webhooks are not configured on this whoelse: set WHOELSE_WEBHOOK_SECRET")
 
-    body = await _read_limited(request, settings.webhook_max_body_bytes)
+    body = await read_limited(request, settings.webhook_max_body_bytes)
     if body is None:
         return _problem(413, f"body is larger than {settings.webhook_max_body_bytes} bytes")
     now = context.clock()
@@ -167,9 +157,11 @@ async def generic_webhook(request: Request) -> JSONResponse:
         first_id = (
             None if event_id else await context.intake.existing_event_id(workspace_id=workspace_id, event=event)
         )
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
         logger.exception("could not store webhook event %s", payload.id)
-        return _problem(503, "the event could not be stored; please retry", retry=True)
+        refused = _problem(503, "the event could not be stored; please retry", retry=True)
+        refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+        return refused
 
     if event_id is None:
         # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.

@@ -5,7 +5,7 @@ and more: the id columns grow to hold them (Slack's ids are unchanged). Conversa
 scheduled posts can reach a conversation proactively, at the service URL Teams gave for it.
 
 Revision ID: 0008_teams_conversations
-Revises: 0006_one_nudge_per_moment
+Revises: 0007_outbox_first_attempt
 Create Date: 2026-12-02 16:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_teams_conversations"
-down_revision: str | Sequence[str] | None = "0006_one_nudge_per_moment"
+down_revision: str | Sequence[str] | None = "0007_outbox_first_attempt"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -263,6 +264,39 @@ async def test_after_a_crash_mid_send_the_message_is_neither_repeated_nor_droppe
     delivered = await row(sessions, row_id)
     assert delivered.status == SENT
     assert delivered.sent_ts == fake_slack.messages("C1")[0]["ts"]
+
+
+async def test_a_post_slack_stored_but_answered_500_is_not_posted_again_after_a_long_outage(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The fake stamps posts with the wall clock, so the worker's hand-driven clock starts from it.
+    clock = Clock(datetime.now(UTC))
+    started = clock()
+    fake_slack.fail_after_storing_next("chat.postMessage", status=500)
+    row_id = await queue(sessions, "poll-opens", clock=clock)
+    sender = worker(sessions, fake_slack, clock)
+    await sender.drain()
+    assert len(fake_slack.messages("C1")) == 1, "Slack stored the post although it answered 500"
+
+    # Slack stays down while backoff carries the retries well past the first attempt.
+    fake_slack.set_down(True)
+    while clock() - started < timedelta(minutes=4):
+        clock.now = (await row(sessions, row_id)).not_before
+        await sender.drain()
+    fake_slack.set_down(False)
+    clock.now = (await row(sessions, row_id)).not_before
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await sender.drain()
+
+    posted = fake_slack.messages("C1")
+    assert [message["text"] for message in posted] == ["hello poll-opens"]
+    delivered = await row(sessions, row_id)
+    assert (delivered.status, delivered.sent_ts) == (SENT, posted[0]["ts"])
+    assert any(
+        "poll-opens" in record.getMessage() and "already landed" in record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+    )
 
 
 async def test_queued_messages_survive_in_the_database_until_sent(

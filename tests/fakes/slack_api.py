@@ -35,6 +35,8 @@ __all__ = ["BOT_ID", "BOT_USER_ID", "FakeSlack", "RecordedCall"]
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
+# Methods Slack authorises with the app-level token (xapp-...), not the bot token.
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 JSONDict = dict[str, Any]
 
@@ -51,11 +53,20 @@ class RecordedCall(NamedTuple):
 
 
 class _SlackError(Exception):
-    def __init__(self, error: str, *, status: int = 200, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        messages: list[str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.headers = headers or {}
+        # Slack's response_metadata.messages: what exactly was wrong, e.g. which block text was too long.
+        self.messages = messages or []
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ class _Fault:
     status: int
     error: str
     retry_after: int | None = None
+    # Carry the call out, then answer with the error anyway: what Slack does now and then with a 5xx.
+    after_processing: bool = False
 
 
 @dataclass
@@ -84,11 +97,13 @@ class FakeSlack:
         bot_token: str = "xoxb-test-token",
         team_id: str = "T0001",
         *,
+        app_token: str = "xapp-test-token",
         channel_rate_limit_per_second: float | None = None,
     ) -> None:
         if channel_rate_limit_per_second is not None and channel_rate_limit_per_second <= 0:
             raise ValueError("channel_rate_limit_per_second must be positive")
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self._min_post_interval = (
             None if channel_rate_limit_per_second is None else 1.0 / channel_rate_limit_per_second
@@ -109,6 +124,7 @@ class FakeSlack:
 
         self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -350,6 +366,16 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, deque()).extend(_Fault(status, error) for _ in range(times))
 
+    def fail_after_storing_next(
+        self, method: str, times: int = 1, *, status: int = 500, error: str = "internal_error"
+    ) -> None:
+        """Carry out the next call(s) (a post is stored and visible in history) but answer with an error, as Slack
+        occasionally does: the caller cannot tell this from a call that failed."""
+        with self._lock:
+            self._faults.setdefault(method, deque()).extend(
+                _Fault(status, error, after_processing=True) for _ in range(times)
+            )
+
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         with self._lock:
             self._faults.setdefault(method, deque()).extend(
@@ -396,7 +422,7 @@ class FakeSlack:
         self, method: str, params: JSONDict, header_token: str | None
     ) -> tuple[int, JSONDict, dict[str, str]]:
         token = header_token if header_token is not None else params.get("token")
-        if token != self.bot_token:
+        if token != (self.app_token if method in _APP_TOKEN_METHODS else self.bot_token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = self._methods.get(method)
         if handler is None:
@@ -404,12 +430,20 @@ class FakeSlack:
         faults = self._faults.get(method)
         if faults:
             fault = faults.popleft()
+            if fault.after_processing:
+                try:
+                    handler(params)
+                except _SlackError as exc:
+                    return exc.status, {"ok": False, "error": exc.error}, exc.headers
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return fault.status, {"ok": False, "error": fault.error}, headers
         try:
             return 200, {"ok": True, **handler(params)}, {}
         except _SlackError as exc:
-            return exc.status, {"ok": False, "error": exc.error}, exc.headers
+            body: JSONDict = {"ok": False, "error": exc.error}
+            if exc.messages:
+                body["response_metadata"] = {"messages": exc.messages}
+            return exc.status, body, exc.headers
 
     # ------------------------------------------------------------------ helpers (lock held)
 
@@ -483,12 +517,17 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        # A WebSocket URL this fake does not serve: Socket Mode clients get as far as connecting, then fail.
+        return {"url": f"ws://127.0.0.1:{self._port}/socket-mode"}
+
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         channel = _required(params, "channel", "channel_not_found")
         text = params.get("text")
         blocks = params.get("blocks")
         if not text and not blocks and not params.get("attachments"):
             raise _SlackError("no_text")
+        _check_blocks(blocks)
         self._check_channel_rate(channel)
         ts = self._next_ts()
         message: JSONDict = {
@@ -513,6 +552,7 @@ class FakeSlack:
         message = self._message_index.get((channel, ts))
         if message is None:
             raise _SlackError("message_not_found")
+        _check_blocks(params.get("blocks"))
         self._updates.append(
             {
                 "channel": channel,
@@ -537,6 +577,7 @@ class FakeSlack:
         user = _required(params, "user", "user_not_found")
         if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
             raise _SlackError("no_text")
+        _check_blocks(params.get("blocks"))
         message_ts = self._next_ts()
         self._ephemerals.append(
             {
@@ -712,6 +753,7 @@ class FakeSlack:
         view = params.get("view")
         if not isinstance(view, dict):
             raise _SlackError("invalid_arguments")
+        _check_view(view)
         view_id = self._next_view_id()
         body = self._view_body(view_id, view, view.get("external_id"))
         self._views[view_id] = body
@@ -722,6 +764,7 @@ class FakeSlack:
         view = params.get("view")
         if not isinstance(view, dict):
             raise _SlackError("invalid_arguments")
+        _check_view(view)
         view_id = params.get("view_id")
         external_id = params.get("external_id")
         if not view_id and external_id:
@@ -740,6 +783,7 @@ class FakeSlack:
         view = params.get("view")
         if not isinstance(view, dict):
             raise _SlackError("invalid_arguments")
+        _check_view(view)
         # A user's Home tab keeps one view id across publishes, as on Slack.
         view_id = self._home_view_by_user.get(user_id)
         if view_id is None:
@@ -749,6 +793,95 @@ class FakeSlack:
         self._views[view_id] = body
         self._views_published.append({"view_id": view_id, "user_id": user_id, "view": copy.deepcopy(view)})
         return {"view": copy.deepcopy(body)}
+
+
+# ---------------------------------------------------------------------- Block Kit limits
+
+# Slack counts characters and refuses the whole message (invalid_blocks) or view (invalid_arguments) when one text
+# is over its limit (https://api.slack.com/reference/block-kit), naming where in response_metadata.messages.
+_ELEMENT_LIMITS = {"text": 75, "placeholder": 150}
+_OPTION_LIMIT = 75
+_BLOCK_LIMITS = {"section": 3000, "header": 150, "context": 3000}
+_FIELD_LIMIT = 2000
+_LABEL_LIMIT = 2000
+_VIEW_LIMITS = {"title": 24, "submit": 24, "close": 24}
+_PRIVATE_METADATA_LIMIT = 3000
+_BUTTON_VALUE_LIMIT = 2000
+
+
+def _text_of(text_object: Any) -> str:
+    return str(text_object.get("text") or "") if isinstance(text_object, dict) else ""
+
+
+def _element_texts(element: JSONDict, at: str) -> Iterable[tuple[str, str, int]]:
+    for key, limit in _ELEMENT_LIMITS.items():
+        if key in element:
+            yield f"{at}/{key}/text", _text_of(element[key]), limit
+    if element.get("type") == "button" and "value" in element:
+        yield f"{at}/value", str(element["value"]), _BUTTON_VALUE_LIMIT
+    for key in ("options", "initial_options"):
+        for index, option in enumerate(element.get(key) or []):
+            yield f"{at}/{key}/{index}/text/text", _text_of(option.get("text")), _OPTION_LIMIT
+    if isinstance(element.get("initial_option"), dict):
+        yield f"{at}/initial_option/text/text", _text_of(element["initial_option"].get("text")), _OPTION_LIMIT
+
+
+def _block_texts(block: JSONDict, at: str) -> Iterable[tuple[str, str, int]]:
+    kind = block.get("type")
+    if kind in ("section", "header") and "text" in block:
+        yield f"{at}/text/text", _text_of(block["text"]), _BLOCK_LIMITS[str(kind)]
+    for index, field_object in enumerate(block.get("fields") or []):
+        yield f"{at}/fields/{index}/text", _text_of(field_object), _FIELD_LIMIT
+    if kind == "context":
+        for index, element in enumerate(block.get("elements") or []):
+            if element.get("type") in ("mrkdwn", "plain_text"):
+                yield f"{at}/elements/{index}/text", _text_of(element), _BLOCK_LIMITS["context"]
+    if kind == "actions":
+        for index, element in enumerate(block.get("elements") or []):
+            yield from _element_texts(element, f"{at}/elements/{index}")
+    if isinstance(block.get("accessory"), dict):
+        yield from _element_texts(block["accessory"], f"{at}/accessory")
+    if kind == "input":
+        yield f"{at}/label/text", _text_of(block.get("label")), _LABEL_LIMIT
+        if "hint" in block:
+            yield f"{at}/hint/text", _text_of(block["hint"]), _LABEL_LIMIT
+        if isinstance(block.get("element"), dict):
+            yield from _element_texts(block["element"], f"{at}/element")
+
+
+def _over_limits(texts: Iterable[tuple[str, str, int]]) -> list[str]:
+    return [
+        f"[ERROR] must be less than {limit + 1} characters [json-pointer:{at}]"
+        for at, text, limit in texts
+        if len(text) > limit
+    ]
+
+
+def _blocks_over_limits(blocks: Any, at: str) -> list[str]:
+    if not isinstance(blocks, list):
+        return []
+    return _over_limits(
+        text
+        for index, block in enumerate(blocks)
+        if isinstance(block, dict)
+        for text in _block_texts(block, f"{at}/{index}")
+    )
+
+
+def _check_blocks(blocks: Any) -> None:
+    problems = _blocks_over_limits(blocks, "/blocks")
+    if problems:
+        raise _SlackError("invalid_blocks", messages=problems)
+
+
+def _check_view(view: JSONDict) -> None:
+    texts = [
+        (f"/view/{key}/text", _text_of(view[key]), limit) for key, limit in _VIEW_LIMITS.items() if key in view
+    ]
+    texts.append(("/view/private_metadata", str(view.get("private_metadata") or ""), _PRIVATE_METADATA_LIMIT))
+    problems = _over_limits(texts) + _blocks_over_limits(view.get("blocks"), "/view/blocks")
+    if problems:
+        raise _SlackError("invalid_arguments", messages=problems)
 
 
 # ---------------------------------------------------------------------- module helpers

@@ -172,6 +172,17 @@ def test_fail_next_with_ok_false_and_with_http_status(slack: FakeSlack, client: 
     assert len(slack.messages()) == 1
 
 
+def test_a_post_can_be_stored_and_still_answered_500(slack: FakeSlack, client: WebClient) -> None:
+    slack.fail_after_storing_next("chat.postMessage")
+    with pytest.raises(SlackApiError) as failed:
+        client.chat_postMessage(channel="C1", text="landed", metadata=_metadata("landed"))
+    assert failed.value.response.status_code == 500
+    history = client.conversations_history(channel="C1", include_all_metadata=True)
+    assert [m["metadata"]["event_payload"]["idempotency_key"] for m in history["messages"]] == ["landed"]
+    client.chat_postMessage(channel="C1", text="next")
+    assert [m["text"] for m in slack.messages("C1")] == ["landed", "next"]
+
+
 def test_unknown_method_and_missing_arguments(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as unknown:
         client.api_call("chat.teleport")
@@ -266,3 +277,35 @@ def test_duplicates_and_reset(slack: FakeSlack, client: WebClient) -> None:
     assert slack.messages() == []
     assert slack.calls == []
     client.auth_test()  # the queued fault went with the reset
+
+
+def test_texts_over_block_kits_limits_are_refused_as_slack_refuses_them(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    long_button = [
+        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}]}
+    ]
+    form = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "t" * 25},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "fits"}}],
+    }
+
+    for blocks in (long_section, long_button):
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="C1", text="fallback", blocks=blocks)
+        assert refused.value.response["error"] == "invalid_blocks"
+    with pytest.raises(SlackApiError) as refused:
+        client.views_open(trigger_id="t1", view=form)
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"
+    ]
+    assert slack.messages() == [] and slack.views_opened == []
+
+    client.chat_postMessage(
+        channel="C1", text="fallback", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}]
+    )
+    client.views_open(trigger_id="t1", view=form | {"title": {"type": "plain_text", "text": "t" * 24}})
+    assert len(slack.messages()) == 1 and len(slack.views_opened) == 1

@@ -307,7 +307,8 @@ async def test_a_closed_poll_takes_no_more_answers_and_closing_twice_posts_once(
     # Nobody advanced the poll while it was down: it goes straight from naming to closed.
     assert await move_on(sessions, poll_id, CLOSED_AT + timedelta(hours=5)) == "closed"
     assert await move_on(sessions, poll_id, CLOSED_AT + timedelta(hours=6)) == "unchanged"
-    assert await vote(sessions, poll_id, "UD", "Elephant from UA", now=CLOSED_AT) == "voting_not_open"
+    assert await vote(sessions, poll_id, "UD", "Elephant from UA", now=CLOSED_AT) == "poll_closed"
+    assert await name(sessions, poll_id, "UD", "A late elephant", now=CLOSED_AT) == "poll_closed"
 
     poll = await poll_row(sessions, poll_id)
     assert poll.phase == CLOSED

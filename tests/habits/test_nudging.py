@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.events import BusinessEvent
+from habits.messages import WORD_JOINER
 from habits.nudge_message import WHAT_ELSE, WHO_ELSE
 from habits.nudging import NudgeResult, facts, nudge_by_hand
 from models.db import session_scope
@@ -352,6 +354,19 @@ async def test_text_from_the_sender_is_shown_never_interpreted(sessions: Session
     assert "<!channel>" not in said and "<https://evil" not in said
     assert "@{UBOSS}" not in said
     assert "Acme" in said
+
+
+async def test_a_senders_at_here_or_at_channel_is_shown_but_is_not_the_word_slack_pings_everyone_for(
+    sessions: Sessions,
+) -> None:
+    await given_workspace(sessions)
+
+    # A CRM bot's "<!here>" reaches the nudge as the words "@here" (see handlers/slack/events.py).
+    await receive(sessions, deal("evt-1", title="Acme @here @Channel", account="@everyone"))
+
+    said = everything_said((await outbox(sessions))[0])
+    assert re.search(r"@(here|channel|everyone)\b", said, re.IGNORECASE) is None
+    assert f"Acme @{WORD_JOINER}here @{WORD_JOINER}Channel" in said
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "https://crm.example.com/a|b>"])

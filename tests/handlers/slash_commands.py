@@ -23,13 +23,15 @@ async def running(settings: Settings) -> AsyncIterator[RunningApp]:
         yield running
 
 
-def command_form(text: str, *, user: str, channel: str = CHANNEL, trigger_id: str = "trigger-1") -> dict[str, str]:
+def command_form(
+    text: str, *, user: str, channel: str = CHANNEL, trigger_id: str = "trigger-1", channel_name: str = "sales"
+) -> dict[str, str]:
     return {
         "token": "legacy-verification-token",
         "team_id": TEAM_ID,
         "team_domain": "acme",
         "channel_id": channel,
-        "channel_name": "sales",
+        "channel_name": channel_name,
         "user_id": user,
         "user_name": user.lower(),
         "command": "/whoelse",
@@ -41,18 +43,33 @@ def command_form(text: str, *, user: str, channel: str = CHANNEL, trigger_id: st
 
 
 async def whoelse(
-    app: RunningApp, text: str, *, user: str, channel: str = CHANNEL, trigger_id: str = "trigger-1"
+    app: RunningApp,
+    text: str,
+    *,
+    user: str,
+    channel: str = CHANNEL,
+    trigger_id: str = "trigger-1",
+    channel_name: str = "sales",
 ) -> httpx.Response:
     """Types `/whoelse <text>`; returns Slack's view of the answer (an acknowledgement, maybe with a reply)."""
-    body, headers = slack_form(command_form(text, user=user, channel=channel, trigger_id=trigger_id))
+    form = command_form(text, user=user, channel=channel, trigger_id=trigger_id, channel_name=channel_name)
+    body, headers = slack_form(form)
     return await app.post("/slack/events", body, headers)
 
 
 async def reply_to(
-    app: RunningApp, text: str, *, user: str, channel: str = CHANNEL, trigger_id: str = "trigger-1"
+    app: RunningApp,
+    text: str,
+    *,
+    user: str,
+    channel: str = CHANNEL,
+    trigger_id: str = "trigger-1",
+    channel_name: str = "sales",
 ) -> str:
     """The reply only the person who typed the command sees."""
-    response = await whoelse(app, text, user=user, channel=channel, trigger_id=trigger_id)
+    response = await whoelse(
+        app, text, user=user, channel=channel, trigger_id=trigger_id, channel_name=channel_name
+    )
     assert response.status_code == 200
     answer = response.json()
     assert answer["response_type"] == "ephemeral"

@@ -208,6 +208,31 @@ async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_post
         assert person not in str(fake_slack.messages(CHANNEL)), "nothing posted names a participant"
 
 
+async def test_forms_sent_after_the_poll_closed_say_it_has_closed(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    await command(app, "elephant now")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    poll_id = button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
+    naming_form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    await submit(app, naming_form, "UBORIS", elephant("Nobody owns onboarding"))
+    clock.advance(days=1, minutes=1)
+    await sweep_polls(app.context)
+    await eventually(lambda: len(posted_with_key(fake_slack, ":voting")) == 1)
+    ballot = await click(app, fake_slack, VOTE_BUTTON, poll_id, "UCHLOE")
+    [elephant_id] = [option["value"] for option in ballot["blocks"][-1]["element"]["options"]]
+
+    # Both forms were left open in Slack while the poll closed.
+    clock.advance(days=1, minutes=1)
+    await sweep_polls(app.context)
+    late_name = await submit(app, naming_form, "UANNA", elephant("Too late"))
+    late_vote = await submit(app, ballot, "UCHLOE", choice(elephant_id))
+
+    closed = "This elephant-in-the-room poll has closed. Look for its results in the channel."
+    assert late_name == {"response_action": "errors", "errors": {TEXT_INPUT: closed}}
+    assert late_vote == {"response_action": "errors", "errors": {CHOICE_INPUT: closed}}
+
+
 async def test_a_weekly_poll_is_set_shown_and_stopped(app: RunningApp) -> None:
     reply = await command(app, "elephant weekly monday 09:30 Europe/Berlin open for 3d")
     assert "every Monday at 09:30 (Europe/Berlin)" in reply and "3 days" in reply

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.settings import Settings
+from habits.messages import WORD_JOINER
 from models.base import utcnow
 from models.db import session_scope
 from models.nudges import Nudge
@@ -19,6 +20,7 @@ from models.watches import ChannelWatch, home_channel, watched_kinds
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import CHANNEL, command_form, reply_to, running
+from tests.support.mentions import pings_in
 from tests.support.signing import slack_headers
 
 SUPPORT = "CSUPPORT"
@@ -72,6 +74,26 @@ async def test_watching_and_unwatching_a_channel_round_trip(app: RunningApp) -> 
     assert await home(app, "deals") is None
 
 
+@pytest.mark.parametrize(
+    ("conversation", "name"),
+    [
+        ("DANNA", "directmessage"),
+        ("DANNA", "privategroup"),
+        ("GANNABEN", "mpdm-anna--ben-1"),
+        ("C0MPDM", "mpdm-x-1"),
+    ],
+)
+async def test_a_direct_message_cannot_watch_so_webhook_events_never_land_in_ones_dms(
+    app: RunningApp, conversation: str, name: str
+) -> None:
+    for kind in ("tickets", "deals"):
+        reply = await reply_to(app, f"watch {kind}", user="UANNA", channel=conversation, channel_name=name)
+
+        assert reply.startswith("Only channels can watch deals or tickets, so nothing changed here.")
+        assert await watches(app, conversation) == set()
+        assert await home(app, kind) is None
+
+
 async def test_tickets_are_watched_separately_from_deals(app: RunningApp) -> None:
     await reply_to(app, "watch tickets", user="UANNA")
     await reply_to(app, "watch deals", user="UANNA")
@@ -80,16 +102,25 @@ async def test_tickets_are_watched_separately_from_deals(app: RunningApp) -> Non
     assert await watches(app) == {"deals"}
 
 
-@pytest.mark.parametrize("text", ["watch", "watch leads", "unwatch", "unwatch everything"])
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        ("watch", "Usage: `/whoelse watch deals|tickets`."),
+        ("watch leads", "I don't know `leads` after `/whoelse watch`."),
+        ("unwatch", "Usage: `/whoelse unwatch deals|tickets`."),
+        ("unwatch everything", "I don't know `everything` after `/whoelse unwatch`."),
+    ],
+)
 async def test_watching_something_unknown_gets_a_usage_line_and_changes_nothing(
-    app: RunningApp, text: str
+    app: RunningApp, text: str, first_line: str
 ) -> None:
     await reply_to(app, "watch tickets", user="UANNA")
 
     reply = await reply_to(app, text, user="UANNA")
 
     verb = text.split()[0]
-    assert reply.startswith(f"Usage: `/whoelse {verb} deals` or `/whoelse {verb} tickets`.")
+    assert reply.startswith(first_line)
+    assert f"Usage: `/whoelse {verb} deals|tickets`. A watching channel gets a nudge" in reply
     assert reply.endswith("<#CSALES> watches tickets.")
     assert await watches(app) == {"tickets"}
 
@@ -119,12 +150,31 @@ async def test_a_nudge_by_hand_is_posted_in_the_channel_exactly_once(
     assert (nudge.channel_id, nudge.created_by, nudge.title) == (CHANNEL, "UANNA", "Acme renewal pricing")
 
 
+async def test_a_nudge_by_hand_pings_only_the_people_its_author_mentioned(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await reply_to(
+        app,
+        "nudge Acme @{U0000009} @{group:S123} #{C0000009} <!subteam^S123|@sales> <!channel> <!here> <!everyone> "
+        "for <@UBEN|ben> and <@UANNA>",
+        user="UANNA",
+    )
+
+    await eventually(lambda: len(fake_slack.messages(CHANNEL)) == 1)
+    [posted] = fake_slack.messages(CHANNEL)
+    assert set(pings_in(posted)) == {"<@UANNA>", "<@UBEN>"}
+    # Shown as written, so the channel still reads what was typed.
+    assert f"Acme @U0000009 @group:S123 #C0000009 @{WORD_JOINER}sales @{WORD_JOINER}channel" in posted["text"]
+    assert "<#C0000009>" not in posted["text"]
+
+
 async def test_a_nudge_without_a_topic_gets_a_usage_line_and_posts_nothing(
     app: RunningApp, fake_slack: FakeSlack
 ) -> None:
     reply = await reply_to(app, "nudge   ", user="UANNA")
 
-    assert reply.startswith("Usage: `/whoelse nudge <what it's about>`")
+    # Slack shows &lt;topic&gt; as <topic>; unescaped, it would read it as a link.
+    assert reply.startswith("Usage: `/whoelse nudge &lt;topic&gt;`, e.g. `/whoelse nudge Acme renewal pricing`.")
     async with session_scope(app.context.sessions) as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert fake_slack.calls_to("chat.postMessage") == []
@@ -169,8 +219,10 @@ async def test_a_snooze_that_cannot_be_read_is_explained_and_not_set(app: Runnin
 
 
 async def test_stats_start_friendly_and_count_a_posted_nudge(app: RunningApp, fake_slack: FakeSlack) -> None:
-    assert (await reply_to(app, "stats", user="UANNA")).startswith(
-        "No nudges in <#CSALES> in the last 30 days yet, so there's nothing to count."
+    assert await reply_to(app, "stats", user="UANNA") == (
+        "No nudges in <#CSALES> in the last 30 days yet, so there's nothing to count. Nudges come when a watched "
+        "deal or ticket reaches a key moment (`/whoelse watch deals`), or when someone runs "
+        "`/whoelse nudge &lt;topic&gt;`."
     )
 
     await reply_to(app, "nudge Beta launch", user="UANNA")
@@ -185,12 +237,71 @@ async def test_stats_start_friendly_and_count_a_posted_nudge(app: RunningApp, fa
     await eventually(counted)
 
 
-async def test_an_unknown_subcommand_gets_help(app: RunningApp) -> None:
-    reply = await reply_to(app, "dance", user="UANNA")
+HELP = """*whoelse* asks the two questions that keep teams in the loop:
+• `/whoelse help` — this list of what whoelse can do
+• `/whoelse nudge &lt;topic&gt;` — ask this channel who else needs to know about a topic, and what else we can help with
+• `/whoelse watch deals|tickets` — turn posts in this channel by your CRM (deals) or helpdesk (tickets) into nudges
+• `/whoelse unwatch deals|tickets` — stop turning this channel's deal or ticket posts into nudges
+• `/whoelse stats` — how this channel answered its nudges in the last 7 and 30 days
+• `/whoelse snooze &lt;30m|4h|2d|1w&gt;|off` — no pings or reminder DMs for a while (up to 90 days); `off` ends it early
+• `/whoelse elephant now|weekly|off` — anonymous elephant-in-the-room polls, once or every week \
+(`/whoelse elephant` alone says more)
+• `/whoelse roundtable set|cancel` — a recurring cross-functional round-table for this channel \
+(`/whoelse roundtable` alone shows it)
+• `/whoelse settings` — time zone, quiet hours, hourly cap and nudge moments (admins)
+• `/whoelse status` — scheduler and delivery health (admins)"""
 
-    assert reply.startswith("I don't know `/whoelse dance`.")
-    for subcommand in ("help", "nudge", "settings", "snooze", "stats", "unwatch", "watch"):
-        assert f"`/whoelse {subcommand}`" in reply
+
+@pytest.mark.parametrize("text", ["help", "", " HELP "])
+async def test_help_lists_what_people_need_first_with_how_to_type_each_command(app: RunningApp, text: str) -> None:
+    assert await reply_to(app, text, user="UANNA") == HELP
+
+
+async def test_an_unknown_subcommand_is_named_above_the_help(app: RunningApp) -> None:
+    assert await reply_to(app, "dance", user="UANNA") == f"I don't know the command `dance`.\n\n{HELP}"
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "then"),
+    [
+        ("help me", "I don't know `me` after `/whoelse help`.", HELP),
+        (
+            "stats 90d",
+            "I don't know `90d` after `/whoelse stats`.",
+            "Usage: `/whoelse stats` — how this channel answered its nudges in the last 7 and 30 days.",
+        ),
+        (
+            "status everything",
+            "I don't know `everything` after `/whoelse status`.",
+            "Usage: `/whoelse status` — scheduler and delivery health (admins).",
+        ),
+        (
+            "settings timezone",
+            "I don't know `timezone` after `/whoelse settings`.",
+            "Usage: `/whoelse settings` — time zone, quiet hours, hourly cap and nudge moments (admins).",
+        ),
+        ("elephant sometimes", "I don't know `sometimes` after `/whoelse elephant`.", "• `/whoelse elephant off`"),
+        ("elephant off now", "I don't know `now` after `/whoelse elephant off`.", "• `/whoelse elephant off`"),
+        ("roundtable weekly", "I don't know `weekly` after `/whoelse roundtable`.", "• `/whoelse roundtable set`"),
+        ("roundtable set x", "I don't know `x` after `/whoelse roundtable set`.", "• `/whoelse roundtable set`"),
+        (
+            "roundtable cancel all",
+            "I don't know `all` after `/whoelse roundtable cancel`.",
+            "• `/whoelse roundtable cancel`",
+        ),
+        ("snooze forever", "I didn't understand `forever` as a length of time.", "Usage: `/whoelse snooze 30m`"),
+    ],
+)
+async def test_words_a_subcommand_does_not_take_are_named_with_the_right_syntax_and_nothing_happens(
+    app: RunningApp, fake_slack: FakeSlack, text: str, named: str, then: str
+) -> None:
+    reply = await reply_to(app, text, user="UANNA")
+
+    assert reply.startswith(f"{named}\n")
+    assert then in reply
+    assert fake_slack.views_opened == []
+    async with session_scope(app.context.sessions) as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
 async def test_a_request_with_a_bad_signature_is_refused_and_changes_nothing(

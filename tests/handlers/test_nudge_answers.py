@@ -321,6 +321,8 @@ async def test_buttons_keep_working_after_a_restart(settings: Settings, fake_sla
 
     async with running(settings) as restarted:
         await send(restarted, click(pick(nudge_id, ["UBO"]), ts=nudge_ts))
+        # A person sees their loop-in announced before they go on; the two answers are independent requests.
+        await eventually(lambda: len(thread_replies(fake_slack, nudge_ts)) == 1)
         await send(restarted, click(button(HELP_OPEN, nudge_id), ts=nudge_ts))
         await send(restarted, help_form(nudge_id, text="Happy to review the SOW"))
         await eventually(lambda: len(thread_replies(fake_slack, nudge_ts)) == 2)

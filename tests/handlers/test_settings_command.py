@@ -172,3 +172,65 @@ async def test_an_admin_who_lost_their_rights_cannot_save_the_dialog_they_opened
 
     assert answer["response_action"] == "errors"
     assert (await workspace(app)).hourly_cap == 6
+
+
+ADMIN_CHECK = "check your admin rights"
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (
+            {"status": 503, "error": "service_unavailable"},
+            f"I couldn't reach Slack to {ADMIN_CHECK} just now. Please try again in a minute.",
+        ),
+        (
+            {"error": "missing_scope"},
+            f"whoelse lacks a Slack permission it needs to {ADMIN_CHECK} (`missing_scope`). Whoever runs whoelse "
+            "needs to reinstall the Slack app with the scopes in manifest.yml.",
+        ),
+        (
+            {"error": "token_revoked"},
+            f"Slack refused whoelse's own access (`token_revoked`), so I can't {ADMIN_CHECK}. Whoever runs "
+            "whoelse needs to check its Slack bot token.",
+        ),
+        (
+            {"error": "fatal_error"},
+            f"Slack answered with an error (`fatal_error`), so I couldn't {ADMIN_CHECK}. If it keeps happening, "
+            "tell whoever runs whoelse.",
+        ),
+    ],
+)
+async def test_when_slack_cannot_confirm_an_admin_the_reply_says_what_went_wrong(
+    app: RunningApp, fake_slack: FakeSlack, fault: dict[str, Any], said: str
+) -> None:
+    view = await open_dialog(app, fake_slack)
+    fake_slack.fail_next("users.info", times=3, **fault)
+
+    assert await reply_to(app, "settings", user=ADMIN) == said
+    assert await reply_to(app, "status", user=ADMIN) == said
+    assert await submit(app, view, hourly_cap="2") == {"response_action": "errors", "errors": {TIMEZONE: said}}
+    assert (await workspace(app)).hourly_cap == 6
+
+
+async def test_someone_slack_does_not_know_is_told_so_not_that_slack_was_unreachable(app: RunningApp) -> None:
+    for command in ("settings", "status"):
+        reply = await reply_to(app, command, user="UOUTSIDER")
+
+        assert reply == (
+            f"Slack doesn't know your account in the workspace whoelse serves, so I can't {ADMIN_CHECK}. "
+            "If you're in a channel shared with another organisation, ask someone from this workspace."
+        )
+
+
+async def test_a_rate_limited_admin_check_says_slack_asked_to_slow_down(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    # More refusals than whoelse's read retries, with no wait between them.
+    fake_slack.rate_limit_next("users.info", times=3, retry_after=0)
+
+    reply = await reply_to(app, "settings", user=ADMIN)
+
+    assert reply == (
+        f"Slack asked whoelse to slow down, so I couldn't {ADMIN_CHECK} just now. Please try again in a minute."
+    )

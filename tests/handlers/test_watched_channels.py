@@ -4,6 +4,7 @@ answered in their own thread, once, and nobody else's messages are mistaken for 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import time
 from typing import Any
@@ -26,6 +27,7 @@ from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack
 from tests.handlers.slash_commands import command_form
 from tests.support.databases import table_offline
+from tests.support.mentions import pings_in
 from tests.support.signing import slack_event, slack_form
 
 DEALS = "CDEALS"
@@ -378,3 +380,21 @@ def test_a_bot_reply_inside_a_thread_remembers_the_thread() -> None:
 
     assert post is not None
     assert post.thread_ts == TS
+
+
+async def test_mention_markup_in_a_crm_posts_link_pings_nobody_and_the_link_still_leads_to_the_deal(
+    running_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await given_watching(running_app.context, {DEALS: "deals"})
+
+    await deliver(
+        running_app,
+        message(
+            text="Opportunity <https://crm.example.com/d?who=@{U0000009}&g=@{group:S123}|Acme renewal> "
+            "moved to stage Negotiation"
+        ),
+    )
+
+    [nudge] = await posts_once_delivered(running_app, fake_slack, DEALS)
+    assert pings_in(nudge) == []
+    assert "<https://crm.example.com/d?who=@%7BU0000009%7D&g=@%7Bgroup:S123%7D|" in json.dumps(nudge["blocks"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,8 @@ from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.support.databases import table_offline
+from tests.support.garbage import UNREADABLE_JSON
+from tests.support.mentions import pings_in
 from tests.support.signing import WEBHOOK_SECRET, webhook_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -325,6 +328,21 @@ async def test_malformed_or_incomplete_events_are_refused_naming_what_is_wrong(
     assert await nothing_stored(running_app.context)
 
 
+@pytest.mark.parametrize("body", UNREADABLE_JSON.values(), ids=UNREADABLE_JSON.keys())
+async def test_an_unreadable_body_is_refused_with_a_reason_and_no_traceback(
+    running_app: RunningApp, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    await given_workspace(running_app.context, watching={})
+
+    signed = await send(running_app, body)
+    unsigned = await running_app.post("/webhooks/generic", body, {"Content-Type": "application/json"})
+
+    assert (signed.status_code, unsigned.status_code) == (400, 401)
+    assert signed.json()["error"].startswith("body ")
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info]
+    assert await nothing_stored(running_app.context)
+
+
 def _padded_event(size: int) -> bytes:
     return json.dumps(deal_event(notes="x" * size)).encode()
 
@@ -598,3 +616,22 @@ async def test_the_curl_example_in_the_readme_is_accepted(running_app: RunningAp
     assert json.loads(stdout)["status"] == "accepted"
     [nudge] = await posts_once_delivered(running_app, fake_slack)
     assert "Acme renewal" in nudge["text"]
+
+
+# ---------------------------------------------------------------------------------------------- what is shown
+
+PLANTED_URL = "https://crm.example.com/d?who=@{U0000009}&g=@{group:S123}&c=#{C0000009}"
+
+
+async def test_mention_markup_in_a_deals_link_pings_nobody_and_the_link_still_leads_to_the_deal(
+    running_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await given_workspace(running_app.context)
+
+    assert accepted(await send(running_app, deal_event(url=PLANTED_URL)))
+
+    [nudge] = await posts_once_delivered(running_app, fake_slack)
+    assert pings_in(nudge) == []
+    assert "<https://crm.example.com/d?who=@%7BU0000009%7D&g=@%7Bgroup:S123%7D&c=#%7BC0000009%7D|" in json.dumps(
+        nudge["blocks"]
+    )
