@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
+import aiohttp
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -18,11 +19,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.context import AppContext
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.event_intake import EventIntake
+from bot.gateway import ChatGateway
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
+from bot.slack.turned_off import SlackTurnedOff
+from bot.teams.auth import build_authenticator
 from bot.watch_cache import WatchedChannels
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
+from handlers import teams as teams_handlers
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
 from scheduler.jobs import JobSource
@@ -47,18 +52,21 @@ def create_app(
     `job_sources` replaces the features' schedules (tests use their own).
     """
     settings = settings or Settings()
-    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+    settings.require_platforms(socket_mode=socket_mode)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.database_url)
         sessions = create_session_factory(engine)
-        # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries instead,
-        # after checking whether the first attempt landed.
-        client = AsyncWebClient(
-            token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
-        )
-        gateway = SlackGateway(client)
+        client: AsyncWebClient | None = None
+        gateway: ChatGateway = SlackTurnedOff()
+        if settings.slack_enabled:
+            # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries
+            # instead, after checking whether the first attempt landed.
+            client = AsyncWebClient(
+                token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
+            )
+            gateway = SlackGateway(client)
         delivery = DeliveryWorker(
             sessions=sessions,
             gateway=gateway,
@@ -84,21 +92,32 @@ def create_app(
             sessions=sessions,
             gateway=gateway,
             delivery=delivery,
-            default_workspace_id=await bot_team(settings, client),
+            default_workspace_id=await bot_team(settings, client) if client is not None else "",
             clock=clock,
             intake=intake,
             watched=WatchedChannels(sessions),
-            webhook_secret=settings.secret("whoelse_webhook_secret") if settings.webhooks_enabled else None,
+            webhook_secret=_webhook_secret(settings),
         )
-        bolt = AsyncApp(
-            client=client,
-            signing_secret=settings.secret("slack_signing_secret"),
-            process_before_response=False,
-            logger=logging.getLogger("slack_bolt"),
-        )
-        slack_handlers.register(bolt, context)
+        bolt: AsyncApp | None = None
+        if client is not None:
+            bolt = AsyncApp(
+                client=client,
+                signing_secret=settings.secret("slack_signing_secret"),
+                process_before_response=False,
+                logger=logging.getLogger("slack_bolt"),
+            )
+            slack_handlers.register(bolt, context)
+            app.state.slack = AsyncSlackRequestHandler(bolt)
         app.state.context = context
-        app.state.slack = AsyncSlackRequestHandler(bolt)
+        # Fetches Teams' signing keys; only built when Teams is on.
+        key_fetcher = aiohttp.ClientSession() if settings.teams_enabled else None
+        if key_fetcher is not None:
+            app.state.teams_authenticator = build_authenticator(settings, key_fetcher)
+        if settings.teams_allow_unauthenticated:
+            logger.warning(
+                "TEAMS_ALLOW_UNAUTHENTICATED is on: /api/messages accepts requests from anyone, unchecked. "
+                "Use it only with the Microsoft 365 Agents Playground, never where the bot can be reached."
+            )
         scheduler = SchedulerService(context, all_job_sources() if job_sources is None else job_sources)
         app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
@@ -108,7 +127,7 @@ def create_app(
             tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
             # With SCHEDULER=off this only records that the replica runs no jobs.
             await scheduler.start()
-        if socket_mode:
+        if socket_mode and bolt is not None:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
             await socket.connect_async()  # type: ignore[no-untyped-call]
         logger.info("whoelse is up", extra={"workspace": context.default_workspace_id})
@@ -126,18 +145,34 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await intake.close()
+            if key_fetcher is not None:
+                await key_fetcher.close()
             await engine.dispose()
 
     app = FastAPI(title="whoelse", lifespan=lifespan)
 
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        handler: AsyncSlackRequestHandler = request.app.state.slack
-        return await handler.handle(request)
+    if settings.slack_enabled:
 
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            handler: AsyncSlackRequestHandler = request.app.state.slack
+            return await handler.handle(request)
+
+    if settings.teams_enabled:
+        teams_handlers.register(app)
     health.register(app)
     webhooks.register(app)
     return app
+
+
+def _webhook_secret(settings: Settings) -> str | None:
+    """Webhooks land in the Slack team the bot token belongs to; without Slack they have nowhere to go yet."""
+    if not settings.webhooks_enabled:
+        return None
+    if not settings.slack_enabled:
+        logger.warning("WHOELSE_WEBHOOK_SECRET is set but Slack is off: webhooks are refused (they post to Slack)")
+        return None
+    return settings.secret("whoelse_webhook_secret")
 
 
 async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> str:

@@ -48,9 +48,10 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     # 2,000 channels go out about 15% sooner in bench/fanout.py.
     sys.setswitchinterval(0.001)
     socket_mode = socket_mode or settings.slack_socket_mode
-    settings.require("slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else []))
+    settings.require_platforms(socket_mode=socket_mode)
     asyncio.run(check_database(settings))
-    asyncio.run(bot_team(settings))
+    if settings.slack_enabled:
+        asyncio.run(bot_team(settings))
     app = create_app(settings, socket_mode=socket_mode)
     # What is loaded by now (modules, ORM mappers, validation schemas) lives as long as the process: keeping it out
     # of the garbage collector's full passes makes them several times shorter, and under load each one stalls the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -11,6 +12,8 @@ from habits.time_words import known_zone
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
+# Entra ids (app and tenant) are GUIDs; the tenant id also goes into the URL whoelse fetches signing keys from.
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ConfigurationError(Exception):
@@ -30,6 +33,15 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_socket_mode: bool = False
+
+    # Microsoft Teams (see bot/teams/): on when TEAMS_APP_ID is set, or in development when unauthenticated
+    # requests are allowed. Blank values count as unset, so a copied `.env.example` leaves Teams off.
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_tenant_id: str | None = None
+    teams_cloud: Literal["public", "usgov"] = "public"
+    teams_openid_metadata_url: str | None = None
+    teams_allow_unauthenticated: bool = False
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     host: str = "0.0.0.0"
@@ -61,6 +73,27 @@ class Settings(BaseSettings):
         # slack_sdk joins method names onto the base URL, so a missing slash would produce ".../apichat.postMessage".
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("teams_app_id")
+    @classmethod
+    def _app_id_is_a_guid(cls, value: str | None) -> str | None:
+        if value is not None and not GUID.match(value):
+            raise ValueError(f"TEAMS_APP_ID={value!r} is not an app id: use the bot's Microsoft App ID, a GUID")
+        return value
+
+    @field_validator("teams_tenant_id")
+    @classmethod
+    def _tenant_is_a_guid(cls, value: str | None) -> str | None:
+        if value is not None and not GUID.match(value):
+            raise ValueError(
+                f"TEAMS_TENANT_ID={value!r} is not a tenant id: use the Directory (tenant) ID, a GUID, or leave it blank"
+            )
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -88,6 +121,29 @@ class Settings(BaseSettings):
                 problems.append(f"{env} still holds the example placeholder. {_WHERE_FROM[name]}")
         if problems:
             raise ConfigurationError("whoelse cannot start:\n  - " + "\n  - ".join(problems))
+
+    @property
+    def slack_enabled(self) -> bool:
+        token = self.secret("slack_bot_token")
+        return token is not None and bool(token.strip())
+
+    @property
+    def teams_enabled(self) -> bool:
+        return self.teams_app_id is not None or self.teams_allow_unauthenticated
+
+    def require_platforms(self, *, socket_mode: bool = False) -> None:
+        """Refuse to start without a chat platform: Slack's secrets when Slack is on (or when nothing is on)."""
+        if socket_mode or self.slack_enabled or not self.teams_enabled:
+            try:
+                self.require(
+                    "slack_bot_token", "slack_signing_secret", *(["slack_app_token"] if socket_mode else [])
+                )
+            except ConfigurationError as error:
+                if self.slack_enabled or self.teams_enabled:
+                    raise
+                raise ConfigurationError(
+                    f"{error}\n  (Or set TEAMS_APP_ID to serve Microsoft Teams only.)"
+                ) from None
 
     @property
     def webhooks_enabled(self) -> bool:
