@@ -129,6 +129,7 @@ def _published_key(entry: object) -> PublishedKey | None:
     try:
         key = jwt.PyJWK(entry)
     except jwt.PyJWTError as error:
+        # One malformed key (bad numbers, an unknown key type) must not cost the others.
         logger.warning("skipping published key %s: %s", entry["kid"], error)
         return None
     endorsements = entry.get("endorsements")

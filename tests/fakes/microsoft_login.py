@@ -84,6 +84,11 @@ class FakeMicrosoftLogin:
             self._published[kid] = public
         return kid
 
+    def publish_raw(self, entry: dict[str, Any]) -> None:
+        """Publishes a key set entry as given (a malformed key, a key type whoelse does not use)."""
+        with self._lock:
+            self._published[str(entry.get("kid"))] = dict(entry)
+
     def token(
         self,
         *,

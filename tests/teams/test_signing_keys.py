@@ -92,3 +92,13 @@ async def test_with_no_keys_yet_an_outage_is_keys_unavailable_and_is_retried_sho
     clock.now += RETRY_WITHOUT_KEYS_SECONDS
     assert await keys.get(microsoft_login.kid) is not None
     assert microsoft_login.key_fetches == 1
+
+
+async def test_a_malformed_or_foreign_key_in_the_set_does_not_cost_the_others(
+    keys: OpenIdKeys, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    microsoft_login.publish_raw({"kty": "RSA", "kid": "broken", "n": "AQAB", "e": "AQAB"})
+    microsoft_login.publish_raw({"kty": "weird", "kid": "foreign"})
+    microsoft_login.publish_raw({"kty": "RSA", "kid": "for-encryption", "use": "enc", "n": "AQAB", "e": "AQAB"})
+    assert await keys.get(microsoft_login.kid) is not None
+    assert await keys.get("broken") is None

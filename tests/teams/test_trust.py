@@ -7,9 +7,13 @@ from typing import Any
 
 import jwt
 import pytest
+from microsoft_agents.activity import Activity
 
 from bot.app import create_app
+from bot.context import AppContext
 from bot.settings import Settings
+from handlers.teams import activities
+from handlers.teams.activities import InvokeResponse
 from tests.conftest import RunningApp, serving
 from tests.fakes.microsoft_login import FakeMicrosoftLogin, new_rsa_key
 from tests.support.teams import (
@@ -37,6 +41,15 @@ REFUSED: dict[str, Forge] = {
     "missing": lambda login: None,
     "garbage": lambda login: "not-a-jwt",
     "alg none": lambda login: jwt.encode(channel_claims(exp=2_000_000_000), "", algorithm="none"),
+    "alg none naming a published key": lambda login: jwt.encode(
+        channel_claims(exp=2_000_000_000), "", algorithm="none", headers={"kid": login.kid}
+    ),
+    "HS256 with a guessable secret": lambda login: jwt.encode(
+        channel_claims(exp=2_000_000_000),
+        "secret-0123456789-0123456789-012",
+        algorithm="HS256",
+        headers={"kid": login.kid},
+    ),
     "expired": lambda login: login.token(expires_in=-3600, **channel_claims()),
     "not yet valid": lambda login: login.token(not_before=3600, **channel_claims()),
     "wrongly signed": lambda login: login.token(key=new_rsa_key(), **channel_claims()),
@@ -134,3 +147,18 @@ async def test_a_service_url_differing_only_by_its_trailing_slash_is_the_same(
     token = microsoft_login.token(**channel_claims(serviceurl=SERVICE_URL.rstrip("/")))
     body, headers = teams_request(activity(), token)
     assert (await teams_app.post("/api/messages", body, headers)).status_code == 200
+
+
+async def test_an_invokes_answer_is_the_http_response(
+    teams_app: RunningApp, microsoft_login: FakeMicrosoftLogin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def answer_invoke(activity: Activity, context: AppContext) -> InvokeResponse | None:
+        return InvokeResponse(status=200, body={"task": {"type": "message", "value": activity.name}})
+
+    # The real dispatch acknowledges everything; this one answers, as card actions and dialogs will.
+    monkeypatch.setattr(activities, "dispatch", answer_invoke)
+    invoke = activity(type="invoke", name="task/fetch", value={"data": {}})
+    body, headers = teams_request(invoke, microsoft_login.token(**channel_claims()))
+    response = await teams_app.post("/api/messages", body, headers)
+    assert response.status_code == 200
+    assert response.json() == {"task": {"type": "message", "value": "task/fetch"}}
