@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     @field_validator("teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+        return (value.strip() or None) if value is not None else None
 
     @field_validator("teams_app_id")
     @classmethod

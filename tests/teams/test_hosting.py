@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -18,6 +22,8 @@ from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.fakes.slack_api import FakeSlack
 from tests.support.signing import WEBHOOK_SECRET, slack_event, webhook_headers
 from tests.support.teams import APP_ID, activity, channel_claims, teams_request
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 async def test_a_teams_only_bot_starts_without_any_slack_setting_and_has_no_slack_endpoint(
@@ -136,3 +142,21 @@ async def test_on_a_teams_only_bot_webhooks_are_refused_since_they_post_to_slack
         response = await app.post("/webhooks/generic", body, webhook_headers(body))
     assert response.status_code == 503
     assert "Slack is off" in caplog.text
+
+
+def test_serving_teams_only_asks_for_no_slack_setting(tmp_path: Path) -> None:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "WHOELSE_"))}
+    environment["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    environment["TEAMS_APP_ID"] = APP_ID
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env={**environment, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # It gets as far as the database (not migrated here): past every Slack check.
+    assert result.returncode == 2
+    assert "SLACK_" not in result.stderr
+    assert "whoelse db upgrade" in result.stderr
