@@ -7,13 +7,14 @@ history for bots; those two differ from Slack and are said where they matter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.gateway import PermanentError, Person, Posted, UserGroup
+from bot.gateway import DeliveryError, PermanentError, Person, Posted, UserGroup
 from bot.teams.connector import BotConnector, conversation_path
 from habits.messages import Dialog, Message
 from models.teams import (
@@ -25,14 +26,24 @@ from models.teams import (
     remember_conversation,
 )
 
-# Renders a neutral message into a Bot Framework message activity (text, card attachments, mention entities).
-ActivityRenderer = Callable[[Message], dict[str, Any]]
+# Renders a neutral message into a Bot Framework message activity (text, card attachments, mention entities), with
+# the display names of the people it mentions.
+ActivityRenderer = Callable[[Message, Mapping[str, str]], dict[str, Any]]
 THREAD_MARKER = ";messageid="
+logger = logging.getLogger(__name__)
 
 
-def plain_activity(message: Message) -> dict[str, Any]:
-    """The message's text alone: what a client without card support shows."""
-    return {"type": "message", "text": message.text, "textFormat": "markdown"}
+def mentioned_ids(message: Message, render: ActivityRenderer) -> set[str]:
+    """The ids a message mentions, as the renderer asks for their names."""
+    asked: set[str] = set()
+
+    class _Recording(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:
+            asked.add(key)
+            return default
+
+    render(message, _Recording())
+    return asked
 
 
 class TeamsGateway:
@@ -43,13 +54,15 @@ class TeamsGateway:
         bot_id: str,
         sessions: async_sessionmaker[AsyncSession],
         connector: BotConnector,
-        render: ActivityRenderer = plain_activity,
+        render: ActivityRenderer,
     ) -> None:
         self.workspace_id = workspace_id
         self.bot_id = bot_id
         self._sessions = sessions
         self._connector = connector
         self._render = render
+        # Display names by user id, as the Bot Connector gave them: mentions on Teams need names.
+        self._names: dict[str, str] = {}
 
     async def _reference(self, conversation_id: str) -> TeamsConversation:
         # A reply in a channel thread is addressed as "<conversation>;messageid=<root>"; the reference is the channel's.
@@ -65,11 +78,29 @@ class TeamsGateway:
     ) -> Posted:
         reference = await self._reference(channel)
         target = f"{channel}{THREAD_MARKER}{thread_ts}" if thread_ts else channel
-        activity = self._render(message)
+        activity = await self._activity(message, reference)
         sent = await self._connector.call(
             "POST", reference.service_url, conversation_path(target, "activities"), activity
         )
         return Posted(channel=channel, ts=str(sent.get("id") or ""))
+
+    async def _activity(self, message: Message, reference: TeamsConversation) -> dict[str, Any]:
+        for user in mentioned_ids(message, self._render) - self._names.keys():
+            name = await self._member_name(reference, user)
+            if name:
+                self._names[user] = name
+        return self._render(message, self._names)
+
+    async def _member_name(self, reference: TeamsConversation, user: str) -> str | None:
+        try:
+            member = await self._connector.call(
+                "GET", reference.service_url, conversation_path(reference.conversation_id, "members", user)
+            )
+        except DeliveryError:
+            # Someone no longer in the team, or the connector is busy: the mention shows their id instead.
+            logger.warning("could not read the Teams name of a mentioned person", extra={"user": user})
+            return None
+        return str(member.get("name") or "") or None
 
     async def post_ephemeral(
         self, *, channel: str, user: str, message: Message, thread_ts: str | None = None
@@ -81,7 +112,7 @@ class TeamsGateway:
 
     async def update(self, *, channel: str, ts: str, message: Message) -> None:
         reference = await self._reference(channel)
-        activity = {**self._render(message), "id": ts}
+        activity = {**(await self._activity(message, reference)), "id": ts}
         await self._connector.call(
             "PUT", reference.service_url, conversation_path(channel, "activities", ts), activity
         )
@@ -142,7 +173,8 @@ class TeamsGateway:
         return Person(
             user_id=user,
             name=str(member.get("name") or member.get("givenName") or user),
-            timezone="UTC",
+            # The Bot Connector does not say; callers fall back to the workspace's time zone.
+            timezone="",
             title=str(member.get("jobTitle") or ""),
         )
 

@@ -16,8 +16,8 @@ from microsoft_agents.activity import Activity
 from bot.context import AppContext
 from bot.gateways import TEAMS
 from bot.teams.gateway import THREAD_MARKER
-from habits.messages import Message
-from handlers.teams.commands import answer_command
+from habits.messages import Message, command
+from handlers.commands import CommandRequest, CommandRouter, answer, parse
 from models.db import session_scope
 from models.outbox import enqueue
 from models.teams import PERSONAL, mark_uninstalled, remember_conversation
@@ -26,9 +26,15 @@ from models.workspaces import get_or_create_workspace
 logger = logging.getLogger(__name__)
 
 BOT_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
+NOT_ON_TEAMS_YET = (
+    "`{name}` works in Slack today and is coming to Teams. Here you can already use help, nudge, watch, unwatch, "
+    "stats and snooze."
+)
+# How a conversation reads to commands that care: only channels can watch deals or tickets.
+CHANNEL_NAMES = {"personal": "directmessage", "groupChat": "mpdm-teams-group-chat"}
 WELCOME = (
     "Hi, I'm *whoelse*. At the moments that matter I ask two questions: *Who else needs to know?* and "
-    "*What else can we help with?* Type `help` to see what I can do."
+    f"*What else can we help with?* Type {command('help')} to see what I can do."
 )
 
 
@@ -71,7 +77,7 @@ def conversation_of(activity: Activity) -> Conversation | None:
     )
 
 
-async def dispatch(activity: Activity, context: AppContext) -> InvokeResponse | None:
+async def dispatch(activity: Activity, context: AppContext, commands: CommandRouter) -> InvokeResponse | None:
     where = conversation_of(activity)
     if where is None:
         logger.info("Teams activity without a tenant or conversation ignored", extra={"type": activity.type})
@@ -93,20 +99,47 @@ async def dispatch(activity: Activity, context: AppContext) -> InvokeResponse | 
         return None
     if activity.type == "message":
         await _installed(context, where, welcome=False, user_id=_personal_user(activity, where))
-        command = BOT_MENTION.sub("", activity.text or "").strip()
-        await _reply(
-            context,
-            where,
-            reply_key=f"teams-reply:{where.conversation_id}:{activity.id}",
-            message=answer_command(command),
-        )
+        reply = await _answer_command(activity, where, context, commands)
+        if reply is not None:
+            await _reply(
+                context, where, reply_key=f"teams-reply:{where.conversation_id}:{activity.id}", message=reply
+            )
         return None
     return None
 
 
+async def _answer_command(
+    activity: Activity, where: Conversation, context: AppContext, commands: CommandRouter
+) -> Message | None:
+    """A message to the bot is a command, typed as on Slack but without `/whoelse`."""
+    name, arguments = parse(BOT_MENTION.sub("", activity.text or ""))
+    subcommand = commands.subcommands.get(name)
+    if subcommand is not None and not subcommand.on_teams:
+        return Message(text=NOT_ON_TEAMS_YET.format(name=name))
+    request = CommandRequest(
+        workspace_id=where.tenant_id,
+        channel_id=where.conversation_id,
+        user_id=person_id(activity),
+        subcommand=name,
+        arguments=arguments,
+        trigger_id="",
+        channel_name=CHANNEL_NAMES.get(where.conversation_type, ""),
+    )
+    return await answer(commands, request, context)
+
+
+def person_id(activity: Activity) -> str:
+    """Who sent it, as whoelse knows people on Teams: their Entra object id, which Teams' people search and
+    mentions use too (the Bot Framework's own "29:…" id only when there is none)."""
+    sender = activity.from_property
+    if sender is None:
+        return ""
+    return sender.aad_object_id or sender.id
+
+
 def _personal_user(activity: Activity, where: Conversation) -> str | None:
     if where.conversation_type == PERSONAL and activity.from_property:
-        return activity.from_property.id
+        return person_id(activity)
     return None
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.fakes.threaded_server import ThreadedServer
+from tests.fakes.loopback import LoopbackServer
 
 BOT_TOKEN = "fake-bot-framework-token"
 REGION_PATH = "/amer"
@@ -35,21 +35,30 @@ class _Fault:
     retry_after: int | None = None
 
 
-@dataclass
-class FakeBotConnector(ThreadedServer):
-    app_id: str = "00000000-0000-0000-0000-00000000b07"
-    app_password: str = "fake-app-password"
-    sent: list[SentActivity] = field(default_factory=list)
-    created_conversations: list[dict[str, Any]] = field(default_factory=list)
-    members: dict[str, dict[str, Any]] = field(default_factory=dict)
-    token_requests: int = 0
-
-    def __post_init__(self) -> None:
-        super().__init__()
-        self.name = "fake-bot-connector"
+class FakeBotConnector:
+    def __init__(
+        self, *, app_id: str = "00000000-0000-0000-0000-000000000b07", app_password: str = "fake-app-password"
+    ) -> None:
+        self.app_id = app_id
+        self.app_password = app_password
+        self.sent: list[SentActivity] = []
+        self.created_conversations: list[dict[str, Any]] = []
+        self.members: dict[str, dict[str, Any]] = {}
+        self.token_requests = 0
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
+        self._server = LoopbackServer("fake-bot-connector", self._build_app)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def service_url(self) -> str:
@@ -74,7 +83,8 @@ class FakeBotConnector(ThreadedServer):
     def texts(self) -> list[str]:
         return [str(sent.activity.get("text") or "") for sent in self.activities()]
 
-    def routes(self, app: web.Application) -> None:
+    def _build_app(self) -> web.Application:
+        app = web.Application()
         app.router.add_post("/botframework.com/oauth2/v2.0/token", self._token)
         base = REGION_PATH + "/v3/conversations"
         app.router.add_post(base, self._create_conversation)
@@ -83,6 +93,7 @@ class FakeBotConnector(ThreadedServer):
         app.router.add_put(base + "/{conversation}/activities/{activity}", self._send)
         app.router.add_get(base + "/{conversation}/members", self._list_members)
         app.router.add_get(base + "/{conversation}/members/{member}", self._member)
+        return app
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()

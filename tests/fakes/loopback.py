@@ -1,6 +1,7 @@
-"""An aiohttp server on 127.0.0.1 in a daemon thread with its own event loop, for the fake platform services.
+"""An aiohttp application served on 127.0.0.1 from a daemon thread with its own event loop.
 
-Sync tests, async tests (whose loop must stay free) and bench scripts can all use a fake built on it the same way.
+Sync tests, async tests (whose loop must stay free) and standalone bench scripts can all use a fake built on it
+the same way; the fakes in this package share it.
 """
 
 from __future__ import annotations
@@ -8,30 +9,25 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from types import TracebackType
-from typing import Self
+from collections.abc import Callable
 
 from aiohttp import web
 
 
-class ThreadedServer:
-    """Subclasses add their routes in `routes`; `url` is where the server listens once started."""
-
-    name = "fake-server"
-
-    def __init__(self) -> None:
+class LoopbackServer:
+    def __init__(self, name: str, build_app: Callable[[], web.Application], *, backlog: int = 128) -> None:
+        self.name = name
+        self._build_app = build_app
+        self._backlog = backlog
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
 
-    def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
-
     @property
-    def url(self) -> str:
+    def port(self) -> int:
         if self._port is None:
             raise RuntimeError(f"{self.name} has not been started")
-        return f"http://127.0.0.1:{self._port}"
+        return self._port
 
     def start(self) -> None:
         if self._thread is not None:
@@ -62,15 +58,6 @@ class ThreadedServer:
         thread.join(timeout=10)
         self._loop = self._thread = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def _serve(
         self,
         loop: asyncio.AbstractEventLoop,
@@ -79,12 +66,12 @@ class ThreadedServer:
         failure: list[BaseException],
     ) -> None:
         asyncio.set_event_loop(loop)
-        app = web.Application()
-        self.routes(app)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        # A short shutdown timeout keeps stop() quick when a delayed answer is still in flight.
+        runner = web.AppRunner(self._build_app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)
         try:
             loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.SockSite(runner, sock, backlog=1024).start())
+            site = web.SockSite(runner, sock, backlog=self._backlog)
+            loop.run_until_complete(site.start())
         except BaseException as exc:
             failure.append(exc)
             ready.set()
@@ -96,6 +83,7 @@ class ThreadedServer:
             loop.run_forever()
         finally:
             loop.run_until_complete(runner.cleanup())
+            # Requests still being answered (a delayed one in flight) end here, not as "Task was destroyed" noise.
             leftover = asyncio.all_tasks(loop)
             for task in leftover:
                 task.cancel()
