@@ -8,21 +8,33 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
+import aiohttp
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import AppContext
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.event_intake import EventIntake
+from bot.gateway import ChatGateway
+from bot.gateways import GatewayDirectory
 from bot.logs import AccessLog
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
+from bot.slack.turned_off import SlackTurnedOff
+from bot.teams.auth import build_authenticator
+from bot.teams.cards import activity_for
+from bot.teams.clouds import token_url
+from bot.teams.connector import BotConnector, BotCredentials
+from bot.teams.gateway import TeamsGateway
 from bot.watch_cache import WatchedChannels
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
+from handlers import teams as teams_handlers
+from handlers.slack import command_router
 from handlers.slack.edge import SlackEdge
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
@@ -58,15 +70,23 @@ def create_app(
             statement_timeout_seconds=settings.database_statement_timeout_seconds,
         )
         sessions = create_session_factory(engine)
-        # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries instead,
-        # after checking whether the first attempt landed.
-        client = AsyncWebClient(
-            token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
+        client: AsyncWebClient | None = None
+        gateway: ChatGateway = SlackTurnedOff()
+        if settings.slack_enabled:
+            # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries
+            # instead, after checking whether the first attempt landed.
+            client = AsyncWebClient(
+                token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
+            )
+            gateway = SlackGateway(client)
+        connector = BotConnector(bot_credentials(settings)) if settings.teams_enabled else None
+        gateways = GatewayDirectory(
+            sessions, slack=gateway, teams=teams_gateways(settings, sessions, connector) if connector else None
         )
-        gateway = SlackGateway(client)
         delivery = DeliveryWorker(
             sessions=sessions,
             gateway=gateway,
+            gateways=gateways,
             policy=delivery_policy
             or DeliveryPolicy(
                 max_attempts=settings.delivery_max_attempts,
@@ -90,27 +110,44 @@ def create_app(
             sessions=sessions,
             gateway=gateway,
             delivery=delivery,
-            default_workspace_id=await bot_team(settings, client),
+            # Where signed webhooks land: the Slack team, or a single-tenant Teams bot's tenant.
+            default_workspace_id=await bot_team(settings, client)
+            if client is not None
+            else settings.teams_tenant_id or "",
             clock=clock,
             intake=intake,
             watched=WatchedChannels(sessions),
-            webhook_secret=settings.secret("whoelse_webhook_secret") if settings.webhooks_enabled else None,
+            webhook_secret=_webhook_secret(settings),
+            gateways=gateways,
         )
-        signing_secret = settings.secret("slack_signing_secret")
-        assert signing_secret is not None  # settings.require checked it
-        bolt = AsyncApp(
-            client=client,
-            signing_secret=signing_secret,
-            # SlackEdge checks every HTTP request's signature before Bolt reads the body (Socket Mode needs none).
-            request_verification_enabled=False,
-            process_before_response=False,
-            logger=logging.getLogger("slack_bolt"),
-        )
-        slack_handlers.register(bolt, context)
+        commands = command_router()
+        app.state.commands = commands
+        bolt: AsyncApp | None = None
+        if client is not None:
+            signing_secret = settings.secret("slack_signing_secret")
+            assert signing_secret is not None  # settings.require_for_serving checked it
+            bolt = AsyncApp(
+                client=client,
+                signing_secret=signing_secret,
+                # SlackEdge checks every HTTP request's signature before Bolt reads the body (Socket Mode needs none).
+                request_verification_enabled=False,
+                process_before_response=False,
+                logger=logging.getLogger("slack_bolt"),
+            )
+            slack_handlers.register(bolt, context, commands)
+            app.state.slack = SlackEdge(
+                bolt, signing_secret=signing_secret, max_body_bytes=settings.slack_max_body_bytes
+            )
         app.state.context = context
-        app.state.slack = SlackEdge(
-            bolt, signing_secret=signing_secret, max_body_bytes=settings.slack_max_body_bytes
-        )
+        # Fetches Teams' signing keys; only built when Teams is on.
+        key_fetcher = aiohttp.ClientSession() if settings.teams_enabled else None
+        if key_fetcher is not None:
+            app.state.teams_authenticator = build_authenticator(settings, key_fetcher)
+        if settings.teams_allow_unauthenticated:
+            logger.warning(
+                "TEAMS_ALLOW_UNAUTHENTICATED is on: /api/messages accepts requests from anyone, unchecked. "
+                "Use it only with the Microsoft 365 Agents Playground, never where the bot can be reached."
+            )
         scheduler = SchedulerService(context, all_job_sources() if job_sources is None else job_sources)
         app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
@@ -121,7 +158,7 @@ def create_app(
             tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
             # With SCHEDULER=off this only records that the replica runs no jobs.
             await scheduler.start()
-        if socket_mode:
+        if socket_mode and bolt is not None:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
             # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
             # a start-up that never ends never opens the port and never acts on SIGTERM.
@@ -156,19 +193,63 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await intake.close()
+            if key_fetcher is not None:
+                await key_fetcher.close()
+            if connector is not None:
+                await connector.close()
             await engine.dispose()
 
     app = FastAPI(title="whoelse", lifespan=lifespan)
     app.add_middleware(AccessLog)
 
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        edge: SlackEdge = request.app.state.slack
-        return await edge.handle(request)
+    if settings.slack_enabled:
 
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            edge: SlackEdge = request.app.state.slack
+            return await edge.handle(request)
+
+    if settings.teams_enabled:
+        teams_handlers.register(app)
     health.register(app)
     webhooks.register(app)
     return app
+
+
+def _webhook_secret(settings: Settings) -> str | None:
+    """Webhooks land in the Slack team the bot token belongs to, or in a single-tenant Teams bot's tenant; a
+    multi-tenant Teams bot alone cannot tell which tenant a webhook is for."""
+    if not settings.webhooks_enabled:
+        return None
+    if not settings.slack_enabled and settings.teams_tenant_id is None:
+        logger.warning(
+            "WHOELSE_WEBHOOK_SECRET is set but there is no workspace for webhooks: they are refused until Slack is on "
+            "or TEAMS_TENANT_ID names the Teams tenant they are for"
+        )
+        return None
+    return settings.secret("whoelse_webhook_secret")
+
+
+def bot_credentials(settings: Settings) -> BotCredentials | None:
+    """The bot's own credentials for calling the Bot Connector; none in development (the Agents Playground)."""
+    password = settings.secret("teams_app_password")
+    if settings.teams_app_id is None or not password:
+        return None
+    return BotCredentials(app_id=settings.teams_app_id, password=password, token_url=token_url(settings))
+
+
+def teams_gateways(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], connector: BotConnector
+) -> Callable[[str], ChatGateway]:
+    """A gateway per Teams tenant, each reading only that tenant's conversation references."""
+    bot_id = f"28:{settings.teams_app_id}" if settings.teams_app_id else "28:whoelse"
+
+    def for_tenant(tenant_id: str) -> ChatGateway:
+        return TeamsGateway(
+            workspace_id=tenant_id, bot_id=bot_id, sessions=sessions, connector=connector, render=activity_for
+        )
+
+    return for_tenant
 
 
 async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> str:

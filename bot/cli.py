@@ -59,7 +59,8 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     settings.require_for_serving(socket_mode=socket_mode)
     check_port(settings)
     asyncio.run(check_database(settings))
-    asyncio.run(bot_team(settings))
+    if settings.slack_enabled:
+        asyncio.run(bot_team(settings))
     if socket_mode:
         asyncio.run(check_app_token(settings))
     configure_logging(settings.log_level, settings.log_format)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.delivery import DeliveryWorker
 from bot.event_intake import EventIntake
 from bot.gateway import ChatGateway
+from bot.gateways import GatewayDirectory
 from bot.settings import Settings
 from bot.watch_cache import WatchedChannels
 from models.base import utcnow
@@ -37,5 +38,13 @@ class AppContext:
     watched: WatchedChannels | None = None
     # What signed webhooks must be signed with; None when webhooks are not configured (they are refused with a 503).
     webhook_secret: str | None = None
+    # Picks each workspace's platform gateway (Slack's or a Teams tenant's); `gateway` is Slack's.
+    gateways: GatewayDirectory | None = None
     # Kept current by the scheduler service; `/whoelse status` shows it.
     scheduler_role: SchedulerRole = "off"
+
+    async def gateway_for(self, workspace_id: str) -> ChatGateway:
+        """The gateway of the platform this workspace is on."""
+        if self.gateways is None:
+            return self.gateway
+        return await self.gateways.for_workspace(workspace_id)

@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import ChatGateway, NotInChannel, PermanentError, RateLimited, TransientError
+from bot.gateways import GatewayDirectory
 from models.base import utcnow
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage
 
@@ -52,7 +53,9 @@ class _Claim:
 @dataclass
 class DeliveryWorker:
     sessions: async_sessionmaker[AsyncSession]
-    gateway: ChatGateway
+    # The gateway every workspace's messages go through, unless `gateways` picks one per workspace's platform.
+    gateway: ChatGateway | None = None
+    gateways: GatewayDirectory | None = None
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     poll_seconds: float = 1.0
     clock: Callable[[], datetime] = utcnow
@@ -209,30 +212,38 @@ class DeliveryWorker:
             self._lane_ready_at[claim.lane] = self.clock() + self.policy.channel_interval
             await self._finish(row, status=SENT, sent=(channel, ts))
 
+    async def _gateway_for(self, workspace_id: str) -> ChatGateway:
+        if self.gateways is not None:
+            return await self.gateways.for_workspace(workspace_id)
+        if self.gateway is None:
+            raise PermanentError("no chat platform is configured")
+        return self.gateway
+
     async def _send(self, claim: _Claim) -> tuple[str, str | None]:
         row = claim.row
         message = row.neutral_message()
+        gateway = await self._gateway_for(row.workspace_id)
         async with self.sessions() as session:
             parent = await session.get(OutboxMessage, row.thread_parent_id) if row.thread_parent_id else None
             target = await session.get(OutboxMessage, row.update_of_id) if row.update_of_id else None
         if target is not None:
             assert target.sent_channel_id and target.sent_ts
-            await self.gateway.update(channel=target.sent_channel_id, ts=target.sent_ts, message=message)
+            await gateway.update(channel=target.sent_channel_id, ts=target.sent_ts, message=message)
             return target.sent_channel_id, target.sent_ts
         channel = row.sent_channel_id or row.channel_id
         if channel is None:
             assert row.dm_user_id is not None
-            channel = await self.gateway.open_direct(user=row.dm_user_id)
+            channel = await gateway.open_direct(user=row.dm_user_id)
         thread_ts = row.thread_ts or (parent.sent_ts if parent is not None else None)
         if row.ephemeral_user_id:
-            await self.gateway.post_ephemeral(
+            await gateway.post_ephemeral(
                 channel=channel, user=row.ephemeral_user_id, message=message, thread_ts=thread_ts
             )
             return channel, None
         if claim.in_doubt and row.first_attempt_at is not None:
             # Any earlier attempt may have landed (Slack sometimes stores a post and still answers 5xx), however long
             # ago backoff has put it: the search reaches back to the first one.
-            landed = await self.gateway.find_posted(
+            landed = await gateway.find_posted(
                 channel=channel,
                 idempotency_key=row.idempotency_key,
                 since=row.first_attempt_at,
@@ -246,13 +257,13 @@ class DeliveryWorker:
                 )
                 return channel, landed
         try:
-            posted = await self.gateway.post(
+            posted = await gateway.post(
                 channel=channel, message=message, idempotency_key=row.idempotency_key, thread_ts=thread_ts
             )
         except NotInChannel:
             # Public channels can be joined by the bot itself; private ones need an invitation (permanent).
-            await self.gateway.join(channel=channel)
-            posted = await self.gateway.post(
+            await gateway.join(channel=channel)
+            posted = await gateway.post(
                 channel=channel, message=message, idempotency_key=row.idempotency_key, thread_ts=thread_ts
             )
         return posted.channel, posted.ts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,8 @@ from models.db import async_url
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
+# Entra ids (app and tenant) are GUIDs; the tenant id also goes into the URL whoelse fetches signing keys from.
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -49,8 +52,17 @@ class Settings(BaseSettings):
     # Largest request accepted at /slack/events (larger ones get 413 before their signature is checked).
     slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
-    # The Microsoft App ID of the Teams bot (Azure Bot resource or Teams Developer Portal), a GUID.
+    # Microsoft Teams (see bot/teams/): on when TEAMS_APP_ID is set, or in development when unauthenticated
+    # requests are allowed. Blank values count as unset, so a copied `.env.example` leaves Teams off.
     teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_tenant_id: str | None = None
+    teams_cloud: Literal["public", "usgov"] = "public"
+    teams_openid_metadata_url: str | None = None
+    teams_allow_unauthenticated: bool = False
+    # Where the bot gets its own token for calling the Bot Connector (default: the cloud's Entra ID endpoint for
+    # TEAMS_TENANT_ID, or botframework.com for a multi-tenant bot). Set only for a proxy or a test server.
+    teams_token_url: str | None = None
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
@@ -107,6 +119,27 @@ class Settings(BaseSettings):
             raise ValueError(f"LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
+    @field_validator("teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("teams_app_id")
+    @classmethod
+    def _app_id_is_a_guid(cls, value: str | None) -> str | None:
+        if value is not None and not GUID.match(value):
+            raise ValueError(f"TEAMS_APP_ID={value!r} is not an app id: use the bot's Microsoft App ID, a GUID")
+        return value
+
+    @field_validator("teams_tenant_id")
+    @classmethod
+    def _tenant_is_a_guid(cls, value: str | None) -> str | None:
+        if value is not None and not GUID.match(value):
+            raise ValueError(
+                f"TEAMS_TENANT_ID={value!r} is not a tenant id: use the Directory (tenant) ID, a GUID, or leave it blank"
+            )
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -139,7 +172,11 @@ class Settings(BaseSettings):
         """What serving needs: the Slack secrets (the app token for Socket Mode only), and no webhook secret left
         as the example placeholder (it would look configured while every webhook is refused)."""
         slack = ["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)]
-        problems = self._missing(slack)
+        # Slack's secrets are needed when Slack is on, or when no platform is: Teams alone needs none of them.
+        slack_needed = socket_mode or self.slack_enabled or not self.teams_enabled
+        problems = self._missing(slack) if slack_needed else []
+        if problems and not self.slack_enabled and not self.teams_enabled:
+            problems[-1] += " (Or set TEAMS_APP_ID to serve Microsoft Teams only.)"
         webhook_secret = self.secret("whoelse_webhook_secret")
         if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
             problems.append(
@@ -147,7 +184,7 @@ class Settings(BaseSettings):
                 f"{_WHERE_FROM['whoelse_webhook_secret']} Or leave it unset to turn webhooks off."
             )
         # Nothing configured here yet: the way in is the example file.
-        first_run = not Path(".env").exists() and any(self.secret(name) is None for name in slack)
+        first_run = slack_needed and not Path(".env").exists() and any(self.secret(name) is None for name in slack)
         _refuse(problems, hint=_FIRST_RUN_HINT if first_run else "")
 
     def _missing(self, names: Sequence[str]) -> list[str]:
@@ -160,6 +197,15 @@ class Settings(BaseSettings):
             elif is_placeholder(value):
                 problems.append(f"{env} still holds the example placeholder. {_WHERE_FROM[name]}")
         return problems
+
+    @property
+    def slack_enabled(self) -> bool:
+        token = self.secret("slack_bot_token")
+        return token is not None and bool(token.strip())
+
+    @property
+    def teams_enabled(self) -> bool:
+        return self.teams_app_id is not None or self.teams_allow_unauthenticated
 
     @property
     def webhooks_enabled(self) -> bool:

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-MENTION = re.compile(r"@\{([A-Za-z0-9_.:-]+)\}")
-CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:-]+)\}")
+MENTION = re.compile(r"@\{([A-Za-z0-9_.:@-]+)\}")
+CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:@-]+)\}")
 COMMAND = re.compile(r"/\{([^{}]+)\}")
 GROUP_PREFIX = "group:"
 

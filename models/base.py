@@ -19,6 +19,13 @@ NAMING_CONVENTION = {
 }
 
 
+# A workspace is a Slack team id (T…) or a Teams tenant id (a GUID, 36 characters).
+WORKSPACE_ID_LENGTH = 64
+# Channel, conversation, user and message ids: Slack's are short, but Teams' conversation ids ("19:…@thread.tacv2",
+# "a:1…" for personal chats) and user ids ("29:1…") run to a hundred characters and more.
+PLATFORM_ID_LENGTH = 255
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC and always hands back an aware UTC datetime.
 

@@ -21,7 +21,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_, delete,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 from models.outbox import OutboxMessage
 
 NAMING = "naming"
@@ -37,7 +37,7 @@ class ElephantSchedule(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     # 0 is Monday, as in `datetime.weekday()`.
     weekday: Mapped[int]
     time_of_day: Mapped[time]
@@ -56,7 +56,7 @@ class ElephantPoll(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
-    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    channel_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH), index=True)
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("elephant_schedules.id"))
     # What makes opening idempotent, and the prefix of every outbox key for this poll:
     # "elephant:<schedule-id>:<occurrence-iso>" for scheduled polls, "elephant:now:<channel>:<iso>" otherwise.

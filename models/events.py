@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 
 # The sender's own id makes a retried or repeated delivery a no-op instead of a second nudge.
 SENDERS_EVENT_KEY = ("workspace_id", "source", "external_id")
@@ -41,7 +41,7 @@ class ReceivedEvent(Base):
     stage: Mapped[str | None] = mapped_column(String(128))
     priority: Mapped[str | None] = mapped_column(String(32))
     owner: Mapped[str | None] = mapped_column(String(255))
-    channel_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outcome: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 
 
 class Nudge(Base):
@@ -23,12 +23,12 @@ class Nudge(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
-    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    channel_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH), index=True)
     subject_key: Mapped[str | None] = mapped_column(String(512))
     juncture: Mapped[str] = mapped_column(String(160))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     title: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     suppressed_reason: Mapped[str | None] = mapped_column(String(64))
     deliver_after: Mapped[datetime] = mapped_column(default=utcnow)
@@ -45,9 +45,9 @@ class LoopIn(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
     nudge_id: Mapped[int] = mapped_column(ForeignKey("nudges.id"), index=True)
-    by_user: Mapped[str] = mapped_column(String(32))
+    by_user: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     # None records the explicit answer "nobody else needs to know".
-    looped_user: Mapped[str | None] = mapped_column(String(32))
+    looped_user: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -57,7 +57,7 @@ class HelpExchange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
     nudge_id: Mapped[int] = mapped_column(ForeignKey("nudges.id"), index=True)
-    user_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     kind: Mapped[str] = mapped_column(String(16))  # "offer" or "request"
     category: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)

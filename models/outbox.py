@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from habits.messages import Message
-from models.base import Base, utcnow
+from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 from models.db import insert_skipping_duplicates
 
 PENDING = "pending"
@@ -35,14 +35,14 @@ class OutboxMessage(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
     idempotency_key: Mapped[str] = mapped_column(String(255))
     # Exactly one of channel_id (a channel or conversation) and dm_user_id (a direct message) is set.
-    channel_id: Mapped[str | None] = mapped_column(String(32))
-    dm_user_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
+    dm_user_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     # Set for "only you can see this" messages.
-    ephemeral_user_id: Mapped[str | None] = mapped_column(String(32))
+    ephemeral_user_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     message: Mapped[dict[str, Any]]
     # Threading: reply under another outbox row once it is sent, or under a known platform message id.
     thread_parent_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
-    thread_ts: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     # An edit of a message this outbox already sent, instead of a new post.
     update_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
@@ -54,8 +54,8 @@ class OutboxMessage(Base):
     # that old when a retry looks for it, so the channel is searched from here, not from the latest attempt.
     first_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    sent_channel_id: Mapped[str | None] = mapped_column(String(32))
-    sent_ts: Mapped[str | None] = mapped_column(String(64))
+    sent_channel_id: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
+    sent_ts: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

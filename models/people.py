@@ -8,14 +8,14 @@ from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import PLATFORM_ID_LENGTH, Base
 
 
 class Snooze(Base):
     __tablename__ = "snoozes"
 
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH), primary_key=True)
     until: Mapped[datetime]
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 
 WEEKLY = "weekly"
 BIWEEKLY = "biweekly"
@@ -24,7 +24,7 @@ class RoundTable(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     cadence: Mapped[str] = mapped_column(String(16))
     # 0 is Monday, as in `datetime.weekday()`.
     weekday: Mapped[int]
@@ -39,7 +39,7 @@ class RoundTable(Base):
     invited_groups: Mapped[list[str]] = mapped_column(default=list)
     reminder_minutes: Mapped[list[int]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
-    set_up_by: Mapped[str] = mapped_column(String(32))
+    set_up_by: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -58,7 +58,7 @@ class RoundTableMeeting(Base):
     # Bumped by every RSVP, under a row lock: it orders the reminder updates and makes each one's key unique.
     rsvp_version: Mapped[int] = mapped_column(default=0)
     notes: Mapped[str | None] = mapped_column(Text)
-    notes_by: Mapped[str | None] = mapped_column(String(32))
+    notes_by: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     notes_version: Mapped[int] = mapped_column(default=0)
     debrief_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -85,7 +85,7 @@ class RoundTableRsvp(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
     meeting_id: Mapped[int] = mapped_column(ForeignKey("roundtable_meetings.id"), index=True)
-    user_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     attending: Mapped[bool]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 

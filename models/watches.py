@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 
 WatchKind = Literal["deals", "tickets"]
 
@@ -20,9 +20,9 @@ class ChannelWatch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     kind: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, utcnow
+from models.base import WORKSPACE_ID_LENGTH, Base, utcnow
 
 DEFAULT_JUNCTURES = [
     "deal.created",
@@ -25,7 +25,7 @@ DEFAULT_JUNCTURES = [
 class Workspace(Base):
     __tablename__ = "workspaces"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(WORKSPACE_ID_LENGTH), primary_key=True)
     platform: Mapped[str] = mapped_column(String(16), default="slack")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     quiet_start: Mapped[time | None] = mapped_column(default=time(19, 0))
@@ -36,12 +36,13 @@ class Workspace(Base):
 
 
 async def get_or_create_workspace(
-    session: AsyncSession, *, workspace_id: str, default_timezone: str = "UTC"
+    session: AsyncSession, *, workspace_id: str, default_timezone: str = "UTC", platform: str = "slack"
 ) -> Workspace:
     workspace = await session.get(Workspace, workspace_id)
     if workspace is None:
         workspace = Workspace(
             id=workspace_id,
+            platform=platform,
             timezone=default_timezone,
             quiet_start=time(19, 0),
             quiet_end=time(8, 0),

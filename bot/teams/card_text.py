@@ -18,8 +18,8 @@ NO_NAMES: Mapping[str, str] = {}
 
 TOKEN = re.compile(
     r"<(?P<url>https?://[^\s|<>]+)(?:\|(?P<label>[^<>\n]*))?>"
-    r"|@\{(?P<mention>[A-Za-z0-9_.:-]+)\}"
-    r"|#\{(?P<channel>[A-Za-z0-9_.:-]+)\}"
+    r"|@\{(?P<mention>[A-Za-z0-9_.:@-]+)\}"
+    r"|#\{(?P<channel>[A-Za-z0-9_.:@-]+)\}"
     # A whoelse command (habits.messages.command): on Teams it is typed to the bot as is, with no prefix.
     r"|/\{(?P<command>[^{}\n]+)\}"
     # Like Slack: the markers hug the words they enclose, on one line, and do not sit inside a word. What they

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
+from handlers.commands import CommandRouter, with_help
 from handlers.slack import (
     commands,
     elephant,
@@ -21,10 +22,18 @@ from handlers.slack import (
 logger = logging.getLogger(__name__)
 
 
-def register(bolt: AsyncApp, context: AppContext) -> None:
-    router = commands.CommandRouter()
+def command_router() -> CommandRouter:
+    """Every whoelse command, for Slack's /whoelse and for messages to the bot on Teams."""
+    router = with_help(CommandRouter())
+    habit_commands.add_commands(router)
+    elephant.add_commands(router)
+    roundtable.add_commands(router)
+    status_command.add_commands(router)
+    return router
+
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     commands.register(bolt, context, router)
-    status_command.register(bolt, context, router)
     events.register(bolt, context, router)
     habit_commands.register(bolt, context, router)
     elephant.register(bolt, context, router)

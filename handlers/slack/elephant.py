@@ -41,7 +41,7 @@ from habits.elephant_schedule import (
 )
 from habits.elephants import cast_vote, form_for, name_elephant, start_poll_now
 from habits.messages import Message, command
-from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
@@ -152,7 +152,7 @@ def _poll_id(value: Any) -> int | None:
         return None
 
 
-def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+def add_commands(router: CommandRouter) -> None:
     router.add(
         elephant_command,
         syntax="elephant now|weekly|off",
@@ -160,6 +160,8 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         order=60,
     )
 
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     async def open_form(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         poll_id = _poll_id(body["actions"][0].get("value"))

@@ -25,7 +25,7 @@ from slack_bolt.response import BoltResponse
 from bot.context import AppContext
 from habits.bot_posts import BotPost, Link, guess_kind, parse_bot_post
 from habits.events import EventKind
-from handlers.slack.commands import CommandRouter
+from handlers.commands import CommandRouter
 
 logger = logging.getLogger(__name__)
 

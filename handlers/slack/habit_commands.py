@@ -19,8 +19,8 @@ from habits.nudging import nudge_by_hand
 from habits.snoozing import SnoozeInputError, apply_snooze, read_snooze
 from habits.stats import channel_stats_message
 from habits.workspace_settings import refusal, settings_dialog
+from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack import settings_view
-from handlers.slack.commands import CommandRequest, CommandRouter
 from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
@@ -96,7 +96,7 @@ async def snooze(request: CommandRequest, context: AppContext) -> Message:
         action = read_snooze(request.arguments)
     except SnoozeInputError as error:
         return Message(text=str(error))
-    timezone = None if action == "off" else await _timezone_of(request.user_id, context)
+    timezone = None if action == "off" else await _timezone_of(request, context)
     async with session_scope(context.sessions) as session:
         return await apply_snooze(
             session,
@@ -109,12 +109,13 @@ async def snooze(request: CommandRequest, context: AppContext) -> Message:
         )
 
 
-async def _timezone_of(user_id: str, context: AppContext) -> str | None:
-    """The person's own time zone, or None when Slack cannot say right now."""
+async def _timezone_of(request: CommandRequest, context: AppContext) -> str | None:
+    """The person's own time zone, or None when their platform cannot say (right now, or at all)."""
     try:
-        return (await context.gateway.person(user=user_id)).timezone
+        gateway = await context.gateway_for(request.workspace_id)
+        return (await gateway.person(user=request.user_id)).timezone or None
     except DeliveryError:
-        logger.exception("could not look up the time zone of %s", user_id)
+        logger.exception("could not look up the time zone of %s", request.user_id)
         return None
 
 
@@ -149,33 +150,41 @@ async def open_settings(request: CommandRequest, context: AppContext) -> Message
     return None
 
 
-def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+def add_commands(router: CommandRouter) -> None:
     router.add(
         nudge,
         syntax=NUDGE_SYNTAX,
         summary="ask this channel who else needs to know about a topic, and what else we can help with",
         order=10,
+        on_teams=True,
     )
     router.add(
         watch,
         syntax=watching.WATCH_SYNTAX,
         summary="turn posts in this channel by your CRM (deals) or helpdesk (tickets) into nudges",
         order=20,
+        on_teams=True,
     )
     router.add(
         unwatch,
         syntax=watching.UNWATCH_SYNTAX,
         summary="stop turning this channel's deal or ticket posts into nudges",
         order=30,
+        on_teams=True,
     )
     router.add(
-        stats, syntax="stats", summary="how this channel answered its nudges in the last 7 and 30 days", order=40
+        stats,
+        syntax="stats",
+        summary="how this channel answered its nudges in the last 7 and 30 days",
+        order=40,
+        on_teams=True,
     )
     router.add(
         snooze,
         syntax="snooze <30m|4h|2d|1w>|off",
         summary="no pings or reminder DMs for a while (up to 90 days); `off` ends it early",
         order=50,
+        on_teams=True,
     )
     router.add(
         open_settings,
@@ -183,4 +192,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         summary="time zone, quiet hours, hourly cap and nudge moments (admins)",
         order=80,
     )
+
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     settings_view.register(bolt, context)

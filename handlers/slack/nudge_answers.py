@@ -25,7 +25,7 @@ from habits.nudge_answers import (
     refuse,
 )
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, nudge_id_from
-from handlers.slack.commands import CommandRouter
+from handlers.commands import CommandRouter
 from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.nudges import Nudge

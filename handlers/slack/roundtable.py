@@ -42,7 +42,7 @@ from habits.roundtables import (
     save_notes,
     set_up,
 )
-from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
 from models.outbox import enqueue
@@ -196,7 +196,7 @@ def _meeting_id(body: dict[str, Any]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+def add_commands(router: CommandRouter) -> None:
     router.add(
         roundtable_command,
         syntax="roundtable set|cancel",
@@ -204,6 +204,8 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         order=70,
     )
 
+
+def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     @bolt.action(CHANGE_BUTTON)
     async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt.async_app import AsyncApp
-
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from habits.messages import Message
 from habits.status import admins_only, status_report
-from handlers.slack.commands import CommandRequest, CommandRouter
+from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 
@@ -35,5 +33,5 @@ async def show_status(request: CommandRequest, context: AppContext) -> Message:
         )
 
 
-def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+def add_commands(router: CommandRouter) -> None:
     router.add(show_status, syntax="status", summary="scheduler and delivery health (admins)", order=90)

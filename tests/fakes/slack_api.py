@@ -17,7 +17,6 @@ import contextlib
 import copy
 import json
 import math
-import socket
 import threading
 import time
 from collections import Counter, deque
@@ -30,6 +29,8 @@ from typing import Any, NamedTuple, Self
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["BOT_ID", "BOT_USER_ID", "FakeSlack", "RecordedCall"]
 
@@ -118,9 +119,8 @@ class FakeSlack:
         self._reset_state()
         self.add_user(BOT_USER_ID, name="whoelse", is_bot=True)
 
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
+        # A deep backlog because benchmarks open many connections at once.
+        self._server = LoopbackServer("fake-slack", self._build_app, backlog=1024)
 
         self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
             "auth.test": self._auth_test,
@@ -165,33 +165,10 @@ class FakeSlack:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("FakeSlack is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # Binding here rather than in the thread gives us the port before start() returns.
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=self._serve, args=(loop, sock, ready, failure), name="fake-slack", daemon=True
-        )
-        self._loop, self._thread = loop, thread
-        thread.start()
-        if not ready.wait(timeout=10):
-            raise RuntimeError("fake Slack server did not start within 10 s")
-        if failure:
-            self._thread = self._loop = None
-            raise RuntimeError("fake Slack server failed to start") from failure[0]
+        self._server.start()
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._loop = self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> Self:
         self.start()
@@ -207,44 +184,16 @@ class FakeSlack:
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeSlack has not been started")
-        return f"http://127.0.0.1:{self._port}/api/"
+        try:
+            port = self._server.port
+        except RuntimeError:
+            raise RuntimeError("FakeSlack has not been started") from None
+        return f"http://127.0.0.1:{port}/api/"
 
-    def _serve(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        sock: socket.socket,
-        ready: threading.Event,
-        failure: list[BaseException],
-    ) -> None:
-        asyncio.set_event_loop(loop)
+    def _build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
-        # A short shutdown timeout keeps stop() quick when a set_delay() request is still in flight.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        try:
-            loop.run_until_complete(runner.setup())
-            # A deep backlog because benchmarks open many connections at once.
-            site = web.SockSite(runner, sock, backlog=1024)
-            loop.run_until_complete(site.start())
-        except BaseException as exc:
-            failure.append(exc)
-            ready.set()
-            sock.close()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(runner.cleanup())
-            # Requests still being answered (a set_delay() in flight) end here, not as "Task was destroyed" noise.
-            leftover = asyncio.all_tasks(loop)
-            for task in leftover:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-            loop.close()
+        return app
 
     # ------------------------------------------------------------------ seeding
 
@@ -519,7 +468,7 @@ class FakeSlack:
 
     def _apps_connections_open(self, params: JSONDict) -> JSONDict:
         # A WebSocket URL this fake does not serve: Socket Mode clients get as far as connecting, then fail.
-        return {"url": f"ws://127.0.0.1:{self._port}/socket-mode"}
+        return {"url": f"ws://127.0.0.1:{self._server.port}/socket-mode"}
 
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         channel = _required(params, "channel", "channel_not_found")

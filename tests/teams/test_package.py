@@ -225,5 +225,5 @@ def test_without_a_bot_id_no_package_is_written_and_people_are_told_what_to_set(
 
     monkeypatch.setenv("TEAMS_APP_ID", "my-bot")
     assert main(["teams", "package", "--output", "whoelse.zip"]) == 2
-    assert "'my-bot' is not a Microsoft App ID" in capsys.readouterr().err
+    assert "TEAMS_APP_ID='my-bot' is not an app id" in capsys.readouterr().err
     assert not (in_empty_dir / "whoelse.zip").exists()

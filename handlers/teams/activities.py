@@ -1,0 +1,198 @@
+"""What whoelse does with each Teams activity, once the request carrying it has been authenticated.
+
+Installs and uninstalls keep the conversation references that proactive posts need; messages to the bot are
+commands. Replies go through the outbox like every other post, so pacing, retries and 429s are handled in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from microsoft_agents.activity import Activity
+
+from bot.context import AppContext
+from bot.gateways import TEAMS
+from bot.teams.gateway import THREAD_MARKER
+from habits.messages import Message, command
+from handlers.commands import CommandRequest, CommandRouter, answer, parse
+from models.db import session_scope
+from models.outbox import enqueue
+from models.teams import PERSONAL, mark_uninstalled, remember_conversation
+from models.workspaces import get_or_create_workspace
+
+logger = logging.getLogger(__name__)
+
+BOT_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
+NOT_ON_TEAMS_YET = (
+    "`{name}` works in Slack today and is coming to Teams. Here you can already use help, nudge, watch, unwatch, "
+    "stats and snooze."
+)
+# How a conversation reads to commands that care: only channels can watch deals or tickets.
+CHANNEL_NAMES = {"personal": "directmessage", "groupChat": "mpdm-teams-group-chat"}
+WELCOME = (
+    "Hi, I'm *whoelse*. At the moments that matter I ask two questions: *Who else needs to know?* and "
+    f"*What else can we help with?* Type {command('help')} to see what I can do."
+)
+
+
+@dataclass(frozen=True)
+class InvokeResponse:
+    """The HTTP answer to an `invoke` activity (card actions and dialogs are answered in the response)."""
+
+    status: int
+    body: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    tenant_id: str
+    conversation_id: str
+    conversation_type: str
+    service_url: str
+    team_id: str | None
+    # Where a reply goes: the root message of the channel thread the activity came from, if any.
+    thread_root: str | None
+
+
+def conversation_of(activity: Activity) -> Conversation | None:
+    """Where the activity came from, or None when it names no tenant or conversation (nothing to act on)."""
+    channel_data: dict[str, Any] = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    conversation = activity.conversation
+    tenant = (conversation.tenant_id if conversation else None) or (channel_data.get("tenant") or {}).get("id")
+    if conversation is None or not conversation.id or not tenant or not activity.service_url:
+        return None
+    base, _, root = conversation.id.partition(THREAD_MARKER)
+    kind = conversation.conversation_type or PERSONAL
+    thread_root = root or (activity.id if kind == "channel" and activity.type == "message" else None)
+    return Conversation(
+        tenant_id=str(tenant),
+        conversation_id=base,
+        conversation_type=kind,
+        service_url=activity.service_url,
+        team_id=(channel_data.get("team") or {}).get("id"),
+        thread_root=thread_root,
+    )
+
+
+async def dispatch(activity: Activity, context: AppContext, commands: CommandRouter) -> InvokeResponse | None:
+    where = conversation_of(activity)
+    if where is None:
+        logger.info("Teams activity without a tenant or conversation ignored", extra={"type": activity.type})
+        return None
+    bot_id = activity.recipient.id if activity.recipient else None
+    if activity.type == "conversationUpdate":
+        added = {member.id for member in activity.members_added or []}
+        removed = {member.id for member in activity.members_removed or []}
+        if bot_id in added:
+            await _installed(context, where, welcome=True)
+        elif bot_id in removed:
+            await _uninstalled(context, where)
+        return None
+    if activity.type == "installationUpdate":
+        if (activity.action or "").startswith("remove"):
+            await _uninstalled(context, where)
+        else:
+            await _installed(context, where, welcome=False)
+        return None
+    if activity.type == "message":
+        await _installed(context, where, welcome=False, user_id=_personal_user(activity, where))
+        reply = await _answer_command(activity, where, context, commands)
+        if reply is not None:
+            await _reply(
+                context, where, reply_key=f"teams-reply:{where.conversation_id}:{activity.id}", message=reply
+            )
+        return None
+    return None
+
+
+async def _answer_command(
+    activity: Activity, where: Conversation, context: AppContext, commands: CommandRouter
+) -> Message | None:
+    """A message to the bot is a command, typed as on Slack but without `/whoelse`."""
+    name, arguments = parse(BOT_MENTION.sub("", activity.text or ""))
+    subcommand = commands.subcommands.get(name)
+    if subcommand is not None and not subcommand.on_teams:
+        return Message(text=NOT_ON_TEAMS_YET.format(name=name))
+    request = CommandRequest(
+        workspace_id=where.tenant_id,
+        channel_id=where.conversation_id,
+        user_id=person_id(activity),
+        subcommand=name,
+        arguments=arguments,
+        trigger_id="",
+        channel_name=CHANNEL_NAMES.get(where.conversation_type, ""),
+    )
+    return await answer(commands, request, context)
+
+
+def person_id(activity: Activity) -> str:
+    """Who sent it, as whoelse knows people on Teams: their Entra object id, which Teams' people search and
+    mentions use too (the Bot Framework's own "29:…" id only when there is none)."""
+    sender = activity.from_property
+    if sender is None:
+        return ""
+    return sender.aad_object_id or sender.id
+
+
+def _personal_user(activity: Activity, where: Conversation) -> str | None:
+    if where.conversation_type == PERSONAL and activity.from_property:
+        return person_id(activity)
+    return None
+
+
+async def _installed(
+    context: AppContext, where: Conversation, *, welcome: bool, user_id: str | None = None
+) -> None:
+    async with session_scope(context.sessions) as session:
+        workspace = await get_or_create_workspace(
+            session,
+            workspace_id=where.tenant_id,
+            default_timezone=context.settings.default_timezone,
+            platform=TEAMS,
+        )
+        if workspace.platform != TEAMS:
+            logger.warning("a Teams activity named a workspace that is not a Teams tenant; ignored")
+            return
+        await remember_conversation(
+            session,
+            workspace_id=where.tenant_id,
+            conversation_id=where.conversation_id,
+            service_url=where.service_url,
+            conversation_type=where.conversation_type,
+            team_id=where.team_id,
+            user_id=user_id,
+        )
+    if welcome:
+        await _reply(
+            context,
+            where,
+            reply_key=f"teams-welcome:{where.conversation_id}",
+            message=Message(text=WELCOME),
+            threaded=False,
+        )
+
+
+async def _uninstalled(context: AppContext, where: Conversation) -> None:
+    async with session_scope(context.sessions) as session:
+        stopped = await mark_uninstalled(
+            session, workspace_id=where.tenant_id, team_id=where.team_id, conversation_id=where.conversation_id
+        )
+    logger.info("whoelse was removed from a Teams conversation", extra={"conversations": stopped})
+
+
+async def _reply(
+    context: AppContext, where: Conversation, *, reply_key: str, message: Message, threaded: bool = True
+) -> None:
+    async with session_scope(context.sessions) as session:
+        await enqueue(
+            session,
+            workspace_id=where.tenant_id,
+            idempotency_key=reply_key[:255],
+            message=message,
+            channel_id=where.conversation_id,
+            thread_ts=where.thread_root if threaded else None,
+        )
+    context.delivery.wake()

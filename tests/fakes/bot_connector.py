@@ -1,0 +1,153 @@
+"""A fake Bot Connector service (and Entra ID token endpoint) that whoelse's Teams gateway talks plain HTTP to.
+
+Activities' `serviceUrl` points here (`connector.service_url`), with a region path like the real one's, so a test
+also proves replies keep the service URL exactly. Everything the bot sends is recorded; faults can be queued.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
+
+BOT_TOKEN = "fake-bot-framework-token"
+REGION_PATH = "/amer"
+
+
+class SentActivity(NamedTuple):
+    method: str
+    # The conversation as addressed (a channel thread reads "<channel>;messageid=<root>").
+    conversation_id: str
+    activity_id: str | None
+    activity: dict[str, Any]
+
+
+@dataclass
+class _Fault:
+    status: int
+    retry_after: int | None = None
+
+
+class FakeBotConnector:
+    def __init__(
+        self, *, app_id: str = "00000000-0000-0000-0000-000000000b07", app_password: str = "fake-app-password"
+    ) -> None:
+        self.app_id = app_id
+        self.app_password = app_password
+        self.sent: list[SentActivity] = []
+        self.created_conversations: list[dict[str, Any]] = []
+        self.members: dict[str, dict[str, Any]] = {}
+        self.token_requests = 0
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+        self._ids = itertools.count(1)
+        self._server = LoopbackServer("fake-bot-connector", self._build_app)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.port}"
+
+    @property
+    def service_url(self) -> str:
+        return self.url + REGION_PATH + "/"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/botframework.com/oauth2/v2.0/token"
+
+    def fail_next(self, status: int, *, retry_after: int | None = None, times: int = 1) -> None:
+        with self._lock:
+            self._faults.extend(_Fault(status, retry_after) for _ in range(times))
+
+    def add_member(self, user_id: str, name: str, **extra: Any) -> None:
+        with self._lock:
+            self.members[user_id] = {"id": user_id, "name": name, **extra}
+
+    def activities(self) -> list[SentActivity]:
+        with self._lock:
+            return list(self.sent)
+
+    def texts(self) -> list[str]:
+        return [str(sent.activity.get("text") or "") for sent in self.activities()]
+
+    def _build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/botframework.com/oauth2/v2.0/token", self._token)
+        base = REGION_PATH + "/v3/conversations"
+        app.router.add_post(base, self._create_conversation)
+        app.router.add_post(base + "/{conversation}/activities", self._send)
+        app.router.add_post(base + "/{conversation}/activities/{activity}", self._send)
+        app.router.add_put(base + "/{conversation}/activities/{activity}", self._send)
+        app.router.add_get(base + "/{conversation}/members", self._list_members)
+        app.router.add_get(base + "/{conversation}/members/{member}", self._member)
+        return app
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        with self._lock:
+            self.token_requests += 1
+        if form.get("client_id") != self.app_id or form.get("client_secret") != self.app_password:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        return web.json_response({"token_type": "Bearer", "expires_in": 3599, "access_token": BOT_TOKEN})
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
+        with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+        if fault is None:
+            return None
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        return web.json_response({"error": {"code": "Throttled"}}, status=fault.status, headers=headers)
+
+    async def _send(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        activity = json.loads(await request.text())
+        conversation = unquote(request.match_info["conversation"])
+        target = request.match_info.get("activity")
+        with self._lock:
+            new_id = target if request.method == "PUT" and target else f"activity-{next(self._ids)}"
+            self.sent.append(SentActivity(request.method, conversation, target, activity))
+        return web.json_response({"id": new_id})
+
+    async def _create_conversation(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        body = json.loads(await request.text())
+        with self._lock:
+            self.created_conversations.append(body)
+            new_id = f"a:personal-{next(self._ids)}"
+        return web.json_response({"id": new_id})
+
+    async def _list_members(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        with self._lock:
+            return web.json_response(list(self.members.values()))
+
+    async def _member(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        with self._lock:
+            member = self.members.get(unquote(request.match_info["member"]))
+        if member is None:
+            return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)
+        return web.json_response(member)
