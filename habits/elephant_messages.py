@@ -48,7 +48,7 @@ ANONYMITY_NOTE = (
 
 def quoted(text: str) -> str:
     """Someone's words, shown as written but unable to ping anyone or turn into a link."""
-    text = text.replace("<", "‹").replace(">", "›").replace("@{", "@ {").replace("#{", "# {")
+    text = text.replace("<", "‹").replace(">", "›").replace("@{", "@ {").replace("#{", "# {").replace("/{", "/ {")
     return " ".join(text.split())
 
 

@@ -43,6 +43,8 @@ def shown(text: str) -> str:
     text = MENTION.sub(lambda found: "@" + found.group(1), text)
     text = CHANNEL_MENTION.sub(lambda found: "#" + found.group(1), text)
     text = _EVERYONE_WORDS.sub("@" + WORD_JOINER, text)
+    # Nor a whoelse command, which renderers would show as one (on Slack, `/whoelse …`).
+    text = text.replace("/{", "/" + WORD_JOINER + "{")
     # Slack reads <!channel>, <@U…> and <url|label> between angle brackets; lookalikes keep the text readable.
     return text.replace("<", "‹").replace(">", "›")
 

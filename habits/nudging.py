@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.events import BusinessEvent
-from habits.messages import link, mention, shown
+from habits.messages import command, link, mention, shown
 from habits.nudge_message import compose_nudge
 from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
 from models.db import insert_skipping_duplicates
@@ -47,7 +47,7 @@ OUTCOME_DETAILS: dict[Outcome, str] = {
 # The nudges table's unique key (models/nudges.py): one nudge per deal or ticket per moment per workspace.
 NUDGE_MOMENT = ["workspace_id", "subject_key", "juncture"]
 NUDGE_FOOTNOTE = (
-    "One nudge per deal or ticket per moment; later ones land in this thread. `/whoelse snooze 1w` to mute."
+    f"One nudge per deal or ticket per moment; later ones land in this thread. {command('snooze 1w')} to mute."
 )
 
 

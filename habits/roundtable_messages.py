@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from habits.messages import Actions, Button, Facts, Message, Note, Paragraph, Part, group_mention, mention
+from habits.messages import Actions, Button, Facts, Message, Note, Paragraph, Part, command, group_mention, mention
 from habits.time_words import describe_duration
 
 # Interaction ids. Values carry a round-table or meeting id, so buttons keep working after a restart.
@@ -149,7 +149,7 @@ def announcement(
                 ]
             ),
             Paragraph(text=missing_teams_line(missing)),
-            Note(text="`/whoelse roundtable` shows it, changes it or cancels it."),
+            Note(text=f"{command('roundtable')} shows it, changes it or cancels it."),
         ],
     )
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.messages import Message
+from habits.messages import Message, command
 from habits.time_words import describe_duration, describe_moment, parse_duration
 from models.people import snooze, snoozed_until, unsnooze
 from models.workspaces import get_or_create_workspace
@@ -20,8 +20,8 @@ from models.workspaces import get_or_create_workspace
 LONGEST_SNOOZE = timedelta(days=90)
 SHORTEST_SNOOZE = timedelta(minutes=1)
 USAGE = (
-    "Usage: `/whoelse snooze 30m`, `4h`, `2d` or `1w` (up to 90 days) to stop whoelse pinging you for a while, "
-    "or `/whoelse snooze off` to end it early."
+    f"Usage: {command('snooze 30m')}, `4h`, `2d` or `1w` (up to 90 days) to stop whoelse pinging you for a while, "
+    f"or {command('snooze off')} to end it early."
 )
 WHAT_IT_MEANS = "Automatic nudges will name you without pinging you, and you'll get no reminder DMs."
 
@@ -91,7 +91,7 @@ async def apply_snooze(
     return Message(
         text=(
             f"Snoozed {_until(until, now=now, timezone=timezone)}. {WHAT_IT_MEANS} "
-            "`/whoelse snooze off` ends it early."
+            f"{command('snooze off')} ends it early."
         )
     )
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.messages import Message, Note, Paragraph, channel_mention, mention
+from habits.messages import Message, Note, Paragraph, channel_mention, command, mention
 from models.events import count_unplaced_events
 from models.outbox import OutboxMessage
 from models.outbox_status import count_failed, failed_messages, queue_counts
@@ -36,7 +36,7 @@ SCHEDULER_SUMMARIES: dict[SchedulerRole, str] = {
 def admins_only() -> Message:
     return Message(
         text=(
-            "Sorry, `/whoelse status` is for workspace admins: it shows delivery problems across every channel. "
+            f"Sorry, {command('status')} is for workspace admins: it shows delivery problems across every channel. "
             "An admin can run it for you."
         )
     )
@@ -91,7 +91,7 @@ def describe_unplaced(counts: dict[str, int]) -> str:
     lines = ["*Events whoelse could not act on (last 7 days):*"]
     if counts.get("no_channel"):
         lines.append(
-            f"• {counts['no_channel']} with no channel to go to: run `/whoelse watch deals` (or `tickets`) in a "
+            f"• {counts['no_channel']} with no channel to go to: run {command('watch deals')} (or `tickets`) in a "
             "channel, or have the sender name a `channel`."
         )
     if counts.get("error"):

@@ -19,7 +19,7 @@ KINDS: tuple[WatchKind, ...] = get_args(WatchKind)
 _SPELLINGS: dict[str, WatchKind] = {"deals": "deals", "deal": "deals", "tickets": "tickets", "ticket": "tickets"}
 SOURCES = {"deals": "your CRM", "tickets": "your helpdesk"}
 NOT_IN_DIRECT_MESSAGES = (
-    "Only channels can watch deals or tickets, so nothing changed here. Run `/whoelse watch deals` (or tickets) "
+    f"Only channels can watch deals or tickets, so nothing changed here. Run {command('watch deals')} (or tickets) "
     "in the channel where your CRM or helpdesk posts, or where your team talks about them."
 )
 WATCH_SYNTAX = "watch deals|tickets"

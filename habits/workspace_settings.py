@@ -15,7 +15,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.messages import Choice, Dialog, Message, MultiChoiceInput, TextInput
+from habits.messages import Choice, Dialog, Message, MultiChoiceInput, TextInput, command
 from models.outbox import enqueue
 from models.workspaces import DEFAULT_JUNCTURES, Workspace, get_or_create_workspace
 
@@ -191,7 +191,8 @@ def saved_message(workspace: Workspace) -> Message:
         f"• Time zone: {workspace.timezone}",
         f"• Quiet hours: {quiet}",
         f"• Hourly cap: {cap}",
-        "• Moments that get a nudge: " + ("; ".join(moments) if moments else "none (only `/whoelse nudge`)"),
+        "• Moments that get a nudge: "
+        + ("; ".join(moments) if moments else f"none (only {command('nudge <topic>')})"),
     ]
     return Message(text="\n".join(lines))
 

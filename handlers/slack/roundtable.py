@@ -44,6 +44,7 @@ from habits.roundtables import (
 )
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
+from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 from models.outbox import enqueue
 from models.roundtables import RoundTable
@@ -244,12 +245,10 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if values.get(GROUPS):
             try:
                 known_groups = await context.gateway.user_groups()
-            except DeliveryError:
+            except DeliveryError as error:
                 logger.exception("could not read the workspace's user groups from Slack")
-                await ack(
-                    response_action="errors",
-                    errors={GROUPS: "I couldn't read the user groups from Slack just now. Please try again."},
-                )
+                why = trouble_asking_slack(error, to="read this workspace's user groups")
+                await ack(response_action="errors", errors={GROUPS: why})
                 return
         try:
             plan = read_setup_form(values, known_groups=known_groups)

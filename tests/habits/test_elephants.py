@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.slack.blocks import render_dialog
 from habits.elephant_anonymity import participant_token
 from habits.elephant_messages import ballot_form
 from habits.elephant_reminders import Colleague, send_reminders
@@ -412,3 +414,12 @@ def test_a_crowded_ballot_still_fits_in_one_form() -> None:
     assert len(form.intro) <= 3000, "Slack refuses a section longer than 3000 characters"
     assert (choice.style, len(choice.choices)) == ("dropdown", 100)
     assert all(len(option.label) <= 75 for option in choice.choices)
+
+
+def test_an_elephant_that_looks_like_a_command_is_shown_as_written() -> None:
+    form = ballot_form(poll_id=1, submissions=[("s1", "We never run /{status} until it is too late")])
+
+    view = render_dialog(form)
+
+    assert "/whoelse" not in json.dumps(view)
+    assert "We never run / {status} until it is too late" in view["blocks"][0]["text"]["text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.slack.blocks import render_message
 from habits.events import BusinessEvent
 from habits.messages import WORD_JOINER
 from habits.nudge_message import WHAT_ELSE, WHO_ELSE
@@ -354,6 +356,17 @@ async def test_text_from_the_sender_is_shown_never_interpreted(sessions: Session
     assert "<!channel>" not in said and "<https://evil" not in said
     assert "@{UBOSS}" not in said
     assert "Acme" in said
+
+
+async def test_a_senders_text_never_reads_as_a_whoelse_command(sessions: Sessions) -> None:
+    await given_workspace(sessions)
+
+    await receive(sessions, deal("evt-1", title="Acme /{snooze off}"))
+
+    row = (await outbox(sessions))[0]
+    text, blocks = render_message(row.neutral_message())
+    assert "/whoelse snooze off" not in text + json.dumps(blocks)
+    assert f"Acme /{WORD_JOINER}{{snooze off}}" in everything_said(row)
 
 
 async def test_a_senders_at_here_or_at_channel_is_shown_but_is_not_the_word_slack_pings_everyone_for(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.events import BusinessEvent
+from habits.messages import command
 from habits.nudging import event_row
 from habits.status import status_report
 from models.db import session_scope
@@ -49,7 +50,7 @@ async def test_events_with_nowhere_to_go_are_counted_with_the_fix(
 
     text = await report_text(sessions)
 
-    assert "2 with no channel to go to" in text and "/whoelse watch deals" in text
+    assert "2 with no channel to go to" in text and command("watch deals") in text
     assert "1 that could not be read" in text
 
 

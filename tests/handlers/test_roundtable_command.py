@@ -205,6 +205,33 @@ async def test_a_roundtable_is_set_up_in_the_form_shown_and_cancelled(
     await eventually(lambda: scheduled_reminders(app, expected=0), within=15)
 
 
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (
+            {"status": 502, "error": "bad_gateway"},
+            "I couldn't reach Slack to read this workspace's user groups just now. Please try again in a minute.",
+        ),
+        (
+            {"error": "missing_scope"},
+            "whoelse lacks a Slack permission it needs to read this workspace's user groups (`missing_scope`). "
+            "Whoever runs whoelse needs to reinstall the Slack app with the scopes in manifest.yml.",
+        ),
+    ],
+)
+async def test_a_form_naming_groups_slack_cannot_list_says_why_and_saves_nothing(
+    app: RunningApp, fake_slack: FakeSlack, fault: dict[str, Any], said: str
+) -> None:
+    form = await open_form(app, fake_slack, "roundtable set")
+    fake_slack.fail_next("usergroups.list", **fault)
+
+    answer = await submit(app, form, setup_values(), user="UANNA")
+
+    assert answer == {"response_action": "errors", "errors": {"groups": said}}
+    async with session_scope(app.context.sessions) as session:
+        assert await roundtable_for_channel(session, workspace_id=TEAM_ID, channel_id=CHANNEL) is None
+
+
 async def scheduled_reminders(app: RunningApp, *, expected: int) -> bool:
     async with session_scope(app.context.sessions) as session:
         runs = await upcoming_runs(session, workspace_id=TEAM_ID)
