@@ -22,6 +22,7 @@ from models.base import utcnow
 from scheduler.elephant_jobs import remind_open_polls, sweep_polls
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
+from tests.support.logs import failures
 from tests.support.signing import slack_form, slack_interaction
 
 CHANNEL = "CELEPHANT"
@@ -223,6 +224,25 @@ async def test_mistyped_commands_get_a_useful_answer(app: RunningApp) -> None:
     assert "time zone" in await command(app, "elephant weekly friday 16:00 Mars/Olympus")
     assert "between" in await command(app, "elephant now open for 9d")
     assert "/whoelse elephant now" in await command(app, "elephant sometimes")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "elephant now open for " + "999999w " * 200,
+        "elephant weekly monday 09:00 open for " + "999999w " * 200,
+        "elephant now open for 999999w",
+    ],
+)
+async def test_an_absurdly_long_poll_is_refused_with_the_allowed_range(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    reply = await command(app, text)
+
+    assert "between 1 hour and 6 days" in reply
+    assert failures(caplog) == []
+    assert "no weekly" in (await command(app, "elephant")).lower()
+    assert "no poll" in (await command(app, "elephant")).lower()
 
 
 def first_working_hour_after(moment: datetime) -> datetime:
