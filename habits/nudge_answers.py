@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.form_origin import FormOrigin
 from habits.messages import Choice, ChoiceInput, Dialog, Message, Paragraph, TextInput, mention
 from habits.nudge_message import HELP_SUBMIT
 from habits.nudging import headline, shown, stored_event
@@ -23,7 +24,7 @@ from models.workspaces import get_or_create_workspace
 HELP_KINDS = {"offer": "offers", "request": "asks for"}
 HELP_CATEGORIES = ("sales", "engineering", "marketing", "support", "other")
 HELP_TEXT_LIMIT = 2000
-NOT_HERE = "That nudge is not from this workspace, or no longer exists."
+NOT_HERE = "That nudge is not from this channel, or no longer exists."
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,16 @@ class LoopInResult:
     newly_looped: list[str]
 
 
-async def nudge_in_workspace(session: AsyncSession, *, workspace_id: str, nudge_id: int) -> Nudge | None:
-    """The nudge, only if it belongs to this workspace: ids in payloads are never trusted across tenants."""
-    return await session.scalar(select(Nudge).where(Nudge.id == nudge_id, Nudge.workspace_id == workspace_id))
+async def nudge_in_channel(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, nudge_id: int
+) -> Nudge | None:
+    """The nudge, only if it was asked in this channel of this workspace: an id in a click is never trusted to
+    answer (and post into) another channel, let alone another workspace."""
+    return await session.scalar(
+        select(Nudge).where(
+            Nudge.workspace_id == workspace_id, Nudge.channel_id == channel_id, Nudge.id == nudge_id
+        )
+    )
 
 
 async def loop_in(
@@ -147,7 +155,7 @@ async def refuse(
     now: datetime,
     thread_ts: str | None = None,
 ) -> None:
-    """Tells someone, privately, that the nudge they answered is not one of their workspace's."""
+    """Tells someone, privately, that the nudge they answered is not one of this channel's (and nothing more)."""
     await get_or_create_workspace(session, workspace_id=workspace_id)
     await _tell(
         session,
@@ -161,12 +169,12 @@ async def refuse(
     )
 
 
-def help_dialog(nudge: Nudge) -> Dialog:
+def help_dialog(nudge: Nudge, *, opened_by: str) -> Dialog:
     return Dialog(
         callback_id=HELP_SUBMIT,
         title="What else can we help with?",
         submit_label="Post in thread",
-        context=str(nudge.id),
+        context=FormOrigin(channel_id=nudge.channel_id, user_id=opened_by, subject_id=nudge.id).encoded(),
         intro=f"About: *{shown(nudge.title)}*",
         inputs=[
             ChoiceInput(
