@@ -16,10 +16,10 @@ from habits.form_origin import FormOrigin
 from habits.messages import Choice, ChoiceInput, Dialog, Message, Paragraph, TextInput, mention
 from habits.nudge_message import HELP_SUBMIT
 from habits.nudging import headline, shown, stored_event
+from habits.private_notes import tell_privately
 from models.events import ReceivedEvent
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import OutboxMessage, enqueue
-from models.workspaces import get_or_create_workspace
 
 HELP_KINDS = {"offer": "offers", "request": "asks for"}
 HELP_CATEGORIES = ("sales", "engineering", "marketing", "support", "other")
@@ -115,7 +115,7 @@ async def nobody_else(
         )
     )
     if existing is not None:
-        await _tell(
+        await tell_privately(
             session,
             workspace_id=nudge.workspace_id,
             channel_id=nudge.channel_id,
@@ -133,7 +133,7 @@ async def nobody_else(
     _answered(nudge, now)
     await session.flush()
     # Only the person sees this: "nobody else" is worth recording, not announcing to the channel.
-    await _tell(
+    await tell_privately(
         session,
         workspace_id=nudge.workspace_id,
         channel_id=nudge.channel_id,
@@ -156,8 +156,7 @@ async def refuse(
     thread_ts: str | None = None,
 ) -> None:
     """Tells someone, privately, that the nudge they answered is not one of this channel's (and nothing more)."""
-    await get_or_create_workspace(session, workspace_id=workspace_id)
-    await _tell(
+    await tell_privately(
         session,
         workspace_id=workspace_id,
         channel_id=channel_id,
@@ -292,29 +291,6 @@ async def _reply_in_thread(
         channel_id=nudge.channel_id,
         message=message,
         thread_parent_id=thread_parent_id,
-        thread_ts=thread_ts,
-        not_before=now,
-    )
-
-
-async def _tell(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    channel_id: str,
-    user_id: str,
-    text: str,
-    key: str,
-    now: datetime,
-    thread_ts: str | None,
-) -> None:
-    await enqueue(
-        session,
-        workspace_id=workspace_id,
-        idempotency_key=key,
-        channel_id=channel_id,
-        ephemeral_user_id=user_id,
-        message=Message(text=text),
         thread_ts=thread_ts,
         not_before=now,
     )
