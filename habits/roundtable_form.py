@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time, timedelta
 
+from habits.form_origin import FormOrigin
 from habits.messages import Choice, ChoiceInput, Dialog, PeopleInput, TextInput
 from habits.roundtable_teams import Group
 from habits.time_words import describe_duration, known_zone, parse_duration
@@ -73,12 +74,12 @@ class FormDefaults:
     reminders: str = ", ".join(describe_duration(timedelta(minutes=m)) for m in DEFAULT_REMINDERS)
 
 
-def setup_form(*, channel_id: str, defaults: FormDefaults, changing: bool) -> Dialog:
+def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) -> Dialog:
     return Dialog(
         callback_id=SETUP_FORM,
         title="Change round-table" if changing else "Set up a round-table",
         submit_label="Save",
-        context=channel_id,
+        context=origin.encoded(),
         intro=(
             "A regular cross-functional round-table: sales, engineering, marketing and support debrief on the "
             "elephant in the room. Reminders come with an agenda and RSVP buttons."
@@ -229,12 +230,12 @@ def parse_reminders(text: str, *, cadence: str) -> tuple[int, ...]:
     return tuple(sorted(minutes, reverse=True))
 
 
-def notes_form(*, meeting_id: int, when: str, notes: str) -> Dialog:
+def notes_form(*, origin: FormOrigin, when: str, notes: str) -> Dialog:
     return Dialog(
         callback_id=NOTES_FORM,
         title="Round-table notes",
         submit_label="Post debrief",
-        context=str(meeting_id),
+        context=origin.encoded(),
         intro=f"What did the round-table on *{when}* decide? Posted in the channel as the debrief.",
         inputs=[
             TextInput(

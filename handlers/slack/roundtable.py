@@ -11,8 +11,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
+from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
+from habits.ids import parse_id
 from habits.messages import Message
+from habits.private_notes import tell_privately
 from habits.roundtable_form import (
+    CADENCE,
     GROUPS,
     NOTES,
     NOTES_FORM,
@@ -131,7 +135,11 @@ async def _open_setup_form(
             groups=await _group_handles(context, roundtable.invited_groups),
             reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
         )
-    form = setup_form(channel_id=channel_id, defaults=defaults, changing=roundtable is not None)
+    form = setup_form(
+        origin=FormOrigin(channel_id=channel_id, user_id=user_id),
+        defaults=defaults,
+        changing=roundtable is not None,
+    )
     await context.gateway.open_dialog(trigger_id=trigger_id, dialog=form)
 
 
@@ -158,13 +166,13 @@ async def _group_handles(context: AppContext, group_ids: list[str]) -> str:
 async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, text: str) -> None:
     """A note only this person sees, through the outbox like every message."""
     async with session_scope(context.sessions) as session:
-        await enqueue(
+        await tell_privately(
             session,
             workspace_id=workspace_id,
-            idempotency_key=f"roundtable:notice:{uuid.uuid4().hex}",
             channel_id=channel_id,
-            ephemeral_user_id=user_id,
-            message=Message(text=text),
+            user_id=user_id,
+            text=text,
+            key=f"roundtable:notice:{uuid.uuid4().hex}",
         )
     context.delivery.wake()
 
@@ -174,12 +182,12 @@ def _team(body: dict[str, Any]) -> str:
 
 
 def _channel(body: dict[str, Any]) -> str:
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"))
+    """The channel of the message clicked, or "" when the payload names none."""
+    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
 
 
 def _meeting_id(body: dict[str, Any]) -> int | None:
-    value = str(body["actions"][0].get("value") or "")
-    return int(value) if value.isdigit() else None
+    return parse_id(body["actions"][0].get("value"))
 
 
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
@@ -217,7 +225,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.view(SETUP_FORM)
     async def on_setup(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         workspace_id, user_id = _team(body), str(body["user"]["id"])
-        channel_id = str(view.get("private_metadata") or "")
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None:
+            logger.warning(
+                "refused a round-table form that %s did not open", user_id, extra={"workspace": workspace_id}
+            )
+            await ack(response_action="errors", errors={CADENCE: NOT_YOUR_FORM})
+            return
+        channel_id = origin.channel_id
         values = dialog_values(view.get("state") or {})
         known_groups = []
         if values.get(GROUPS):
@@ -263,14 +278,15 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
         await ack()
-        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
         meeting_id = _meeting_id(body)
         outcome = "not_found"
-        if meeting_id is not None:
+        if meeting_id is not None and channel_id:
             async with session_scope(context.sessions) as session:
                 outcome = await answer_rsvp(
                     session,
                     workspace_id=workspace_id,
+                    channel_id=channel_id,
                     meeting_id=meeting_id,
                     user_id=user_id,
                     attending=attending,
@@ -279,13 +295,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if outcome == "recorded":
             context.delivery.wake()
             return
-        await _tell(
-            context,
-            workspace_id=workspace_id,
-            channel_id=_channel(body),
-            user_id=user_id,
-            text=RSVP_REFUSALS[outcome],
-        )
+        if channel_id:
+            await _tell(
+                context,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                text=RSVP_REFUSALS[outcome],
+            )
 
     @bolt.action(COMING_BUTTON)
     async def on_coming(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -298,37 +315,48 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(NOTES_BUTTON)
     async def on_notes(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, meeting_id = _team(body), _meeting_id(body)
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        meeting_id = _meeting_id(body)
         dialog = None
-        if meeting_id is not None:
+        if meeting_id is not None and channel_id:
             async with session_scope(context.sessions) as session:
-                dialog = await notes_dialog(session, workspace_id=workspace_id, meeting_id=meeting_id)
+                dialog = await notes_dialog(
+                    session,
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                    meeting_id=meeting_id,
+                    opened_by=user_id,
+                )
         if dialog is None:
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=_channel(body),
-                user_id=str(body["user"]["id"]),
-                text=NOTES_ERRORS["not_found"],
-            )
+            if channel_id:
+                await _tell(
+                    context,
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    text=NOTES_ERRORS["not_found"],
+                )
             return
         await context.gateway.open_dialog(trigger_id=str(body["trigger_id"]), dialog=dialog)
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meeting = str(view.get("private_metadata") or "")
+        user_id = str(body["user"]["id"])
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None or origin.subject_id is None:
+            await ack(response_action="errors", errors={NOTES: NOT_YOUR_FORM})
+            return
         text = dialog_values(view.get("state") or {}).get(NOTES)
-        outcome = "not_found"
-        if meeting.isdigit():
-            async with session_scope(context.sessions) as session:
-                outcome = await save_notes(
-                    session,
-                    workspace_id=_team(body),
-                    meeting_id=int(meeting),
-                    user_id=str(body["user"]["id"]),
-                    text=text if isinstance(text, str) else "",
-                    now=context.clock(),
-                )
+        async with session_scope(context.sessions) as session:
+            outcome = await save_notes(
+                session,
+                workspace_id=_team(body),
+                channel_id=origin.channel_id,
+                meeting_id=origin.subject_id,
+                user_id=user_id,
+                text=text if isinstance(text, str) else "",
+                now=context.clock(),
+            )
         if outcome in NOTES_ERRORS:
             await ack(response_action="errors", errors={NOTES: NOTES_ERRORS[outcome]})
             return
