@@ -128,8 +128,8 @@ def read_setup_form(
     cadence, week_of_month = _cadence(_text(values, CADENCE))
     if cadence is None:
         errors[CADENCE] = "Please pick how often the round-table meets."
-    weekday_text = _text(values, WEEKDAY)
-    weekday = int(weekday_text) if weekday_text.isdigit() and int(weekday_text) < len(WEEKDAYS) else None
+    # Only the values the form offers: isdigit() would also pass "²", which int() then rejects.
+    weekday = {str(day): day for day in range(len(WEEKDAYS))}.get(_text(values, WEEKDAY))
     if weekday is None:
         errors[WEEKDAY] = "Please pick a weekday."
     at = parse_clock(_text(values, TIME))
@@ -173,8 +173,9 @@ def _cadence(value: str) -> tuple[str | None, int | None]:
     if value in (WEEKLY, BIWEEKLY):
         return value, None
     kind, _, nth = value.partition(":")
-    if kind == MONTHLY and nth.lstrip("-").isdigit() and int(nth) in ORDINALS:
-        return MONTHLY, int(nth)
+    ordinal = {str(n): n for n in ORDINALS}.get(nth)
+    if kind == MONTHLY and ordinal is not None:
+        return MONTHLY, ordinal
     return None, None
 
 

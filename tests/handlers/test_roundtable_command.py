@@ -353,3 +353,18 @@ async def test_a_round_table_form_with_an_odd_context_is_refused_without_a_failu
     async with session_scope(app.context.sessions) as session:
         assert list(await session.scalars(select(RoundTable))) == []
     assert failures(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("weekday", "²"), ("weekday", "٣"), ("weekday", "-1"), ("cadence", "monthly:²")]
+)
+async def test_an_odd_choice_in_the_set_up_form_is_a_field_error_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, field: str, value: str
+) -> None:
+    form = await open_form(app, fake_slack, "roundtable set")
+
+    answer = await submit(app, form, {**setup_values(), **selected(field, value)}, user="UANNA")
+
+    assert answer["response_action"] == "errors"
+    assert list(answer["errors"]) == [field]
+    assert failures(caplog) == []
