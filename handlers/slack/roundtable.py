@@ -196,10 +196,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(CHANGE_BUTTON)
     async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = _channel(body)
+        if not channel_id:
+            logger.warning("round-table button clicked without a channel", extra={"workspace": _team(body)})
+            return
         await _open_setup_form(
             context,
             workspace_id=_team(body),
-            channel_id=_channel(body),
+            channel_id=channel_id,
             user_id=str(body["user"]["id"]),
             trigger_id=str(body["trigger_id"]),
         )
@@ -208,6 +212,10 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     async def on_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         workspace_id, channel_id = _team(body), _channel(body)
+        if not channel_id:
+            # Nothing to cancel, and nowhere to say so.
+            logger.warning("round-table button clicked without a channel", extra={"workspace": workspace_id})
+            return
         async with session_scope(context.sessions) as session:
             cancelled = await cancel(
                 session, workspace_id=workspace_id, channel_id=channel_id, now=context.clock()

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.settings import Settings
 from habits.form_origin import FormOrigin
 from habits.roundtable_form import NOTES, NOTES_FORM, SETUP_FORM
-from habits.roundtable_messages import COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
+from habits.roundtable_messages import CANCEL_BUTTON, CHANGE_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
 from models.base import utcnow
 from models.db import session_scope
+from models.outbox import OutboxMessage
 from models.roundtables import RoundTable, RoundTableRsvp, roundtable_for_channel
 from models.scheduler_jobs import upcoming_runs
 from scheduler.roundtable_jobs import job_source, send_reminder
@@ -367,4 +369,43 @@ async def test_an_odd_choice_in_the_set_up_form_is_a_field_error_without_a_failu
 
     assert answer["response_action"] == "errors"
     assert list(answer["errors"]) == [field]
+    assert failures(caplog) == []
+
+
+@pytest.mark.parametrize("action_id", [CANCEL_BUTTON, CHANGE_BUTTON])
+async def test_a_round_table_button_without_a_channel_does_nothing(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, action_id: str
+) -> None:
+    await set_up(app, fake_slack)
+    # The announcement is queued after the form closes: counted once it is posted.
+    await eventually(lambda: len(fake_slack.messages(CHANNEL)) == 1)
+    async with session_scope(app.context.sessions) as session:
+        queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    opened = len(fake_slack.views_opened)
+    body, headers = slack_interaction(
+        {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": "UANNA", "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "trigger_id": "trigger-no-channel",
+            "container": {"type": "message", "message_ts": "1.0"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "roundtable", "value": ""}],
+        }
+    )
+
+    before = asyncio.all_tasks()
+    assert (await app.post("/slack/events", body, headers)).status_code == 200
+    # Bolt acknowledges first and works after: wait for the listener, or "nothing happened" would prove nothing.
+    started = asyncio.all_tasks() - before
+    if started:
+        _done, pending = await asyncio.wait(started, timeout=10)
+        assert not pending, "the listener did not finish"
+
+    await app.context.delivery.drain()
+    async with session_scope(app.context.sessions) as session:
+        roundtable = await roundtable_for_channel(session, workspace_id=TEAM_ID, channel_id=CHANNEL)
+        assert roundtable is not None and roundtable.active
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == queued
+    assert len(fake_slack.views_opened) == opened
     assert failures(caplog) == []
