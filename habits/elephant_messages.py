@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from habits.form_origin import FormOrigin
 from habits.messages import (
     Actions,
     Button,
@@ -183,12 +184,12 @@ def reminder_message(*, channel_id: str, voting: bool) -> Message:
     )
 
 
-def submission_form(*, poll_id: int) -> Dialog:
+def submission_form(*, origin: FormOrigin) -> Dialog:
     return Dialog(
         callback_id=SUBMIT_FORM,
         title="Elephant in the room",
         submit_label="Submit anonymously",
-        context=str(poll_id),
+        context=origin.encoded(),
         intro=f"{ANONYMITY_NOTE} One per person per poll.",
         inputs=[
             TextInput(
@@ -202,7 +203,7 @@ def submission_form(*, poll_id: int) -> Dialog:
     )
 
 
-def ballot_form(*, poll_id: int, submissions: Sequence[tuple[str, str]]) -> Dialog:
+def ballot_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]]) -> Dialog:
     """`submissions` are (id, text) pairs; the numbered list shows them whole, the choices only their start."""
     shown = list(submissions)[:BALLOT_LIMIT]
     per_item = max(INTRO_BUDGET // max(len(shown), 1) - 6, 10)
@@ -213,7 +214,7 @@ def ballot_form(*, poll_id: int, submissions: Sequence[tuple[str, str]]) -> Dial
         callback_id=BALLOT_FORM,
         title="Vote",
         submit_label="Cast my vote",
-        context=str(poll_id),
+        context=origin.encoded(),
         intro=f"{listing}\n\nOne vote each; nobody can see who voted for what.",
         inputs=[
             ChoiceInput(

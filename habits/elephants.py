@@ -32,6 +32,7 @@ from habits.elephant_messages import (
     voting_message,
 )
 from habits.elephant_results import MIN_PARTICIPANTS, ranked_submissions
+from habits.form_origin import FormOrigin
 from habits.messages import Dialog, Message
 from models.db import session_scope
 from models.elephants import (
@@ -45,6 +46,7 @@ from models.elephants import (
     new_submission_id,
     open_poll_in_channel,
     poll_by_key,
+    poll_in_channel,
 )
 from models.outbox import FAILED, OutboxMessage, enqueue
 from models.workspaces import get_or_create_workspace
@@ -55,6 +57,7 @@ DEFAULT_OPEN_FOR = timedelta(days=2)
 MIN_OPEN_FOR = timedelta(hours=1)
 # Shorter than a week, so one week's poll has closed before the next one opens.
 MAX_OPEN_FOR = timedelta(days=6)
+NOT_HERE = "That poll is not from this channel, or no longer exists."
 
 T = TypeVar("T")
 
@@ -196,7 +199,14 @@ async def start_poll_now(
 
 
 async def submit(
-    session: AsyncSession, *, workspace_id: str, poll_id: int, user_id: str, text: str, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    poll_id: int,
+    user_id: str,
+    text: str,
+    now: datetime,
 ) -> SubmitOutcome:
     """Records one person's elephant, without anything that says whose it is."""
     text = text.strip()
@@ -204,7 +214,9 @@ async def submit(
         return "empty"
     if len(text) > MAX_TEXT:
         return "too_long"
-    poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
+    poll = await poll_in_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
+    )
     if poll is None:
         return "not_found"
     if poll_over(poll, now):
@@ -233,10 +245,19 @@ async def ballot(session: AsyncSession, *, workspace_id: str, poll_id: int) -> l
 
 
 async def vote(
-    session: AsyncSession, *, workspace_id: str, poll_id: int, user_id: str, submission_id: str, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    poll_id: int,
+    user_id: str,
+    submission_id: str,
+    now: datetime,
 ) -> VoteOutcome:
     """Counts one person's vote: a counter goes up, and nothing records whose vote it was."""
-    poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
+    poll = await poll_in_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
+    )
     if poll is None:
         return "not_found"
     if poll_over(poll, now):
@@ -269,6 +290,7 @@ async def name_elephant(
     sessions: async_sessionmaker[AsyncSession],
     *,
     workspace_id: str,
+    channel_id: str,
     poll_id: int,
     user_id: str,
     text: str,
@@ -276,7 +298,16 @@ async def name_elephant(
 ) -> SubmitOutcome:
     """`submit` in its own transaction, retried if someone else answered the poll at the same moment."""
     return await with_retries(
-        sessions, partial(submit, workspace_id=workspace_id, poll_id=poll_id, user_id=user_id, text=text, now=now)
+        sessions,
+        partial(
+            submit,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            poll_id=poll_id,
+            user_id=user_id,
+            text=text,
+            now=now,
+        ),
     )
 
 
@@ -284,6 +315,7 @@ async def cast_vote(
     sessions: async_sessionmaker[AsyncSession],
     *,
     workspace_id: str,
+    channel_id: str,
     poll_id: int,
     user_id: str,
     submission_id: str,
@@ -293,7 +325,13 @@ async def cast_vote(
     return await with_retries(
         sessions,
         partial(
-            vote, workspace_id=workspace_id, poll_id=poll_id, user_id=user_id, submission_id=submission_id, now=now
+            vote,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            poll_id=poll_id,
+            user_id=user_id,
+            submission_id=submission_id,
+            now=now,
         ),
     )
 
@@ -439,21 +477,27 @@ async def compare_and_set(session: AsyncSession, poll: ElephantPoll, **values: A
 
 
 async def form_for(
-    session: AsyncSession, *, workspace_id: str, poll_id: int, user_id: str, now: datetime
-) -> Dialog:
-    """What clicking the poll's buttons opens: the naming form, the ballot, or a word on why neither."""
-    poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id)
-    if poll is None or poll_over(poll, now):
+    session: AsyncSession, *, workspace_id: str, channel_id: str, poll_id: int, user_id: str, now: datetime
+) -> Dialog | None:
+    """What clicking the poll's buttons opens: the naming form, the ballot, or a word on why neither.
+
+    None when the poll is not one of this channel's: the click is refused (`NOT_HERE`), and no form opens.
+    """
+    poll = await poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id)
+    if poll is None:
+        return None
+    origin = FormOrigin(channel_id=channel_id, user_id=user_id, subject_id=poll.id)
+    if poll_over(poll, now):
         return info_form(POLL_CLOSED)
     if naming_open(poll, now):
         if has_named(poll, user_id):
             return info_form(
                 "You've already named this week's elephant — thank you. Voting opens when naming closes."
             )
-        return submission_form(poll_id=poll.id)
+        return submission_form(origin=origin)
     if has_voted(poll, user_id):
         return info_form("You've already voted in this poll — thank you. Results come when it closes.")
     choices = await ballot(session, workspace_id=workspace_id, poll_id=poll.id)
     if not choices:
         return info_form("Nobody named an elephant this time, so there is nothing to vote on.")
-    return ballot_form(poll_id=poll.id, submissions=choices)
+    return ballot_form(origin=origin, submissions=choices)

@@ -12,18 +12,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.form_origin import FormOrigin
 from habits.messages import Choice, ChoiceInput, Dialog, Message, Paragraph, TextInput, mention, shown
 from habits.nudge_message import HELP_SUBMIT
 from habits.nudging import headline, stored_event
+from habits.private_notes import tell_privately
 from models.events import ReceivedEvent
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import OutboxMessage, enqueue
-from models.workspaces import get_or_create_workspace
 
 HELP_KINDS = {"offer": "offers", "request": "asks for"}
 HELP_CATEGORIES = ("sales", "engineering", "marketing", "support", "other")
 HELP_TEXT_LIMIT = 2000
-NOT_HERE = "That nudge is not from this workspace, or no longer exists."
+NOT_HERE = "That nudge is not from this channel, or no longer exists."
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,16 @@ class LoopInResult:
     newly_looped: list[str]
 
 
-async def nudge_in_workspace(session: AsyncSession, *, workspace_id: str, nudge_id: int) -> Nudge | None:
-    """The nudge, only if it belongs to this workspace: ids in payloads are never trusted across tenants."""
-    return await session.scalar(select(Nudge).where(Nudge.id == nudge_id, Nudge.workspace_id == workspace_id))
+async def nudge_in_channel(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, nudge_id: int
+) -> Nudge | None:
+    """The nudge, only if it was asked in this channel of this workspace: an id in a click is never trusted to
+    answer (and post into) another channel, let alone another workspace."""
+    return await session.scalar(
+        select(Nudge).where(
+            Nudge.workspace_id == workspace_id, Nudge.channel_id == channel_id, Nudge.id == nudge_id
+        )
+    )
 
 
 async def loop_in(
@@ -107,7 +115,7 @@ async def nobody_else(
         )
     )
     if existing is not None:
-        await _tell(
+        await tell_privately(
             session,
             workspace_id=nudge.workspace_id,
             channel_id=nudge.channel_id,
@@ -125,7 +133,7 @@ async def nobody_else(
     _answered(nudge, now)
     await session.flush()
     # Only the person sees this: "nobody else" is worth recording, not announcing to the channel.
-    await _tell(
+    await tell_privately(
         session,
         workspace_id=nudge.workspace_id,
         channel_id=nudge.channel_id,
@@ -147,9 +155,8 @@ async def refuse(
     now: datetime,
     thread_ts: str | None = None,
 ) -> None:
-    """Tells someone, privately, that the nudge they answered is not one of their workspace's."""
-    await get_or_create_workspace(session, workspace_id=workspace_id)
-    await _tell(
+    """Tells someone, privately, that the nudge they answered is not one of this channel's (and nothing more)."""
+    await tell_privately(
         session,
         workspace_id=workspace_id,
         channel_id=channel_id,
@@ -161,12 +168,12 @@ async def refuse(
     )
 
 
-def help_dialog(nudge: Nudge) -> Dialog:
+def help_dialog(nudge: Nudge, *, opened_by: str) -> Dialog:
     return Dialog(
         callback_id=HELP_SUBMIT,
         title="What else can we help with?",
         submit_label="Post in thread",
-        context=str(nudge.id),
+        context=FormOrigin(channel_id=nudge.channel_id, user_id=opened_by, subject_id=nudge.id).encoded(),
         intro=f"About: *{shown(nudge.title)}*",
         inputs=[
             ChoiceInput(
@@ -284,29 +291,6 @@ async def _reply_in_thread(
         channel_id=nudge.channel_id,
         message=message,
         thread_parent_id=thread_parent_id,
-        thread_ts=thread_ts,
-        not_before=now,
-    )
-
-
-async def _tell(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    channel_id: str,
-    user_id: str,
-    text: str,
-    key: str,
-    now: datetime,
-    thread_ts: str | None,
-) -> None:
-    await enqueue(
-        session,
-        workspace_id=workspace_id,
-        idempotency_key=key,
-        channel_id=channel_id,
-        ephemeral_user_id=user_id,
-        message=Message(text=text),
         thread_ts=thread_ts,
         not_before=now,
     )

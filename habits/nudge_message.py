@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from habits.ids import parse_id
 from habits.messages import Actions, Button, Facts, Message, Note, Paragraph, PeoplePicker
 
 WHO_ELSE = "Who else needs to know?"
@@ -18,9 +19,11 @@ def actions_block_id(nudge_id: int) -> str:
     return f"nudge:{nudge_id}"
 
 
-def nudge_id_from(value: str) -> int:
-    """Reads the nudge id back from a control's value or block id ("nudge:42" or "42")."""
-    return int(value.rsplit(":", 1)[-1])
+def nudge_id_from(value: object) -> int | None:
+    """Reads the nudge id back from a control's value or block id ("42" or "nudge:42"); None for anything else."""
+    if isinstance(value, str):
+        value = value.removeprefix("nudge:")
+    return parse_id(value)
 
 
 def compose_nudge(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time, timedelta
 
+from habits.form_origin import FormOrigin
 from habits.messages import Choice, ChoiceInput, Dialog, PeopleInput, TextInput
 from habits.roundtable_teams import Group
 from habits.time_words import describe_duration, known_zone, parse_duration
@@ -73,12 +74,12 @@ class FormDefaults:
     reminders: str = ", ".join(describe_duration(timedelta(minutes=m)) for m in DEFAULT_REMINDERS)
 
 
-def setup_form(*, channel_id: str, defaults: FormDefaults, changing: bool) -> Dialog:
+def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) -> Dialog:
     return Dialog(
         callback_id=SETUP_FORM,
         title="Change round-table" if changing else "Set up a round-table",
         submit_label="Save",
-        context=channel_id,
+        context=origin.encoded(),
         intro=(
             "A regular cross-functional round-table: sales, engineering, marketing and support debrief on the "
             "elephant in the room. Reminders come with an agenda and RSVP buttons."
@@ -127,8 +128,8 @@ def read_setup_form(
     cadence, week_of_month = _cadence(_text(values, CADENCE))
     if cadence is None:
         errors[CADENCE] = "Please pick how often the round-table meets."
-    weekday_text = _text(values, WEEKDAY)
-    weekday = int(weekday_text) if weekday_text.isdigit() and int(weekday_text) < len(WEEKDAYS) else None
+    # Only the values the form offers: isdigit() would also pass "²", which int() then rejects.
+    weekday = {str(day): day for day in range(len(WEEKDAYS))}.get(_text(values, WEEKDAY))
     if weekday is None:
         errors[WEEKDAY] = "Please pick a weekday."
     at = parse_clock(_text(values, TIME))
@@ -172,8 +173,9 @@ def _cadence(value: str) -> tuple[str | None, int | None]:
     if value in (WEEKLY, BIWEEKLY):
         return value, None
     kind, _, nth = value.partition(":")
-    if kind == MONTHLY and nth.lstrip("-").isdigit() and int(nth) in ORDINALS:
-        return MONTHLY, int(nth)
+    ordinal = {str(n): n for n in ORDINALS}.get(nth)
+    if kind == MONTHLY and ordinal is not None:
+        return MONTHLY, ordinal
     return None, None
 
 
@@ -229,12 +231,12 @@ def parse_reminders(text: str, *, cadence: str) -> tuple[int, ...]:
     return tuple(sorted(minutes, reverse=True))
 
 
-def notes_form(*, meeting_id: int, when: str, notes: str) -> Dialog:
+def notes_form(*, origin: FormOrigin, when: str, notes: str) -> Dialog:
     return Dialog(
         callback_id=NOTES_FORM,
         title="Round-table notes",
         submit_label="Post debrief",
-        context=str(meeting_id),
+        context=origin.encoded(),
         intro=f"What did the round-table on *{when}* decide? Posted in the channel as the debrief.",
         inputs=[
             TextInput(

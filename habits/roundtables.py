@@ -9,6 +9,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.form_origin import FormOrigin
 from habits.messages import Dialog, Message
 from habits.recurrence import CADENCES, Recurrence, describe, next_occurrence, previous_occurrence
 from habits.roundtable_agenda import agenda_items
@@ -30,9 +31,8 @@ from models.roundtables import (
     RoundTableMeeting,
     bump_notes_version,
     bump_rsvp_version,
-    get_meeting,
-    get_roundtable,
     meeting_at,
+    meeting_in_channel,
     record_rsvp,
     remember_reminder,
     reminders_of,
@@ -214,14 +214,23 @@ async def _answers(session: AsyncSession, meeting: RoundTableMeeting) -> Rsvps:
 
 
 async def answer_rsvp(
-    session: AsyncSession, *, workspace_id: str, meeting_id: int, user_id: str, attending: bool, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    meeting_id: int,
+    user_id: str,
+    attending: bool,
+    now: datetime,
 ) -> RsvpOutcome:
     """Records someone's answer (changing an earlier one) and updates every reminder of the meeting to show it."""
-    meeting = await get_meeting(session, workspace_id=workspace_id, meeting_id=meeting_id)
-    if meeting is None:
+    found = await meeting_in_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, meeting_id=meeting_id
+    )
+    if found is None:
         return "not_found"
-    roundtable = await get_roundtable(session, workspace_id=workspace_id, roundtable_id=meeting.roundtable_id)
-    if roundtable is None or not roundtable.active:
+    meeting, roundtable = found
+    if not roundtable.active:
         return "cancelled"
     if meeting.starts_at <= now:
         return "started"
@@ -252,18 +261,32 @@ async def answer_rsvp(
     return "recorded"
 
 
-async def notes_dialog(session: AsyncSession, *, workspace_id: str, meeting_id: int) -> Dialog | None:
-    found = await _meeting_and_roundtable(session, workspace_id=workspace_id, meeting_id=meeting_id)
+async def notes_dialog(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, meeting_id: int, opened_by: str
+) -> Dialog | None:
+    """The notes form for a meeting of this channel's round-table; None for any other meeting."""
+    found = await meeting_in_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, meeting_id=meeting_id
+    )
     if found is None:
         return None
     meeting, roundtable = found
     return notes_form(
-        meeting_id=meeting.id, when=meeting_time(meeting.starts_at, roundtable.timezone), notes=meeting.notes or ""
+        origin=FormOrigin(channel_id=channel_id, user_id=opened_by, subject_id=meeting.id),
+        when=meeting_time(meeting.starts_at, roundtable.timezone),
+        notes=meeting.notes or "",
     )
 
 
 async def save_notes(
-    session: AsyncSession, *, workspace_id: str, meeting_id: int, user_id: str, text: str, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    meeting_id: int,
+    user_id: str,
+    text: str,
+    now: datetime,
 ) -> NotesOutcome:
     """Keeps the meeting's notes and posts them as the debrief; saving again updates the posted debrief."""
     text = text.strip()
@@ -271,7 +294,9 @@ async def save_notes(
         return "empty"
     if len(text) > MAX_NOTES:
         return "too_long"
-    found = await _meeting_and_roundtable(session, workspace_id=workspace_id, meeting_id=meeting_id)
+    found = await meeting_in_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, meeting_id=meeting_id
+    )
     if found is None:
         return "not_found"
     meeting, roundtable = found
@@ -307,23 +332,6 @@ async def _failed(session: AsyncSession, *, workspace_id: str, outbox_id: int | 
         )
     )
     return status == FAILED
-
-
-async def _meeting_and_roundtable(
-    session: AsyncSession, *, workspace_id: str, meeting_id: int
-) -> tuple[RoundTableMeeting, RoundTable] | None:
-    row = (
-        await session.execute(
-            select(RoundTableMeeting, RoundTable)
-            .join(RoundTable, RoundTable.id == RoundTableMeeting.roundtable_id)
-            .where(
-                RoundTableMeeting.workspace_id == workspace_id,
-                RoundTable.workspace_id == workspace_id,
-                RoundTableMeeting.id == meeting_id,
-            )
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
 
 
 def overview_reply(roundtable: RoundTable, *, now: datetime, missing: list[str] | None) -> Message:

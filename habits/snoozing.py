@@ -50,9 +50,9 @@ def read_snooze(arguments: str) -> SnoozeAction:
     if length < SHORTEST_SNOOZE:
         raise SnoozeInputError(f"A snooze needs to last at least a minute.\n{USAGE}")
     if length > LONGEST_SNOOZE:
+        # What they typed, not the length read: sums beyond what time words read are cut short there.
         raise SnoozeInputError(
-            f"{describe_duration(length).capitalize()} is longer than whoelse snoozes "
-            f"(at most {describe_duration(LONGEST_SNOOZE)}).\n{USAGE}"
+            f"`{_quoted(text)}` is longer than whoelse snoozes (at most {describe_duration(LONGEST_SNOOZE)}).\n{USAGE}"
         )
     return SnoozeFor(length)
 

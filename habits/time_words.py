@@ -12,22 +12,30 @@ _UNITS: dict[str, timedelta] = {
     **dict.fromkeys(("d", "day", "days"), timedelta(days=1)),
     **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), timedelta(weeks=1)),
 }
-_PIECE = re.compile(r"(\d{1,6})\s*([a-z]+)")
-_WHOLE = re.compile(r"(?:\s*\d{1,6}\s*[a-z]+)+\s*")
+# ASCII digits only: \d would also take "٣" or "৩", which nobody types for a snooze by accident.
+_PIECE = re.compile(r"([0-9]{1,6})\s*([a-z]+)")
+_WHOLE = re.compile(r"(?:\s*[0-9]{1,6}\s*[a-z]+)+\s*")
+# Far longer than anything whoelse accepts (snoozes stop at 90 days), and far inside what date arithmetic can hold:
+# a longer sum ("999999w 999999w …") reads as this, which every caller refuses as too long instead of overflowing.
+LONGEST_READ = timedelta(weeks=520)
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """The length written in `text` ("30m", "4h", "2d", "1w", "1h 30m", "2 days"), or None if it is not one."""
+    """The length written in `text` ("30m", "4h", "2d", "1w", "1h 30m", "2 days"), or None if it is not one.
+
+    Anything longer than `LONGEST_READ` comes back as `LONGEST_READ`.
+    """
     lowered = text.strip().lower()
     if not lowered or _WHOLE.fullmatch(lowered) is None:
         return None
-    total = timedelta()
+    minutes = 0
     for amount, unit in _PIECE.findall(lowered):
         step = _UNITS.get(unit)
         if step is None:
             return None
-        total += int(amount) * step
-    return total
+        # Whole minutes in a plain int, which cannot overflow, however many pieces are typed.
+        minutes += int(amount) * (step // timedelta(minutes=1))
+    return timedelta(minutes=min(minutes, LONGEST_READ // timedelta(minutes=1)))
 
 
 def _count(amount: int, unit: str) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.form_origin import FormOrigin
 from habits.messages import Choice, Dialog, Message, MultiChoiceInput, TextInput, command
 from models.outbox import enqueue
 from models.workspaces import DEFAULT_JUNCTURES, Workspace, get_or_create_workspace
@@ -67,11 +68,12 @@ def refusal() -> Message:
     )
 
 
-def settings_dialog(workspace: Workspace) -> Dialog:
+def settings_dialog(workspace: Workspace, *, origin: FormOrigin) -> Dialog:
     return Dialog(
         callback_id=SETTINGS_DIALOG,
         title="whoelse settings",
         submit_label="Save",
+        context=origin.encoded(),
         intro=(
             "These apply to every channel in this workspace. Nudges that come up during quiet hours wait "
             "until quiet hours end; nudges over the hourly cap are skipped."
@@ -136,7 +138,8 @@ def read_settings(values: FormValues) -> WorkspaceSettings:
         elif start is not None and start == end:
             errors[QUIET_END] = "The end must differ from the start; leave both empty for no quiet hours."
     cap_text = _text(values, HOURLY_CAP)
-    cap = int(cap_text) if cap_text.isdigit() else None
+    # ASCII digits only: isdigit() also passes "²", which int() then rejects.
+    cap = int(cap_text) if re.fullmatch(r"[0-9]{1,3}", cap_text) else None
     if cap is None or cap > LARGEST_HOURLY_CAP:
         errors[HOURLY_CAP] = f"Use a whole number from 0 (no cap) to {LARGEST_HOURLY_CAP}."
     chosen = values.get(JUNCTURES) or []

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, and_, delete, select
+from sqlalchemy import ColumnElement, ForeignKey, String, Text, UniqueConstraint, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -140,7 +140,31 @@ async def poll_by_key(session: AsyncSession, *, workspace_id: str, key: str) -> 
 async def get_poll(
     session: AsyncSession, *, workspace_id: str, poll_id: int, for_update: bool = False
 ) -> ElephantPoll | None:
-    query = select(ElephantPoll).where(ElephantPoll.workspace_id == workspace_id, ElephantPoll.id == poll_id)
+    """A poll by id, in whichever channel it runs: for the scheduler, which moves every poll on."""
+    return await _one_poll(
+        session, [ElephantPoll.workspace_id == workspace_id, ElephantPoll.id == poll_id], for_update
+    )
+
+
+async def poll_in_channel(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, poll_id: int, for_update: bool = False
+) -> ElephantPoll | None:
+    """A poll by id only if it runs in this channel: what a click or a form names is never trusted further."""
+    return await _one_poll(
+        session,
+        [
+            ElephantPoll.workspace_id == workspace_id,
+            ElephantPoll.channel_id == channel_id,
+            ElephantPoll.id == poll_id,
+        ],
+        for_update,
+    )
+
+
+async def _one_poll(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], for_update: bool
+) -> ElephantPoll | None:
+    query = select(ElephantPoll).where(*conditions)
     if for_update:
         # Fresh from the database even if this session saw the row before: callers compare and set against it.
         query = query.with_for_update().execution_options(populate_existing=True)

@@ -111,12 +111,24 @@ async def get_roundtable(session: AsyncSession, *, workspace_id: str, roundtable
     )
 
 
-async def get_meeting(session: AsyncSession, *, workspace_id: str, meeting_id: int) -> RoundTableMeeting | None:
-    return await session.scalar(
-        select(RoundTableMeeting).where(
-            RoundTableMeeting.workspace_id == workspace_id, RoundTableMeeting.id == meeting_id
+async def meeting_in_channel(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, meeting_id: int
+) -> tuple[RoundTableMeeting, RoundTable] | None:
+    """A meeting and its round-table, only if that round-table belongs to this channel (cancelled or not): what a
+    click or a form names is never trusted to answer another channel's meeting."""
+    row = (
+        await session.execute(
+            select(RoundTableMeeting, RoundTable)
+            .join(RoundTable, RoundTable.id == RoundTableMeeting.roundtable_id)
+            .where(
+                RoundTableMeeting.workspace_id == workspace_id,
+                RoundTable.workspace_id == workspace_id,
+                RoundTable.channel_id == channel_id,
+                RoundTableMeeting.id == meeting_id,
+            )
         )
-    )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def meeting_at(

@@ -39,8 +39,11 @@ from habits.elephant_schedule import (
     stop_weekly,
     weekly_confirmation,
 )
-from habits.elephants import cast_vote, form_for, name_elephant, start_poll_now
+from habits.elephants import NOT_HERE, cast_vote, form_for, name_elephant, start_poll_now
+from habits.form_origin import NOT_YOUR_FORM, read_origin
+from habits.ids import parse_id
 from habits.messages import Message, command
+from habits.private_notes import tell_privately
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
 from models.db import session_scope
@@ -145,13 +148,6 @@ async def _timezone_of(request: CommandRequest, context: AppContext) -> str:
         return workspace.timezone
 
 
-def _poll_id(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
 def add_commands(router: CommandRouter) -> None:
     router.add(
         elephant_command,
@@ -164,26 +160,46 @@ def add_commands(router: CommandRouter) -> None:
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     async def open_form(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        poll_id = _poll_id(body["actions"][0].get("value"))
-        workspace_id = _team(body)
-        if poll_id is None:
-            logger.warning("elephant button without a poll id", extra={"workspace": workspace_id})
-            return
+        poll_id = parse_id(body["actions"][0].get("value"))
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
         async with session_scope(context.sessions) as session:
-            dialog = await form_for(
-                session,
-                workspace_id=workspace_id,
-                poll_id=poll_id,
-                user_id=str(body["user"]["id"]),
-                now=context.clock(),
+            dialog = (
+                None
+                if poll_id is None or not channel_id
+                else await form_for(
+                    session,
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                    poll_id=poll_id,
+                    user_id=user_id,
+                    now=context.clock(),
+                )
             )
+            if dialog is None:
+                logger.warning(
+                    "refused a click on elephant poll %s: it is not in the channel clicked from",
+                    poll_id,
+                    extra={"workspace": workspace_id, "channel": channel_id, "user": user_id},
+                )
+                if channel_id:
+                    await tell_privately(
+                        session,
+                        workspace_id=workspace_id,
+                        channel_id=channel_id,
+                        user_id=user_id,
+                        text=NOT_HERE,
+                        now=context.clock(),
+                    )
+        if dialog is None:
+            context.delivery.wake()
+            return
         await open_dialog(
             context,
             trigger_id=str(body["trigger_id"]),
             dialog=dialog,
             workspace_id=workspace_id,
-            channel_id=str((body.get("channel") or {}).get("id") or ""),
-            user_id=str(body["user"]["id"]),
+            channel_id=channel_id,
+            user_id=user_id,
         )
 
     bolt.action(NAME_BUTTON)(open_form)
@@ -191,18 +207,21 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(SUBMIT_FORM)
     async def on_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        poll_id = _poll_id(view.get("private_metadata"))
+        user_id = str(body["user"]["id"])
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None or origin.subject_id is None:
+            await ack(response_action="errors", errors={TEXT_INPUT: NOT_YOUR_FORM})
+            return
         text = dialog_values(view.get("state") or {}).get(TEXT_INPUT)
-        outcome = "not_found"
-        if poll_id is not None:
-            outcome = await name_elephant(
-                context.sessions,
-                workspace_id=_team(body),
-                poll_id=poll_id,
-                user_id=str(body["user"]["id"]),
-                text=text if isinstance(text, str) else "",
-                now=context.clock(),
-            )
+        outcome = await name_elephant(
+            context.sessions,
+            workspace_id=_team(body),
+            channel_id=origin.channel_id,
+            poll_id=origin.subject_id,
+            user_id=user_id,
+            text=text if isinstance(text, str) else "",
+            now=context.clock(),
+        )
         if outcome == "recorded":
             thanks = info_form(
                 "Thank you. Your elephant is in — with no name attached. Voting opens when naming closes."
@@ -213,23 +232,26 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(BALLOT_FORM)
     async def on_ballot(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        poll_id = _poll_id(view.get("private_metadata"))
+        user_id = str(body["user"]["id"])
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None or origin.subject_id is None:
+            await ack(response_action="errors", errors={CHOICE_INPUT: NOT_YOUR_FORM})
+            return
         choice = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
         if not isinstance(choice, str) or not choice:
             await ack(
                 response_action="errors", errors={CHOICE_INPUT: "Please pick the elephant that matters most."}
             )
             return
-        outcome = "not_found"
-        if poll_id is not None:
-            outcome = await cast_vote(
-                context.sessions,
-                workspace_id=_team(body),
-                poll_id=poll_id,
-                user_id=str(body["user"]["id"]),
-                submission_id=choice,
-                now=context.clock(),
-            )
+        outcome = await cast_vote(
+            context.sessions,
+            workspace_id=_team(body),
+            channel_id=origin.channel_id,
+            poll_id=origin.subject_id,
+            user_id=user_id,
+            submission_id=choice,
+            now=context.clock(),
+        )
         if outcome == "recorded":
             thanks = info_form(
                 "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
@@ -245,3 +267,8 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
 def _team(body: dict[str, Any]) -> str:
     return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
+
+
+def _channel(body: dict[str, Any]) -> str:
+    """The channel of the message clicked, or "" when the payload names none."""
+    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")

@@ -14,6 +14,7 @@ from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.typed_text import typed
 from habits import watching
+from habits.form_origin import FormOrigin
 from habits.messages import Message, command
 from habits.nudging import nudge_by_hand
 from habits.snoozing import SnoozeInputError, apply_snooze, read_snooze
@@ -138,7 +139,9 @@ async def open_settings(request: CommandRequest, context: AppContext) -> Message
         workspace = await get_or_create_workspace(
             session, workspace_id=request.workspace_id, default_timezone=context.settings.default_timezone
         )
-        dialog = settings_dialog(workspace)
+        dialog = settings_dialog(
+            workspace, origin=FormOrigin(channel_id=request.channel_id, user_id=request.user_id)
+        )
     try:
         await context.gateway.open_dialog(trigger_id=request.trigger_id, dialog=dialog)
     except DeliveryError:

@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
+from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.nudge_answers import (
     NOT_HERE,
     help_dialog,
     help_errors,
     loop_in,
     nobody_else,
-    nudge_in_workspace,
+    nudge_in_channel,
     record_help,
     refuse,
 )
@@ -54,7 +55,7 @@ def _click(body: dict[str, Any], action: dict[str, Any]) -> Click:
         channel_id=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
         thread_ts=container.get("thread_ts"),
         # The picker has no value in Slack's payload; its block id carries the nudge id too.
-        nudge_id=_nudge_id(action.get("value") or action.get("block_id")),
+        nudge_id=nudge_id_from(action.get("value") or action.get("block_id")),
     )
 
 
@@ -62,26 +63,21 @@ def _team(body: dict[str, Any]) -> str:
     return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
 
 
-def _nudge_id(value: Any) -> int | None:
-    try:
-        return nudge_id_from(str(value or ""))
-    except ValueError:
-        return None
-
-
 async def _clicked_nudge(session: AsyncSession, click: Click, context: AppContext) -> Nudge | None:
     """The nudge this click answers, or None after privately telling the person why it cannot be answered here."""
     nudge = (
         None
-        if click.nudge_id is None
-        else await nudge_in_workspace(session, workspace_id=click.workspace_id, nudge_id=click.nudge_id)
+        if click.nudge_id is None or not click.channel_id
+        else await nudge_in_channel(
+            session, workspace_id=click.workspace_id, channel_id=click.channel_id, nudge_id=click.nudge_id
+        )
     )
     if nudge is not None:
         return nudge
     logger.warning(
-        "refused an answer to nudge %s: it is not in the clicker's workspace",
+        "refused an answer to nudge %s: it is not in the channel clicked from",
         click.nudge_id,
-        extra={"workspace": click.workspace_id, "user": click.user_id},
+        extra={"workspace": click.workspace_id, "channel": click.channel_id, "user": click.user_id},
     )
     if click.channel_id:
         await refuse(
@@ -153,7 +149,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         await open_dialog(
             context,
             trigger_id=str(body["trigger_id"]),
-            dialog=help_dialog(nudge),
+            dialog=help_dialog(nudge, opened_by=click.user_id),
             workspace_id=click.workspace_id,
             channel_id=click.channel_id,
             user_id=click.user_id,
@@ -167,27 +163,31 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        workspace_id = _team(body)
-        nudge_id = _nudge_id(view.get("private_metadata"))
+        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None or origin.subject_id is None:
+            logger.warning(
+                "refused a help form that %s did not open here", user_id, extra={"workspace": workspace_id}
+            )
+            # The form is still open, so the note goes there rather than into the channel.
+            await ack(response_action="errors", errors={"text": NOT_YOUR_FORM})
+            return
         async with session_scope(context.sessions) as session:
-            nudge = (
-                None
-                if nudge_id is None
-                else await nudge_in_workspace(session, workspace_id=workspace_id, nudge_id=nudge_id)
+            nudge = await nudge_in_channel(
+                session, workspace_id=workspace_id, channel_id=origin.channel_id, nudge_id=origin.subject_id
             )
             if nudge is None:
                 logger.warning(
-                    "refused help for nudge %s: it is not in the submitter's workspace",
-                    nudge_id,
-                    extra={"workspace": workspace_id},
+                    "refused help for nudge %s: it is not in the channel the form was opened from",
+                    origin.subject_id,
+                    extra={"workspace": workspace_id, "channel": origin.channel_id},
                 )
-                # The form is still open, so the note goes there rather than into the channel.
                 await ack(response_action="errors", errors={"text": NOT_HERE})
                 return
             await record_help(
                 session,
                 nudge=nudge,
-                user_id=str(body["user"]["id"]),
+                user_id=user_id,
                 kind=str(values["kind"]),
                 category=str(values["category"]),
                 text=str(values["text"]),

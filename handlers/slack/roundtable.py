@@ -12,8 +12,12 @@ from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
 from habits.command_help import unknown_words
+from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
+from habits.ids import parse_id
 from habits.messages import Message, command
+from habits.private_notes import tell_privately
 from habits.roundtable_form import (
+    CADENCE,
     GROUPS,
     NOTES,
     NOTES_FORM,
@@ -139,7 +143,11 @@ async def _open_setup_form(
             groups=await _group_handles(context, roundtable.invited_groups),
             reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
         )
-    form = setup_form(channel_id=channel_id, defaults=defaults, changing=roundtable is not None)
+    form = setup_form(
+        origin=FormOrigin(channel_id=channel_id, user_id=user_id),
+        defaults=defaults,
+        changing=roundtable is not None,
+    )
     await open_dialog(
         context,
         trigger_id=trigger_id,
@@ -173,13 +181,13 @@ async def _group_handles(context: AppContext, group_ids: list[str]) -> str:
 async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, text: str) -> None:
     """A note only this person sees, through the outbox like every message."""
     async with session_scope(context.sessions) as session:
-        await enqueue(
+        await tell_privately(
             session,
             workspace_id=workspace_id,
-            idempotency_key=f"roundtable:notice:{uuid.uuid4().hex}",
             channel_id=channel_id,
-            ephemeral_user_id=user_id,
-            message=Message(text=text),
+            user_id=user_id,
+            text=text,
+            key=f"roundtable:notice:{uuid.uuid4().hex}",
         )
     context.delivery.wake()
 
@@ -189,12 +197,12 @@ def _team(body: dict[str, Any]) -> str:
 
 
 def _channel(body: dict[str, Any]) -> str:
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"))
+    """The channel of the message clicked, or "" when the payload names none."""
+    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
 
 
 def _meeting_id(body: dict[str, Any]) -> int | None:
-    value = str(body["actions"][0].get("value") or "")
-    return int(value) if value.isdigit() else None
+    return parse_id(body["actions"][0].get("value"))
 
 
 def add_commands(router: CommandRouter) -> None:
@@ -210,10 +218,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(CHANGE_BUTTON)
     async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = _channel(body)
+        if not channel_id:
+            logger.warning("round-table button clicked without a channel", extra={"workspace": _team(body)})
+            return
         await _open_setup_form(
             context,
             workspace_id=_team(body),
-            channel_id=_channel(body),
+            channel_id=channel_id,
             user_id=str(body["user"]["id"]),
             trigger_id=str(body["trigger_id"]),
         )
@@ -222,6 +234,10 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     async def on_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         workspace_id, channel_id = _team(body), _channel(body)
+        if not channel_id:
+            # Nothing to cancel, and nowhere to say so.
+            logger.warning("round-table button clicked without a channel", extra={"workspace": workspace_id})
+            return
         async with session_scope(context.sessions) as session:
             cancelled = await cancel(
                 session, workspace_id=workspace_id, channel_id=channel_id, now=context.clock()
@@ -239,7 +255,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.view(SETUP_FORM)
     async def on_setup(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         workspace_id, user_id = _team(body), str(body["user"]["id"])
-        channel_id = str(view.get("private_metadata") or "")
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None:
+            logger.warning(
+                "refused a round-table form that %s did not open", user_id, extra={"workspace": workspace_id}
+            )
+            await ack(response_action="errors", errors={CADENCE: NOT_YOUR_FORM})
+            return
+        channel_id = origin.channel_id
         values = dialog_values(view.get("state") or {})
         known_groups = []
         if values.get(GROUPS):
@@ -283,14 +306,15 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
         await ack()
-        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
         meeting_id = _meeting_id(body)
         outcome = "not_found"
-        if meeting_id is not None:
+        if meeting_id is not None and channel_id:
             async with session_scope(context.sessions) as session:
                 outcome = await answer_rsvp(
                     session,
                     workspace_id=workspace_id,
+                    channel_id=channel_id,
                     meeting_id=meeting_id,
                     user_id=user_id,
                     attending=attending,
@@ -299,13 +323,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if outcome == "recorded":
             context.delivery.wake()
             return
-        await _tell(
-            context,
-            workspace_id=workspace_id,
-            channel_id=_channel(body),
-            user_id=user_id,
-            text=RSVP_REFUSALS[outcome],
-        )
+        if channel_id:
+            await _tell(
+                context,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                text=RSVP_REFUSALS[outcome],
+            )
 
     @bolt.action(COMING_BUTTON)
     async def on_coming(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -318,19 +343,27 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(NOTES_BUTTON)
     async def on_notes(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, meeting_id = _team(body), _meeting_id(body)
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        meeting_id = _meeting_id(body)
         dialog = None
-        if meeting_id is not None:
+        if meeting_id is not None and channel_id:
             async with session_scope(context.sessions) as session:
-                dialog = await notes_dialog(session, workspace_id=workspace_id, meeting_id=meeting_id)
+                dialog = await notes_dialog(
+                    session,
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                    meeting_id=meeting_id,
+                    opened_by=user_id,
+                )
         if dialog is None:
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=_channel(body),
-                user_id=str(body["user"]["id"]),
-                text=NOTES_ERRORS["not_found"],
-            )
+            if channel_id:
+                await _tell(
+                    context,
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    text=NOTES_ERRORS["not_found"],
+                )
             return
         await open_dialog(
             context,
@@ -343,19 +376,22 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meeting = str(view.get("private_metadata") or "")
+        user_id = str(body["user"]["id"])
+        origin = read_origin(view.get("private_metadata"), user_id=user_id)
+        if origin is None or origin.subject_id is None:
+            await ack(response_action="errors", errors={NOTES: NOT_YOUR_FORM})
+            return
         text = dialog_values(view.get("state") or {}).get(NOTES)
-        outcome = "not_found"
-        if meeting.isdigit():
-            async with session_scope(context.sessions) as session:
-                outcome = await save_notes(
-                    session,
-                    workspace_id=_team(body),
-                    meeting_id=int(meeting),
-                    user_id=str(body["user"]["id"]),
-                    text=text if isinstance(text, str) else "",
-                    now=context.clock(),
-                )
+        async with session_scope(context.sessions) as session:
+            outcome = await save_notes(
+                session,
+                workspace_id=_team(body),
+                channel_id=origin.channel_id,
+                meeting_id=origin.subject_id,
+                user_id=user_id,
+                text=text if isinstance(text, str) else "",
+                now=context.clock(),
+            )
         if outcome in NOTES_ERRORS:
             await ack(response_action="errors", errors={NOTES: NOTES_ERRORS[outcome]})
             return

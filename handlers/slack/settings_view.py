@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values
+from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.workspace_settings import SETTINGS_DIALOG, TIMEZONE, InvalidSettings, read_settings, save_settings
 from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
@@ -35,6 +36,12 @@ def register(bolt: AsyncApp, context: AppContext) -> None:
         if not person.is_admin:
             logger.warning("settings submission from %s, who is not an admin, was refused", user_id)
             await ack(response_action="errors", errors={TIMEZONE: NOT_AN_ADMIN})
+            return
+        if read_origin(view.get("private_metadata"), user_id=user_id) is None:
+            logger.warning(
+                "refused a settings form that %s did not open", user_id, extra={"workspace": workspace_id}
+            )
+            await ack(response_action="errors", errors={TIMEZONE: NOT_YOUR_FORM})
             return
         try:
             settings = read_settings(dialog_values(view.get("state") or {}))

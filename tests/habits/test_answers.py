@@ -9,13 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.events import BusinessEvent
+from habits.form_origin import FormOrigin, read_origin
 from habits.messages import Paragraph
 from habits.nudge_answers import (
     help_dialog,
     help_errors,
     loop_in,
     nobody_else,
-    nudge_in_workspace,
+    nudge_in_channel,
     record_help,
     refuse,
 )
@@ -68,7 +69,7 @@ async def manual_nudge(sessions: Sessions, text: str = "Acme renewal", workspace
 
 
 async def the_nudge(session: AsyncSession, nudge_id: int) -> Nudge:
-    nudge = await nudge_in_workspace(session, workspace_id=WORKSPACE, nudge_id=nudge_id)
+    nudge = await nudge_in_channel(session, workspace_id=WORKSPACE, channel_id=DEALS, nudge_id=nudge_id)
     assert nudge is not None
     return nudge
 
@@ -287,12 +288,14 @@ async def test_a_crm_title_is_shown_inert_when_people_are_looped_in(sessions: Se
     assert "‹!here›" in said(reply)
 
 
-async def test_nudges_are_found_only_in_their_own_workspace(sessions: Sessions) -> None:
+async def test_nudges_are_found_only_in_their_own_workspace_and_channel(sessions: Sessions) -> None:
     nudge_id = await manual_nudge(sessions)
 
     async with session_scope(sessions) as session:
-        assert await nudge_in_workspace(session, workspace_id=OTHER, nudge_id=nudge_id) is None
-        assert await nudge_in_workspace(session, workspace_id=WORKSPACE, nudge_id=nudge_id) is not None
+        assert await nudge_in_channel(session, workspace_id=OTHER, channel_id=DEALS, nudge_id=nudge_id) is None
+        assert await nudge_in_channel(session, workspace_id=WORKSPACE, channel_id="CHR", nudge_id=nudge_id) is None
+        found = await nudge_in_channel(session, workspace_id=WORKSPACE, channel_id=DEALS, nudge_id=nudge_id)
+        assert found is not None and found.id == nudge_id
 
 
 async def test_a_refusal_is_a_note_only_the_clicker_sees_in_their_own_workspace(sessions: Sessions) -> None:
@@ -303,15 +306,19 @@ async def test_a_refusal_is_a_note_only_the_clicker_sees_in_their_own_workspace(
 
     [note] = await replies_to(sessions, nudge_id)
     assert (note.workspace_id, note.channel_id, note.ephemeral_user_id) == (OTHER, "COTHER", "UEVE")
-    assert "not from this workspace" in note.neutral_message().text
+    assert "not from this channel" in note.neutral_message().text
 
 
 def test_the_help_form_asks_what_kind_which_team_and_what_exactly() -> None:
     nudge = Nudge(id=42, workspace_id=WORKSPACE, channel_id=DEALS, juncture="manual", title="Acme <!here>")
 
-    dialog = help_dialog(nudge)
+    dialog = help_dialog(nudge, opened_by="UANA")
 
-    assert (dialog.callback_id, dialog.context) == ("whoelse_help_submit", "42")
+    assert dialog.callback_id == "whoelse_help_submit"
+    assert read_origin(dialog.context, user_id="UANA") == FormOrigin(
+        channel_id=DEALS, user_id="UANA", subject_id=42
+    )
+    assert read_origin(dialog.context, user_id="UEVE") is None, "only the person who opened it can send it"
     assert [field.input_id for field in dialog.inputs] == ["kind", "category", "text"]
     assert "<!here>" not in dialog.intro
 

@@ -19,6 +19,7 @@ from habits.elephant_reminders import Colleague, send_reminders
 from habits.elephant_results import top_elephants_for_agenda
 from habits.elephant_schedule import open_scheduled_poll, parse_weekly, set_weekly
 from habits.elephants import advance, ballot, cast_vote, name_elephant, start_poll_now
+from habits.form_origin import FormOrigin
 from habits.messages import ChoiceInput
 from models.db import session_scope
 from models.elephants import CLOSED, ElephantPoll, ElephantSubmission, get_poll, polls_due
@@ -44,20 +45,30 @@ async def open_poll(sessions: Sessions) -> int:
     return poll.id
 
 
-async def name(sessions: Sessions, poll_id: int, user: str, elephant: str, *, now: datetime = NAMING) -> str:
+async def name(
+    sessions: Sessions, poll_id: int, user: str, elephant: str, *, now: datetime = NAMING, channel: str = CHANNEL
+) -> str:
     return await name_elephant(
-        sessions, workspace_id=WORKSPACE, poll_id=poll_id, user_id=user, text=elephant, now=now
+        sessions, workspace_id=WORKSPACE, channel_id=channel, poll_id=poll_id, user_id=user, text=elephant, now=now
     )
 
 
-async def vote(sessions: Sessions, poll_id: int, user: str, elephant: str, *, now: datetime = VOTING) -> str:
+async def vote(
+    sessions: Sessions, poll_id: int, user: str, elephant: str, *, now: datetime = VOTING, channel: str = CHANNEL
+) -> str:
     async with session_scope(sessions) as session:
         choices = {
             text: submission_id
             for submission_id, text in await ballot(session, workspace_id=WORKSPACE, poll_id=poll_id)
         }
     return await cast_vote(
-        sessions, workspace_id=WORKSPACE, poll_id=poll_id, user_id=user, submission_id=choices[elephant], now=now
+        sessions,
+        workspace_id=WORKSPACE,
+        channel_id=channel,
+        poll_id=poll_id,
+        user_id=user,
+        submission_id=choices[elephant],
+        now=now,
     )
 
 
@@ -86,6 +97,24 @@ async def queued(sessions: Sessions, key_suffix: str) -> list[OutboxMessage]:
 def body_of(row: OutboxMessage) -> str:
     message = row.neutral_message()
     return "\n".join([message.text, *(getattr(part, "text", "") for part in message.parts)])
+
+
+async def test_a_poll_is_answered_only_from_its_own_channel(sessions: Sessions) -> None:
+    poll_id = await open_poll(sessions)
+
+    assert await name(sessions, poll_id, "UANA", "Sneaked in", channel="CHR") == "not_found"
+    assert await name(sessions, poll_id, "UBO", "Late handoffs") == "recorded"
+    await move_on(sessions, poll_id, VOTING)
+    assert await vote(sessions, poll_id, "UANA", "Late handoffs", channel="CHR") == "not_found"
+
+    assert [text for _id, text in await ballot_of(sessions, poll_id)] == ["Late handoffs"]
+    row = await poll_row(sessions, poll_id)
+    assert len(row.named_tokens or []) == 1 and row.voted_tokens == []
+
+
+async def ballot_of(sessions: Sessions, poll_id: int) -> list[tuple[str, str]]:
+    async with sessions() as session:
+        return await ballot(session, workspace_id=WORKSPACE, poll_id=poll_id)
 
 
 async def test_each_person_names_one_elephant_and_casts_one_vote(sessions: Sessions) -> None:
@@ -408,7 +437,9 @@ def test_a_crowded_ballot_still_fits_in_one_form() -> None:
     submissions = [
         (str(uuid.uuid4()), f"Elephant {n}: " + "a long story about handoffs " * 10) for n in range(120)
     ]
-    form = ballot_form(poll_id=1, submissions=submissions)
+    form = ballot_form(
+        origin=FormOrigin(channel_id=CHANNEL, user_id="UANA", subject_id=1), submissions=submissions
+    )
     [choice] = form.inputs
     assert isinstance(choice, ChoiceInput)
     assert len(form.intro) <= 3000, "Slack refuses a section longer than 3000 characters"
@@ -417,7 +448,8 @@ def test_a_crowded_ballot_still_fits_in_one_form() -> None:
 
 
 def test_an_elephant_that_looks_like_a_command_is_shown_as_written() -> None:
-    form = ballot_form(poll_id=1, submissions=[("s1", "We never run /{status} until it is too late")])
+    origin = FormOrigin(channel_id="C1", user_id="U1", subject_id=1)
+    form = ballot_form(origin=origin, submissions=[("s1", "We never run /{status} until it is too late")])
 
     view = render_dialog(form)
 

@@ -239,12 +239,44 @@ async def posted_meeting(sessions: async_sessionmaker[AsyncSession]) -> tuple[in
 
 
 async def rsvp(
-    sessions: async_sessionmaker[AsyncSession], meeting_id: int, user: str, *, attending: bool, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    meeting_id: int,
+    user: str,
+    *,
+    attending: bool,
+    now: datetime,
+    channel: str = CHANNEL,
 ) -> str:
     async with session_scope(sessions) as session:
         return await answer_rsvp(
-            session, workspace_id=WORKSPACE, meeting_id=meeting_id, user_id=user, attending=attending, now=now
+            session,
+            workspace_id=WORKSPACE,
+            channel_id=channel,
+            meeting_id=meeting_id,
+            user_id=user,
+            attending=attending,
+            now=now,
         )
+
+
+async def test_a_meeting_is_answered_only_from_its_own_channel(sessions: async_sessionmaker[AsyncSession]) -> None:
+    meeting_id, _reminders = await posted_meeting(sessions)
+    now = utc(2026, 3, 8, 12, 50)
+    before = len(await outbox(sessions))
+
+    assert await rsvp(sessions, meeting_id, "UANNA", attending=True, now=now, channel=OTHER_CHANNEL) == "not_found"
+    async with session_scope(sessions) as session:
+        notes = await save_notes(
+            session,
+            workspace_id=WORKSPACE,
+            channel_id=OTHER_CHANNEL,
+            meeting_id=meeting_id,
+            user_id="UANNA",
+            text="Sneaked in",
+            now=now,
+        )
+    assert notes == "not_found"
+    assert len(await outbox(sessions)) == before, "nothing was queued for the meeting's channel"
 
 
 async def test_rsvps_count_one_answer_per_person_and_update_every_reminder(
@@ -416,6 +448,7 @@ async def test_notes_are_posted_as_the_debrief_and_saving_again_edits_it(
             return await save_notes(
                 session,
                 workspace_id=WORKSPACE,
+                channel_id=CHANNEL,
                 meeting_id=meeting_id,
                 user_id="UCARL",
                 text=text,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.slack.blocks import dialog_values, render_dialog
+from habits.form_origin import FormOrigin
 from habits.workspace_settings import (
     HOURLY_CAP,
     JUNCTURES,
@@ -118,7 +119,7 @@ def test_the_dialog_shows_the_current_settings_and_reads_back_unchanged() -> Non
         hourly_cap=3,
         junctures=["deal.closed_lost", "ticket.reopened"],
     )
-    view = render_dialog(settings_dialog(workspace))
+    view = render_dialog(settings_dialog(workspace, origin=FormOrigin(channel_id="CSALES", user_id="UADMIN")))
     # What Slack sends back when the admin saves without touching anything.
     state: dict[str, Any] = {"values": {}}
     for block in view["blocks"]:
@@ -146,7 +147,7 @@ def test_a_dialog_with_nothing_ticked_leaves_out_initial_options() -> None:
     workspace = Workspace(
         id=WORKSPACE, timezone="UTC", quiet_start=None, quiet_end=None, hourly_cap=0, junctures=[]
     )
-    view = render_dialog(settings_dialog(workspace))
+    view = render_dialog(settings_dialog(workspace, origin=FormOrigin(channel_id="CSALES", user_id="UADMIN")))
     checkboxes = next(block["element"] for block in view["blocks"] if block.get("block_id") == JUNCTURES)
     assert "initial_options" not in checkboxes
     quiet = next(block["element"] for block in view["blocks"] if block.get("block_id") == QUIET_START)

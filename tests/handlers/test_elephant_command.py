@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.settings import Settings
@@ -18,10 +19,14 @@ from habits.elephant_messages import (
     TEXT_INPUT,
     VOTE_BUTTON,
 )
+from habits.form_origin import FormOrigin
 from models.base import utcnow
+from models.db import session_scope
+from models.elephants import ElephantSubmission
 from scheduler.elephant_jobs import remind_open_polls, sweep_polls
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
+from tests.support.logs import failures
 from tests.support.signing import slack_form, slack_interaction
 
 CHANNEL = "CELEPHANT"
@@ -78,34 +83,43 @@ async def command(app: RunningApp, text: str, *, user: str = "UANNA") -> str:
     return str(response.json()["text"])
 
 
-async def click(app: RunningApp, fake_slack: FakeSlack, action_id: str, value: str, user: str) -> dict[str, Any]:
-    """Clicks a poll button and returns the form Slack was asked to open."""
-    opened = len(fake_slack.views_opened)
+async def press(
+    app: RunningApp, action_id: str, value: str, user: str, *, channel: str = CHANNEL, team: str = TEAM_ID
+) -> None:
+    """Clicks a poll button on a message in `channel`."""
     body, headers = slack_interaction(
         {
             "type": "block_actions",
-            "team": {"id": TEAM_ID},
-            "user": {"id": user, "team_id": TEAM_ID},
+            "team": {"id": team},
+            "user": {"id": user, "team_id": team},
             "api_app_id": "AWHOELSE",
-            "trigger_id": f"trigger-{user}-{opened}",
-            "channel": {"id": CHANNEL},
-            "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.0"},
+            "trigger_id": f"trigger-{user}-{action_id}",
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "message_ts": "1.0"},
             "actions": [{"type": "button", "action_id": action_id, "block_id": "elephant", "value": value}],
         }
     )
     response = await app.post("/slack/events", body, headers)
     assert response.status_code == 200
+
+
+async def click(app: RunningApp, fake_slack: FakeSlack, action_id: str, value: str, user: str) -> dict[str, Any]:
+    """Clicks a poll button and returns the form Slack was asked to open."""
+    opened = len(fake_slack.views_opened)
+    await press(app, action_id, value, user)
     await eventually(lambda: len(fake_slack.views_opened) > opened)
     view: dict[str, Any] = fake_slack.views_opened[-1]["view"]
     return view
 
 
-async def submit(app: RunningApp, view: dict[str, Any], user: str, values: dict[str, Any]) -> dict[str, Any]:
+async def submit(
+    app: RunningApp, view: dict[str, Any], user: str, values: dict[str, Any], *, team: str = TEAM_ID
+) -> dict[str, Any]:
     body, headers = slack_interaction(
         {
             "type": "view_submission",
-            "team": {"id": TEAM_ID},
-            "user": {"id": user, "team_id": TEAM_ID},
+            "team": {"id": team},
+            "user": {"id": user, "team_id": team},
             "api_app_id": "AWHOELSE",
             "view": {
                 "id": "VFORM",
@@ -164,7 +178,8 @@ async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_post
         "UCHLOE": "Marketing launches before docs exist",
     }
     for person, text in elephants.items():
-        answer = await submit(app, form, person, elephant(text))
+        own = form if person == "UANNA" else await click(app, fake_slack, NAME_BUTTON, poll_id, person)
+        answer = await submit(app, own, person, elephant(text))
         assert answer["response_action"] == "update", answer
     again = await submit(app, form, "UANNA", elephant("Something else entirely"))
     assert again["response_action"] == "errors"
@@ -176,7 +191,8 @@ async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_post
     await sweep_polls(app.context)
     await eventually(lambda: len(posted_with_key(fake_slack, ":voting")) == 1)
     [voting_post] = posted_with_key(fake_slack, ":voting")
-    ballot = await click(app, fake_slack, VOTE_BUTTON, button_value(voting_post, VOTE_BUTTON), "UBORIS")
+    voting_id = button_value(voting_post, VOTE_BUTTON)
+    ballot = await click(app, fake_slack, VOTE_BUTTON, voting_id, "UBORIS")
     assert ballot["callback_id"] == BALLOT_FORM
     options = {
         option["text"]["text"].split(". ", 1)[1]: option["value"]
@@ -185,7 +201,8 @@ async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_post
     assert set(options) == set(elephants.values())
     outage = options["Support hears about outages from customers"]
     for person in PEOPLE:
-        assert (await submit(app, ballot, person, choice(outage)))["response_action"] == "update"
+        own = ballot if person == "UBORIS" else await click(app, fake_slack, VOTE_BUTTON, voting_id, person)
+        assert (await submit(app, own, person, choice(outage)))["response_action"] == "update"
     assert (await submit(app, ballot, "UBORIS", choice(outage)))["response_action"] == "errors"
 
     clock.advance(days=1)
@@ -250,6 +267,25 @@ async def test_mistyped_commands_get_a_useful_answer(app: RunningApp) -> None:
     assert "/whoelse elephant now" in await command(app, "elephant sometimes")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "elephant now open for " + "999999w " * 200,
+        "elephant weekly monday 09:00 open for " + "999999w " * 200,
+        "elephant now open for 999999w",
+    ],
+)
+async def test_an_absurdly_long_poll_is_refused_with_the_allowed_range(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    reply = await command(app, text)
+
+    assert "between 1 hour and 6 days" in reply
+    assert failures(caplog) == []
+    assert "no weekly" in (await command(app, "elephant")).lower()
+    assert "no poll" in (await command(app, "elephant")).lower()
+
+
 def first_working_hour_after(moment: datetime) -> datetime:
     """The first moment at or after `moment` that is 10:00-15:00 UTC on a weekday (an hour later is, too)."""
     candidate = moment
@@ -286,3 +322,83 @@ async def test_people_who_have_not_answered_get_one_reminder_by_dm(
         [dm] = fake_slack.messages(fake_slack.dm_channel_id(user))
         assert "elephant-in-the-room poll open" in dm["text"]
     assert fake_slack.messages(fake_slack.dm_channel_id("UANNA")) == [], "who took part is not reminded"
+
+
+OTHER_CHANNEL = "CHR"
+NOT_HERE = "That poll is not from this channel, or no longer exists."
+
+
+async def open_poll(app: RunningApp, fake_slack: FakeSlack) -> str:
+    """Starts a poll in the channel; returns the poll id its button carries."""
+    await command(app, "elephant now")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    return button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
+
+
+async def submissions(app: RunningApp) -> list[str]:
+    async with session_scope(app.context.sessions) as session:
+        return list(await session.scalars(select(ElephantSubmission.text)))
+
+
+@pytest.mark.parametrize(("team", "channel"), [(TEAM_ID, OTHER_CHANNEL), ("TOTHER", CHANNEL)])
+async def test_a_poll_button_clicked_in_another_channel_or_workspace_is_refused_privately(
+    app: RunningApp, fake_slack: FakeSlack, team: str, channel: str
+) -> None:
+    poll_id = await open_poll(app, fake_slack)
+
+    await press(app, NAME_BUTTON, poll_id, "UBORIS", channel=channel, team=team)
+
+    await eventually(lambda: len(fake_slack.ephemerals) == 1)
+    [note] = fake_slack.ephemerals
+    assert (note["channel"], note["user"], note["text"]) == (channel, "UBORIS", NOT_HERE)
+    assert fake_slack.views_opened == []
+
+
+async def test_a_form_is_answered_only_by_who_opened_it_for_the_channel_it_was_opened_in(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    poll_id = await open_poll(app, fake_slack)
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+
+    someone_else = await submit(app, form, "UBORIS", elephant("Not my form"))
+    moved = dict(form, private_metadata=FormOrigin(OTHER_CHANNEL, "UANNA", int(poll_id)).encoded())
+    elsewhere = await submit(app, moved, "UANNA", elephant("Sneaked in"))
+    other_workspace = await submit(app, form, "UANNA", elephant("From outside"), team="TOTHER")
+
+    assert someone_else["response_action"] == "errors"
+    assert "open it again" in someone_else["errors"][TEXT_INPUT]
+    for refused in (elsewhere, other_workspace):
+        assert refused == {"response_action": "errors", "errors": {TEXT_INPUT: "This poll no longer exists."}}
+    assert await submissions(app) == []
+    assert (await submit(app, form, "UANNA", elephant("Late handoffs")))["response_action"] == "update"
+
+
+ODD_IDS = ["", "-1", "²", "٣", str(2**63), str(2**64)]
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+async def test_a_poll_button_with_an_odd_id_is_refused_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    await press(app, VOTE_BUTTON, value, "UANNA")
+
+    await eventually(lambda: len(fake_slack.ephemerals) == 1)
+    assert fake_slack.ephemerals[0]["text"] == NOT_HERE
+    assert fake_slack.views_opened == []
+    assert failures(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "private_metadata",
+    [*ODD_IDS, *(f'{{"channel": "{CHANNEL}", "user": "UANNA", "id": {odd}}}' for odd in ("-1", str(2**64)))],
+)
+async def test_a_form_with_an_odd_context_is_refused_without_a_failure(
+    app: RunningApp, caplog: pytest.LogCaptureFixture, private_metadata: str
+) -> None:
+    naming = {"callback_id": SUBMIT_FORM, "private_metadata": private_metadata}
+    voting = {"callback_id": BALLOT_FORM, "private_metadata": private_metadata}
+
+    assert (await submit(app, naming, "UANNA", elephant("Late handoffs")))["response_action"] == "errors"
+    assert (await submit(app, voting, "UANNA", choice("not-a-submission")))["response_action"] == "errors"
+    assert await submissions(app) == []
+    assert failures(caplog) == []

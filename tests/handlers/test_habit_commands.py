@@ -20,6 +20,7 @@ from models.watches import ChannelWatch, home_channel, watched_kinds
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import CHANNEL, command_form, reply_to, running
+from tests.support.logs import failures
 from tests.support.mentions import pings_in
 from tests.support.signing import slack_headers
 
@@ -207,12 +208,21 @@ async def test_snoozing_answers_on_the_persons_own_clock(app: RunningApp) -> Non
         ("snooze forever", "didn't understand `forever`"),
         ("snooze 6 months", "didn't understand"),
         ("snooze 100d", "longer"),
+        # Each piece is short; together they are longer than any date can be.
+        ("snooze " + "999999w " * 200, "at most 90 days"),
+        ("snooze 999999w", "at most 90 days"),
+        # Digits in other scripts are not read as a length (nobody means "٣d" by accident).
+        ("snooze ٣d", "didn't understand"),
+        ("snooze ²d", "didn't understand"),
     ],
 )
-async def test_a_snooze_that_cannot_be_read_is_explained_and_not_set(app: RunningApp, text: str, why: str) -> None:
+async def test_a_snooze_that_cannot_be_read_is_explained_and_not_set(
+    app: RunningApp, caplog: pytest.LogCaptureFixture, text: str, why: str
+) -> None:
     reply = await reply_to(app, text, user="UANNA")
 
     assert why in reply
+    assert failures(caplog) == []
     assert "Usage: `/whoelse snooze 30m`" in reply
     async with session_scope(app.context.sessions) as session:
         assert await snoozed_users(session, workspace_id=TEAM_ID, now=utcnow()) == set()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.settings import Settings
+from habits.form_origin import FormOrigin, read_origin
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, actions_block_id
 from habits.nudging import nudge_by_hand
 from models.base import utcnow
@@ -19,9 +20,11 @@ from models.nudges import HelpExchange, LoopIn, Nudge
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.handlers.slash_commands import CHANNEL, running
+from tests.support.logs import failures
 from tests.support.signing import slack_interaction
 
 OTHER_TEAM = "TOTHER"
+OTHER_CHANNEL = "CHR"
 
 
 @pytest.fixture
@@ -44,16 +47,18 @@ async def posted_nudge(app: RunningApp, fake_slack: FakeSlack) -> tuple[int, str
     return nudge.id, fake_slack.messages(CHANNEL)[0]["ts"]
 
 
-def click(action: dict[str, Any], *, ts: str, user: str = "UANA", team: str = TEAM_ID) -> dict[str, Any]:
-    """A block_actions payload as Slack sends it when someone uses a control on the nudge posted at `ts`."""
+def click(
+    action: dict[str, Any], *, ts: str, user: str = "UANA", team: str = TEAM_ID, channel: str = CHANNEL
+) -> dict[str, Any]:
+    """A block_actions payload as Slack sends it when someone uses a control on a message posted at `ts`."""
     return {
         "type": "block_actions",
         "team": {"id": team, "domain": "acme"},
         "user": {"id": user, "team_id": team},
         "api_app_id": "AWHOELSE",
         "trigger_id": "trigger-42",
-        "channel": {"id": CHANNEL, "name": "sales"},
-        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": False},
+        "channel": {"id": channel, "name": "sales"},
+        "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
         "actions": [action],
     }
 
@@ -79,15 +84,25 @@ def button(action_id: str, nudge_id: int) -> dict[str, Any]:
     }
 
 
+def opened_here(nudge_id: int, *, by: str = "UANA", channel: str = CHANNEL) -> str:
+    """The context of a help form `by` opened from a nudge in `channel`, as the app writes it."""
+    return FormOrigin(channel_id=channel, user_id=by, subject_id=nudge_id).encoded()
+
+
 def help_form(
-    nudge_id: int | str,
+    nudge_id: int | None,
     *,
     kind: str | None = "offer",
     category: str | None = "engineering",
     text: str | None = "",
     team: str = TEAM_ID,
+    user: str = "UANA",
+    private_metadata: str | None = None,
 ) -> dict[str, Any]:
-    """A view_submission of the help form, with the fields as Slack reports them."""
+    """A view_submission of the help form, with the fields as Slack reports them (by default, opened by `user`)."""
+    if private_metadata is None:
+        assert nudge_id is not None
+        private_metadata = opened_here(nudge_id, by=user)
 
     def chosen(element: str, value: str | None) -> dict[str, Any]:
         return {"type": element, "selected_option": {"value": value} if value else None}
@@ -95,14 +110,14 @@ def help_form(
     return {
         "type": "view_submission",
         "team": {"id": team, "domain": "acme"},
-        "user": {"id": "UANA", "team_id": team},
+        "user": {"id": user, "team_id": team},
         "api_app_id": "AWHOELSE",
         "trigger_id": "trigger-43",
         "view": {
             "id": "V1",
             "type": "modal",
             "callback_id": HELP_SUBMIT,
-            "private_metadata": str(nudge_id),
+            "private_metadata": private_metadata,
             "state": {
                 "values": {
                     "kind": {"kind": chosen("radio_buttons", kind)},
@@ -238,7 +253,8 @@ async def test_the_help_button_opens_a_form_about_this_nudge(app: RunningApp, fa
     opened = fake_slack.views_opened[0]
     assert opened["trigger_id"] == "trigger-42"
     view = opened["view"]
-    assert (view["callback_id"], view["private_metadata"]) == (HELP_SUBMIT, str(nudge_id))
+    assert view["callback_id"] == HELP_SUBMIT
+    assert read_origin(view["private_metadata"], user_id="UANA") == FormOrigin(CHANNEL, "UANA", nudge_id)
     inputs = {block["block_id"]: block for block in view["blocks"] if block["type"] == "input"}
     assert list(inputs) == ["kind", "category", "text"]
     assert [option["value"] for option in inputs["kind"]["element"]["options"]] == ["offer", "request"]
@@ -321,19 +337,19 @@ async def test_buttons_keep_working_after_a_restart(settings: Settings, fake_sla
 
     async with running(settings) as restarted:
         await send(restarted, click(pick(nudge_id, ["UBO"]), ts=nudge_ts))
-        # A person sees their loop-in announced before they go on; the two answers are independent requests.
+        # Each answer is awaited before the next: they are handled in the background, in no promised order.
         await eventually(lambda: len(thread_replies(fake_slack, nudge_ts)) == 1)
         await send(restarted, click(button(HELP_OPEN, nudge_id), ts=nudge_ts))
-        await send(restarted, help_form(nudge_id, text="Happy to review the SOW"))
-        await eventually(lambda: len(thread_replies(fake_slack, nudge_ts)) == 2)
         await eventually(lambda: len(fake_slack.views_opened) == 1)
+        opened = fake_slack.views_opened[0]["view"]["private_metadata"]
+        await send(restarted, help_form(nudge_id, text="Happy to review the SOW", private_metadata=opened))
+        await eventually(lambda: len(thread_replies(fake_slack, nudge_ts)) == 2)
 
     texts = [reply["blocks"][0]["text"]["text"] for reply in thread_replies(fake_slack, nudge_ts)]
     assert texts == [
         "<@UANA> looped in <@UBO>: *Acme renewal*",
         "<@UANA> offers *engineering* help: Happy to review the SOW",
     ]
-    assert fake_slack.views_opened[0]["view"]["private_metadata"] == str(nudge_id)
 
 
 async def test_a_nudge_from_another_workspace_is_refused(app: RunningApp, fake_slack: FakeSlack) -> None:
@@ -345,10 +361,10 @@ async def test_a_nudge_from_another_workspace_is_refused(app: RunningApp, fake_s
     submitted = await send(app, help_form(nudge_id, text="Sneaky", team=OTHER_TEAM))
 
     await eventually(lambda: len(fake_slack.ephemerals) == 3)
-    assert all("not from this workspace" in note["text"] for note in fake_slack.ephemerals)
+    assert all("not from this channel" in note["text"] for note in fake_slack.ephemerals)
     assert {note["user"] for note in fake_slack.ephemerals} == {"UANA"}
     assert submitted.json()["response_action"] == "errors"
-    assert "not from this workspace" in submitted.json()["errors"]["text"]
+    assert "not from this channel" in submitted.json()["errors"]["text"]
     assert fake_slack.views_opened == []
     assert await loop_ins(app, nudge_id) == []
     assert await help_exchanges(app) == []
@@ -360,8 +376,97 @@ async def test_a_click_naming_no_known_nudge_is_refused_politely(app: RunningApp
     _, nudge_ts = await posted_nudge(app, fake_slack)
 
     await send(app, click(button(LOOP_IN_NOBODY, 999_999), ts=nudge_ts))
-    await send(app, help_form("not-a-nudge", text="Hello"))
+    await send(app, help_form(None, private_metadata="not-a-nudge", text="Hello"))
 
     await eventually(lambda: len(fake_slack.ephemerals) == 1)
     assert "no longer exists" in fake_slack.ephemerals[0]["text"]
     assert await help_exchanges(app) == []
+
+
+async def test_a_nudge_from_another_channel_is_refused_in_the_channel_clicked_from(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    nudge_id, _ = await posted_nudge(app, fake_slack)
+
+    await send(app, click(pick(nudge_id, ["UBO"]), ts="1.0", channel=OTHER_CHANNEL))
+    await send(app, click(button(LOOP_IN_NOBODY, nudge_id), ts="1.0", channel=OTHER_CHANNEL))
+    await send(app, click(button(HELP_OPEN, nudge_id), ts="1.0", channel=OTHER_CHANNEL))
+    submitted = await send(
+        app, help_form(nudge_id, text="Sneaky", private_metadata=opened_here(nudge_id, channel=OTHER_CHANNEL))
+    )
+
+    await eventually(lambda: len(fake_slack.ephemerals) == 3)
+    for note in fake_slack.ephemerals:
+        assert (note["channel"], note["user"]) == (OTHER_CHANNEL, "UANA")
+        assert note["text"] == "That nudge is not from this channel, or no longer exists."
+    assert submitted.json() == {
+        "response_action": "errors",
+        "errors": {"text": "That nudge is not from this channel, or no longer exists."},
+    }
+    assert fake_slack.views_opened == []
+    assert await loop_ins(app, nudge_id) == []
+    assert await help_exchanges(app) == []
+    assert await first_answer(app, nudge_id) is None
+    await app.context.delivery.drain()
+    assert len(fake_slack.messages(CHANNEL)) == 1, "nothing was posted in the nudge's channel"
+    assert fake_slack.messages(OTHER_CHANNEL) == []
+
+
+async def test_a_help_form_is_only_sent_by_the_person_who_opened_it(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    nudge_id, _ = await posted_nudge(app, fake_slack)
+
+    submitted = await send(
+        app, help_form(nudge_id, user="UBO", text="Not my form", private_metadata=opened_here(nudge_id, by="UANA"))
+    )
+
+    assert submitted.json()["response_action"] == "errors"
+    assert "open it again" in submitted.json()["errors"]["text"]
+    await app.context.delivery.drain()
+    assert await help_exchanges(app) == []
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+# Every odd shape is read by one helper (tests/habits/test_ids.py); these prove the handlers use it.
+ODD_IDS = ["", "-1", "²", "٣", str(2**63), str(2**64)]
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+async def test_a_click_with_an_odd_nudge_id_is_refused_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    _, nudge_ts = await posted_nudge(app, fake_slack)
+    odd = {"type": "button", "action_id": LOOP_IN_NOBODY, "block_id": f"nudge:{value}", "value": value}
+
+    await send(app, click(odd, ts=nudge_ts))
+
+    await eventually(lambda: len(fake_slack.ephemerals) == 1)
+    assert "no longer exists" in fake_slack.ephemerals[0]["text"]
+    async with session_scope(app.context.sessions) as session:
+        assert list(await session.scalars(select(LoopIn))) == []
+    assert failures(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "private_metadata",
+    [
+        *ODD_IDS,
+        "null",
+        *(
+            f'{{"channel": "CSALES", "user": "UANA", "id": {odd}}}'
+            for odd in ("-1", "true", '"²"', str(2**63), str(2**64))
+        ),
+        '{"channel": ["CSALES"], "user": "UANA", "id": 1}',
+    ],
+)
+async def test_a_help_form_with_an_odd_context_is_refused_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, private_metadata: str
+) -> None:
+    await posted_nudge(app, fake_slack)
+
+    submitted = await send(app, help_form(None, text="Hello", private_metadata=private_metadata))
+
+    assert submitted.json()["response_action"] == "errors"
+    assert await help_exchanges(app) == []
+    assert failures(caplog) == []

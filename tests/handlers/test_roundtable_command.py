@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.settings import Settings
+from habits.form_origin import FormOrigin
 from habits.roundtable_form import NOTES, NOTES_FORM, SETUP_FORM
-from habits.roundtable_messages import COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
+from habits.roundtable_messages import CANCEL_BUTTON, CHANGE_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
 from models.base import utcnow
 from models.db import session_scope
-from models.roundtables import roundtable_for_channel
+from models.outbox import OutboxMessage
+from models.roundtables import RoundTable, RoundTableRsvp, roundtable_for_channel
 from models.scheduler_jobs import upcoming_runs
 from scheduler.roundtable_jobs import job_source, send_reminder
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
+from tests.support.logs import failures
 from tests.support.signing import slack_form, slack_interaction
 
 CHANNEL = "CROUNDTABLE"
@@ -79,28 +84,32 @@ def shown(reply: dict[str, Any]) -> str:
     return json.dumps(reply, ensure_ascii=False)
 
 
-async def click(app: RunningApp, action_id: str, value: str, *, user: str) -> None:
+async def click(
+    app: RunningApp, action_id: str, value: str, *, user: str, channel: str = CHANNEL, team: str = TEAM_ID
+) -> None:
     body, headers = slack_interaction(
         {
             "type": "block_actions",
-            "team": {"id": TEAM_ID},
-            "user": {"id": user, "team_id": TEAM_ID},
+            "team": {"id": team},
+            "user": {"id": user, "team_id": team},
             "api_app_id": "AWHOELSE",
             "trigger_id": f"trigger-{user}-{action_id}",
-            "channel": {"id": CHANNEL},
-            "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.0"},
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "message_ts": "1.0"},
             "actions": [{"type": "button", "action_id": action_id, "block_id": "roundtable", "value": value}],
         }
     )
     assert (await app.post("/slack/events", body, headers)).status_code == 200
 
 
-async def submit(app: RunningApp, view: dict[str, Any], values: dict[str, Any], *, user: str) -> dict[str, Any]:
+async def submit(
+    app: RunningApp, view: dict[str, Any], values: dict[str, Any], *, user: str, team: str = TEAM_ID
+) -> dict[str, Any]:
     body, headers = slack_interaction(
         {
             "type": "view_submission",
-            "team": {"id": TEAM_ID},
-            "user": {"id": user, "team_id": TEAM_ID},
+            "team": {"id": team},
+            "user": {"id": user, "team_id": team},
             "api_app_id": "AWHOELSE",
             "view": {
                 "id": "VFORM",
@@ -238,9 +247,8 @@ async def scheduled_reminders(app: RunningApp, *, expected: int) -> bool:
     return len([job_id for job_id, _when in runs if job_id.startswith("roundtable:")]) == expected
 
 
-async def test_answers_update_the_reminder_and_notes_become_the_debrief(
-    app: RunningApp, fake_slack: FakeSlack, clock: Clock
-) -> None:
+async def posted_reminder(app: RunningApp, fake_slack: FakeSlack, clock: Clock) -> dict[str, Any]:
+    """Sets up the channel's round-table and posts the reminder a day before its first meeting (and the agenda)."""
     roundtable_id = await set_up(app, fake_slack)
     async with session_scope(app.context.sessions) as session:
         [spec] = [spec for spec in await job_source(session) if spec.kwargs["offset_minutes"] == DAY]
@@ -251,6 +259,13 @@ async def test_answers_update_the_reminder_and_notes_become_the_debrief(
         lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1 and bool(posted_with_key(fake_slack, ":agenda"))
     )
     [reminder] = posted_with_key(fake_slack, f":{DAY}")
+    return reminder
+
+
+async def test_answers_update_the_reminder_and_notes_become_the_debrief(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    reminder = await posted_reminder(app, fake_slack, clock)
     assert "Round-table in 1 day" in reminder["text"]
     meeting_id = button_value(reminder, COMING_BUTTON)
 
@@ -276,3 +291,148 @@ async def test_answers_update_the_reminder_and_notes_become_the_debrief(
     [debrief] = posted_with_key(fake_slack, ":debrief")
     assert "Round-table debrief" in debrief["text"]
     assert decided in json.dumps(debrief["blocks"])
+
+
+OTHER_CHANNEL = "CHR"
+GONE = "I can't find that round-table meeting any more."
+
+
+async def answers(app: RunningApp) -> list[RoundTableRsvp]:
+    async with session_scope(app.context.sessions) as session:
+        return list(await session.scalars(select(RoundTableRsvp)))
+
+
+@pytest.mark.parametrize(("team", "channel"), [(TEAM_ID, OTHER_CHANNEL), ("TOTHER", CHANNEL)])
+async def test_a_meeting_clicked_in_another_channel_or_workspace_is_refused_privately(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock, team: str, channel: str
+) -> None:
+    reminder = await posted_reminder(app, fake_slack, clock)
+    meeting_id = button_value(reminder, COMING_BUTTON)
+    [agenda] = posted_with_key(fake_slack, ":agenda")
+    opened = len(fake_slack.views_opened)
+
+    await click(app, COMING_BUTTON, meeting_id, user="UBEN", channel=channel, team=team)
+    await click(app, NOTES_BUTTON, button_value(agenda, NOTES_BUTTON), user="UBEN", channel=channel, team=team)
+
+    await eventually(lambda: len(fake_slack.ephemerals) == 2)
+    for note in fake_slack.ephemerals:
+        assert (note["channel"], note["user"], note["text"]) == (channel, "UBEN", GONE)
+    assert len(fake_slack.views_opened) == opened
+    assert await answers(app) == []
+    await app.context.delivery.drain()
+    assert fake_slack.updates == [], "the reminder was not edited"
+
+
+async def test_round_table_forms_are_sent_only_by_who_opened_them_for_their_own_channel(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    setup = await open_form(app, fake_slack, "roundtable set")
+    refused = await submit(app, setup, setup_values(), user="UBEN")
+    assert refused["response_action"] == "errors" and "open it again" in shown(refused)
+    async with session_scope(app.context.sessions) as session:
+        assert await roundtable_for_channel(session, workspace_id=TEAM_ID, channel_id=CHANNEL) is None
+
+    await posted_reminder(app, fake_slack, clock)
+    [agenda] = posted_with_key(fake_slack, ":agenda")
+    opened = len(fake_slack.views_opened)
+    await click(app, NOTES_BUTTON, button_value(agenda, NOTES_BUTTON), user="UCARL")
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    notes_form = fake_slack.views_opened[-1]["view"]
+    meeting_id = int(button_value(agenda, NOTES_BUTTON))
+    moved = dict(notes_form, private_metadata=FormOrigin(OTHER_CHANNEL, "UCARL", meeting_id).encoded())
+
+    by_someone_else = await submit(app, notes_form, text_input(NOTES, "Not mine"), user="UBEN")
+    elsewhere = await submit(app, moved, text_input(NOTES, "Sneaked in"), user="UCARL")
+    other_workspace = await submit(app, notes_form, text_input(NOTES, "From outside"), user="UCARL", team="TOTHER")
+
+    assert "open it again" in by_someone_else["errors"][NOTES]
+    assert elsewhere == other_workspace == {"response_action": "errors", "errors": {NOTES: GONE}}
+    await app.context.delivery.drain()
+    assert posted_with_key(fake_slack, ":debrief") == []
+
+
+ODD_IDS = ["", "-1", "²", "٣", str(2**63), str(2**64)]
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+async def test_a_meeting_button_with_an_odd_id_is_refused_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    await click(app, NOT_COMING_BUTTON, value, user="UBEN")
+    await click(app, NOTES_BUTTON, value, user="UBEN")
+
+    await eventually(lambda: len(fake_slack.ephemerals) == 2)
+    assert {note["text"] for note in fake_slack.ephemerals} == {GONE}
+    assert fake_slack.views_opened == []
+    assert failures(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "private_metadata",
+    [*ODD_IDS, *(f'{{"channel": "{CHANNEL}", "user": "UANNA", "id": {odd}}}' for odd in ("-1", str(2**64)))],
+)
+async def test_a_round_table_form_with_an_odd_context_is_refused_without_a_failure(
+    app: RunningApp, caplog: pytest.LogCaptureFixture, private_metadata: str
+) -> None:
+    notes = {"callback_id": NOTES_FORM, "private_metadata": private_metadata}
+    setup = {"callback_id": SETUP_FORM, "private_metadata": private_metadata}
+
+    assert (await submit(app, notes, text_input(NOTES, "Decided"), user="UANNA"))["response_action"] == "errors"
+    assert (await submit(app, setup, setup_values(), user="UANNA"))["response_action"] == "errors"
+    async with session_scope(app.context.sessions) as session:
+        assert list(await session.scalars(select(RoundTable))) == []
+    assert failures(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("weekday", "²"), ("weekday", "٣"), ("weekday", "-1"), ("cadence", "monthly:²")]
+)
+async def test_an_odd_choice_in_the_set_up_form_is_a_field_error_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, field: str, value: str
+) -> None:
+    form = await open_form(app, fake_slack, "roundtable set")
+
+    answer = await submit(app, form, {**setup_values(), **selected(field, value)}, user="UANNA")
+
+    assert answer["response_action"] == "errors"
+    assert list(answer["errors"]) == [field]
+    assert failures(caplog) == []
+
+
+@pytest.mark.parametrize("action_id", [CANCEL_BUTTON, CHANGE_BUTTON])
+async def test_a_round_table_button_without_a_channel_does_nothing(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, action_id: str
+) -> None:
+    await set_up(app, fake_slack)
+    # The announcement is queued after the form closes: counted once it is posted.
+    await eventually(lambda: len(fake_slack.messages(CHANNEL)) == 1)
+    async with session_scope(app.context.sessions) as session:
+        queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    opened = len(fake_slack.views_opened)
+    body, headers = slack_interaction(
+        {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": "UANNA", "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "trigger_id": "trigger-no-channel",
+            "container": {"type": "message", "message_ts": "1.0"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "roundtable", "value": ""}],
+        }
+    )
+
+    before = asyncio.all_tasks()
+    assert (await app.post("/slack/events", body, headers)).status_code == 200
+    # Bolt acknowledges first and works after: wait for the listener, or "nothing happened" would prove nothing.
+    started = asyncio.all_tasks() - before
+    if started:
+        _done, pending = await asyncio.wait(started, timeout=10)
+        assert not pending, "the listener did not finish"
+
+    await app.context.delivery.drain()
+    async with session_scope(app.context.sessions) as session:
+        roundtable = await roundtable_for_channel(session, workspace_id=TEAM_ID, channel_id=CHANNEL)
+        assert roundtable is not None and roundtable.active
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == queued
+    assert len(fake_slack.views_opened) == opened
+    assert failures(caplog) == []

@@ -17,6 +17,7 @@ from models.workspaces import DEFAULT_JUNCTURES, Workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import reply_to, running, whoelse
+from tests.support.logs import failures
 from tests.support.signing import slack_interaction
 
 ADMIN = "UADMIN"
@@ -234,3 +235,32 @@ async def test_a_rate_limited_admin_check_says_slack_asked_to_slow_down(
     assert reply == (
         f"Slack asked whoelse to slow down, so I couldn't {ADMIN_CHECK} just now. Please try again in a minute."
     )
+
+
+async def test_a_settings_dialog_is_saved_only_by_the_admin_who_opened_it(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("UOTHERADMIN", is_admin=True)
+    view = await open_dialog(app, fake_slack)
+
+    answer = await submit(app, view, user="UOTHERADMIN", hourly_cap="0")
+
+    assert answer["response_action"] == "errors"
+    assert "open it again" in answer["errors"][TIMEZONE]
+    assert (await workspace(app)).hourly_cap == 6
+
+
+@pytest.mark.parametrize("typed", ["²", "٣", "-1", "1.5", "9" * 5000])
+async def test_an_odd_hourly_cap_is_shown_next_to_its_field_without_a_failure(
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, typed: str
+) -> None:
+    view = await open_dialog(app, fake_slack)
+
+    answer = await submit(app, view, hourly_cap=typed)
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {HOURLY_CAP: "Use a whole number from 0 (no cap) to 100."},
+    }
+    assert (await workspace(app)).hourly_cap == 6
+    assert failures(caplog) == []

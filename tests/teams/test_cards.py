@@ -24,6 +24,7 @@ from bot.teams.cards import (
 )
 from habits.elephant_messages import ANONYMITY_NOTE, NAME_BUTTON, ballot_form, poll_message
 from habits.events import BusinessEvent
+from habits.form_origin import FormOrigin
 from habits.messages import (
     Actions,
     Button,
@@ -343,7 +344,7 @@ def test_a_danger_button_is_destructive_and_a_divider_separates_what_follows() -
 def test_what_else_can_we_help_with_is_a_teams_dialog() -> None:
     nudge = Nudge(id=42, title="Acme_renewal [2027]")
 
-    answer = render_dialog(help_dialog(nudge))
+    answer = render_dialog(help_dialog(nudge, opened_by="U0ANN"))
 
     task = answer["task"]
     assert task["type"] == "continue"
@@ -375,14 +376,15 @@ def as_teams_submits(card: dict[str, Any], typed: dict[str, str]) -> dict[str, A
 
 
 def test_a_round_table_form_submitted_from_teams_reads_back_as_the_plan() -> None:
-    form = setup_form(channel_id="C1", defaults=FormDefaults(invitees=["U0ANN"]), changing=False)
+    origin = FormOrigin(channel_id="C1", user_id="U0ANN")
+    form = setup_form(origin=origin, defaults=FormDefaults(invitees=["U0ANN"]), changing=False)
     card = render_dialog(form, NAMES)["task"]["value"]["card"]["content"]
 
     answer = submitted(
         as_teams_submits(card, {WEEKDAY: "1", TIME: "15:00", TIMEZONE: "Europe/Berlin", INVITEES: "U0ANN,U0BEN"})
     )
 
-    assert (answer.callback_id, answer.context) == (SETUP_FORM, "C1")
+    assert (answer.callback_id, answer.context) == (SETUP_FORM, origin.encoded())
     assert answer.values[INVITEES] == ["U0ANN", "U0BEN"]
     # Left empty: the same None a Slack form gives.
     assert answer.values[GROUPS] is None
@@ -398,7 +400,11 @@ def test_a_round_table_form_submitted_from_teams_reads_back_as_the_plan() -> Non
 
 
 def test_a_round_table_form_shows_who_is_invited_by_name() -> None:
-    form = setup_form(channel_id="C1", defaults=FormDefaults(invitees=["U0ANN", "U0BEN"]), changing=True)
+    form = setup_form(
+        origin=FormOrigin(channel_id="C1", user_id="U0ANN"),
+        defaults=FormDefaults(invitees=["U0ANN", "U0BEN"]),
+        changing=True,
+    )
 
     card = render_dialog(form, NAMES)["task"]["value"]["card"]["content"]
 
@@ -423,7 +429,9 @@ def test_workspace_settings_tick_the_moments_that_get_a_nudge() -> None:
         junctures=["deal.closed_won", "ticket.escalated"],
     )
 
-    card = render_dialog(settings_dialog(workspace))["task"]["value"]["card"]["content"]
+    card = render_dialog(settings_dialog(workspace, origin=FormOrigin(channel_id="C1", user_id="U0ANN")))["task"][
+        "value"
+    ]["card"]["content"]
 
     [moments] = [element for element in elements(card) if element.get("id") == JUNCTURES]
     assert (moments["isMultiSelect"], moments["style"]) == (True, "expanded")
@@ -433,7 +441,9 @@ def test_workspace_settings_tick_the_moments_that_get_a_nudge() -> None:
 def test_a_vote_with_many_elephants_is_a_menu() -> None:
     submissions = [(str(number), f"elephant {number}") for number in range(12)]
 
-    card = render_dialog(ballot_form(poll_id=1, submissions=submissions))["task"]["value"]["card"]["content"]
+    card = render_dialog(
+        ballot_form(origin=FormOrigin(channel_id="C1", user_id="U0ANN", subject_id=1), submissions=submissions)
+    )["task"]["value"]["card"]["content"]
 
     [choice] = of_type(card, "Input.ChoiceSet")
     assert choice["style"] == "compact" and len(choice["choices"]) == 12

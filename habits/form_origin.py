@@ -1,0 +1,55 @@
+"""Where a form was opened, by whom, and about what: written into the form when it opens, checked when it is sent.
+
+A form's context comes back from the platform with the submission, so it is read like any outside value: a form
+is only answered for the person who opened it, in the channel it was opened from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from habits.ids import parse_id
+
+NOT_YOUR_FORM = "This form can't be sent from here. Please open it again from the message in your channel."
+# Platform ids are short; anything longer did not come from a form we opened.
+_LONGEST_PLATFORM_ID = 64
+
+
+@dataclass(frozen=True)
+class FormOrigin:
+    channel_id: str
+    user_id: str
+    # The nudge, poll or meeting the form answers; None when it is about the channel itself.
+    subject_id: int | None = None
+
+    def encoded(self) -> str:
+        return json.dumps(
+            {"channel": self.channel_id, "user": self.user_id, "id": self.subject_id}, separators=(",", ":")
+        )
+
+
+def read_origin(context: object, *, user_id: str) -> FormOrigin | None:
+    """The origin written into a form, if `context` is one and the form was opened by `user_id`; else None."""
+    if not isinstance(context, str):
+        return None
+    try:
+        fields = json.loads(context)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    channel, opener, subject = fields.get("channel"), fields.get("user"), fields.get("id")
+    if not isinstance(channel, str) or not _platform_id(channel) or opener != user_id:
+        return None
+    if subject is None:
+        return FormOrigin(channel_id=channel, user_id=user_id)
+    # Written as a JSON number; bool is an int to Python, but never an id.
+    if not isinstance(subject, int) or isinstance(subject, bool):
+        return None
+    subject_id = parse_id(str(subject))
+    return None if subject_id is None else FormOrigin(channel_id=channel, user_id=user_id, subject_id=subject_id)
+
+
+def _platform_id(value: str) -> bool:
+    return 0 < len(value) <= _LONGEST_PLATFORM_ID
