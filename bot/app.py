@@ -36,6 +36,7 @@ from handlers import slack as slack_handlers
 from handlers import teams as teams_handlers
 from handlers.slack import command_router
 from handlers.slack.edge import SlackEdge
+from handlers.teams.invokes import invoke_handlers
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
 from scheduler.jobs import JobSource
@@ -122,6 +123,7 @@ def create_app(
         )
         commands = command_router()
         app.state.commands = commands
+        app.state.teams_invokes = invoke_handlers()
         bolt: AsyncApp | None = None
         if client is not None:
             signing_secret = settings.secret("slack_signing_secret")

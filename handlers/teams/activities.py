@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.gateways import TEAMS
 from bot.teams.gateway import THREAD_MARKER
 from habits.messages import Message, command
 from handlers.commands import CommandRequest, CommandRouter, answer, parse
+from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, answer_invoke, read_invoke
 from models.db import session_scope
 from models.outbox import enqueue
 from models.teams import PERSONAL, mark_uninstalled, remember_conversation
@@ -36,14 +38,6 @@ WELCOME = (
     "Hi, I'm *whoelse*. At the moments that matter I ask two questions: *Who else needs to know?* and "
     f"*What else can we help with?* Type {command('help')} to see what I can do."
 )
-
-
-@dataclass(frozen=True)
-class InvokeResponse:
-    """The HTTP answer to an `invoke` activity (card actions and dialogs are answered in the response)."""
-
-    status: int
-    body: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,12 @@ def conversation_of(activity: Activity) -> Conversation | None:
     )
 
 
-async def dispatch(activity: Activity, context: AppContext, commands: CommandRouter) -> InvokeResponse | None:
+async def dispatch(
+    activity: Activity,
+    context: AppContext,
+    commands: CommandRouter,
+    invokes: Mapping[str, InvokeHandler] | None = None,
+) -> InvokeResponse | None:
     where = conversation_of(activity)
     if where is None:
         logger.info("Teams activity without a tenant or conversation ignored", extra={"type": activity.type})
@@ -97,6 +96,8 @@ async def dispatch(activity: Activity, context: AppContext, commands: CommandRou
         else:
             await _installed(context, where, welcome=False)
         return None
+    if activity.type == "invoke":
+        return await _invoke(activity, where, context, invokes or {})
     if activity.type == "message":
         await _installed(context, where, welcome=False, user_id=_personal_user(activity, where))
         reply = await _answer_command(activity, where, context, commands)
@@ -126,6 +127,26 @@ async def _answer_command(
         channel_name=CHANNEL_NAMES.get(where.conversation_type, ""),
     )
     return await answer(commands, request, context)
+
+
+async def _invoke(
+    activity: Activity, where: Conversation, context: AppContext, invokes: Mapping[str, InvokeHandler]
+) -> InvokeResponse | None:
+    read = read_invoke(activity)
+    if read is None:
+        return None
+    verb, data = read
+    invoke = Invoke(
+        name=str(activity.name),
+        verb=verb,
+        data=data,
+        workspace_id=where.tenant_id,
+        channel_id=where.conversation_id,
+        thread_root=where.thread_root,
+        user_id=person_id(activity),
+        activity=activity,
+    )
+    return await answer_invoke(invoke, context, invokes)
 
 
 def person_id(activity: Activity) -> str:

@@ -73,7 +73,9 @@ async def messages(request: Request) -> Response:
             logger.warning("Teams request refused: %s", rejected)
             return _problem(401, str(rejected))
 
-    answer = await activities.dispatch(activity, context, request.app.state.commands)
+    answer = await activities.dispatch(
+        activity, context, request.app.state.commands, request.app.state.teams_invokes
+    )
     if answer is None:
         return Response(status_code=200)
     if answer.body is None:

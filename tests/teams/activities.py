@@ -67,3 +67,32 @@ def personal_chat(text: str, service_url: str, *, tenant: str = TENANT) -> dict[
         tenant,
         text=text,
     )
+
+
+def card_action(verb: str, data: dict[str, Any], service_url: str, *, tenant: str = TENANT) -> dict[str, Any]:
+    """A Universal Action (`Action.Execute`) clicked on a card in the channel."""
+    return _base(
+        "invoke",
+        service_url,
+        channel(),
+        tenant,
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+    )
+
+
+def dialog_fetch(verb: str, data: dict[str, Any], service_url: str, *, tenant: str = TENANT) -> dict[str, Any]:
+    """A button that opens a dialog (`Action.Submit` marked task/fetch) clicked on a card in the channel."""
+    return _base(
+        "invoke",
+        service_url,
+        channel(),
+        tenant,
+        name="task/fetch",
+        value={"data": {"msteams": {"type": "task/fetch"}, "verb": verb, **data}},
+    )
+
+
+def dialog_submit(data: dict[str, Any], service_url: str, *, tenant: str = TENANT) -> dict[str, Any]:
+    """A dialog sent: its inputs and its own data (`dialog`, `context`)."""
+    return _base("invoke", service_url, channel(), tenant, name="task/submit", value={"data": data})

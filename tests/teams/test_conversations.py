@@ -34,6 +34,8 @@ from tests.teams.activities import (
     OTHER_TENANT,
     TENANT,
     bot_added,
+    card_action,
+    dialog_fetch,
     message_to_bot,
     personal_chat,
     uninstalled,
@@ -294,3 +296,18 @@ async def test_wrong_bot_credentials_fail_the_post_naming_the_settings(connector
             await wrong.call("POST", connector.service_url, "v3/conversations/x/activities", {"type": "message"})
     finally:
         await wrong.close()
+
+
+async def test_a_card_action_or_dialog_whoelse_does_not_take_on_teams_yet_is_answered_plainly(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    clicked = await send(
+        app, microsoft_login, connector, card_action("some_future_button", {}, connector.service_url)
+    )
+    opened = await send(
+        app, microsoft_login, connector, dialog_fetch("some_future_form", {}, connector.service_url)
+    )
+
+    assert clicked.json()["type"] == "application/vnd.microsoft.activity.message"
+    assert "coming to Teams" in clicked.json()["value"]
+    assert opened.json() == {"task": {"type": "message", "value": clicked.json()["value"]}}

@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.context import AppContext
 from bot.settings import Settings
 from handlers.teams import activities
-from handlers.teams.activities import InvokeResponse
+from handlers.teams.invokes import InvokeResponse
 from tests.conftest import RunningApp, serving
 from tests.fakes.microsoft_login import FakeMicrosoftLogin, new_rsa_key
 from tests.support.teams import (
@@ -152,7 +152,9 @@ async def test_a_service_url_differing_only_by_its_trailing_slash_is_the_same(
 async def test_an_invokes_answer_is_the_http_response(
     teams_app: RunningApp, microsoft_login: FakeMicrosoftLogin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def answer_invoke(activity: Activity, context: AppContext, commands: object) -> InvokeResponse | None:
+    async def answer_invoke(
+        activity: Activity, context: AppContext, commands: object, invokes: object
+    ) -> InvokeResponse | None:
         return InvokeResponse(status=200, body={"task": {"type": "message", "value": activity.name}})
 
     # The real dispatch acknowledges everything; this one answers, as card actions and dialogs will.
