@@ -231,8 +231,9 @@ async def test_forms_sent_after_the_poll_closed_say_it_has_closed(
     await command(app, "elephant now")
     await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
     poll_id = button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
-    naming_form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
-    await submit(app, naming_form, "UBORIS", elephant("Nobody owns onboarding"))
+    annas_form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    await submit(app, annas_form, "UANNA", elephant("Nobody owns onboarding"))
+    naming_form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UBORIS")
     clock.advance(days=1, minutes=1)
     await sweep_polls(app.context)
     await eventually(lambda: len(posted_with_key(fake_slack, ":voting")) == 1)
@@ -242,7 +243,7 @@ async def test_forms_sent_after_the_poll_closed_say_it_has_closed(
     # Both forms were left open in Slack while the poll closed.
     clock.advance(days=1, minutes=1)
     await sweep_polls(app.context)
-    late_name = await submit(app, naming_form, "UANNA", elephant("Too late"))
+    late_name = await submit(app, naming_form, "UBORIS", elephant("Too late"))
     late_vote = await submit(app, ballot, "UCHLOE", choice(elephant_id))
 
     closed = "This elephant-in-the-room poll has closed. Look for its results in the channel."

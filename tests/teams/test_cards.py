@@ -344,7 +344,8 @@ def test_a_danger_button_is_destructive_and_a_divider_separates_what_follows() -
 def test_what_else_can_we_help_with_is_a_teams_dialog() -> None:
     nudge = Nudge(id=42, title="Acme_renewal [2027]")
 
-    answer = render_dialog(help_dialog(nudge, opened_by="U0ANN"))
+    dialog = help_dialog(nudge, opened_by="U0ANN")
+    answer = render_dialog(dialog)
 
     task = answer["task"]
     assert task["type"] == "continue"
@@ -365,7 +366,8 @@ def test_what_else_can_we_help_with_is_a_teams_dialog() -> None:
     assert (text["type"], text["isMultiline"], text["label"]) == ("Input.Text", True, "What exactly?")
     [submit] = card["actions"]
     assert (submit["type"], submit["title"]) == ("Action.Submit", "Post in thread")
-    assert submit["data"] == {DIALOG_KEY: HELP_SUBMIT, CONTEXT_KEY: "42", LISTS_KEY: []}
+    # The form's origin (channel, opener, nudge) comes back with it, as on Slack.
+    assert submit["data"] == {DIALOG_KEY: HELP_SUBMIT, CONTEXT_KEY: dialog.context, LISTS_KEY: []}
 
 
 def as_teams_submits(card: dict[str, Any], typed: dict[str, str]) -> dict[str, Any]:
