@@ -164,6 +164,8 @@ def create_app(
             tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
             # With SCHEDULER=off this only records that the replica runs no jobs.
             await scheduler.start()
+        # What /readyz checks is running.
+        app.state.workers = {task.get_name(): task for task in tasks}
         if socket_mode and bolt is not None:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
             # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
