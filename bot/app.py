@@ -207,7 +207,15 @@ def create_app(
                 await connector.close()
             await engine.dispose()
 
-    app = FastAPI(title="whoelse", lifespan=lifespan)
+    docs = settings.expose_api_docs
+    app = FastAPI(
+        title="whoelse",
+        lifespan=lifespan,
+        # Off by default: a public bot has no API for strangers to browse (EXPOSE_API_DOCS=true turns them on).
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.metrics = metrics
     app.add_middleware(AccessLog)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -1,4 +1,5 @@
-"""`GET /readyz` tells a load balancer whether this replica can do its work (`/healthz` only whether it lives)."""
+"""`GET /readyz` tells a load balancer whether this replica can do its work (`/healthz` only whether it lives),
+and the API's own description is not served to strangers unless asked for."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from bot.settings import Settings
 from models.db import create_engine_for
 from scheduler.service import SchedulerService
 from tests.conftest import RunningApp, eventually, serving
+from tests.fakes.slack_api import FakeSlack
+from tests.support.signing import BOT_TOKEN, SIGNING_SECRET
 
 
 @pytest.fixture
@@ -129,3 +132,32 @@ async def test_a_replica_with_the_scheduler_off_is_ready_without_it(settings: Se
 
     assert status == 200
     assert body["scheduler"] == "off"
+
+
+# ------------------------------------------------------------------------------------------------- API docs
+
+
+API_DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+async def test_the_api_docs_are_not_served_by_default(app: RunningApp) -> None:
+    for path in API_DOCS:
+        assert (await app.http.get(path)).status_code == 404, path
+
+
+async def test_expose_api_docs_serves_them(
+    database_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPOSE_API_DOCS", "true")
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake_slack.base_url,
+        database_url=database_url,
+    )
+    async with serving(create_app(settings, job_sources=[])) as app:
+        for path in API_DOCS:
+            assert (await app.http.get(path)).status_code == 200, path
+        described = (await app.http.get("/openapi.json")).json()
+    assert "/readyz" in described["paths"]
