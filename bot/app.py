@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
 import aiohttp
+from apscheduler.events import EVENT_JOB_SUBMITTED
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -22,6 +23,7 @@ from bot.event_intake import EventIntake
 from bot.gateway import ChatGateway
 from bot.gateways import GatewayDirectory
 from bot.logs import AccessLog
+from bot.metrics import Metrics, RequestMetrics
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
 from bot.slack.turned_off import SlackTurnedOff
@@ -62,6 +64,7 @@ def create_app(
     """
     settings = settings or Settings()
     settings.require_for_serving(socket_mode=socket_mode)
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +98,7 @@ def create_app(
             ),
             poll_seconds=settings.delivery_poll_seconds,
             clock=clock,
+            metrics=metrics,
         )
         intake = EventIntake(
             engine=engine,
@@ -104,6 +108,7 @@ def create_app(
             clock=clock,
             poll_seconds=settings.delivery_poll_seconds,
             store_timeout_seconds=settings.webhook_store_timeout_seconds,
+            metrics=metrics,
         )
         context = AppContext(
             settings=settings,
@@ -151,6 +156,7 @@ def create_app(
                 "Use it only with the Microsoft 365 Agents Playground, never where the bot can be reached."
             )
         scheduler = SchedulerService(context, all_job_sources() if job_sources is None else job_sources)
+        scheduler.add_listener(metrics.job_submitted, EVENT_JOB_SUBMITTED)
         app.state.scheduler = scheduler
         tasks: list[asyncio.Task[None]] = []
         socket: AsyncSocketModeHandler | None = None
@@ -160,6 +166,8 @@ def create_app(
             tasks.append(asyncio.create_task(intake.run_forever(), name="event-intake"))
             # With SCHEDULER=off this only records that the replica runs no jobs.
             await scheduler.start()
+        # What /readyz checks is running.
+        app.state.workers = {task.get_name(): task for task in tasks}
         if socket_mode and bolt is not None:
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
             # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
@@ -201,8 +209,18 @@ def create_app(
                 await connector.close()
             await engine.dispose()
 
-    app = FastAPI(title="whoelse", lifespan=lifespan)
+    docs = settings.expose_api_docs
+    app = FastAPI(
+        title="whoelse",
+        lifespan=lifespan,
+        # Off by default: a public bot has no API for strangers to browse (EXPOSE_API_DOCS=true turns them on).
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.metrics = metrics
     app.add_middleware(AccessLog)
+    app.add_middleware(RequestMetrics, metrics=metrics)
 
     if settings.slack_enabled:
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import ChatGateway, NotInChannel, PermanentError, RateLimited, TransientError
 from bot.gateways import GatewayDirectory
+from bot.metrics import Metrics
 from models.base import utcnow
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage
 
@@ -59,6 +60,7 @@ class DeliveryWorker:
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     poll_seconds: float = 1.0
     clock: Callable[[], datetime] = utcnow
+    metrics: Metrics = field(default_factory=Metrics)
     _lane_ready_at: dict[str, datetime] = field(default_factory=dict)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
@@ -189,6 +191,7 @@ class DeliveryWorker:
         try:
             channel, ts = await self._send(claim)
         except RateLimited as limited:
+            self.metrics.delivery_attempts.labels("rate_limited").inc()
             wait = timedelta(seconds=max(limited.retry_after, 1))
             self._lane_ready_at[claim.lane] = self.clock() + wait
             logger.info("rate limited in %s; retrying in %ss", claim.lane, wait.total_seconds())
@@ -196,12 +199,16 @@ class DeliveryWorker:
                 row, status=PENDING, not_before=self.clock() + wait, error=str(limited), count=False
             )
         except PermanentError as failure:
+            self.metrics.delivery_attempts.labels("failed").inc()
             logger.error("giving up on outbox message %s: %s", row.idempotency_key, failure.reason)
             await self._finish(row, status=FAILED, error=failure.reason)
         except Exception as failure:
             if not isinstance(failure, TransientError):
                 logger.exception("unexpected failure sending outbox message %s", row.idempotency_key)
             attempts = row.attempts + 1
+            self.metrics.delivery_attempts.labels(
+                "failed" if attempts >= self.policy.max_attempts else "retrying"
+            ).inc()
             if attempts >= self.policy.max_attempts:
                 logger.error("giving up on outbox message %s after %s attempts", row.idempotency_key, attempts)
                 await self._finish(row, status=FAILED, error=str(failure) or type(failure).__name__)
@@ -209,6 +216,7 @@ class DeliveryWorker:
                 retry_at = self.clock() + self.policy.backoff(attempts)
                 await self._finish(row, status=PENDING, not_before=retry_at, error=str(failure) or repr(failure))
         else:
+            self.metrics.delivered(row.idempotency_key)
             self._lane_ready_at[claim.lane] = self.clock() + self.policy.channel_interval
             await self._finish(row, status=SENT, sent=(channel, ts))
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.delivery import DeliveryWorker
 from bot.group_commit import GroupCommitter
+from bot.metrics import Metrics
 from bot.single_flight import SingleFlight
 from habits.events import BusinessEvent
 from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
@@ -67,6 +68,7 @@ class EventIntake:
     # How long a sender waits for its event to be stored before it hears the database is unavailable (None: as long
     # as the database takes).
     store_timeout_seconds: float | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """Stores the event durably. Returns its id, or None when the sender already delivered it.
@@ -94,6 +96,7 @@ class EventIntake:
             event_row(workspace_id=workspace_id, event=event, now=self.clock())
         )
         self._last_accept = asyncio.get_running_loop().time()
+        self.metrics.events_received.labels(event.source, "duplicate" if event_id is None else "stored").inc()
         if event_id is not None:
             self._wakeup.set()
         return event_id
@@ -219,6 +222,7 @@ class EventIntake:
             record = await session.get(ReceivedEvent, event_id)
             if record is not None and record.outcome is None:
                 record.outcome = "error"
+                self.metrics.events_decided.labels("error").inc()
 
     async def _decide_in_transaction(self, event_id: int) -> bool:
         try:
@@ -248,6 +252,7 @@ class EventIntake:
             await self._give_up(event_id)
             return False
         self._database_failures.pop(event_id, None)
+        self.metrics.events_decided.labels(result.outcome).inc()
         # A sender misconfiguration (no channel to post in) deserves more attention than routine outcomes.
         logger.log(
             logging.WARNING if result.outcome == "no_channel" else logging.INFO,

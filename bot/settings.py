@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # before another worker checks the channel for it and sends it if it never landed. Must outlast one Slack call.
     delivery_lease_seconds: float = Field(default=45.0, gt=0)
 
+    # Serve /docs, /redoc and /openapi.json (off: they only describe the bot's endpoints to whoever asks).
+    expose_api_docs: bool = False
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
