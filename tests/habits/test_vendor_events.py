@@ -1,0 +1,72 @@
+"""How vendors' payloads are read as ticket events: which changes are escalations, and what people are shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from habits.vendor_events import Ignored, UnreadablePayload
+from habits.vendor_events.common import raised_to_urgent
+from habits.vendor_events.jira import jira_event
+from tests.support.vendors import sample
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "raised"),
+    [
+        ("Medium", "High", True),
+        ("Low", "Highest", True),
+        ("Major", "Critical", True),
+        ("Critical", "Blocker", True),
+        (None, "High", True),
+        ("Custom tier 3", "Urgent", True),
+        ("Highest", "High", False),
+        ("Blocker", "Critical", False),
+        ("Low", "Medium", False),
+        ("High", "High", False),
+    ],
+)
+def test_a_priority_counts_as_raised_only_when_it_goes_up_to_an_urgent_one(
+    before: str | None, after: str, raised: bool
+) -> None:
+    assert raised_to_urgent(before, after) is raised
+
+
+def test_a_jira_issue_is_named_by_its_key_and_linked_to_its_browse_page_on_the_same_site() -> None:
+    payload = sample("jira_issue_updated.json")
+    payload["issue"]["self"] = "https://support.example.org:8443/jira/rest/api/3/issue/10742"
+
+    event = jira_event(payload, delivery_id="d-1")
+
+    assert not isinstance(event, Ignored)
+    assert (event.subject_id, event.external_id, event.title) == (
+        "SUP-482",
+        "d-1",
+        "Checkout fails for EU customers",
+    )
+    assert event.url == "https://support.example.org:8443/browse/SUP-482"
+    assert (event.event, event.priority, event.owner) == ("priority_raised", "Highest", "Jordan Lee")
+
+
+def test_an_escalation_and_a_priority_raise_in_one_update_are_one_escalation() -> None:
+    payload = sample("jira_issue_updated.json")
+    payload["changelog"]["items"].append({"field": "status", "fromString": "Open", "toString": "Escalated"})
+
+    event = jira_event(payload, delivery_id="d-2")
+
+    assert not isinstance(event, Ignored) and event.event == "escalated"
+
+
+def test_an_update_to_an_issue_already_escalated_is_not_a_new_escalation() -> None:
+    payload = sample("jira_issue_updated.json")
+    payload["issue"]["fields"]["status"]["name"] = "Escalated"
+    payload["changelog"]["items"] = [{"field": "labels", "fromString": "", "toString": "eu"}]
+
+    assert isinstance(jira_event(payload, delivery_id="d-3"), Ignored)
+
+
+def test_an_issue_without_a_key_cannot_be_read() -> None:
+    payload = sample("jira_issue_updated.json")
+    payload["issue"] = "SUP-482"
+
+    with pytest.raises(UnreadablePayload):
+        jira_event(payload, delivery_id="d-4")
