@@ -7,6 +7,7 @@ import pytest
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.common import raised_to_urgent
 from habits.vendor_events.jira import jira_event
+from habits.vendor_events.zendesk import zendesk_event
 from tests.support.vendors import sample
 
 
@@ -70,3 +71,23 @@ def test_an_issue_without_a_key_cannot_be_read() -> None:
 
     with pytest.raises(UnreadablePayload):
         jira_event(payload, delivery_id="d-4")
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "moment"),
+    [
+        ("SOLVED", "OPEN", "reopened"),
+        ("CLOSED", "PENDING", "reopened"),
+        ("OPEN", "Escalated - Tier 2", "escalated"),
+        ("OPEN", "SOLVED", None),
+        ("NEW", "OPEN", None),
+    ],
+)
+def test_a_zendesk_status_change_is_a_reopening_or_an_escalation_or_nothing(
+    previous: str, current: str, moment: str | None
+) -> None:
+    payload = sample("zendesk_ticket_status_changed.json") | {"event": {"previous": previous, "current": current}}
+
+    event = zendesk_event(payload)
+
+    assert (None if isinstance(event, Ignored) else event.event) == moment
