@@ -6,9 +6,10 @@ import pytest
 
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.common import raised_to_urgent
+from habits.vendor_events.hubspot import hubspot_deal_event
 from habits.vendor_events.jira import jira_event
 from habits.vendor_events.zendesk import zendesk_event
-from tests.support.vendors import sample
+from tests.support.vendors import sample, sample_list
 
 
 @pytest.mark.parametrize(
@@ -91,3 +92,30 @@ def test_a_zendesk_status_change_is_a_reopening_or_an_escalation_or_nothing(
     event = zendesk_event(payload)
 
     assert (None if isinstance(event, Ignored) else event.event) == moment
+
+
+def test_hubspot_deal_notifications_are_a_stage_change_a_new_deal_and_nothing() -> None:
+    moved, created, amount = [hubspot_deal_event(item) for item in sample_list("hubspot_deal_notifications.json")]
+
+    assert not isinstance(moved, Ignored) and not isinstance(created, Ignored)
+    assert (moved.kind, moved.event, moved.stage, moved.subject_id) == (
+        "deal",
+        "stage_changed",
+        "contractsent",
+        "1246965",
+    )
+    assert moved.title == "Deal 1246965"
+    assert created.event == "created"
+    assert isinstance(amount, Ignored)
+
+
+def test_a_hubspot_retry_is_the_same_delivery_and_a_won_deal_is_closed_won() -> None:
+    [moved, *_] = sample_list("hubspot_deal_notifications.json")
+    won = moved | {"propertyValue": "closedwon"}
+
+    first = hubspot_deal_event(won, deal_name="Acme renewal")
+    retry = hubspot_deal_event(won | {"attemptNumber": 2}, deal_name="Acme renewal")
+
+    assert not isinstance(first, Ignored) and not isinstance(retry, Ignored)
+    assert (first.event, first.title) == ("closed_won", "Acme renewal")
+    assert first.external_id == retry.external_id

@@ -19,6 +19,12 @@ def sample(name: str) -> dict[str, Any]:
     return loaded
 
 
+def sample_list(name: str) -> list[dict[str, Any]]:
+    """A sample whose body is a batch (HubSpot sends its notifications as a JSON array)."""
+    loaded: list[dict[str, Any]] = json.loads((FIXTURES / name).read_text())
+    return loaded
+
+
 def jira_headers(body: bytes, *, delivery_id: str | None, secret: str = JIRA_SECRET) -> dict[str, str]:
     """What Jira Cloud sends with an admin webhook that has a secret."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
