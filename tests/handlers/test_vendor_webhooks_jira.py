@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.handlers.test_webhooks import (
     outcome,
     posts_once_delivered,
 )
+from tests.support.databases import table_offline
 from tests.support.garbage import UNREADABLE_JSON
 from tests.support.vendors import JIRA_SECRET, jira_headers, sample
 
@@ -142,12 +144,20 @@ def _deleted(payload: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("variant", [_lowered, _summary_edited, _comment_only, _created_at_low_priority, _deleted])
 async def test_deliveries_about_nothing_the_rules_care_about_are_acknowledged_as_ignored(
-    jira_app: RunningApp, fake_slack: FakeSlack, variant: Callable[[dict[str, Any]], dict[str, Any]]
+    jira_app: RunningApp,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+    variant: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.webhooks.intake")
     response = await send(jira_app, variant(issue_updated()))
+    again = await send(jira_app, variant(issue_updated()))
 
     assert (response.status_code, response.json()["status"]) == (200, "ignored")
+    assert again.json()["status"] == "ignored"
     assert response.json()["detail"]
+    counted = [record.__dict__["ignored_total"] for record in caplog.records if "ignored_total" in record.__dict__]
+    assert len(counted) == 2 and counted[1] == counted[0] + 1
     assert await nothing_stored(jira_app.context)
     assert fake_slack.calls_to("chat.postMessage") == []
 
@@ -163,6 +173,20 @@ async def test_a_new_issue_raised_at_highest_priority_is_nudged(
     assert response.status_code == 202
     [nudge] = await posts_once_delivered(jira_app, fake_slack, SUPPORT)
     assert "Typo on the pricing page" in nudge["text"]
+
+
+async def test_a_delivery_that_cannot_be_stored_is_refused_for_a_retry_and_the_retry_nudges(
+    jira_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    async with table_offline(jira_app.context.engine, "events"):
+        refused = await send(jira_app, issue_updated())
+
+    assert (refused.status_code, refused.json()["retry"]) == (503, True)
+    assert refused.headers["Retry-After"]
+    retried = await send(jira_app, issue_updated())
+    assert retried.status_code == 202
+    assert await outcome(jira_app, DELIVERY) == "nudged"
+    assert len(await posts_once_delivered(jira_app, fake_slack, SUPPORT)) == 1
 
 
 # ---------------------------------------------------------------------------------------------- refused
