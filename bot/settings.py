@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # A webhook whose event is not stored within this many seconds is answered 503 with Retry-After (the sender
     # retries), rather than kept waiting on a database that has stopped answering.
     webhook_store_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Vendors' own webhooks (handlers/webhooks/jira.py, zendesk.py): each source is off until its secret is set.
+    jira_webhook_secret: SecretStr | None = None
+    zendesk_webhook_secret: SecretStr | None = None
 
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
@@ -180,12 +183,13 @@ class Settings(BaseSettings):
         problems = self._missing(slack) if slack_needed else []
         if problems and not self.slack_enabled and not self.teams_enabled:
             problems[-1] += " (Or set TEAMS_APP_ID to serve Microsoft Teams only.)"
-        webhook_secret = self.secret("whoelse_webhook_secret")
-        if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
-            problems.append(
-                "WHOELSE_WEBHOOK_SECRET still holds the example placeholder. "
-                f"{_WHERE_FROM['whoelse_webhook_secret']} Or leave it unset to turn webhooks off."
-            )
+        for name in ("whoelse_webhook_secret", "jira_webhook_secret", "zendesk_webhook_secret"):
+            webhook_secret = self.secret(name)
+            if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
+                problems.append(
+                    f"{name.upper()} still holds the example placeholder. "
+                    f"{_WHERE_FROM[name]} Or leave it unset to turn webhooks off."
+                )
         # Nothing configured here yet: the way in is the example file.
         first_run = slack_needed and not Path(".env").exists() and any(self.secret(name) is None for name in slack)
         _refuse(problems, hint=_FIRST_RUN_HINT if first_run else "")
@@ -235,4 +239,6 @@ _WHERE_FROM = {
         "it is needed for Socket Mode only."
     ),
     "whoelse_webhook_secret": "Choose a long random string and configure the same one in your CRM or helpdesk sender.",
+    "jira_webhook_secret": "Choose a long random string and enter it as the Secret of the Jira webhook (System > WebHooks).",
+    "zendesk_webhook_secret": "Copy the signing secret from the Zendesk webhook's page (Admin Center > Webhooks > Reveal secret).",
 }

@@ -1,0 +1,84 @@
+"""The steps every webhook route shares once its request is trusted: store the event, then answer the sender."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.context import AppContext
+from habits.events import BusinessEvent
+from habits.nudging import OUTCOME_DETAILS
+
+logger = logging.getLogger(__name__)
+
+# A database outage is usually over within moments; senders that honour Retry-After come back soon after.
+STORE_RETRY_AFTER_SECONDS = 5
+# Deliveries answered "ignored" since start-up, per source: logged with each one so a dashboard can chart them.
+IGNORED: Counter[str] = Counter()
+
+
+def problem(status: int, error: str, **details: object) -> JSONResponse:
+    return JSONResponse({"error": error, **details}, status_code=status)
+
+
+def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
+    """The body as a JSON object, or a 400 saying why it is not one."""
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return problem(400, f"body is not valid JSON: {error}")
+    except RecursionError:
+        # Python's JSON reader recurses once per level of nesting; no event needs more than a few.
+        return problem(400, "body is not valid JSON: nested too deeply")
+    if not isinstance(document, dict):
+        return problem(400, "body must be a JSON object")
+    return document
+
+
+def ignored(source: str, reason: str) -> JSONResponse:
+    """A trusted delivery about nothing the nudge rules care about: acknowledged so the sender stops, not stored."""
+    IGNORED[source] += 1
+    logger.info(
+        "%s webhook ignored: %s",
+        source,
+        reason,
+        extra={"source": source, "ignored_reason": reason, "ignored_total": IGNORED[source]},
+    )
+    return JSONResponse({"status": "ignored", "detail": reason}, status_code=200)
+
+
+async def store_and_answer(context: AppContext, event: BusinessEvent) -> JSONResponse:
+    """Stores the event (within the store deadline) and answers: 202 accepted, 200 for a repeat, 503 to retry."""
+    assert context.intake is not None
+    # One bot token serves one Slack team: that is where every webhook lands.
+    workspace_id = context.default_workspace_id
+    try:
+        event_id = await context.intake.accept(workspace_id=workspace_id, event=event)
+        first_id = (
+            None if event_id else await context.intake.existing_event_id(workspace_id=workspace_id, event=event)
+        )
+    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
+        logger.exception("could not store %s webhook event %s", event.source, event.external_id)
+        refused = problem(503, "the event could not be stored; please retry", retry=True)
+        refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+        return refused
+
+    if event_id is None:
+        # A repeat is answered 200 rather than 202: nothing new was accepted, and the sender should stop retrying.
+        return JSONResponse(
+            {"status": "duplicate_event", "detail": OUTCOME_DETAILS["duplicate_event"], "event_id": first_id},
+            status_code=200,
+        )
+    return JSONResponse(
+        {
+            "status": "accepted",
+            "detail": "stored; whoelse decides within moments whether it is a moment to nudge about",
+            "event_id": event_id,
+        },
+        status_code=202,
+    )
