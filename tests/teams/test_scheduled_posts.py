@@ -15,7 +15,7 @@ from habits.elephant_schedule import WeeklyPlan, set_weekly
 from models.db import session_scope
 from scheduler.elephant_jobs import open_weekly_poll, remind_open_polls
 from scheduler.runtime import clear_job_context, set_job_context
-from tests.conftest import RunningApp, serving
+from tests.conftest import RunningApp, eventually, serving
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.fakes.slack_api import FakeSlack
@@ -27,8 +27,9 @@ PEOPLE = {"29:1anna": "Anna", "29:1boris": "Boris"}
 
 
 @pytest.fixture
-def connector() -> Iterator[FakeBotConnector]:
-    fake = FakeBotConnector(app_id=APP_ID)
+def connector(request: pytest.FixtureRequest) -> Iterator[FakeBotConnector]:
+    # Tests that need Teams to throttle pass the fake's limits as a parameter.
+    fake = FakeBotConnector(app_id=APP_ID, **getattr(request, "param", {}))
     fake.start()
     for user, name in PEOPLE.items():
         fake.add_member(user, name)
@@ -71,17 +72,22 @@ async def app(
 
 
 async def weekly_poll_in_teams_channel(
-    app: RunningApp, connector: FakeBotConnector, login: FakeMicrosoftLogin, *, open_for: timedelta
+    app: RunningApp,
+    connector: FakeBotConnector,
+    login: FakeMicrosoftLogin,
+    *,
+    open_for: timedelta,
+    channel: str = CHANNEL,
 ) -> int:
     """whoelse is added to a Teams channel (as Teams tells it), which then has a weekly poll due now."""
     token = login.token(aud=APP_ID, iss=BOT_FRAMEWORK_ISSUER, serviceurl=connector.service_url)
-    body, headers = teams_request(bot_added(connector.service_url), token)
+    body, headers = teams_request(bot_added(connector.service_url, conversation_id=channel), token)
     assert (await app.post("/api/messages", body, headers)).status_code == 200
     now = app.context.clock()
     plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=open_for)
     async with session_scope(app.context.sessions) as session:
         schedule = await set_weekly(
-            session, workspace_id=TENANT, channel_id=CHANNEL, plan=plan, now=now - timedelta(minutes=5)
+            session, workspace_id=TENANT, channel_id=channel, plan=plan, now=now - timedelta(minutes=5)
         )
         schedule_id = schedule.id
     await app.context.delivery.drain()
@@ -127,3 +133,23 @@ async def test_teams_people_who_have_not_answered_get_the_reminder_in_their_team
     assert len({sent.conversation_id for sent in reminders}) == len(reminders) == len(PEOPLE)
     assert all("elephant-in-the-room poll open" in str(sent.activity) for sent in reminders)
     assert fake_slack.messages() == []
+
+
+@pytest.mark.parametrize("connector", [{"bot_limit_per_second": 2}], indirect=True)
+async def test_when_teams_throttles_every_channel_still_gets_its_poll_exactly_once(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    channels = [f"19:elephants-{n}@thread.tacv2" for n in range(4)]
+    for channel in channels:
+        schedule_id = await weekly_poll_in_teams_channel(
+            app, connector, microsoft_login, open_for=timedelta(days=2), channel=channel
+        )
+        await open_weekly_poll(workspace_id=TENANT, schedule_id=schedule_id)
+
+    async def all_posted() -> bool:
+        await app.context.delivery.drain()
+        return len(poll_posts(connector)) >= len(channels)
+
+    await eventually(all_posted, within=20, interval=0.2)
+    assert sorted(poll_posts(connector)) == sorted(channels)
+    assert connector.throttled > 0, "Teams said 429 at least once, and whoelse waited and tried again"
