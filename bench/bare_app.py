@@ -1,4 +1,5 @@
-"""The baseline: FastAPI + Bolt that verify and acknowledge, and do nothing else.
+"""The baseline: FastAPI + Bolt that verify and acknowledge, and do nothing else (and, when TEAMS_APP_ID is set,
+a Teams endpoint that only checks the token: bench/bare_teams.py).
 
 Benchmarks run it beside whoelse in the same run, so whoelse's figures are read as ratios to what the framework
 alone costs on this machine.
@@ -16,6 +17,8 @@ from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.bare_teams import add_teams_route
 
 
 def create_bare_app() -> FastAPI:
@@ -45,6 +48,11 @@ def create_bare_app() -> FastAPI:
         if not hmac.compare_digest(expected, request.headers.get("x-whoelse-signature", "")):
             return JSONResponse({"error": "bad signature"}, status_code=401)
         return JSONResponse({"status": "accepted"}, status_code=202)
+
+    if os.environ.get("TEAMS_APP_ID"):
+        add_teams_route(
+            app, metadata_url=os.environ["TEAMS_OPENID_METADATA_URL"], app_id=os.environ["TEAMS_APP_ID"]
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,8 @@ BOT_TOKEN = "xoxb-bench-token"
 SIGNING_SECRET = "bench-signing-secret-0123456789"
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 TEAM_ID = "T0001"
+TEAMS_APP_ID = "8e3a0d43-61f6-4a5c-9a3e-2c0b6a1f7d21"
+TEAMS_APP_PASSWORD = "bench-teams-app-password"
 
 
 def free_port() -> int:
@@ -102,6 +105,39 @@ def fake_slack(
         assert process.stdout is not None
         base_url = process.stdout.readline().decode().strip()
         yield base_url, process
+    finally:
+        process.kill()
+        process.wait()
+
+
+@dataclass(frozen=True)
+class ConnectorUrls:
+    service_url: str
+    token_url: str
+
+
+@contextmanager
+def fake_bot_connector() -> Iterator[ConnectorUrls]:
+    """The fake Bot Connector (and token endpoint) in its own process, for the same reason as `fake_slack`."""
+    code = (
+        "import sys\n"
+        "from tests.fakes.bot_connector import FakeBotConnector\n"
+        f"fake = FakeBotConnector(app_id={TEAMS_APP_ID!r}, app_password={TEAMS_APP_PASSWORD!r})\n"
+        "fake.start()\n"
+        "print(fake.service_url, fake.token_url, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    process = subprocess.Popen(
+        [PYTHON, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        service_url, token_url = process.stdout.readline().decode().split()
+        yield ConnectorUrls(service_url, token_url)
     finally:
         process.kill()
         process.wait()

@@ -4,6 +4,11 @@ Sends signed webhooks and Slack message events (bot posts in a watched channel) 
 as fast as a fixed number of concurrent senders can, in rounds that alternate between the two apps, and prints
 acknowledgement latency percentiles, throughput, server CPU time per request and peak RSS for both apps, with the
 whoelse/bare ratios, and checks that whoelse stored every event it acknowledged.
+`--mix teams` sends Teams messages to the bot instead (`help` typed in one of 100 channel conversations across 5
+tenants, with a Bot Framework token; whoelse queues a reply to each, and the run checks every one was queued); the
+bare app's Teams endpoint only checks the token (bench/bare_teams.py). `--mix all` sends the three kinds in turn.
+Teams is not in the default mix: a Teams message costs whoelse several times what a webhook does, so mixed in it
+would hide a change in the Slack and webhook figures behind its own.
 Run: `.venv/bin/python bench/ingest.py` (about two minutes).
 """
 
@@ -23,8 +28,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +43,38 @@ from bench.harness import (
     PYTHON,
     SIGNING_SECRET,
     TEAM_ID,
+    TEAMS_APP_ID,
+    TEAMS_APP_PASSWORD,
     WEBHOOK_SECRET,
     cpu_seconds,
+    fake_bot_connector,
     fake_slack,
     free_port,
     peak_rss_mib,
     percentile,
     server,
 )
+from tests.fakes.microsoft_login import FakeMicrosoftLogin
+from tests.support.teams import BOT_FRAMEWORK_ISSUER
+from tests.teams.activities import message_to_bot
 
 WATCHED_CHANNEL = "CDEALS"
+TEAMS_PATH = "/api/messages"
+TEAMS_CONVERSATIONS = [
+    (f"00000000-0000-4000-8000-{t:012d}", f"19:t{t}c{c:02d}@thread.tacv2") for t in range(5) for c in range(20)
+]
 _sequence = itertools.count()
+
+
+@dataclass
+class TeamsTraffic:
+    """Where the Teams activities say whoelse should answer, and a handful of tokens minted before the run."""
+
+    service_url: str
+    tokens: list[str]
+
+
+_teams: TeamsTraffic | None = None
 
 
 def _slack_signed(body: bytes) -> dict[str, str]:
@@ -108,12 +135,32 @@ def slack_message_request() -> tuple[str, bytes, dict[str, str]]:
     return "/slack/events", body, _slack_signed(body)
 
 
+def teams_message_request() -> tuple[str, bytes, dict[str, str]]:
+    assert _teams is not None, "the Teams traffic is set up in main()"
+    n = next(_sequence)
+    tenant, conversation = TEAMS_CONVERSATIONS[n % len(TEAMS_CONVERSATIONS)]
+    activity = message_to_bot("help", _teams.service_url, tenant=tenant, conversation_id=conversation)
+    activity["id"] = f"bench-{n}"
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {_teams.tokens[n % len(_teams.tokens)]}",
+    }
+    return TEAMS_PATH, json.dumps(activity).encode(), headers
+
+
 MIX = {
+    "all": (webhook_request, slack_message_request, teams_message_request),
     "both": (webhook_request, slack_message_request),
     "webhooks": (webhook_request,),
     "slack": (slack_message_request,),
+    "teams": (teams_message_request,),
 }
 _chosen_mix = MIX["both"]
+KINDS = {
+    webhook_request: "signed webhooks",
+    slack_message_request: "Slack message events",
+    teams_message_request: "Teams messages to the bot",
+}
 
 
 def next_request(n: int) -> tuple[str, bytes, dict[str, str]]:
@@ -127,6 +174,9 @@ class Step:
     ok: int
     seconds: float
     latencies_ms: list[float]
+    # Acknowledged requests by path, so stored events and queued Teams replies can be checked against them (and
+    # refused ones as "<path> answered <status>").
+    ok_by_path: Counter[str] = field(default_factory=Counter)
     # The server's CPU time (every thread) spent during the step: steadier than throughput on a shared machine.
     cpu_seconds: float = 0.0
 
@@ -139,18 +189,23 @@ class Step:
         return 1000 * self.cpu_seconds / self.ok if self.ok else float("nan")
 
 
-async def _send(session: aiohttp.ClientSession, base: str, n: int) -> tuple[bool, float]:
+async def _send(session: aiohttp.ClientSession, base: str, n: int, ok_by_path: Counter[str]) -> tuple[bool, float]:
     path, body, headers = next_request(n)
     started = time.perf_counter()
     async with session.post(base + path, data=body, headers=headers) as response:
         await response.read()
-        return response.status < 300, (time.perf_counter() - started) * 1000
+        success = response.status < 300
+    ok_by_path[path] += success
+    if not success:
+        ok_by_path[f"{path} answered {response.status}"] += 1
+    return success, (time.perf_counter() - started) * 1000
 
 
 async def open_loop(base: str, rate: float, seconds: float) -> Step:
     """Sends on a fixed schedule whatever the server does, so a slow server shows up as latency."""
     latencies: list[float] = []
     ok = 0
+    ok_by_path: Counter[str] = Counter()
     count = int(rate * seconds)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         start = time.perf_counter()
@@ -160,18 +215,19 @@ async def open_loop(base: str, rate: float, seconds: float) -> Step:
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             scheduled = due
-            success, _ = await _send(session, base, i)
+            success, _ = await _send(session, base, i, ok_by_path)
             latencies.append((time.perf_counter() - scheduled) * 1000)
             ok += success
 
         await asyncio.gather(*(one(i) for i in range(count)))
         elapsed = time.perf_counter() - start
-    return Step(f"{rate:g}/s", count, ok, elapsed, latencies)
+    return Step(f"{rate:g}/s", count, ok, elapsed, latencies, ok_by_path)
 
 
 async def closed_loop(base: str, concurrency: int, seconds: float) -> Step:
     latencies: list[float] = []
     ok = sent = 0
+    ok_by_path: Counter[str] = Counter()
     counter = itertools.count()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         start = time.perf_counter()
@@ -180,14 +236,14 @@ async def closed_loop(base: str, concurrency: int, seconds: float) -> Step:
         async def sender() -> None:
             nonlocal ok, sent
             while time.perf_counter() < deadline:
-                success, latency = await _send(session, base, next(counter))
+                success, latency = await _send(session, base, next(counter), ok_by_path)
                 sent += 1
                 ok += success
                 latencies.append(latency)
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return Step(f"max ({concurrency} senders)", sent, ok, elapsed, latencies)
+    return Step(f"max ({concurrency} senders)", sent, ok, elapsed, latencies, ok_by_path)
 
 
 def prepare_whoelse_database(url: str) -> None:
@@ -238,6 +294,26 @@ def count_stored_events(database_url: str, *, decided: bool = False) -> int:
     try:
         with engine.connect() as connection:
             return int(connection.scalar(query) or 0)
+    finally:
+        engine.dispose()
+
+
+def count_teams_replies(database_url: str) -> tuple[int, int]:
+    """Teams replies whoelse queued, and how many of them it has sent so far."""
+    from sqlalchemy import create_engine, func, select
+
+    from models.db import sync_url
+    from models.outbox import SENT, OutboxMessage
+
+    replies = (
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.idempotency_key.like("teams-reply:%"))
+    )
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            queued = int(connection.scalar(replies) or 0)
+            sent = int(connection.scalar(replies.where(OutboxMessage.status == SENT)) or 0)
+            return queued, sent
     finally:
         engine.dispose()
 
@@ -308,6 +384,20 @@ async def measured(app: App, others: list[App], run: Callable[[], Coroutine[Any,
     return step
 
 
+async def warm_up_teams(apps: list[App]) -> None:
+    """One authenticated activity that asks nothing of the bot (typing), so each app reads the signing keys before
+    the run: whoelse answers 503 to requests that arrive while its very first key fetch is still under way."""
+    assert _teams is not None
+    _, conversation = TEAMS_CONVERSATIONS[0]
+    typing = {**message_to_bot("", _teams.service_url, conversation_id=conversation), "type": "typing"}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {_teams.tokens[0]}"}
+    async with aiohttp.ClientSession() as session:
+        for app in apps:
+            async with session.post(app.base + TEAMS_PATH, data=json.dumps(typing), headers=headers) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"{app.name} refused an authenticated Teams activity: {response.status}")
+
+
 async def measure(apps: list[App], args: argparse.Namespace) -> dict[str, list[Step]]:
     """Open-loop steps for each app in turn, then alternating max-throughput rounds.
 
@@ -316,6 +406,8 @@ async def measure(apps: list[App], args: argparse.Namespace) -> dict[str, list[S
     whichever ran second.
     """
     steps: dict[str, list[Step]] = {app.name: [] for app in apps}
+    if teams_message_request in _chosen_mix:
+        await warm_up_teams(apps)
     runs: list[tuple[App, Callable[[], Coroutine[Any, Any, Step]]]] = []
     for rate in args.rates:
         runs += [(app, functools.partial(open_loop, app.base, rate, args.seconds)) for app in apps]
@@ -347,7 +439,20 @@ def main() -> None:
     global _chosen_mix
     _chosen_mix = MIX[args.mix]
 
-    with tempfile.TemporaryDirectory() as scratch, fake_slack() as (slack_url, _), contextlib.ExitStack() as stack:
+    global _teams
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        fake_slack() as (slack_url, _),
+        fake_bot_connector() as connector,
+        FakeMicrosoftLogin() as login,
+        contextlib.ExitStack() as stack,
+    ):
+        # Minting is not what is measured: a few tokens, made before the run, are sent in turn.
+        tokens = [
+            login.token(aud=TEAMS_APP_ID, iss=BOT_FRAMEWORK_ISSUER, serviceurl=connector.service_url)
+            for _ in range(8)
+        ]
+        _teams = TeamsTraffic(connector.service_url, tokens)
         workdir = Path(scratch)
         database = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
         prepare_whoelse_database(database)
@@ -364,27 +469,43 @@ def main() -> None:
                 "HOST": "127.0.0.1",
                 "LOG_LEVEL": "WARNING",
                 "DATABASE_URL": database,
+                "TEAMS_APP_ID": TEAMS_APP_ID,
+                "TEAMS_APP_PASSWORD": TEAMS_APP_PASSWORD,
+                "TEAMS_OPENID_METADATA_URL": login.metadata_url,
+                "TEAMS_TOKEN_URL": connector.token_url,
             }
             log = workdir / f"{kind}.log"
             processes[kind] = stack.enter_context(server(app_command(kind, port), env=env, port=port, log=log))
             apps.append(App(kind, f"http://127.0.0.1:{port}", processes[kind].pid))
         steps = asyncio.run(measure(apps, args))
-        stored = wait_until_stored(database, sum(step.ok for step in steps["whoelse"]))
+        acknowledged: Counter[str] = sum((step.ok_by_path for step in steps["whoelse"]), Counter())
+        teams_acknowledged = acknowledged.pop(TEAMS_PATH, 0)
+        refused = {key: acknowledged.pop(key) for key in list(acknowledged) if " answered " in key}
+        stored = wait_until_stored(database, sum(acknowledged.values()))
         decided_per_second = deciding_rate(database)
+        teams_queued, teams_sent = count_teams_replies(database)
         rss = {kind: peak_rss_mib(process.pid) for kind, process in processes.items()}
 
     report(args, steps["bare"], steps["whoelse"], stored, rss)
-    print(
-        f"whoelse decides {decided_per_second:.0f} events/s once the senders stop: the sustained rate at which "
-        "acknowledged events become nudges (a burst above it is nudged late, not lost)"
-    )
+    if refused:
+        print("whoelse refused: " + ", ".join(f"{count} x {key}" for key, count in sorted(refused.items())))
+    if teams_acknowledged:
+        print(
+            f"Teams replies queued by whoelse: {teams_queued} of {teams_acknowledged} messages acknowledged "
+            f"({teams_sent} sent to the Bot Connector by the end, at most one a second per conversation)"
+        )
+    if stored.expected:
+        print(
+            f"whoelse decides {decided_per_second:.0f} events/s once the senders stop: the sustained rate at which "
+            "acknowledged events become nudges (a burst above it is nudged late, not lost)"
+        )
 
 
 def report(
     args: argparse.Namespace, bare: list[Step], whoelse: list[Step], stored: Stored, rss: dict[str, float]
 ) -> None:
     print(
-        f"ingest benchmark: {args.mix} (signed webhooks / Slack message events); open-loop steps of "
+        f"ingest benchmark: {args.mix} ({' / '.join(KINDS[kind] for kind in MIX[args.mix])}); open-loop steps of "
         f"{args.seconds:g}s, then {args.rounds} max-throughput rounds of {args.round_seconds:g}s per app, alternating"
     )
     print(f"{'step':<18}{'app':<9}{'sent':>6}{'ok':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}")

@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
-from bot.gateway import DeliveryError
+from bot.gateway import ChatGateway, DeliveryError
 from habits.elephant_reminders import Colleague, send_reminders
 from habits.elephant_schedule import open_scheduled_poll, opening_due, recurrence_of
 from habits.elephants import advance, with_retries
@@ -144,27 +144,30 @@ async def remind_open_polls(context: AppContext) -> None:
     async with session_scope(context.sessions) as session:
         polls = [(poll.workspace_id, poll.id, poll.channel_id) for poll in await open_polls(session)]
 
-    async def look_up(user_id: str) -> Colleague | None:
-        try:
-            person = await context.gateway.person(user=user_id)
-        except DeliveryError:
-            logger.warning("could not read a channel member's time zone; trying again at the next pass")
-            return None
-        return Colleague(user_id=person.user_id, timezone=person.timezone, is_bot=person.is_bot)
-
     queued = 0
     for workspace_id, poll_id, channel_id in polls:
         try:
-            members = await context.gateway.channel_members(channel=channel_id)
+            # Members and people are read from the poll's own platform: a Teams tenant's channel is not Slack's.
+            gateway = await context.gateway_for(workspace_id)
+            members = await gateway.channel_members(channel=channel_id)
             queued += await send_reminders(
                 context.sessions,
                 workspace_id=workspace_id,
                 poll_id=poll_id,
                 members=members,
-                look_up=look_up,
+                look_up=partial(_colleague, gateway),
                 now=now,
             )
         except Exception:
             logger.exception("elephant poll reminders failed", extra={"workspace": workspace_id, "poll": poll_id})
     if queued:
         context.delivery.wake()
+
+
+async def _colleague(gateway: ChatGateway, user_id: str) -> Colleague | None:
+    try:
+        person = await gateway.person(user=user_id)
+    except DeliveryError:
+        logger.warning("could not read a channel member's time zone; trying again at the next pass")
+        return None
+    return Colleague(user_id=person.user_id, timezone=person.timezone, is_bot=person.is_bot)
