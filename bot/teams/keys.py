@@ -59,7 +59,9 @@ class OpenIdKeys:
 
     async def get(self, kid: str) -> PublishedKey | None:
         """The key with this id, or None when the document does not publish it (even after a refresh)."""
-        if self._needs_refresh(kid):
+        # A request that arrives while a fetch is under way waits for it (the first burst after a start would
+        # otherwise find no keys yet and be refused).
+        if self._needs_refresh(kid) or self._lock.locked():
             async with self._lock:
                 # Whoever held the lock may just have fetched what this request needs.
                 if self._needs_refresh(kid):

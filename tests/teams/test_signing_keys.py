@@ -48,6 +48,15 @@ async def test_a_rotated_key_is_found_by_refreshing_when_a_token_names_it(
     assert microsoft_login.key_fetches == 2
 
 
+async def test_requests_arriving_during_the_first_fetch_wait_for_it_instead_of_being_refused(
+    keys: OpenIdKeys, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    found = await asyncio.gather(*(keys.get(microsoft_login.kid) for _ in range(10)))
+
+    assert all(key is not None for key in found)
+    assert microsoft_login.key_fetches == 1
+
+
 async def test_made_up_key_ids_cause_at_most_one_refresh_per_interval(
     keys: OpenIdKeys, microsoft_login: FakeMicrosoftLogin, clock: Clock
 ) -> None:
