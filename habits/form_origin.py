@@ -10,10 +10,12 @@ import json
 from dataclasses import dataclass
 
 from habits.ids import parse_id
+from models.base import PLATFORM_ID_LENGTH
 
 NOT_YOUR_FORM = "This form can't be sent from here. Please open it again from the message in your channel."
-# Platform ids are short; anything longer did not come from a form we opened.
-_LONGEST_PLATFORM_ID = 64
+# As long as the database keeps them (Teams conversation and user ids run past a hundred characters); anything longer
+# did not come from a form whoelse opened.
+_LONGEST_PLATFORM_ID = PLATFORM_ID_LENGTH
 
 
 @dataclass(frozen=True)
