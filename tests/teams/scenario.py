@@ -3,6 +3,7 @@ and the cards whoelse posted read back from the fake Bot Connector."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
@@ -13,11 +14,13 @@ import httpx
 from bot.app import create_app
 from bot.delivery import DeliveryPolicy
 from bot.settings import Settings
+from scheduler.elephant_jobs import sweep_polls
 from tests.conftest import RunningApp, serving
 from tests.fakes.bot_connector import FakeBotConnector, SentActivity
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.handlers.test_elephant_command import Clock
 from tests.support.teams import APP_ID, BOT_FRAMEWORK_ISSUER, teams_request
+from tests.teams.activities import CHANNEL, dialog_fetch, dialog_submit, message_to_bot
 
 # Three people, so a poll reaches the minimum that keeps answers anonymous: (Entra object id, Bot Framework id).
 PEOPLE = {
@@ -29,7 +32,7 @@ OTHER_CONVERSATION = "19:other-channel@thread.tacv2"
 
 
 @asynccontextmanager
-async def teams_app(
+async def serving_teams(
     settings: Settings, connector: FakeBotConnector, login: FakeMicrosoftLogin, clock: Clock
 ) -> AsyncIterator[RunningApp]:
     """Slack and Teams on together, time moved by hand, delivery and jobs driven by the test."""
@@ -130,3 +133,42 @@ def action_text(response: httpx.Response) -> str:
     body = response.json()
     assert body["type"] == "application/vnd.microsoft.activity.message", body
     return str(body["value"])
+
+
+class Teams:
+    """What people do in the channel, and what whoelse posted there."""
+
+    def __init__(self, app: RunningApp, login: FakeMicrosoftLogin, connector: FakeBotConnector) -> None:
+        self.app, self.login, self.connector = app, login, connector
+
+    async def type(self, text: str, person: str = "Jane Doe") -> str:
+        """Types a command to whoelse in the channel; returns its reply (in that message's thread)."""
+        typed = by(person, message_to_bot(text, self.connector.service_url))
+        await send(self.app, self.login, self.connector, typed)
+        await self.app.context.delivery.drain()
+        thread = f"{CHANNEL};messageid={typed['id']}"
+        [reply] = [sent for sent in self.connector.activities() if sent.conversation_id == thread]
+        # A reply with parts is a card: everything it shows.
+        return str(reply.activity.get("text") or json.dumps(reply.activity, ensure_ascii=False))
+
+    async def form(self, verb: str, poll_id: str, person: str) -> dict[str, Any]:
+        response = await send(
+            self.app,
+            self.login,
+            self.connector,
+            by(person, dialog_fetch(verb, {"value": poll_id}, self.connector.service_url)),
+        )
+        return dialog_card(response)
+
+    async def submit(self, data: dict[str, Any], person: str, *, conversation: str = CHANNEL) -> str:
+        activity = in_conversation(conversation, by(person, dialog_submit(data, self.connector.service_url)))
+        return closing_text(await send(self.app, self.login, self.connector, activity))
+
+    def posted(self, words: str) -> list[dict[str, Any]]:
+        return [card for sent, card in cards(self.connector) if sent.method == "POST" and words in str(card)]
+
+    async def move_on(self, clock: Clock, **delta: float) -> None:
+        """Moves time on and lets the polls move on with it."""
+        clock.advance(**delta)
+        await sweep_polls(self.app.context)
+        await self.app.context.delivery.drain()

@@ -3,13 +3,8 @@ in dialogs, closed with results in the channel, and as anonymous as on Slack."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
-
-import pytest
 from sqlalchemy import select
 
-from bot.settings import Settings
 from habits.elephant_messages import (
     CHOICE_INPUT,
     NAME_BUTTON,
@@ -24,34 +19,24 @@ from habits.form_origin import NOT_YOUR_FORM
 from models.db import session_scope
 from models.elephants import ElephantSubmission, schedule_for_channel
 from models.workspaces import Workspace
-from scheduler.elephant_jobs import sweep_polls
-from tests.conftest import RunningApp
-from tests.fakes.bot_connector import FakeBotConnector
-from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.habits.test_elephants import _every_cell
 from tests.handlers.test_elephant_command import Clock
 from tests.teams.activities import (
     CHANNEL,
     OTHER_TENANT,
     TENANT,
-    bot_added,
     dialog_fetch,
-    dialog_submit,
-    message_to_bot,
 )
 from tests.teams.scenario import (
     OTHER_CONVERSATION,
     PEOPLE,
+    Teams,
     button_value,
-    by,
     cards,
     closing_text,
-    dialog_card,
     filled,
     in_conversation,
-    running_connector,
     send,
-    teams_app,
 )
 
 ELEPHANTS = {
@@ -59,74 +44,6 @@ ELEPHANTS = {
     "Omar Haddad": "Support hears about outages from customers",
     "Lena Park": "Marketing launches before docs exist",
 }
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def connector() -> Iterator[FakeBotConnector]:
-    with running_connector() as fake:
-        yield fake
-
-
-@pytest.fixture
-def microsoft_login() -> Iterator[FakeMicrosoftLogin]:
-    with FakeMicrosoftLogin() as login:
-        yield login
-
-
-@pytest.fixture
-async def app(
-    settings: Settings, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin, clock: Clock
-) -> AsyncIterator[RunningApp]:
-    async with teams_app(settings, connector, microsoft_login, clock) as running:
-        await send(running, microsoft_login, connector, bot_added(connector.service_url))
-        yield running
-
-
-class Teams:
-    """What people do in the channel, and what whoelse posted there."""
-
-    def __init__(self, app: RunningApp, login: FakeMicrosoftLogin, connector: FakeBotConnector) -> None:
-        self.app, self.login, self.connector = app, login, connector
-
-    async def type(self, text: str, person: str = "Jane Doe") -> str:
-        """Types a command to whoelse in the channel; returns its reply (in that message's thread)."""
-        typed = by(person, message_to_bot(text, self.connector.service_url))
-        await send(self.app, self.login, self.connector, typed)
-        await self.app.context.delivery.drain()
-        thread = f"{CHANNEL};messageid={typed['id']}"
-        [reply] = [sent for sent in self.connector.activities() if sent.conversation_id == thread]
-        return str(reply.activity.get("text") or "")
-
-    async def form(self, verb: str, poll_id: str, person: str) -> dict[str, Any]:
-        response = await send(
-            self.app,
-            self.login,
-            self.connector,
-            by(person, dialog_fetch(verb, {"value": poll_id}, self.connector.service_url)),
-        )
-        return dialog_card(response)
-
-    async def submit(self, data: dict[str, Any], person: str, *, conversation: str = CHANNEL) -> str:
-        activity = in_conversation(conversation, by(person, dialog_submit(data, self.connector.service_url)))
-        return closing_text(await send(self.app, self.login, self.connector, activity))
-
-    def posted(self, words: str) -> list[dict[str, Any]]:
-        return [card for sent, card in cards(self.connector) if sent.method == "POST" and words in str(card)]
-
-    async def move_on(self, clock: Clock, **delta: float) -> None:
-        clock.advance(**delta)
-        await sweep_polls(self.app.context)
-        await self.app.context.delivery.drain()
-
-
-@pytest.fixture
-def teams(app: RunningApp, microsoft_login: FakeMicrosoftLogin, connector: FakeBotConnector) -> Teams:
-    return Teams(app, microsoft_login, connector)
 
 
 async def run_a_poll(teams: Teams, clock: Clock) -> None:
@@ -155,24 +72,24 @@ async def run_a_poll(teams: Teams, clock: Clock) -> None:
 
 
 async def test_a_poll_started_on_teams_is_named_voted_on_and_closed_with_results_in_the_channel(
-    teams: Teams, connector: FakeBotConnector, clock: Clock
+    tenant: Teams, clock: Clock
 ) -> None:
-    await run_a_poll(teams, clock)
+    await run_a_poll(tenant, clock)
 
-    [results] = teams.posted("3 people took part")
+    [results] = tenant.posted("3 people took part")
     assert "Support hears about outages from customers" in str(results)
-    assert all(sent.conversation_id.startswith(CHANNEL) for sent in connector.activities())
-    for _sent, card in cards(connector):
+    assert all(sent.conversation_id.startswith(CHANNEL) for sent in tenant.connector.activities())
+    for _sent, card in cards(tenant.connector):
         for aad, bot_framework_id in PEOPLE.values():
             assert aad not in str(card) and bot_framework_id not in str(card), "nothing posted names a participant"
 
 
 async def test_after_a_teams_poll_nothing_stored_ties_a_person_to_what_they_named_or_voted_for(
-    teams: Teams, app: RunningApp, clock: Clock
+    tenant: Teams, clock: Clock
 ) -> None:
-    await run_a_poll(teams, clock)
+    await run_a_poll(tenant, clock)
 
-    async with app.context.sessions() as session:
+    async with tenant.app.context.sessions() as session:
         cells = await session.run_sync(lambda sync: list(_every_cell(sync.connection())))
     assert any(ELEPHANTS["Lena Park"] in cell for _where, cell in cells), "the scan reads the submissions"
     for where, cell in cells:
@@ -180,69 +97,67 @@ async def test_after_a_teams_poll_nothing_stored_ties_a_person_to_what_they_name
             assert aad not in cell and bot_framework_id not in cell, f"{person} is still stored in {where}"
 
 
-async def test_with_two_people_on_teams_the_results_stay_hidden(teams: Teams, clock: Clock) -> None:
-    await teams.type("elephant now")
-    [poll] = teams.posted(QUESTION)
+async def test_with_two_people_on_teams_the_results_stay_hidden(tenant: Teams, clock: Clock) -> None:
+    await tenant.type("elephant now")
+    [poll] = tenant.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
     for person in ["Jane Doe", "Omar Haddad"]:
-        form = await teams.form(NAME_BUTTON, poll_id, person)
-        await teams.submit(filled(form, **{TEXT_INPUT: ELEPHANTS[person]}), person)
-    await teams.move_on(clock, days=2, minutes=1)
-    await teams.move_on(clock, minutes=5)
+        form = await tenant.form(NAME_BUTTON, poll_id, person)
+        await tenant.submit(filled(form, **{TEXT_INPUT: ELEPHANTS[person]}), person)
+    await tenant.move_on(clock, days=2, minutes=1)
+    await tenant.move_on(clock, minutes=5)
 
-    assert len(teams.posted("the results stay hidden")) == 1
-    assert all(ELEPHANTS["Jane Doe"] not in str(card) for _sent, card in cards(teams.connector))
+    assert len(tenant.posted("the results stay hidden")) == 1
+    assert all(ELEPHANTS["Jane Doe"] not in str(card) for _sent, card in cards(tenant.connector))
 
 
 async def test_a_weekly_poll_set_on_teams_opens_in_the_channel_at_its_time_in_the_tenant_s_zone(
-    teams: Teams, app: RunningApp, connector: FakeBotConnector, clock: Clock
+    tenant: Teams, clock: Clock
 ) -> None:
-    async with session_scope(app.context.sessions) as session:
+    async with session_scope(tenant.app.context.sessions) as session:
         workspace = await session.get(Workspace, TENANT)
         assert workspace is not None
         workspace.timezone = "Asia/Tokyo"
     # Teams does not say a person's time zone: "09:30" is the tenant's.
-    connector.add_member(PEOPLE["Jane Doe"][0], "Jane Doe")
-    reply = await teams.type("elephant weekly monday 09:30")
+    tenant.connector.add_member(PEOPLE["Jane Doe"][0], "Jane Doe")
+    reply = await tenant.type("elephant weekly monday 09:30")
     # Teams markdown escapes the brackets: \(Asia/Tokyo\).
     assert "every Monday at 09:30 \\(Asia/Tokyo\\)" in reply
-    assert "every Monday at 09:30 \\(Asia/Tokyo\\)" in await teams.type("elephant")
+    assert "every Monday at 09:30 \\(Asia/Tokyo\\)" in await tenant.type("elephant")
 
-    async with session_scope(app.context.sessions) as session:
+    async with session_scope(tenant.app.context.sessions) as session:
         schedule = await schedule_for_channel(session, workspace_id=TENANT, channel_id=CHANNEL)
         assert schedule is not None
         opening = next_opening(schedule, clock.now)
-    await teams.move_on(clock, seconds=(opening - clock.now).total_seconds() + 60)
-    [poll] = teams.posted(QUESTION)
+    await tenant.move_on(clock, seconds=(opening - clock.now).total_seconds() + 60)
+    [poll] = tenant.posted(QUESTION)
     assert button_value(poll, NAME_BUTTON)
-    assert "Stopped" in await teams.type("elephant off")
+    assert "Stopped" in await tenant.type("elephant off")
 
 
-async def test_a_poll_button_from_another_channel_or_tenant_opens_nothing(teams: Teams) -> None:
-    await teams.type("elephant now")
-    [poll] = teams.posted(QUESTION)
+async def test_a_poll_button_from_another_channel_or_tenant_opens_nothing(tenant: Teams) -> None:
+    await tenant.type("elephant now")
+    [poll] = tenant.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
 
     elsewhere = in_conversation(
-        OTHER_CONVERSATION, dialog_fetch(NAME_BUTTON, {"value": poll_id}, teams.connector.service_url)
+        OTHER_CONVERSATION, dialog_fetch(NAME_BUTTON, {"value": poll_id}, tenant.connector.service_url)
     )
-    other_tenant = dialog_fetch(NAME_BUTTON, {"value": poll_id}, teams.connector.service_url, tenant=OTHER_TENANT)
-    odd = dialog_fetch(NAME_BUTTON, {"value": "not-a-poll"}, teams.connector.service_url)
+    other_tenant = dialog_fetch(NAME_BUTTON, {"value": poll_id}, tenant.connector.service_url, tenant=OTHER_TENANT)
+    odd = dialog_fetch(NAME_BUTTON, {"value": "not-a-poll"}, tenant.connector.service_url)
     for activity in (elsewhere, other_tenant, odd):
-        assert closing_text(await send(teams.app, teams.login, teams.connector, activity)) == NOT_HERE
+        assert closing_text(await send(tenant.app, tenant.login, tenant.connector, activity)) == NOT_HERE
 
 
-async def test_a_form_is_answered_only_by_who_opened_it_in_the_channel_it_was_opened_in(
-    teams: Teams, app: RunningApp
-) -> None:
-    await teams.type("elephant now")
-    [poll] = teams.posted(QUESTION)
-    form = await teams.form(NAME_BUTTON, button_value(poll, NAME_BUTTON), "Jane Doe")
+async def test_a_form_is_answered_only_by_who_opened_it_in_the_channel_it_was_opened_in(tenant: Teams) -> None:
+    await tenant.type("elephant now")
+    [poll] = tenant.posted(QUESTION)
+    form = await tenant.form(NAME_BUTTON, button_value(poll, NAME_BUTTON), "Jane Doe")
     assert form["actions"][0]["data"]["dialog"] == SUBMIT_FORM
     data = filled(form, **{TEXT_INPUT: "Nobody owns onboarding"})
 
-    assert await teams.submit(data, "Omar Haddad") == NOT_YOUR_FORM
-    assert await teams.submit(data, "Jane Doe", conversation=OTHER_CONVERSATION) == NOT_YOUR_FORM
-    assert await teams.submit({**data, "context": "{not json"}, "Jane Doe") == NOT_YOUR_FORM
-    async with session_scope(app.context.sessions) as session:
+    assert await tenant.submit(data, "Omar Haddad") == NOT_YOUR_FORM
+    assert await tenant.submit(data, "Jane Doe", conversation=OTHER_CONVERSATION) == NOT_YOUR_FORM
+    assert await tenant.submit({**data, "context": "{not json"}, "Jane Doe") == NOT_YOUR_FORM
+    async with session_scope(tenant.app.context.sessions) as session:
         assert list(await session.scalars(select(ElephantSubmission.text))) == []
