@@ -136,11 +136,15 @@ async def _start_now(request: CommandRequest, context: AppContext, rest: str) ->
 
 
 async def _timezone_of(request: CommandRequest, context: AppContext) -> str:
-    """The caller's own time zone (what they mean by "09:00"), else the workspace's."""
+    """The caller's own time zone (what they mean by "09:00"), else the workspace's (Teams never says a person's)."""
     try:
-        return (await context.gateway.person(user=request.user_id)).timezone
+        gateway = await context.gateway_for(request.workspace_id)
+        timezone = (await gateway.person(user=request.user_id)).timezone
     except DeliveryError:
-        logger.warning("could not read the caller's time zone from Slack; using the workspace's")
+        logger.warning("could not read the caller's time zone; using the workspace's")
+        timezone = ""
+    if timezone:
+        return timezone
     async with session_scope(context.sessions) as session:
         workspace = await get_or_create_workspace(
             session, workspace_id=request.workspace_id, default_timezone=context.settings.default_timezone
@@ -154,6 +158,7 @@ def add_commands(router: CommandRouter) -> None:
         syntax="elephant now|weekly|off",
         summary=f"anonymous elephant-in-the-room polls, once or every week ({command('elephant')} alone says more)",
         order=60,
+        on_teams=True,
     )
 
 

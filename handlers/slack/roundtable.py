@@ -65,6 +65,10 @@ SET_UP_WORDS = ("set", "setup", "change")
 CANCEL_WORDS = ("cancel", "off", "stop")
 CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
 NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
+SET_UP_NOT_ON_TEAMS = (
+    f"Setting up a round-table ({command('roundtable set')}) works in Slack today and is coming to Teams. "
+    f"Here you can already see this channel's round-table ({command('roundtable')}) and cancel it."
+)
 RSVP_REFUSALS = {
     "not_found": "I can't find that round-table meeting any more.",
     "cancelled": "This round-table has been cancelled.",
@@ -87,6 +91,9 @@ async def roundtable_command(request: CommandRequest, context: AppContext) -> Me
     if action == "":
         return await _overview(context, workspace_id=request.workspace_id, channel_id=request.channel_id)
     if action in SET_UP_WORDS:
+        if not request.trigger_id:
+            # Teams opens a dialog only from a card's button, never from a typed message.
+            return Message(text=SET_UP_NOT_ON_TEAMS)
         await _open_setup_form(
             context,
             workspace_id=request.workspace_id,
@@ -114,10 +121,12 @@ async def _overview(context: AppContext, *, workspace_id: str, channel_id: str) 
 
 
 async def _missing(context: AppContext, roundtable: RoundTable) -> list[str] | None:
-    """The teams nobody invited belongs to; None when Slack could not tell us just now."""
+    """The teams nobody invited belongs to; None when the platform could not tell us just now."""
     try:
         return await missing_teams(
-            context.gateway, invitees=roundtable.invitees, group_ids=roundtable.invited_groups
+            await context.gateway_for(roundtable.workspace_id),
+            invitees=roundtable.invitees,
+            group_ids=roundtable.invited_groups,
         )
     except DeliveryError:
         logger.exception("could not look up the round-table's invitees to see which teams are missing")
@@ -211,6 +220,7 @@ def add_commands(router: CommandRouter) -> None:
         syntax="roundtable set|cancel",
         summary=f"a recurring cross-functional round-table for this channel ({command('roundtable')} alone shows it)",
         order=70,
+        on_teams=True,
     )
 
 

@@ -100,5 +100,10 @@ async def answer_invoke(
 
 def invoke_handlers() -> dict[str, InvokeHandler]:
     """Every card action and dialog whoelse answers on Teams, by verb."""
+    # Imported here: the features' handlers take Invoke and InvokeResponse from this module.
+    from handlers.teams import polls, roundtables
+
     handlers: dict[str, InvokeHandler] = {}
+    handlers.update(polls.handlers())
+    handlers.update(roundtables.handlers())
     return handlers

@@ -10,9 +10,13 @@ import pytest
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import RunningApp, serving
+from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
+from tests.handlers.test_elephant_command import Clock
 from tests.support import databases
 from tests.support.teams import APP_ID
+from tests.teams.activities import bot_added
+from tests.teams.scenario import Teams, running_connector, send, serving_teams
 
 
 @pytest.fixture
@@ -42,3 +46,24 @@ def teams_settings(sqlite_url: str, microsoft_login: FakeMicrosoftLogin) -> Sett
 async def teams_app(teams_settings: Settings) -> AsyncIterator[RunningApp]:
     async with serving(create_app(teams_settings, background_workers=False)) as app:
         yield app
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def bot_connector() -> Iterator[FakeBotConnector]:
+    with running_connector() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def tenant(
+    settings: Settings, bot_connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin, clock: Clock
+) -> AsyncIterator[Teams]:
+    """whoelse added to a channel of a Teams tenant (Slack on too), with time and delivery moved by hand."""
+    async with serving_teams(settings, bot_connector, microsoft_login, clock) as app:
+        await send(app, microsoft_login, bot_connector, bot_added(bot_connector.service_url))
+        yield Teams(app, microsoft_login, bot_connector)

@@ -1,0 +1,110 @@
+"""The elephant poll's buttons and forms on Teams: "Name an elephant" and "Vote" open a dialog (task/fetch), and
+the naming form and the ballot are sent back in one (task/submit). Same domain calls, same storage and same checks
+as Slack's handlers/slack/elephant.py; answers are confirmed as the dialog closes, never with a message in the
+channel, since a queued "thanks" would record who answered when.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import AppContext
+from bot.teams.cards import render_dialog, submitted
+from habits.elephant_messages import (
+    BALLOT_FORM,
+    CHOICE_INPUT,
+    INFO_FORM,
+    NAME_BUTTON,
+    SUBMIT_FORM,
+    TEXT_INPUT,
+    VOTE_BUTTON,
+)
+from habits.elephants import NOT_HERE, cast_vote, form_for, name_elephant
+from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
+from habits.ids import parse_id
+from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS
+from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message
+from models.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+NAMED = "Thank you. Your elephant is in — with no name attached. Voting opens when naming closes."
+VOTED = "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
+PICK_ONE = "Please pick the elephant that matters most."
+
+
+async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    """The naming form or the ballot for the poll on the card clicked, if that poll is this channel's."""
+    poll_id = parse_id(invoke.data.get("value"))
+    dialog = None
+    if poll_id is not None:
+        async with session_scope(context.sessions) as session:
+            dialog = await form_for(
+                session,
+                workspace_id=invoke.workspace_id,
+                channel_id=invoke.channel_id,
+                poll_id=poll_id,
+                user_id=invoke.user_id,
+                now=context.clock(),
+            )
+    if dialog is None:
+        logger.warning(
+            "refused a click on elephant poll %s: it is not in the channel clicked from",
+            poll_id,
+            extra={"workspace": invoke.workspace_id, "channel": invoke.channel_id, "user": invoke.user_id},
+        )
+        return dialog_message(NOT_HERE)
+    if dialog.callback_id == INFO_FORM:
+        # A form that only tells something is a message on Teams: no "OK" to press.
+        return dialog_message(dialog.intro)
+    return InvokeResponse(200, render_dialog(dialog))
+
+
+def _origin(invoke: Invoke, context_text: str) -> FormOrigin | None:
+    """The form's origin, if this person opened it for a poll of the conversation it is sent from."""
+    origin = read_origin(context_text, user_id=invoke.user_id)
+    if origin is None or origin.subject_id is None or origin.channel_id != invoke.channel_id:
+        return None
+    return origin
+
+
+async def on_naming(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    form = submitted(invoke.data)
+    origin = _origin(invoke, form.context)
+    if origin is None or origin.subject_id is None:
+        return dialog_message(NOT_YOUR_FORM)
+    text = form.values.get(TEXT_INPUT)
+    outcome = await name_elephant(
+        context.sessions,
+        workspace_id=invoke.workspace_id,
+        channel_id=origin.channel_id,
+        poll_id=origin.subject_id,
+        user_id=invoke.user_id,
+        text=text if isinstance(text, str) else "",
+        now=context.clock(),
+    )
+    return dialog_message(NAMED if outcome == "recorded" else SUBMIT_ERRORS[outcome])
+
+
+async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    form = submitted(invoke.data)
+    origin = _origin(invoke, form.context)
+    if origin is None or origin.subject_id is None:
+        return dialog_message(NOT_YOUR_FORM)
+    choice = form.values.get(CHOICE_INPUT)
+    if not isinstance(choice, str) or not choice:
+        return dialog_message(PICK_ONE)
+    outcome = await cast_vote(
+        context.sessions,
+        workspace_id=invoke.workspace_id,
+        channel_id=origin.channel_id,
+        poll_id=origin.subject_id,
+        user_id=invoke.user_id,
+        submission_id=choice,
+        now=context.clock(),
+    )
+    return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])
+
+
+def handlers() -> dict[str, InvokeHandler]:
+    return {NAME_BUTTON: open_form, VOTE_BUTTON: open_form, SUBMIT_FORM: on_naming, BALLOT_FORM: on_ballot}
