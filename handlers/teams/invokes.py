@@ -100,5 +100,9 @@ async def answer_invoke(
 
 def invoke_handlers() -> dict[str, InvokeHandler]:
     """Every card action and dialog whoelse answers on Teams, by verb."""
+    # Imported here: each feature's handlers import this module's Invoke and answers.
+    from handlers.teams import nudge_answers
+
     handlers: dict[str, InvokeHandler] = {}
+    handlers.update(nudge_answers.handlers())
     return handlers
