@@ -25,6 +25,8 @@ HELP_KINDS = {"offer": "offers", "request": "asks for"}
 HELP_CATEGORIES = ("sales", "engineering", "marketing", "support", "other")
 HELP_TEXT_LIMIT = 2000
 NOT_HERE = "That nudge is not from this channel, or no longer exists."
+NOBODY_NOTED = "Noted: nobody else needs to know. Thanks for checking."
+NOBODY_AGAIN = "You already said nobody else needs to know about this one."
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ async def loop_in(
     _answered(nudge, now)
     looped = [row.looped_user for row in recorded if row.looped_user is not None]
     about = await what_it_is_about(session, nudge)
-    text = f"{mention(by_user)} looped in {_and_list([mention(user) for user in looped])}: {about}"
+    text = f"{mention(by_user)} looped in {and_list([mention(user) for user in looped])}: {about}"
     await _reply_in_thread(
         session,
         nudge=nudge,
@@ -100,11 +102,19 @@ async def loop_in(
 
 
 async def nobody_else(
-    session: AsyncSession, *, nudge: Nudge, by_user: str, now: datetime, thread_ts: str | None = None
+    session: AsyncSession,
+    *,
+    nudge: Nudge,
+    by_user: str,
+    now: datetime,
+    thread_ts: str | None = None,
+    tell_privately_too: bool = True,
 ) -> bool:
     """Records "nobody else needs to know", a real answer, and thanks the person where only they see it.
 
-    Returns False when this person had said so already (they are told, and nothing new is recorded).
+    Returns False when this person had said so already (they are told, and nothing new is recorded). Where the
+    click itself is answered privately (a Teams card refreshed for the clicker), `tell_privately_too=False` queues
+    no note: on Teams it would arrive a second time, as a message in the person's chat with whoelse.
     """
     existing = await session.scalar(
         select(LoopIn.id).where(
@@ -115,12 +125,14 @@ async def nobody_else(
         )
     )
     if existing is not None:
+        if not tell_privately_too:
+            return False
         await tell_privately(
             session,
             workspace_id=nudge.workspace_id,
             channel_id=nudge.channel_id,
             user_id=by_user,
-            text="You already said nobody else needs to know about this one.",
+            text=NOBODY_AGAIN,
             key=f"nobody-again:{nudge.id}:{uuid.uuid4().hex}",
             now=now,
             thread_ts=thread_ts,
@@ -132,13 +144,15 @@ async def nobody_else(
     session.add(row)
     _answered(nudge, now)
     await session.flush()
+    if not tell_privately_too:
+        return True
     # Only the person sees this: "nobody else" is worth recording, not announcing to the channel.
     await tell_privately(
         session,
         workspace_id=nudge.workspace_id,
         channel_id=nudge.channel_id,
         user_id=by_user,
-        text="Noted: nobody else needs to know. Thanks for checking.",
+        text=NOBODY_NOTED,
         key=f"nobody:{row.id}",
         now=now,
         thread_ts=thread_ts,
@@ -258,7 +272,7 @@ async def what_it_is_about(session: AsyncSession, nudge: Nudge) -> str:
     return f"*{shown(nudge.title)}*"
 
 
-def _and_list(items: list[str]) -> str:
+def and_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 

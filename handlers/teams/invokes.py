@@ -100,10 +100,11 @@ async def answer_invoke(
 
 def invoke_handlers() -> dict[str, InvokeHandler]:
     """Every card action and dialog whoelse answers on Teams, by verb."""
-    # Imported here: the features' handlers take Invoke and InvokeResponse from this module.
-    from handlers.teams import polls, roundtables
+    # Imported here: each feature's handlers import this module's Invoke and answers.
+    from handlers.teams import nudge_answers, polls, roundtables
 
     handlers: dict[str, InvokeHandler] = {}
+    handlers.update(nudge_answers.handlers())
     handlers.update(polls.handlers())
     handlers.update(roundtables.handlers())
     return handlers
