@@ -30,7 +30,7 @@ from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import SENT, OutboxMessage
 from models.people import snoozed_until
 from models.roundtables import RoundTable
-from models.workspaces import Workspace
+from models.workspaces import get_or_create_workspace
 from scheduler.roles import SchedulerRole
 
 WAITING_WINDOW = timedelta(days=14)
@@ -92,6 +92,7 @@ async def home_for(
     is_admin: bool,
     reach: Reach | None = None,
     scheduler_role: SchedulerRole = "off",
+    default_timezone: str = "UTC",
 ) -> Message:
     reach = reach or Reach()
     parts: list[Paragraph | Facts | Note | Divider | Actions] = [
@@ -113,7 +114,13 @@ async def home_for(
     parts.extend(_snooze_parts(until, now=now, timezone=reach.timezone))
     if is_admin:
         parts.extend(
-            await _admin_parts(session, workspace_id=workspace_id, now=now, scheduler_role=scheduler_role)
+            await _admin_parts(
+                session,
+                workspace_id=workspace_id,
+                now=now,
+                scheduler_role=scheduler_role,
+                default_timezone=default_timezone,
+            )
         )
     return Message(text=f"Your whoelse: {len(waiting)} nudges wait for your answer.", parts=list(parts))
 
@@ -295,17 +302,29 @@ def _snooze_parts(until: datetime | None, *, now: datetime, timezone: str) -> li
 
 
 async def _admin_parts(
-    session: AsyncSession, *, workspace_id: str, now: datetime, scheduler_role: SchedulerRole
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    now: datetime,
+    scheduler_role: SchedulerRole,
+    default_timezone: str,
 ) -> list[Paragraph | Facts | Note | Divider | Actions]:
     parts: list[Paragraph | Facts | Note | Divider | Actions] = [
         Divider(),
         Paragraph(text="*Workspace (admins only)*"),
     ]
-    workspace = await session.get(Workspace, workspace_id)
-    if workspace is not None:
-        # The same lines the settings form confirms with, without its "saved" heading.
-        settings_lines = saved_message(workspace).text.split("\n")[1:]
-        parts.append(Paragraph(text="*Settings:*\n" + "\n".join(settings_lines)))
-    report = await status_report(session, workspace_id=workspace_id, scheduler_role=scheduler_role, now=now)
+    workspace = await get_or_create_workspace(
+        session, workspace_id=workspace_id, default_timezone=default_timezone
+    )
+    # The same lines the settings form confirms with, without its "saved" heading.
+    settings_lines = saved_message(workspace).text.split("\n")[1:]
+    parts.append(Paragraph(text="*Settings:*\n" + "\n".join(settings_lines)))
+    report = await status_report(
+        session,
+        workspace_id=workspace_id,
+        scheduler_role=scheduler_role,
+        now=now,
+        default_timezone=default_timezone,
+    )
     parts.extend(part for part in report.parts if isinstance(part, Paragraph | Note))
     return parts
