@@ -40,6 +40,8 @@ class HomePublisher:
         self._seen: set[Key] = set()
         self._last: dict[Key, float] = {}
         self._pending: dict[Key, asyncio.Task[None]] = {}
+        # Every task until it ends, running or waiting: the event loop itself keeps only weak references to them.
+        self._tasks: set[asyncio.Task[None]] = set()
         self._archive_urls: dict[str, str] = {}
 
     def opened(self, workspace_id: str, user_id: str) -> None:
@@ -56,7 +58,10 @@ class HomePublisher:
             return
         loop = asyncio.get_running_loop()
         wait = max(0.0, self._last.get(key, -self.every) + self.every - loop.time())
-        self._pending[key] = loop.create_task(self._publish_after(key, wait))
+        task = loop.create_task(self._publish_after(key, wait))
+        self._pending[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _publish_after(self, key: Key, wait: float) -> None:
         await asyncio.sleep(wait)
