@@ -29,6 +29,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.join": {"channels:join"},
     "conversations.members": {"channels:read", "groups:read"},
     "views.open": set(),
+    "views.publish": set(),
     "users.info": {"users:read"},
     "usergroups.list": {"usergroups:read"},
     "usergroups.users.list": {"usergroups:read"},

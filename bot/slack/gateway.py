@@ -160,6 +160,11 @@ class SlackGateway:
         view = render_dialog(dialog)
         await self._call(lambda: self.client.views_open(trigger_id=trigger_id, view=view))
 
+    async def publish_home(self, *, user: str, message: Message) -> None:
+        _text, blocks = render_message(message)
+        view = {"type": "home", "blocks": blocks}
+        await self._call(lambda: self.client.views_publish(user_id=user, view=view))
+
     async def person(self, *, user: str) -> Person:
         response = await self._read(lambda: self.client.users_info(user=user))
         info = response["user"]

@@ -47,6 +47,9 @@ class SlackTurnedOff:
     async def open_dialog(self, *, trigger_id: str, dialog: Dialog) -> None:
         _refuse()
 
+    async def publish_home(self, *, user: str, message: Message) -> None:
+        _refuse()
+
     async def person(self, *, user: str) -> Person:
         _refuse()
 

@@ -165,6 +165,9 @@ class TeamsGateway:
     async def open_dialog(self, *, trigger_id: str, dialog: Dialog) -> None:
         raise PermanentError("on Teams a dialog is the answer to the card action that asked for it")
 
+    async def publish_home(self, *, user: str, message: Message) -> None:
+        raise PermanentError("no Home tab on Teams")
+
     async def person(self, *, user: str) -> Person:
         reference = await self._any_reference(user)
         member = await self._connector.call(

@@ -14,6 +14,7 @@ from handlers.slack import (
     elephant,
     events,
     habit_commands,
+    home,
     nudge_answers,
     roundtable,
     status_command,
@@ -39,6 +40,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     elephant.register(bolt, context, router)
     roundtable.register(bolt, context, router)
     nudge_answers.register(bolt, context, router)
+    home.register(bolt, context)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

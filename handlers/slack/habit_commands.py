@@ -22,6 +22,7 @@ from habits.stats import channel_stats_message
 from habits.workspace_settings import refusal, settings_dialog
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack import settings_view
+from handlers.slack.home import refresh_home
 from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
@@ -99,7 +100,7 @@ async def snooze(request: CommandRequest, context: AppContext) -> Message:
         return Message(text=str(error))
     timezone = None if action == "off" else await _timezone_of(request, context)
     async with session_scope(context.sessions) as session:
-        return await apply_snooze(
+        reply = await apply_snooze(
             session,
             workspace_id=request.workspace_id,
             user_id=request.user_id,
@@ -108,6 +109,8 @@ async def snooze(request: CommandRequest, context: AppContext) -> Message:
             timezone=timezone,
             default_timezone=context.settings.default_timezone,
         )
+    refresh_home(context, workspace_id=request.workspace_id, user_id=request.user_id)
+    return reply
 
 
 async def _timezone_of(request: CommandRequest, context: AppContext) -> str | None:

@@ -28,6 +28,7 @@ from habits.nudge_answers import (
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, nudge_id_from
 from handlers.commands import CommandRouter
 from handlers.slack.dialogs import open_dialog
+from handlers.slack.home import refresh_home
 from models.db import session_scope
 from models.nudges import Nudge
 
@@ -124,6 +125,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                     session, nudge=nudge, by_user=click.user_id, picked=picked, now=context.clock(), ignore=bots
                 )
         context.delivery.wake()
+        refresh_home(context, workspace_id=click.workspace_id, user_id=click.user_id)
 
     @bolt.action(LOOP_IN_NOBODY)
     async def on_nobody(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -136,6 +138,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                     session, nudge=nudge, by_user=click.user_id, now=context.clock(), thread_ts=click.thread_ts
                 )
         context.delivery.wake()
+        refresh_home(context, workspace_id=click.workspace_id, user_id=click.user_id)
 
     @bolt.action(HELP_OPEN)
     async def on_help_open(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -196,3 +199,4 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         # Acknowledged once recorded: a failure to record reaches Bolt's error handler and Slack keeps the form open.
         await ack()
         context.delivery.wake()
+        refresh_home(context, workspace_id=workspace_id, user_id=user_id)

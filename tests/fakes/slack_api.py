@@ -299,6 +299,12 @@ class FakeSlack:
         with self._lock:
             return copy.deepcopy(self._views_published)
 
+    def home_view(self, user_id: str) -> JSONDict | None:
+        """The Home tab this user sees now: the last view published for them, if any."""
+        with self._lock:
+            published = [p for p in self._views_published if p["user_id"] == user_id]
+            return copy.deepcopy(published[-1]["view"]) if published else None
+
     def duplicates_by_metadata_key(self) -> dict[str, int]:
         with self._lock:
             counts = Counter(key for key in (_idempotency_key(m) for m in self._messages) if key is not None)
