@@ -4,6 +4,7 @@ references only."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,10 +24,11 @@ from models.outbox import FAILED, PENDING, SENT, OutboxMessage, enqueue
 from models.teams import TeamsConversation
 from models.watches import ChannelWatch
 from models.workspaces import Workspace, get_or_create_workspace
-from tests.conftest import TEAM_ID, RunningApp, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.bot_connector import REGION_PATH, FakeBotConnector
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.fakes.slack_api import FakeSlack
+from tests.support.signing import WEBHOOK_SECRET, webhook_headers
 from tests.support.teams import APP_ID, BOT_FRAMEWORK_ISSUER, teams_request
 from tests.teams.activities import (
     CHANNEL,
@@ -311,3 +313,34 @@ async def test_a_card_action_or_dialog_whoelse_does_not_take_on_teams_yet_is_ans
     assert clicked.json()["type"] == "application/vnd.microsoft.activity.message"
     assert "coming to Teams" in clicked.json()["value"]
     assert opened.json() == {"task": {"type": "message", "value": clicked.json()["value"]}}
+
+
+async def test_a_webhook_for_a_single_tenant_teams_bot_nudges_the_teams_channel_that_watches_deals(
+    database_url: str, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    teams_only = Settings(
+        _env_file=None,
+        database_url=database_url,
+        teams_app_id=APP_ID,
+        teams_app_password=connector.app_password,
+        teams_tenant_id=TENANT,
+        teams_openid_metadata_url=microsoft_login.metadata_url,
+        teams_token_url=connector.token_url,
+        whoelse_webhook_secret=WEBHOOK_SECRET,
+        delivery_poll_seconds=0.05,
+    )
+    async with serving(create_app(teams_only)) as app:
+        await send(app, microsoft_login, connector, bot_added(connector.service_url))
+        await send(app, microsoft_login, connector, message_to_bot("watch deals", connector.service_url))
+        body = json.dumps(
+            {"id": "crm-1", "type": "deal", "event": "closed_won", "title": "Acme renewal", "account": "Acme"}
+        ).encode()
+        accepted = await app.post("/webhooks/generic", body, webhook_headers(body))
+
+        def nudged() -> bool:
+            return any("Acme renewal" in str(sent.activity.get("attachments")) for sent in connector.activities())
+
+        await eventually(nudged)
+    assert accepted.status_code == 202
+    [nudge] = [sent for sent in connector.activities() if "Acme renewal" in str(sent.activity.get("attachments"))]
+    assert nudge.conversation_id == CHANNEL
