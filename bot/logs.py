@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.http_exchange import Exchange
 
 # uvicorn adds a coloured copy of some messages as `color_message`: terminal escapes have no place in a log line.
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
@@ -62,23 +63,14 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        # What the client is told if the app raises before answering (Starlette's error middleware answers 500).
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        exchange = Exchange()
         try:
-            await self.app(scope, receive, send_noting_status)
+            await exchange.run(self.app, scope, receive, send)
         finally:
             client = scope["client"][0] if scope.get("client") else None
             # The path without its query string, which may carry tokens.
             method, path = scope["method"], scope["path"]
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            status, duration_ms = exchange.status, round(exchange.seconds * 1000, 1)
             access_logger.info(
                 '%s "%s %s" %d %.1f ms',
                 client,

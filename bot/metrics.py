@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import UTC, datetime
 
 from apscheduler.events import JobSubmissionEvent
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.http_exchange import Exchange
 from models.base import utcnow
 from models.outbox import PENDING, SENDING, OutboxMessage
 
@@ -143,20 +143,10 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        exchange = Exchange()
         try:
-            await self.app(scope, receive, send_noting_status)
+            await exchange.run(self.app, scope, receive, send)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(template, scope["method"], str(status)).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.requests.labels(template, scope["method"], str(exchange.status)).observe(exchange.seconds)
