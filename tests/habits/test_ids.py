@@ -62,7 +62,7 @@ def test_a_form_is_read_back_only_for_the_person_who_opened_it() -> None:
         ),
         '{"channel": ["CSALES"], "user": "UANA", "id": 1}',
         '{"channel": "", "user": "UANA", "id": 1}',
-        '{"channel": "C' + "X" * 100 + '", "user": "UANA", "id": 1}',
+        '{"channel": "C' + "X" * 300 + '", "user": "UANA", "id": 1}',
         '{"channel": "CSALES", "user": {"id": "UANA"}, "id": 1}',
         '{"channel": "CSALES", "id": 1}',
         None,
