@@ -13,9 +13,8 @@ from pydantic_core import ErrorDetails
 from bot.context import AppContext
 from habits.events import BusinessEvent
 from habits.rules import canonical_event
-from handlers.request_body import read_limited
-from handlers.webhooks.intake import json_object, problem, store_and_answer
-from handlers.webhooks.signature import SignatureRejected, verify
+from handlers.webhooks.intake import json_object, problem, signed_body, store_and_answer
+from handlers.webhooks.signature import verify
 
 logger = logging.getLogger(__name__)
 
@@ -114,22 +113,21 @@ async def generic_webhook(request: Request) -> JSONResponse:
     if secret is None:
         return problem(503, "webhooks are not configured on this whoelse: set WHOELSE_WEBHOOK_SECRET")
 
-    body = await read_limited(request, settings.webhook_max_body_bytes)
-    if body is None:
-        return problem(413, f"body is larger than {settings.webhook_max_body_bytes} bytes")
-    now = context.clock()
-    try:
-        verify(
-            body=body,
+    body = await signed_body(
+        request,
+        context,
+        sender="webhook",
+        check=lambda raw: verify(
+            body=raw,
             signature=request.headers.get("x-whoelse-signature"),
             timestamp=request.headers.get("x-whoelse-timestamp"),
             secret=secret,
-            now=now.timestamp(),
+            now=context.clock().timestamp(),
             max_age_seconds=settings.webhook_max_age_seconds,
-        )
-    except SignatureRejected as rejected:
-        logger.warning("webhook rejected: %s", rejected)
-        return problem(401, str(rejected))
+        ),
+    )
+    if isinstance(body, JSONResponse):
+        return body
 
     payload = _read_event(body)
     if isinstance(payload, JSONResponse):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.context import AppContext
 from habits.events import BusinessEvent
 from habits.nudging import OUTCOME_DETAILS
+from handlers.request_body import read_limited
+from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +28,23 @@ IGNORED: Counter[str] = Counter()
 
 def problem(status: int, error: str, **details: object) -> JSONResponse:
     return JSONResponse({"error": error, **details}, status_code=status)
+
+
+async def signed_body(
+    request: Request, context: AppContext, *, sender: str, check: Callable[[bytes], None]
+) -> bytes | JSONResponse:
+    """The body, once it is within the size limit (413 past it, counted as it arrives) and `check` finds it signed
+    as `sender` signs (401 with the reason, otherwise); nothing of it is parsed before that."""
+    limit = context.settings.webhook_max_body_bytes
+    body = await read_limited(request, limit)
+    if body is None:
+        return problem(413, f"body is larger than {limit} bytes")
+    try:
+        check(body)
+    except SignatureRejected as rejected:
+        logger.warning("%s rejected: %s", sender, rejected)
+        return problem(401, str(rejected))
+    return body
 
 
 def json_object(body: bytes) -> dict[str, Any] | JSONResponse:

@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from bot.context import AppContext
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.jira import SOURCE, jira_event
-from handlers.request_body import read_limited
-from handlers.webhooks.intake import ignored, json_object, problem, store_and_answer
+from handlers.webhooks.intake import ignored, json_object, problem, signed_body, store_and_answer
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -41,14 +40,14 @@ async def jira_webhook(request: Request) -> JSONResponse:
     if not secret or not secret.strip() or not context.default_workspace_id:
         return problem(503, "Jira webhooks are not configured on this whoelse: set JIRA_WEBHOOK_SECRET")
 
-    body = await read_limited(request, settings.webhook_max_body_bytes)
-    if body is None:
-        return problem(413, f"body is larger than {settings.webhook_max_body_bytes} bytes")
-    try:
-        verify_jira(body=body, signature=request.headers.get("x-hub-signature"), secret=secret)
-    except SignatureRejected as rejected:
-        logger.warning("Jira webhook rejected: %s", rejected)
-        return problem(401, str(rejected))
+    body = await signed_body(
+        request,
+        context,
+        sender="Jira webhook",
+        check=lambda raw: verify_jira(body=raw, signature=request.headers.get("x-hub-signature"), secret=secret),
+    )
+    if isinstance(body, JSONResponse):
+        return body
 
     # Stable across Jira's retries of one delivery, so a retry is recognised and never nudges twice.
     delivery_id = (request.headers.get("x-atlassian-webhook-identifier") or "").strip()

@@ -16,8 +16,7 @@ from fastapi.responses import JSONResponse
 from bot.context import AppContext
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.zendesk import SOURCE, zendesk_event
-from handlers.request_body import read_limited
-from handlers.webhooks.intake import ignored, json_object, problem, store_and_answer
+from handlers.webhooks.intake import ignored, json_object, problem, signed_body, store_and_answer
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -59,21 +58,21 @@ async def zendesk_webhook(request: Request) -> JSONResponse:
     if not secret or not secret.strip() or not context.default_workspace_id:
         return problem(503, "Zendesk webhooks are not configured on this whoelse: set ZENDESK_WEBHOOK_SECRET")
 
-    body = await read_limited(request, settings.webhook_max_body_bytes)
-    if body is None:
-        return problem(413, f"body is larger than {settings.webhook_max_body_bytes} bytes")
-    try:
-        verify_zendesk(
-            body=body,
+    body = await signed_body(
+        request,
+        context,
+        sender="Zendesk webhook",
+        check=lambda raw: verify_zendesk(
+            body=raw,
             signature=request.headers.get("x-zendesk-webhook-signature"),
             timestamp=request.headers.get("x-zendesk-webhook-signature-timestamp"),
             secret=secret,
             now=context.clock(),
             max_age_seconds=settings.webhook_max_age_seconds,
-        )
-    except SignatureRejected as rejected:
-        logger.warning("Zendesk webhook rejected: %s", rejected)
-        return problem(401, str(rejected))
+        ),
+    )
+    if isinstance(body, JSONResponse):
+        return body
 
     document = json_object(body)
     if isinstance(document, JSONResponse):
