@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 
 BOT_TOKEN = "fake-bot-framework-token"
 REGION_PATH = "/amer"
@@ -58,7 +58,7 @@ class _Window:
         return 0.0
 
 
-class FakeBotConnector:
+class FakeBotConnector(LoopbackFake):
     def __init__(
         self,
         *,
@@ -82,12 +82,6 @@ class FakeBotConnector:
         self._faults: list[_Fault] = []
         self._ids = itertools.count(1)
         self._server = LoopbackServer("fake-bot-connector", self._build_app)
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
 
     @property
     def url(self) -> str:

@@ -10,6 +10,8 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable
+from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
@@ -89,3 +91,27 @@ class LoopbackServer:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.close()
+
+
+class LoopbackFake:
+    """A fake platform service served by a LoopbackServer: start and stop it, or use it as a context manager."""
+
+    _server: LoopbackServer
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -14,14 +14,13 @@ import json
 import threading
 import time
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 
 __all__ = ["FakeMicrosoftLogin", "new_rsa_key"]
 
@@ -33,7 +32,7 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-class FakeMicrosoftLogin:
+class FakeMicrosoftLogin(LoopbackFake):
     """Thread-safe: the server thread and the test thread share the published keys under one lock."""
 
     def __init__(self, *, endorsements: Iterable[str] | None = ("msteams",)) -> None:
@@ -44,26 +43,6 @@ class FakeMicrosoftLogin:
         self._down = False
         self._server = LoopbackServer("fake-microsoft-login", self._build_app)
         self.kid = self.publish_new_key(endorsements=endorsements)
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def metadata_url(self) -> str:

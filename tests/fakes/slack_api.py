@@ -24,13 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 
 __all__ = ["BOT_ID", "BOT_USER_ID", "FakeSlack", "RecordedCall"]
 
@@ -87,7 +86,7 @@ class _Channel:
     im_user: str | None = None
 
 
-class FakeSlack:
+class FakeSlack(LoopbackFake):
     """A fake Slack Web API server with seeding, inspection and fault-injection helpers.
 
     Every public method is thread-safe: the server thread and the test thread share state under one lock.
@@ -161,26 +160,6 @@ class FakeSlack:
         self._last_post_at: dict[str, float] = {}
         self._last_ts_micros = 0
         self._view_counter = 0
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
