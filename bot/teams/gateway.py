@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import DeliveryError, PermanentError, Person, Posted, UserGroup
 from bot.teams.connector import BotConnector, conversation_path
-from habits.messages import Dialog, Message
+from habits.messages import GROUP_PREFIX, MENTION, Dialog, Message
 from models.teams import (
     PERSONAL,
     TeamsConversation,
@@ -33,17 +33,9 @@ THREAD_MARKER = ";messageid="
 logger = logging.getLogger(__name__)
 
 
-def mentioned_ids(message: Message, render: ActivityRenderer) -> set[str]:
-    """The ids a message mentions, as the renderer asks for their names."""
-    asked: set[str] = set()
-
-    class _Recording(dict[str, str]):
-        def get(self, key: str, default: Any = None) -> Any:
-            asked.add(key)
-            return default
-
-    render(message, _Recording())
-    return asked
+def mentioned_people(message: Message) -> set[str]:
+    """The people a message mentions (@{id} in any of its texts); groups and channels are named, not looked up."""
+    return {target for target in MENTION.findall(message.model_dump_json()) if not target.startswith(GROUP_PREFIX)}
 
 
 class TeamsGateway:
@@ -85,7 +77,7 @@ class TeamsGateway:
         return Posted(channel=channel, ts=str(sent.get("id") or ""))
 
     async def _activity(self, message: Message, reference: TeamsConversation) -> dict[str, Any]:
-        for user in mentioned_ids(message, self._render) - self._names.keys():
+        for user in mentioned_people(message) - self._names.keys():
             name = await self._member_name(reference, user)
             if name:
                 self._names[user] = name

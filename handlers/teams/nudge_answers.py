@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.teams.cards import render_dialog, render_message, submitted
-from bot.teams.gateway import mentioned_ids
+from bot.teams.gateway import mentioned_people
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.messages import Dialog, Message, Note, shown
 from habits.nudge_answers import (
@@ -204,7 +204,7 @@ async def _refreshed(context: AppContext, invoke: Invoke, posted: Message | None
     if posted is None:
         return message(note)
     refreshed = posted.model_copy(update={"parts": [*posted.parts, Note(text=note)]})
-    users = sorted(mentioned_ids(refreshed, render_message))
+    users = sorted(mentioned_people(refreshed))
     return card(render_message(refreshed, await _names(context, invoke.workspace_id, users)))
 
 
