@@ -20,12 +20,30 @@ from habits.nudge_message import LOOP_IN_NOBODY
 from handlers.slack.home import publisher_of
 from models.base import utcnow
 from models.db import session_scope
+from models.nudges import Nudge
+from models.outbox import SENT, OutboxMessage
 from models.people import snoozed_until
 from tests.conftest import TEAM_ID, RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import CHANNEL, running, whoelse
-from tests.handlers.test_nudge_answers import button, click, posted_nudge, send
+from tests.handlers.test_nudge_answers import button, click, send
+from tests.handlers.test_nudge_answers import posted_nudge as asked_by_hand
 from tests.support.signing import slack_event
+
+
+async def posted_nudge(app: RunningApp, fake_slack: FakeSlack) -> tuple[int, str]:
+    """A nudge asked by hand, once whoelse has recorded it as posted: the tab lists posted nudges only, and Slack
+    shows the post a moment before delivery records it."""
+    nudge_id, nudge_ts = await asked_by_hand(app, fake_slack)
+
+    async def recorded() -> bool:
+        async with app.context.sessions() as session:
+            nudge = await session.get(Nudge, nudge_id)
+            post = await session.get(OutboxMessage, nudge.outbox_id) if nudge and nudge.outbox_id else None
+            return post is not None and post.status == SENT
+
+    await eventually(recorded)
+    return nudge_id, nudge_ts
 
 
 @pytest.fixture
