@@ -1,5 +1,5 @@
 """The `whoelse` command: `whoelse serve`, `whoelse db upgrade|current|downgrade REV`, `whoelse teams package`,
-`whoelse --version`."""
+`whoelse keys generate|rotate`, `whoelse --version`."""
 
 from __future__ import annotations
 
@@ -132,6 +132,34 @@ def _teams_package(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(settings: Settings, action: str) -> int:
+    import asyncio
+
+    from bot.key_rotation import reseal_stored_secrets
+    from bot.secret_box import generate_key
+    from models.db import create_engine_for, create_session_factory
+    from models.sealed_columns import sealed_columns
+
+    if action == "generate":
+        print(generate_key())
+        return 0
+    box = settings.secret_box()
+
+    async def rotate() -> None:
+        engine = create_engine_for(settings.database_url)
+        try:
+            report = await reseal_stored_secrets(create_session_factory(engine), box, sealed_columns())
+        finally:
+            await engine.dispose()
+        print(
+            f"{report.resealed} stored secrets sealed again with the first key, {report.already_current} already were;"
+            " the other keys in WHOELSE_ENCRYPTION_KEYS can now be removed"
+        )
+
+    asyncio.run(rotate())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="whoelse", description="The who-else collaboration bot.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     database.add_parser("current", help="show the revision the database is at, and whether it is up to date")
     downgrade = database.add_parser("downgrade", help="migrate the database back to an earlier revision")
     downgrade.add_argument("revision", help="a revision id (see migrations/versions), or -1 for one step back")
+    keys = commands.add_parser("keys", help="keys that seal stored secrets").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser("generate", help="print a new key for WHOELSE_ENCRYPTION_KEYS")
+    keys.add_parser("rotate", help="seal every stored secret again with the first key of WHOELSE_ENCRYPTION_KEYS")
     _add_teams_command(commands)
     args = parser.parse_args(argv)
 
@@ -150,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         if args.command == "teams":
             return _teams_package(settings, args)
+        if args.command == "keys":
+            return _keys(settings, args.action)
         if args.command == "db":
             _database(settings, args.action, getattr(args, "revision", None))
             return 0

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
+from bot.secret_box import SecretBox, key_problem
 from habits.time_words import known_zone
 from models.db import async_url
 
@@ -101,6 +102,10 @@ class Settings(BaseSettings):
     # before another worker checks the channel for it and sends it if it never landed. Must outlast one Slack call.
     delivery_lease_seconds: float = Field(default=45.0, gt=0)
 
+    # Keys that seal the secrets whoelse stores (workspace tokens, vendors' secrets): comma-separated Fernet keys,
+    # newest first (`whoelse keys generate` makes one). Only needed once whoelse stores a secret.
+    whoelse_encryption_keys: SecretStr | None = None
+
     # Serve /docs, /redoc and /openapi.json (off: they only describe the bot's endpoints to whoever asks).
     expose_api_docs: bool = False
 
@@ -146,12 +151,35 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("whoelse_encryption_keys")
+    @classmethod
+    def _usable_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        for position, key in enumerate(_split_keys(value.get_secret_value()), start=1):
+            problem = key_problem(key)
+            if problem is not None:
+                raise ValueError(
+                    f"WHOELSE_ENCRYPTION_KEYS: key {position} {problem}; `whoelse keys generate` prints a new one"
+                )
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         if known_zone(value) is None:
             raise ValueError(f"DEFAULT_TIMEZONE={value!r} is not an IANA time zone such as Europe/Berlin")
         return value
+
+    def secret_box(self) -> SecretBox:
+        """What seals and opens stored secrets; refuses, naming the variable, when no key is configured."""
+        keys = self.secret("whoelse_encryption_keys")
+        if keys is None:
+            raise ConfigurationError(
+                "WHOELSE_ENCRYPTION_KEYS is not set: whoelse needs it to store secrets. "
+                "Run `whoelse keys generate` and put the key it prints in .env."
+            )
+        return SecretBox(_split_keys(keys))
 
     @property
     def is_sqlite(self) -> bool:
@@ -219,6 +247,10 @@ class Settings(BaseSettings):
         # A placeholder never gets this far (require_for_serving refuses it); empty means unset.
         secret = self.secret("whoelse_webhook_secret")
         return secret is not None and bool(secret.strip())
+
+
+def _split_keys(keys: str) -> list[str]:
+    return [key.strip() for key in keys.split(",") if key.strip()]
 
 
 _FIRST_RUN_HINT = " (no .env file here: `cp .env.example .env`, then fill in the Slack values)"

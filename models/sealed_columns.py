@@ -1,0 +1,14 @@
+"""Every column that holds a secret sealed with bot.secret_box, so `whoelse keys rotate` can reseal them all.
+
+A feature that stores a sealed secret lists its column here (text, in a table with a primary key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import InstrumentedAttribute
+
+
+def sealed_columns() -> list[InstrumentedAttribute[Any]]:
+    return []
