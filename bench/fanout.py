@@ -38,7 +38,7 @@ from bench.harness import (
     server,
 )
 from bot.cli import upgrade_database
-from habits.elephant_schedule import WeeklyPlan, set_weekly
+from habits.elephants.schedule import WeeklyPlan, set_weekly
 from models.db import create_engine_for, create_session_factory
 from models.teams import CHANNEL, remember_conversation
 from models.workspaces import get_or_create_workspace

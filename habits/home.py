@@ -4,7 +4,7 @@
 looped you in, that you have not answered yourself (no loop-in, "nobody else" or help from you).
 
 Elephant polls are counted with the per-poll participation markers the poll keeps while it is open (see
-habits/elephant_anonymity.py): only the viewer's own token is computed, nothing is stored, and what anyone wrote is
+habits/elephants/anonymity.py): only the viewer's own token is computed, nothing is stored, and what anyone wrote is
 never read.
 """
 
@@ -18,9 +18,9 @@ from typing import Literal
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.elephants import has_named, has_voted, naming_open, voting_open
+from habits.elephants.polls import has_named, has_voted, naming_open, voting_open
 from habits.messages import Actions, Button, Divider, Facts, Message, Note, Paragraph, channel_mention, link, shown
-from habits.roundtables import next_meeting
+from habits.roundtables.meetings import next_meeting
 from habits.snoozing import SnoozeAction, SnoozeFor
 from habits.status import status_report
 from habits.time_words import describe_moment

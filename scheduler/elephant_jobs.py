@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError
-from habits.elephant_reminders import Colleague, send_reminders
-from habits.elephant_schedule import open_scheduled_poll, opening_due, recurrence_of
-from habits.elephants import advance, with_retries
+from habits.elephants.polls import advance, with_retries
+from habits.elephants.reminders import Colleague, send_reminders
+from habits.elephants.schedule import open_scheduled_poll, opening_due, recurrence_of
 from models.base import utcnow
 from models.db import session_scope
 from models.elephants import ElephantSchedule, active_schedules, open_polls, polls_due

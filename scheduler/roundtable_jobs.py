@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.recurrence import next_occurrence
-from habits.roundtables import ReminderResult, post_reminder, recurrence_of
+from habits.roundtables.meetings import ReminderResult, post_reminder, recurrence_of
 from models.roundtables import RoundTable, active_roundtables
 from scheduler.jobs import JobSpec, schedule_job_id
 from scheduler.runtime import job_context, job_session

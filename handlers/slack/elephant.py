@@ -15,7 +15,7 @@ from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values, render_dialog
 from habits.command_help import unknown_words
-from habits.elephant_messages import (
+from habits.elephants.messages import (
     BALLOT_FORM,
     CHOICE_INPUT,
     INFO_FORM,
@@ -27,7 +27,8 @@ from habits.elephant_messages import (
     VOTE_BUTTON,
     info_form,
 )
-from habits.elephant_schedule import (
+from habits.elephants.polls import NOT_HERE, cast_vote, form_for, name_elephant, start_poll_now
+from habits.elephants.schedule import (
     NOW_SYNTAX,
     NOW_USAGE,
     WEEKLY_SYNTAX,
@@ -39,7 +40,6 @@ from habits.elephant_schedule import (
     stop_weekly,
     weekly_confirmation,
 )
-from habits.elephants import NOT_HERE, cast_vote, form_for, name_elephant, start_poll_now
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.ids import parse_id
 from habits.messages import Message, command

@@ -16,7 +16,7 @@ from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
 from habits.messages import Message, command
 from habits.private_notes import tell_privately
-from habits.roundtable_form import (
+from habits.roundtables.form import (
     CADENCE,
     GROUPS,
     NOTES,
@@ -27,16 +27,7 @@ from habits.roundtable_form import (
     read_setup_form,
     setup_form,
 )
-from habits.roundtable_messages import (
-    CANCEL_BUTTON,
-    CHANGE_BUTTON,
-    COMING_BUTTON,
-    NOT_COMING_BUTTON,
-    NOTES_BUTTON,
-    no_roundtable,
-)
-from habits.roundtable_teams import missing_teams
-from habits.roundtables import (
+from habits.roundtables.meetings import (
     announcement_message,
     answer_rsvp,
     cancel,
@@ -46,6 +37,15 @@ from habits.roundtables import (
     save_notes,
     set_up,
 )
+from habits.roundtables.messages import (
+    CANCEL_BUTTON,
+    CHANGE_BUTTON,
+    COMING_BUTTON,
+    NOT_COMING_BUTTON,
+    NOTES_BUTTON,
+    no_roundtable,
+)
+from habits.roundtables.teams import missing_teams
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
 from handlers.slack.slack_trouble import trouble_asking_slack

@@ -10,7 +10,7 @@ import logging
 
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
-from habits.elephant_messages import (
+from habits.elephants.messages import (
     BALLOT_FORM,
     CHOICE_INPUT,
     INFO_FORM,
@@ -19,7 +19,7 @@ from habits.elephant_messages import (
     TEXT_INPUT,
     VOTE_BUTTON,
 )
-from habits.elephants import NOT_HERE, cast_vote, form_for, name_elephant
+from habits.elephants.polls import NOT_HERE, cast_vote, form_for, name_elephant
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
 from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS

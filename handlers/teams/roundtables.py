@@ -11,9 +11,9 @@ from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.ids import parse_id
-from habits.roundtable_form import NOTES, NOTES_FORM
-from habits.roundtable_messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
-from habits.roundtables import answer_rsvp, cancel, notes_dialog, save_notes
+from habits.roundtables.form import NOTES, NOTES_FORM
+from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
+from habits.roundtables.messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
 from handlers.slack.roundtable import CANCELLED, NOTES_ERRORS, NOTHING_TO_CANCEL, RSVP_REFUSALS
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from models.db import session_scope

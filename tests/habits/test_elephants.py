@@ -13,12 +13,12 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.slack.blocks import render_dialog
-from habits.elephant_anonymity import participant_token
-from habits.elephant_messages import ballot_form
-from habits.elephant_reminders import Colleague, send_reminders
-from habits.elephant_results import top_elephants_for_agenda
-from habits.elephant_schedule import open_scheduled_poll, parse_weekly, set_weekly
-from habits.elephants import advance, ballot, cast_vote, name_elephant, start_poll_now
+from habits.elephants.anonymity import participant_token
+from habits.elephants.messages import ballot_form
+from habits.elephants.polls import advance, ballot, cast_vote, name_elephant, start_poll_now
+from habits.elephants.reminders import Colleague, send_reminders
+from habits.elephants.results import top_elephants_for_agenda
+from habits.elephants.schedule import open_scheduled_poll, parse_weekly, set_weekly
 from habits.form_origin import FormOrigin
 from habits.messages import ChoiceInput
 from models.db import session_scope

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephants import start_poll_now, submit
+from habits.elephants.polls import start_poll_now, submit
 from habits.home import HOME_SNOOZE, Reach, channels_to_ask_about, groups_to_ask_about, home_for
 from habits.messages import Actions, Button, Facts, Message, Paragraph
 from models.db import session_scope

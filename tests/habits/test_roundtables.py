@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.slack.gateway import SlackGateway
-from habits.roundtable_form import FormErrors, RoundTablePlan, read_setup_form
-from habits.roundtable_teams import missing_teams, teams_missing
-from habits.roundtables import answer_rsvp, cancel, save_notes, set_up
+from habits.roundtables.form import FormErrors, RoundTablePlan, read_setup_form
+from habits.roundtables.meetings import answer_rsvp, cancel, save_notes, set_up
+from habits.roundtables.teams import missing_teams, teams_missing
 from models.db import session_scope
 from models.elephants import CLOSED, ElephantPoll, ElephantSubmission
 from models.nudges import HelpExchange, LoopIn, Nudge

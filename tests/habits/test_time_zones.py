@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from habits.elephant_schedule import ScheduleError, parse_weekly
-from habits.roundtable_form import is_timezone
+from habits.elephants.schedule import ScheduleError, parse_weekly
+from habits.roundtables.form import is_timezone
 from habits.time_words import known_zone, zone_or_utc
 
 

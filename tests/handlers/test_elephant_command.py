@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.settings import Settings
-from habits.elephant_messages import (
+from habits.elephants.messages import (
     BALLOT_FORM,
     CHOICE_INPUT,
     NAME_BUTTON,

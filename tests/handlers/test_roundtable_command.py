@@ -14,8 +14,14 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.settings import Settings
 from habits.form_origin import FormOrigin
-from habits.roundtable_form import NOTES, NOTES_FORM, SETUP_FORM
-from habits.roundtable_messages import CANCEL_BUTTON, CHANGE_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
+from habits.roundtables.form import NOTES, NOTES_FORM, SETUP_FORM
+from habits.roundtables.messages import (
+    CANCEL_BUTTON,
+    CHANGE_BUTTON,
+    COMING_BUTTON,
+    NOT_COMING_BUTTON,
+    NOTES_BUTTON,
+)
 from models.base import utcnow
 from models.db import session_scope
 from models.outbox import OutboxMessage

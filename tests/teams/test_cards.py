@@ -22,7 +22,7 @@ from bot.teams.cards import (
     render_message,
     submitted,
 )
-from habits.elephant_messages import ANONYMITY_NOTE, NAME_BUTTON, ballot_form, poll_message
+from habits.elephants.messages import ANONYMITY_NOTE, NAME_BUTTON, ballot_form, poll_message
 from habits.events import BusinessEvent
 from habits.form_origin import FormOrigin
 from habits.messages import (
@@ -47,7 +47,7 @@ from habits.messages import (
 )
 from habits.nudge_answers import HELP_CATEGORIES, help_dialog
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, WHAT_ELSE, WHO_ELSE
-from habits.roundtable_form import (
+from habits.roundtables.form import (
     GROUPS,
     INVITEES,
     SETUP_FORM,
@@ -58,7 +58,7 @@ from habits.roundtable_form import (
     read_setup_form,
     setup_form,
 )
-from habits.roundtable_messages import COMING_BUTTON, NOT_COMING_BUTTON, RoundTableView, Rsvps, reminder
+from habits.roundtables.messages import COMING_BUTTON, NOT_COMING_BUTTON, RoundTableView, Rsvps, reminder
 from habits.workspace_settings import JUNCTURES, settings_dialog
 from models.db import session_scope
 from models.nudges import Nudge

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from habits.elephant_messages import (
+from habits.elephants.messages import (
     CHOICE_INPUT,
     NAME_BUTTON,
     QUESTION,
@@ -13,8 +13,8 @@ from habits.elephant_messages import (
     TEXT_INPUT,
     VOTE_BUTTON,
 )
-from habits.elephant_schedule import next_opening
-from habits.elephants import NOT_HERE
+from habits.elephants.polls import NOT_HERE
+from habits.elephants.schedule import next_opening
 from habits.form_origin import NOT_YOUR_FORM
 from models.db import session_scope
 from models.elephants import ElephantSubmission, schedule_for_channel

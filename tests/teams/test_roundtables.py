@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from habits.form_origin import NOT_YOUR_FORM
-from habits.roundtable_form import NOTES, RoundTablePlan
-from habits.roundtable_messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
-from habits.roundtables import set_up
+from habits.roundtables.form import NOTES, RoundTablePlan
+from habits.roundtables.meetings import set_up
+from habits.roundtables.messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
 from models.db import session_scope
 from models.roundtables import RoundTable, RoundTableRsvp
 from scheduler.roundtable_jobs import remind, reminder_jobs

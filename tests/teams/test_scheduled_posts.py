@@ -11,7 +11,7 @@ import pytest
 from bot.app import create_app
 from bot.delivery import DeliveryPolicy
 from bot.settings import Settings
-from habits.elephant_schedule import WeeklyPlan, set_weekly
+from habits.elephants.schedule import WeeklyPlan, set_weekly
 from models.db import session_scope
 from scheduler.elephant_jobs import open_weekly_poll, remind_open_polls
 from scheduler.runtime import clear_job_context, set_job_context

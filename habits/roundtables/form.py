@@ -9,7 +9,7 @@ from datetime import time, timedelta
 
 from habits.form_origin import FormOrigin
 from habits.messages import Choice, ChoiceInput, Dialog, PeopleInput, TextInput
-from habits.roundtable_teams import Group
+from habits.roundtables.teams import Group
 from habits.time_words import describe_duration, known_zone, parse_duration
 from models.roundtables import BIWEEKLY, MONTHLY, WEEKLY
 

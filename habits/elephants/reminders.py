@@ -14,9 +14,9 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephant_anonymity import with_token
-from habits.elephant_messages import reminder_message
-from habits.elephants import PollChanged, compare_and_set, token_of, voting_open, with_retries
+from habits.elephants.anonymity import with_token
+from habits.elephants.messages import reminder_message
+from habits.elephants.polls import PollChanged, compare_and_set, token_of, voting_open, with_retries
 from habits.time_words import zone_or_utc
 from models.db import session_scope
 from models.elephants import CLOSED, ElephantPoll, forget_outbox_rows, get_poll

@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.elephants import DEFAULT_OPEN_FOR, MAX_OPEN_FOR, MIN_OPEN_FOR, open_poll, scheduled_key
+from habits.elephants.polls import DEFAULT_OPEN_FOR, MAX_OPEN_FOR, MIN_OPEN_FOR, open_poll, scheduled_key
 from habits.messages import Message, command
 from habits.recurrence import Recurrence, describe, next_occurrence, previous_occurrence
 from habits.time_words import describe_duration, describe_moment, known_zone, parse_duration

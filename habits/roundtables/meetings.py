@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from habits.form_origin import FormOrigin
 from habits.messages import Dialog, Message
 from habits.recurrence import CADENCES, Recurrence, describe, next_occurrence, previous_occurrence
-from habits.roundtable_agenda import agenda_items
-from habits.roundtable_form import MAX_NOTES, RoundTablePlan, notes_form
-from habits.roundtable_messages import (
+from habits.roundtables.agenda import agenda_items
+from habits.roundtables.form import MAX_NOTES, RoundTablePlan, notes_form
+from habits.roundtables.messages import (
     RoundTableView,
     Rsvps,
     agenda,

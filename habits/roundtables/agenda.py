@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.elephant_results import top_elephants_for_agenda
-from habits.roundtable_messages import AgendaItems
+from habits.elephants.results import top_elephants_for_agenda
+from habits.roundtables.messages import AgendaItems
 from models.nudges import HelpExchange, LoopIn, Nudge
 
 # Enough to discuss in one meeting.

@@ -17,8 +17,8 @@ from sqlalchemy import delete, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephant_anonymity import new_secret, participant_count, participant_token, with_token
-from habits.elephant_messages import (
+from habits.elephants.anonymity import new_secret, participant_count, participant_token, with_token
+from habits.elephants.messages import (
     MAX_TEXT,
     POLL_CLOSED,
     ballot_form,
@@ -31,7 +31,7 @@ from habits.elephant_messages import (
     too_few_message,
     voting_message,
 )
-from habits.elephant_results import MIN_PARTICIPANTS, ranked_submissions
+from habits.elephants.results import MIN_PARTICIPANTS, ranked_submissions
 from habits.form_origin import FormOrigin
 from habits.messages import Dialog, Message
 from models.db import session_scope

@@ -1,0 +1,1 @@
+"""The elephant-in-the-room habit: weekly anonymous polls, their schedule, reminders and results."""
