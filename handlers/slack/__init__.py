@@ -49,6 +49,12 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             exc_info=error,
             extra={
                 "slack_type": body.get("type"),
-                "team": (body.get("team") or {}).get("id", body.get("team_id")),
+                "team": _team_of(body),
             },
         )
+
+
+def _team_of(body: dict[str, Any]) -> object:
+    """The team a failed request came from, for the log: Slack gives it as an object, an id, or a separate field."""
+    team = body.get("team")
+    return team.get("id") if isinstance(team, dict) else team or body.get("team_id")

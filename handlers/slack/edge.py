@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.request.internals import build_normalized_headers, extract_content_type, parse_body
 
 from handlers.request_body import read_limited
+from handlers.slack.payload_shape import shape_problem
 from handlers.slack.signature import SlackSignatureRejected, verify
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ def readable_text(body: bytes, request: Request) -> str:
         raise Unreadable("body is not valid JSON") from None
     if not isinstance(document, dict):
         raise Unreadable("body must be a JSON object")
+    problem = shape_problem(document)
+    if problem is not None:
+        raise Unreadable(problem)
     return text
 
 
