@@ -332,6 +332,11 @@ async def test_a_webhook_for_a_single_tenant_teams_bot_nudges_the_teams_channel_
     async with serving(create_app(teams_only)) as app:
         await send(app, microsoft_login, connector, bot_added(connector.service_url))
         await send(app, microsoft_login, connector, message_to_bot("watch deals", connector.service_url))
+        # Whatever the time of day the test runs at: no quiet hours to hold the nudge back.
+        async with session_scope(app.context.sessions) as session:
+            workspace = await session.get(Workspace, TENANT)
+            assert workspace is not None
+            workspace.quiet_start = workspace.quiet_end = None
         body = json.dumps(
             {"id": "crm-1", "type": "deal", "event": "closed_won", "title": "Acme renewal", "account": "Acme"}
         ).encode()
