@@ -14,7 +14,7 @@ from bot.slack.blocks import dialog_values
 from habits.command_help import unknown_words
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
-from habits.messages import Message, command
+from habits.messages import Dialog, Message, command
 from habits.private_notes import tell_privately
 from habits.roundtables.form import (
     CADENCE,
@@ -133,13 +133,14 @@ async def _missing(context: AppContext, roundtable: RoundTable) -> list[str] | N
         return None
 
 
-async def _open_setup_form(
-    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, trigger_id: str
-) -> None:
+async def setup_dialog(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, own_zone: str
+) -> Dialog:
+    """The set-up form for this channel: its round-table as it stands, or a new one in the person's own zone."""
     async with session_scope(context.sessions) as session:
         roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
     if roundtable is None:
-        defaults = FormDefaults(timezone=await _timezone_of(context, user_id))
+        defaults = FormDefaults(own_zone=own_zone)
     else:
         defaults = FormDefaults(
             cadence=roundtable.cadence
@@ -148,14 +149,27 @@ async def _open_setup_form(
             weekday=roundtable.weekday,
             at=roundtable.time_of_day.strftime("%H:%M"),
             timezone=roundtable.timezone,
+            own_zone=own_zone,
             invitees=roundtable.invitees,
-            groups=await _group_handles(context, roundtable.invited_groups),
-            reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
+            groups=await _group_handles(context, workspace_id, roundtable.invited_groups),
+            reminder_minutes=roundtable.reminder_minutes,
         )
-    form = setup_form(
+    return setup_form(
         origin=FormOrigin(channel_id=channel_id, user_id=user_id),
         defaults=defaults,
         changing=roundtable is not None,
+    )
+
+
+async def _open_setup_form(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, trigger_id: str
+) -> None:
+    form = await setup_dialog(
+        context,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        own_zone=await _timezone_of(context, user_id),
     )
     await open_dialog(
         context,
@@ -176,13 +190,14 @@ async def _timezone_of(context: AppContext, user_id: str) -> str:
         return context.settings.default_timezone
 
 
-async def _group_handles(context: AppContext, group_ids: list[str]) -> str:
+async def _group_handles(context: AppContext, workspace_id: str, group_ids: list[str]) -> str:
     if not group_ids:
         return ""
     try:
-        handles = {group.group_id: group.handle for group in await context.gateway.user_groups()}
+        gateway = await context.gateway_for(workspace_id)
+        handles = {group.group_id: group.handle for group in await gateway.user_groups()}
     except DeliveryError:
-        logger.warning("could not read user group handles from Slack; showing their ids")
+        logger.warning("could not read user group handles; showing their ids")
         handles = {}
     return ", ".join(f"@{handles.get(group_id, group_id)}" for group_id in group_ids)
 

@@ -139,15 +139,30 @@ def selected(block: str, value: str) -> dict[str, Any]:
     return {block: {block: {"type": "static_select", "selected_option": {"value": value}}}}
 
 
-def setup_values(*, time: str = "15:00", groups: str = "@marketing") -> dict[str, Any]:
+def picked_time(block: str, value: str) -> dict[str, Any]:
+    return {block: {block: {"type": "timepicker", "selected_time": value}}}
+
+
+def picked_people(block: str, *people: str) -> dict[str, Any]:
+    return {block: {block: {"type": "multi_users_select", "selected_users": list(people)}}}
+
+
+def ticked(block: str, *values: str) -> dict[str, Any]:
+    options = [{"text": {"type": "plain_text", "text": value}, "value": value} for value in values]
+    return {block: {block: {"type": "checkboxes", "selected_options": options}}}
+
+
+def setup_values(
+    *, time: str = "15:00", groups: str = "@marketing", zone: str = "Europe/Berlin", weekday: str = "1"
+) -> dict[str, Any]:
     return {
         **selected("cadence", "weekly"),
-        **selected("weekday", "1"),
-        **text_input("time", time),
-        **text_input("timezone", "Europe/Berlin"),
-        "invitees": {"invitees": {"type": "multi_users_select", "selected_users": ["UANNA", "UBEN"]}},
+        **selected("weekday", weekday),
+        **picked_time("time", time),
+        **selected("timezone", zone),
+        **picked_people("invitees", "UANNA", "UBEN"),
         **text_input("groups", groups),
-        **text_input("reminders", "1 day, 15 minutes"),
+        **ticked("reminders", str(DAY), "15"),
     }
 
 
@@ -194,7 +209,10 @@ async def test_a_roundtable_is_set_up_in_the_form_shown_and_cancelled(
     form = await open_form(app, fake_slack, "roundtable set")
     assert form["callback_id"] == SETUP_FORM
     timezone_field = next(block for block in form["blocks"] if block.get("block_id") == "timezone")
-    assert timezone_field["element"]["initial_value"] == "America/New_York", "the caller's own zone is suggested"
+    assert timezone_field["element"]["type"] == "static_select"
+    zones = timezone_field["element"]["options"]
+    assert zones[0]["value"] == "America/New_York", "the caller's own zone comes first"
+    assert timezone_field["element"]["initial_option"]["value"] == "America/New_York", "and is suggested"
     refused = await submit(app, form, setup_values(time="25:00", groups="@nosuchgroup"), user="UANNA")
     assert refused["response_action"] == "errors"
     assert set(refused["errors"]) == {"time", "groups"}
