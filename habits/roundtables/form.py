@@ -79,8 +79,9 @@ class FormDefaults:
     reminder_minutes: Sequence[int] = DEFAULT_REMINDERS
 
 
-def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) -> Dialog:
-    return Dialog(
+def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool, with_groups: bool = True) -> Dialog:
+    """The set-up form; `with_groups` offers inviting user groups, where the platform has them (Slack)."""
+    form = Dialog(
         callback_id=SETUP_FORM,
         title="Change round-table" if changing else "Set up a round-table",
         submit_label="Save",
@@ -122,6 +123,9 @@ def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) ->
             ),
         ],
     )
+    if not with_groups:
+        form.inputs = [field for field in form.inputs if field.input_id != GROUPS]
+    return form
 
 
 def reminder_choices(chosen: Sequence[int]) -> list[Choice]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -24,6 +26,7 @@ from habits.roundtables.form import (
     SETUP_FORM,
     FormDefaults,
     FormErrors,
+    RoundTablePlan,
     read_setup_form,
     setup_form,
 )
@@ -44,6 +47,7 @@ from habits.roundtables.messages import (
     NOT_COMING_BUTTON,
     NOTES_BUTTON,
     no_roundtable,
+    open_setup_form,
 )
 from habits.roundtables.teams import missing_teams
 from handlers.commands import CommandRequest, CommandRouter
@@ -65,10 +69,6 @@ SET_UP_WORDS = ("set", "setup", "change")
 CANCEL_WORDS = ("cancel", "off", "stop")
 CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
 NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
-SET_UP_NOT_ON_TEAMS = (
-    f"Setting up a round-table ({command('roundtable set')}) works in Slack today and is coming to Teams. "
-    f"Here you can already see this channel's round-table ({command('roundtable')}) and cancel it."
-)
 RSVP_REFUSALS = {
     "not_found": "I can't find that round-table meeting any more.",
     "cancelled": "This round-table has been cancelled.",
@@ -93,7 +93,7 @@ async def roundtable_command(request: CommandRequest, context: AppContext) -> Me
     if action in SET_UP_WORDS:
         if not request.trigger_id:
             # Teams opens a dialog only from a card's button, never from a typed message.
-            return Message(text=SET_UP_NOT_ON_TEAMS)
+            return open_setup_form()
         await _open_setup_form(
             context,
             workspace_id=request.workspace_id,
@@ -134,7 +134,13 @@ async def _missing(context: AppContext, roundtable: RoundTable) -> list[str] | N
 
 
 async def setup_dialog(
-    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, own_zone: str
+    context: AppContext,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    user_id: str,
+    own_zone: str,
+    with_groups: bool = True,
 ) -> Dialog:
     """The set-up form for this channel: its round-table as it stands, or a new one in the person's own zone."""
     async with session_scope(context.sessions) as session:
@@ -151,13 +157,14 @@ async def setup_dialog(
             timezone=roundtable.timezone,
             own_zone=own_zone,
             invitees=roundtable.invitees,
-            groups=await _group_handles(context, workspace_id, roundtable.invited_groups),
+            groups=await _group_handles(context, workspace_id, roundtable.invited_groups) if with_groups else "",
             reminder_minutes=roundtable.reminder_minutes,
         )
     return setup_form(
         origin=FormOrigin(channel_id=channel_id, user_id=user_id),
         defaults=defaults,
         changing=roundtable is not None,
+        with_groups=with_groups,
     )
 
 
@@ -200,6 +207,50 @@ async def _group_handles(context: AppContext, workspace_id: str, group_ids: list
         logger.warning("could not read user group handles; showing their ids")
         handles = {}
     return ", ".join(f"@{handles.get(group_id, group_id)}" for group_id in group_ids)
+
+
+@dataclass(frozen=True)
+class SavedSetup:
+    roundtable: RoundTable
+    changed: bool
+    at: datetime
+
+
+async def save_setup(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, plan: RoundTablePlan
+) -> SavedSetup:
+    """Saves the round-table the form describes and reschedules its reminders."""
+    now = context.clock()
+    async with session_scope(context.sessions) as session:
+        roundtable, changed = await set_up(
+            session,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            plan=plan,
+            now=now,
+            default_timezone=context.settings.default_timezone,
+        )
+    context.schedule_changes.set()
+    return SavedSetup(roundtable, changed, now)
+
+
+async def announce_setup(context: AppContext, saved: SavedSetup, *, user_id: str) -> None:
+    """Tells the channel about the round-table just set up or changed (after the form is answered: asking the
+    platform who is missing can take a moment)."""
+    roundtable = saved.roundtable
+    missing = await _missing(context, roundtable)
+    async with session_scope(context.sessions) as session:
+        await enqueue(
+            session,
+            workspace_id=roundtable.workspace_id,
+            idempotency_key=f"roundtable:{roundtable.id}:set-up:{saved.at.isoformat()}",
+            channel_id=roundtable.channel_id,
+            message=announcement_message(
+                roundtable, by_user=user_id, changed=saved.changed, now=saved.at, missing=missing
+            ),
+        )
+    context.delivery.wake()
 
 
 async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, text: str) -> None:
@@ -303,31 +354,11 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         except FormErrors as problems:
             await ack(response_action="errors", errors=problems.errors)
             return
-        now = context.clock()
-        async with session_scope(context.sessions) as session:
-            roundtable, changed = await set_up(
-                session,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                plan=plan,
-                now=now,
-                default_timezone=context.settings.default_timezone,
-            )
+        saved = await save_setup(
+            context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id, plan=plan
+        )
         await ack()
-        context.schedule_changes.set()
-        missing = await _missing(context, roundtable)
-        async with session_scope(context.sessions) as session:
-            await enqueue(
-                session,
-                workspace_id=workspace_id,
-                idempotency_key=f"roundtable:{roundtable.id}:set-up:{now.isoformat()}",
-                channel_id=channel_id,
-                message=announcement_message(
-                    roundtable, by_user=user_id, changed=changed, now=now, missing=missing
-                ),
-            )
-        context.delivery.wake()
+        await announce_setup(context, saved, user_id=user_id)
 
     async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
         await ack()
