@@ -146,7 +146,8 @@ async def setup_dialog(
     async with session_scope(context.sessions) as session:
         roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
     if roundtable is None:
-        defaults = FormDefaults(own_zone=own_zone)
+        # When the platform did not say where the person is, the zone whoelse runs in is suggested.
+        defaults = FormDefaults(own_zone=own_zone, timezone=own_zone or context.settings.default_timezone)
     else:
         defaults = FormDefaults(
             cadence=roundtable.cadence

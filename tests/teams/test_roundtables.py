@@ -161,6 +161,16 @@ async def test_the_round_table_is_shown_and_cancelled_by_typing_to_whoelse(tenan
     assert "no round-table to cancel" in await click(tenant, CANCEL_BUTTON, "1", "Jane Doe")
 
 
+async def test_a_set_up_form_opened_where_teams_does_not_say_the_zone_suggests_the_default_one(
+    tenant: Teams,
+) -> None:
+    form = await open_setup(tenant, "Jane Doe", zone=None)
+
+    zone = element(form, TIMEZONE)
+    assert zone["value"] == "UTC"
+    assert all("your time zone" not in choice["title"] for choice in zone["choices"])
+
+
 async def test_a_meeting_clicked_in_another_channel_or_tenant_is_refused(tenant: Teams, clock: Clock) -> None:
     reminder = await post_reminder(tenant, clock)
     meeting_id = button_value(reminder, COMING_BUTTON)
@@ -235,8 +245,12 @@ async def test_a_round_table_is_set_up_and_changed_in_a_teams_dialog_with_picker
     async with tenant.app.context.sessions() as session:
         assert await session.scalar(select(RoundTable)) is None
 
-    # Someone else cannot send Jane's form.
+    # Someone else cannot send Jane's form, nor can she from another channel.
     assert await tenant.submit(filled(form, **picked, **{TIME: "14:45"}), "Omar Haddad") == NOT_YOUR_FORM
+    elsewhere = await tenant.submit(
+        filled(form, **picked, **{TIME: "14:45"}), "Jane Doe", conversation=OTHER_CONVERSATION
+    )
+    assert elsewhere == NOT_YOUR_FORM
     saved = await tenant.submit(filled(form, **picked, **{TIME: "14:45", REMINDERS: f"{DAY},15"}), "Jane Doe")
     assert "Saved" in saved
     async with tenant.app.context.sessions() as session:
