@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from habits.zone_choices import zone_choices
+
 MENTION = re.compile(r"@\{([A-Za-z0-9_.:@-]+)\}")
 CHANNEL_MENTION = re.compile(r"#\{([A-Za-z0-9_.:@-]+)\}")
 COMMAND = re.compile(r"/\{([^{}]+)\}")
@@ -99,14 +101,17 @@ class Button(BaseModel):
     opens_dialog: bool = False
 
 
-class PeoplePicker(BaseModel):
+class PeopleMenu(BaseModel):
+    """A menu in a message that answers as soon as people are picked in it (Loop in…)."""
+
+    # The name it had before dialogs had a people picker: messages waiting in the outbox still read back.
     type: Literal["people_picker"] = "people_picker"
     action_id: str
     placeholder: str
     value: str = ""
 
 
-Control = Annotated[Button | PeoplePicker, Field(discriminator="type")]
+Control = Annotated[Button | PeopleMenu, Field(discriminator="type")]
 
 
 class Actions(BaseModel):
@@ -152,18 +157,10 @@ class ChoiceInput(BaseModel):
     optional: bool = False
 
 
-class PeopleInput(BaseModel):
-    type: Literal["people_input"] = "people_input"
-    input_id: str
-    label: str
-    optional: bool = True
-    initial: list[str] = Field(default_factory=list)
+class Checkboxes(BaseModel):
+    """Any number of choices at once, all in view."""
 
-
-class MultiChoiceInput(BaseModel):
-    """Any number of choices at once (Slack checkboxes)."""
-
-    type: Literal["multi_choice_input"] = "multi_choice_input"
+    type: Literal["checkboxes"] = "checkboxes"
     input_id: str
     label: str
     choices: list[Choice]
@@ -171,7 +168,48 @@ class MultiChoiceInput(BaseModel):
     optional: bool = True
 
 
-Input = Annotated[TextInput | ChoiceInput | MultiChoiceInput | PeopleInput, Field(discriminator="type")]
+class PeoplePicker(BaseModel):
+    """People picked from the workspace's directory: one, or several when `multiple`."""
+
+    type: Literal["people_picker"] = "people_picker"
+    input_id: str
+    label: str
+    multiple: bool = True
+    optional: bool = True
+    initial: list[str] = Field(default_factory=list)
+
+
+class TimeInput(BaseModel):
+    """A time of day picked on a clock, read back as "HH:MM" (24-hour)."""
+
+    type: Literal["time_input"] = "time_input"
+    input_id: str
+    label: str
+    initial: str = ""
+    optional: bool = False
+
+
+class ZoneSelect(BaseModel):
+    """An IANA time zone picked from a list that starts with the person's own zone."""
+
+    type: Literal["zone_select"] = "zone_select"
+    input_id: str
+    label: str
+    # The zone of the person filling in the form, listed first; "" when the platform did not say.
+    own_zone: str = ""
+    initial: str = ""
+    optional: bool = False
+
+    def choices(self) -> list[Choice]:
+        return [
+            Choice(value=zone, label=label)
+            for zone, label in zone_choices(own_zone=self.own_zone, initial=self.initial)
+        ]
+
+
+Input = Annotated[
+    TextInput | ChoiceInput | Checkboxes | PeoplePicker | TimeInput | ZoneSelect, Field(discriminator="type")
+]
 
 
 class Dialog(BaseModel):

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.job_words import describe_job
 from habits.messages import Message, Note, Paragraph, channel_mention, command, mention
 from models.events import count_unplaced_events
 from models.outbox import OutboxMessage
@@ -59,7 +60,18 @@ async def status_report(
 
     parts: list[Paragraph | Note] = [Paragraph(text=f"*Scheduler:* {SCHEDULER_STATES[scheduler_role]}")]
     if upcoming:
-        lines = [f"• {display_name(job_id)} — {local_time(when, zone)}" for job_id, when in upcoming]
+        lines = [
+            "• "
+            + await describe_job(
+                session,
+                workspace_id=workspace_id,
+                name=display_name(job_id),
+                when=when,
+                now=now,
+                workspace_zone=zone.key,
+            )
+            for job_id, when in upcoming
+        ]
         parts.append(Paragraph(text="*Next runs:*\n" + "\n".join(lines)))
     else:
         parts.append(Paragraph(text="*Next runs:* nothing scheduled for this workspace."))
@@ -105,10 +117,6 @@ def display_name(job_id: str) -> str:
     if separator and name and fingerprint.isalnum():
         return name
     return job_id
-
-
-def local_time(when: datetime, zone: ZoneInfo) -> str:
-    return when.astimezone(zone).strftime("%a %d %b %Y %H:%M") + f" ({zone.key})"
 
 
 def describe_failure(row: OutboxMessage) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from zoneinfo import available_timezones
@@ -16,7 +15,8 @@ from zoneinfo import available_timezones
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.form_origin import FormOrigin
-from habits.messages import Choice, Dialog, Message, MultiChoiceInput, TextInput, command
+from habits.form_values import FormValues, clock, several_of, text_of, time_of
+from habits.messages import Checkboxes, Choice, Dialog, Message, TextInput, TimeInput, ZoneSelect, command
 from models.outbox import enqueue
 from models.workspaces import DEFAULT_JUNCTURES, Workspace, get_or_create_workspace
 
@@ -37,9 +37,6 @@ JUNCTURE_LABELS = {
     "ticket.reopened": "A ticket is reopened",
     "ticket.priority_raised": "A ticket's priority is raised to high or urgent",
 }
-_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
-
-FormValues = Mapping[str, str | list[str] | None]
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,8 @@ def refusal() -> Message:
     )
 
 
-def settings_dialog(workspace: Workspace, *, origin: FormOrigin) -> Dialog:
+def settings_dialog(workspace: Workspace, *, origin: FormOrigin, own_zone: str = "") -> Dialog:
+    """The settings form; `own_zone` (the admin's own time zone) is offered first in the zone menu."""
     return Dialog(
         callback_id=SETTINGS_DIALOG,
         title="whoelse settings",
@@ -79,28 +77,15 @@ def settings_dialog(workspace: Workspace, *, origin: FormOrigin) -> Dialog:
             "until quiet hours end; nudges over the hourly cap are skipped."
         ),
         inputs=[
-            TextInput(
-                input_id=TIMEZONE,
-                label="Time zone",
-                placeholder="An IANA time zone such as Europe/Berlin or America/New_York",
-                initial=workspace.timezone,
-                max_length=64,
-            ),
-            TextInput(
+            ZoneSelect(input_id=TIMEZONE, label="Time zone", own_zone=own_zone, initial=workspace.timezone),
+            TimeInput(
                 input_id=QUIET_START,
-                label="Quiet hours start (HH:MM)",
-                placeholder="e.g. 19:00; leave both empty for no quiet hours",
+                label="Quiet hours start (leave both empty for no quiet hours)",
                 initial=_clock(workspace.quiet_start),
                 optional=True,
-                max_length=5,
             ),
-            TextInput(
-                input_id=QUIET_END,
-                label="Quiet hours end (HH:MM)",
-                placeholder="e.g. 08:00",
-                initial=_clock(workspace.quiet_end),
-                optional=True,
-                max_length=5,
+            TimeInput(
+                input_id=QUIET_END, label="Quiet hours end", initial=_clock(workspace.quiet_end), optional=True
             ),
             TextInput(
                 input_id=HOURLY_CAP,
@@ -108,7 +93,7 @@ def settings_dialog(workspace: Workspace, *, origin: FormOrigin) -> Dialog:
                 initial=str(workspace.hourly_cap),
                 max_length=3,
             ),
-            MultiChoiceInput(
+            Checkboxes(
                 input_id=JUNCTURES,
                 label="Moments that get a nudge",
                 choices=[
@@ -125,12 +110,12 @@ def read_settings(values: FormValues) -> WorkspaceSettings:
     errors: dict[str, str] = {}
     timezone = _canonical_timezone(_text(values, TIMEZONE))
     if timezone is None:
-        errors[TIMEZONE] = "Use an IANA time zone name such as Europe/Berlin, America/New_York or UTC."
+        errors[TIMEZONE] = "Pick a time zone from the list."
     quiet_start, quiet_end = _text(values, QUIET_START), _text(values, QUIET_END)
-    start, end = _clock_time(quiet_start), _clock_time(quiet_end)
+    start, end = time_of(values, QUIET_START), time_of(values, QUIET_END)
     for field, text, parsed in ((QUIET_START, quiet_start, start), (QUIET_END, quiet_end, end)):
         if text and parsed is None:
-            errors[field] = "Use a 24-hour time such as 19:00, or leave it empty."
+            errors[field] = "Pick a time, or leave it empty."
     if QUIET_START not in errors and QUIET_END not in errors:
         if bool(quiet_start) != bool(quiet_end):
             missing = QUIET_END if quiet_start else QUIET_START
@@ -142,7 +127,7 @@ def read_settings(values: FormValues) -> WorkspaceSettings:
     cap = int(cap_text) if re.fullmatch(r"[0-9]{1,3}", cap_text) else None
     if cap is None or cap > LARGEST_HOURLY_CAP:
         errors[HOURLY_CAP] = f"Use a whole number from 0 (no cap) to {LARGEST_HOURLY_CAP}."
-    chosen = values.get(JUNCTURES) or []
+    chosen = several_of(values, JUNCTURES)
     junctures = [juncture for juncture in DEFAULT_JUNCTURES if juncture in chosen]
     if errors or timezone is None or cap is None:
         raise InvalidSettings(errors)
@@ -201,17 +186,11 @@ def saved_message(workspace: Workspace) -> Message:
 
 
 def _text(values: FormValues, input_id: str) -> str:
-    value = values.get(input_id)
-    return value.strip() if isinstance(value, str) else ""
+    return text_of(values, input_id)
 
 
 def _clock(moment: time | None) -> str:
-    return moment.strftime("%H:%M") if moment is not None else ""
-
-
-def _clock_time(text: str) -> time | None:
-    match = _CLOCK_TIME.fullmatch(text)
-    return time(int(match.group(1)), int(match.group(2))) if match else None
+    return clock(moment)
 
 
 @functools.cache

@@ -12,17 +12,20 @@ from habits.messages import (
     MENTION,
     Actions,
     Button,
+    Checkboxes,
+    Choice,
     ChoiceInput,
     Dialog,
     Divider,
     Facts,
     Message,
-    MultiChoiceInput,
     Note,
     Paragraph,
-    PeopleInput,
+    PeopleMenu,
     PeoplePicker,
     TextInput,
+    TimeInput,
+    ZoneSelect,
 )
 
 # Block Kit's limits (https://api.slack.com/reference/block-kit): Slack refuses a whole message or form with one
@@ -111,7 +114,7 @@ def render_message(message: Message) -> tuple[str, list[dict[str, Any]]]:
     return mrkdwn(message.text), blocks
 
 
-def _control(control: Button | PeoplePicker) -> dict[str, Any]:
+def _control(control: Button | PeopleMenu) -> dict[str, Any]:
     if isinstance(control, Button):
         button: dict[str, Any] = {
             "type": "button",
@@ -152,30 +155,31 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
             if field.initial:
                 element["initial_value"] = cut(field.initial, field.max_length)
         elif isinstance(field, ChoiceInput):
-            options = [
-                {"text": _plain(choice.label, OPTION_LIMIT), "value": choice.value} for choice in field.choices
-            ]
             element = {
                 "type": "radio_buttons" if field.style == "radio" else "static_select",
                 "action_id": field.input_id,
-                "options": options,
             }
-            initial = next((option for option in options if option["value"] == field.initial), None)
-            if initial is not None:
-                element["initial_option"] = initial
-        elif isinstance(field, MultiChoiceInput):
-            options = [
-                {"text": _plain(choice.label, OPTION_LIMIT), "value": choice.value} for choice in field.choices
-            ]
-            element = {"type": "checkboxes", "action_id": field.input_id, "options": options}
-            # Slack rejects an empty initial_options list, so it is left out when nothing is ticked.
-            ticked = [option for option in options if option["value"] in field.initial]
-            if ticked:
-                element["initial_options"] = ticked
-        elif isinstance(field, PeopleInput):
-            element = {"type": "multi_users_select", "action_id": field.input_id}
+            _options(element, field.choices, initial=[] if field.initial is None else [field.initial], single=True)
+        elif isinstance(field, ZoneSelect):
+            element = {"type": "static_select", "action_id": field.input_id}
+            # The zone already chosen, else the person's own (the first choice), is what an untouched form sends.
+            _options(element, field.choices(), initial=[field.initial or field.own_zone], single=True)
+        elif isinstance(field, Checkboxes):
+            element = {"type": "checkboxes", "action_id": field.input_id}
+            _options(element, field.choices, initial=field.initial, single=False)
+        elif isinstance(field, TimeInput):
+            element = {"type": "timepicker", "action_id": field.input_id}
             if field.initial:
-                element["initial_users"] = field.initial
+                element["initial_time"] = field.initial
+        elif isinstance(field, PeoplePicker):
+            if field.multiple:
+                element = {"type": "multi_users_select", "action_id": field.input_id}
+                if field.initial:
+                    element["initial_users"] = field.initial
+            else:
+                element = {"type": "users_select", "action_id": field.input_id}
+                if field.initial:
+                    element["initial_user"] = field.initial[0]
         block["element"] = element
         blocks.append(block)
     return {
@@ -187,6 +191,17 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
         "private_metadata": dialog.context,
         "blocks": blocks,
     }
+
+
+def _options(element: dict[str, Any], choices: list[Choice], *, initial: list[str], single: bool) -> None:
+    options = [{"text": _plain(choice.label, OPTION_LIMIT), "value": choice.value} for choice in choices]
+    element["options"] = options
+    # Slack rejects an empty initial_options list, so it is left out when nothing is chosen.
+    chosen = [option for option in options if option["value"] in initial]
+    if chosen and single:
+        element["initial_option"] = chosen[0]
+    elif chosen:
+        element["initial_options"] = chosen
 
 
 def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | None]:
@@ -204,4 +219,8 @@ def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | Non
                 values[block_id] = [option["value"] for option in element.get("selected_options") or []]
             elif kind == "multi_users_select":
                 values[block_id] = list(element.get("selected_users") or [])
+            elif kind == "users_select":
+                values[block_id] = element.get("selected_user")
+            elif kind == "timepicker":
+                values[block_id] = element.get("selected_time")
     return values

@@ -15,18 +15,21 @@ from bot.teams.card_text import NO_NAMES, CardText, Names, TextBudget, name_of, 
 from habits.messages import (
     Actions,
     Button,
+    Checkboxes,
+    Choice,
     ChoiceInput,
     Dialog,
     Divider,
     Facts,
     Input,
     Message,
-    MultiChoiceInput,
     Note,
     Paragraph,
-    PeopleInput,
+    PeopleMenu,
     PeoplePicker,
     TextInput,
+    TimeInput,
+    ZoneSelect,
 )
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -72,9 +75,12 @@ def render_message(message: Message, names: Names = NO_NAMES) -> dict[str, Any]:
     return _fitted(lambda budget: _message_card(message, names, budget))
 
 
-def render_dialog(dialog: Dialog, names: Names = NO_NAMES) -> dict[str, Any]:
-    """The answer to a task/fetch invoke that opens the dialog (a Teams task module showing an Adaptive Card)."""
-    card = _fitted(lambda budget: _dialog_card(dialog, names, budget))
+def render_dialog(
+    dialog: Dialog, names: Names = NO_NAMES, errors: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The answer to a task/fetch invoke that opens the dialog (a Teams task module showing an Adaptive Card), or
+    to a task/submit whose fields need fixing: then `errors` ({input_id: what to fix}) shows under each field."""
+    card = _fitted(lambda budget: _dialog_card(dialog, names, budget, errors or {}))
     return {
         "task": {
             "type": "continue",
@@ -186,7 +192,7 @@ def _message_card(message: Message, names: Names, budget: TextBudget) -> dict[st
 def _actions(body: _Body, part: Actions) -> None:
     actions: list[dict[str, Any]] = []
     for control in part.controls:
-        if isinstance(control, PeoplePicker):
+        if isinstance(control, PeopleMenu):
             body.add(_people_search(control.action_id, placeholder=plain(control.placeholder, body.names)))
             # Teams has no menu that answers on its own when people are picked: a button sends the choice.
             actions.append(
@@ -233,12 +239,12 @@ def _execute(verb: str, *, title: str, value: str, with_inputs: bool) -> dict[st
 
 
 def _people_search(
-    input_id: str, *, placeholder: str = "", initial: list[tuple[str, str]] | None = None
+    input_id: str, *, placeholder: str = "", initial: list[tuple[str, str]] | None = None, multiple: bool = True
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "Input.ChoiceSet",
         "id": input_id,
-        "isMultiSelect": True,
+        "isMultiSelect": multiple,
         "choices": [{"title": name, "value": person} for person, name in initial or []],
         "choices.data": dict(PEOPLE_SEARCH),
     }
@@ -249,7 +255,7 @@ def _people_search(
     return element
 
 
-def _dialog_card(dialog: Dialog, names: Names, budget: TextBudget) -> dict[str, Any]:
+def _dialog_card(dialog: Dialog, names: Names, budget: TextBudget, errors: Mapping[str, str]) -> dict[str, Any]:
     body = _Body(names, budget)
     if dialog.intro:
         body.text_block(dialog.intro)
@@ -257,6 +263,8 @@ def _dialog_card(dialog: Dialog, names: Names, budget: TextBudget) -> dict[str, 
         if field.input_id in RESERVED_KEYS:
             raise ValueError(f"input id {field.input_id!r} is reserved for the dialog's own data")
         body.add(_input(field, names))
+        if field.input_id in errors:
+            body.text_block(errors[field.input_id], color="Attention", size="Small", spacing="None")
     submit = {
         "type": "Action.Submit",
         "title": plain(dialog.submit_label, names)[:75],
@@ -264,12 +272,14 @@ def _dialog_card(dialog: Dialog, names: Names, budget: TextBudget) -> dict[str, 
         "data": {
             DIALOG_KEY: dialog.callback_id,
             CONTEXT_KEY: dialog.context,
-            LISTS_KEY: [
-                field.input_id for field in dialog.inputs if isinstance(field, MultiChoiceInput | PeopleInput)
-            ],
+            LISTS_KEY: [field.input_id for field in dialog.inputs if _takes_several(field)],
         },
     }
     return _card(body, [submit])
+
+
+def _takes_several(field: Input) -> bool:
+    return isinstance(field, Checkboxes) or (isinstance(field, PeoplePicker) and field.multiple)
 
 
 @dataclass(frozen=True)
@@ -313,27 +323,29 @@ def _input(field: Input, names: Names) -> dict[str, Any]:
             element["placeholder"] = plain(field.placeholder, names)[:150]
         if field.initial:
             element["value"] = field.initial[: field.max_length]
-    elif isinstance(field, ChoiceInput | MultiChoiceInput):
-        element = {
-            "type": "Input.ChoiceSet",
-            "id": field.input_id,
-            "choices": [
-                {"title": plain(choice.label, names)[:75], "value": choice.value} for choice in field.choices
-            ],
-            # Radio buttons and checkboxes are "expanded"; a menu is "compact".
-            "style": "compact" if isinstance(field, ChoiceInput) and field.style == "dropdown" else "expanded",
-        }
-        known = {choice.value for choice in field.choices}
-        if isinstance(field, MultiChoiceInput):
-            element["isMultiSelect"] = True
-            ticked = [value for value in field.initial if value in known]
-            if ticked:
-                element["value"] = ",".join(ticked)
-        elif field.initial in known:
+    elif isinstance(field, ChoiceInput):
+        element = _choices(
+            field.input_id,
+            field.choices,
+            names,
+            initial=[] if field.initial is None else [field.initial],
+            # Radio buttons are "expanded"; a menu is "compact".
+            expanded=field.style == "radio",
+        )
+    elif isinstance(field, ZoneSelect):
+        element = _choices(field.input_id, field.choices(), names, initial=[field.initial or field.own_zone])
+    elif isinstance(field, Checkboxes):
+        element = _choices(field.input_id, field.choices, names, initial=field.initial, expanded=True)
+        element["isMultiSelect"] = True
+    elif isinstance(field, TimeInput):
+        element = {"type": "Input.Time", "id": field.input_id}
+        if field.initial:
             element["value"] = field.initial
-    elif isinstance(field, PeopleInput):
+    elif isinstance(field, PeoplePicker):
         element = _people_search(
-            field.input_id, initial=[(person, name_of(person, names) or person) for person in field.initial]
+            field.input_id,
+            initial=[(person, name_of(person, names) or person) for person in field.initial],
+            multiple=field.multiple,
         )
     else:  # pragma: no cover - a new input type must be rendered here; the tests enumerate them
         raise TypeError(f"no Adaptive Card input for {type(field).__name__}")
@@ -341,4 +353,20 @@ def _input(field: Input, names: Names) -> dict[str, Any]:
     element["isRequired"] = not field.optional
     if not field.optional:
         element["errorMessage"] = f"{label} is needed."
+    return element
+
+
+def _choices(
+    input_id: str, choices: list[Choice], names: Names, *, initial: list[str], expanded: bool = False
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "choices": [{"title": plain(choice.label, names)[:75], "value": choice.value} for choice in choices],
+        "style": "expanded" if expanded else "compact",
+    }
+    known = {choice.value for choice in choices}
+    chosen = [value for value in initial if value in known]
+    if chosen:
+        element["value"] = ",".join(chosen)
     return element

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time, timedelta
 
 from habits.form_origin import FormOrigin
-from habits.messages import Choice, ChoiceInput, Dialog, PeopleInput, TextInput
+from habits.form_values import FormValues, several_of, text_of, time_of
+from habits.messages import Checkboxes, Choice, ChoiceInput, Dialog, PeoplePicker, TextInput, TimeInput, ZoneSelect
 from habits.roundtables.teams import Group
-from habits.time_words import describe_duration, known_zone, parse_duration
+from habits.time_words import describe_duration, known_zone
 from models.roundtables import BIWEEKLY, MONTHLY, WEEKLY
 
 SETUP_FORM = "whoelse_roundtable_setup"
@@ -33,12 +34,13 @@ CADENCE_CHOICES = [
     *(Choice(value=f"{MONTHLY}:{n}", label=f"Monthly, on the {word} weekday") for n, word in ORDINALS.items()),
 ]
 DEFAULT_REMINDERS = (24 * 60, 15)
+# The reminders offered, in minutes before the meeting; one stored some other way is offered too, so it is kept.
+REMINDER_CHOICES = (7 * 24 * 60, 2 * 24 * 60, 24 * 60, 2 * 60, 60, 30, 15)
 # Shorter than this and the reminder arrives as the meeting starts.
 MIN_REMINDER = timedelta(minutes=5)
 MAX_REMINDERS = 4
 # A reminder must come after the meeting before, or it would be taken for that one's.
 SHORTEST_GAP = {WEEKLY: timedelta(days=7), BIWEEKLY: timedelta(days=14), MONTHLY: timedelta(days=28)}
-CLOCK = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
 MAX_NOTES = 2800
 
 
@@ -67,15 +69,19 @@ class FormErrors(ValueError):
 class FormDefaults:
     cadence: str = WEEKLY
     weekday: int | None = None
+    # "HH:MM", as the time picker shows it.
     at: str = ""
-    timezone: str = "UTC"
+    timezone: str = ""
+    # The zone of the person filling in the form, offered first.
+    own_zone: str = ""
     invitees: Sequence[str] = ()
     groups: str = ""
-    reminders: str = ", ".join(describe_duration(timedelta(minutes=m)) for m in DEFAULT_REMINDERS)
+    reminder_minutes: Sequence[int] = DEFAULT_REMINDERS
 
 
-def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) -> Dialog:
-    return Dialog(
+def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool, with_groups: bool = True) -> Dialog:
+    """The set-up form; `with_groups` offers inviting user groups, where the platform has them (Slack)."""
+    form = Dialog(
         callback_id=SETUP_FORM,
         title="Change round-table" if changing else "Set up a round-table",
         submit_label="Save",
@@ -92,15 +98,14 @@ def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) ->
                 choices=[Choice(value=str(day), label=name) for day, name in enumerate(WEEKDAYS)],
                 initial=None if defaults.weekday is None else str(defaults.weekday),
             ),
-            TextInput(input_id=TIME, label="Time (HH:MM, 24-hour)", placeholder="15:00", initial=defaults.at),
-            TextInput(
+            TimeInput(input_id=TIME, label="Time", initial=defaults.at),
+            ZoneSelect(
                 input_id=TIMEZONE,
                 label="Time zone",
-                placeholder="Europe/Berlin",
-                initial=defaults.timezone,
-                max_length=64,
+                own_zone=defaults.own_zone,
+                initial=defaults.timezone or defaults.own_zone,
             ),
-            PeopleInput(input_id=INVITEES, label="Invite people", initial=list(defaults.invitees)),
+            PeoplePicker(input_id=INVITEES, label="Invite people", multiple=True, initial=list(defaults.invitees)),
             TextInput(
                 input_id=GROUPS,
                 label="Invite user groups",
@@ -109,20 +114,29 @@ def setup_form(*, origin: FormOrigin, defaults: FormDefaults, changing: bool) ->
                 initial=defaults.groups,
                 max_length=500,
             ),
-            TextInput(
+            Checkboxes(
                 input_id=REMINDERS,
                 label="Remind before the meeting",
-                placeholder="1 day, 15 minutes",
-                initial=defaults.reminders,
-                max_length=100,
+                choices=reminder_choices(defaults.reminder_minutes),
+                initial=[str(minutes) for minutes in defaults.reminder_minutes],
+                optional=False,
             ),
         ],
     )
+    if not with_groups:
+        form.inputs = [field for field in form.inputs if field.input_id != GROUPS]
+    return form
 
 
-def read_setup_form(
-    values: Mapping[str, str | list[str] | None], *, known_groups: Sequence[Group]
-) -> RoundTablePlan:
+def reminder_choices(chosen: Sequence[int]) -> list[Choice]:
+    offered = sorted(set(REMINDER_CHOICES) | set(chosen), reverse=True)
+    return [
+        Choice(value=str(minutes), label=f"{describe_duration(timedelta(minutes=minutes))} before")
+        for minutes in offered
+    ]
+
+
+def read_setup_form(values: FormValues, *, known_groups: Sequence[Group]) -> RoundTablePlan:
     """The plan the form describes; raises FormErrors naming every field to fix."""
     errors: dict[str, str] = {}
     cadence, week_of_month = _cadence(_text(values, CADENCE))
@@ -132,22 +146,21 @@ def read_setup_form(
     weekday = {str(day): day for day in range(len(WEEKDAYS))}.get(_text(values, WEEKDAY))
     if weekday is None:
         errors[WEEKDAY] = "Please pick a weekday."
-    at = parse_clock(_text(values, TIME))
+    at = time_of(values, TIME)
     if at is None:
-        errors[TIME] = "Please write the time as HH:MM, e.g. 15:00."
+        errors[TIME] = "Please pick the time the round-table starts."
     timezone = _text(values, TIMEZONE)
     if not is_timezone(timezone):
-        errors[TIMEZONE] = "Please use an IANA time zone such as Europe/Berlin or America/New_York."
+        errors[TIMEZONE] = "Please pick the time zone the round-table keeps."
     group_ids, unknown = resolve_groups(_text(values, GROUPS), known_groups)
     if unknown:
         errors[GROUPS] = f"I can't find the user group {', '.join(unknown)}."
     try:
-        reminder_minutes = parse_reminders(_text(values, REMINDERS), cadence=cadence or WEEKLY)
+        reminder_minutes = read_reminders(several_of(values, REMINDERS), cadence=cadence or WEEKLY)
     except ValueError as problem:
         errors[REMINDERS] = str(problem)
         reminder_minutes = ()
-    invitees = values.get(INVITEES)
-    people = tuple(dict.fromkeys(invitees)) if isinstance(invitees, list) else ()
+    people = tuple(several_of(values, INVITEES))
     if not people and not group_ids and GROUPS not in errors:
         errors[INVITEES] = "Please invite at least one person or user group."
     if errors or cadence is None or weekday is None or at is None:
@@ -164,9 +177,8 @@ def read_setup_form(
     )
 
 
-def _text(values: Mapping[str, str | list[str] | None], key: str) -> str:
-    value = values.get(key)
-    return value.strip() if isinstance(value, str) else ""
+def _text(values: FormValues, key: str) -> str:
+    return text_of(values, key)
 
 
 def _cadence(value: str) -> tuple[str | None, int | None]:
@@ -177,13 +189,6 @@ def _cadence(value: str) -> tuple[str | None, int | None]:
     if kind == MONTHLY and ordinal is not None:
         return MONTHLY, ordinal
     return None, None
-
-
-def parse_clock(text: str) -> time | None:
-    match = CLOCK.match(text)
-    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        return None
-    return time(int(match.group(1)), int(match.group(2)))
 
 
 def is_timezone(name: str) -> bool:
@@ -208,24 +213,20 @@ def resolve_groups(typed: str, known: Sequence[Group]) -> tuple[tuple[str, ...],
     return tuple(found), unknown
 
 
-def parse_reminders(text: str, *, cadence: str) -> tuple[int, ...]:
-    """Minutes before the meeting, longest first: "1 day, 15 minutes" or "1d, 15m"; empty means the defaults."""
-    if not text:
-        return DEFAULT_REMINDERS
-    pieces = [piece for piece in re.split(r"[,;]|\band\b", text) if piece.strip()]
-    spans = [parse_duration(piece) for piece in pieces]
-    if any(span is None for span in spans):
-        raise ValueError("Please write how long before, e.g. `1 day, 15 minutes` or `1d, 15m`.")
+def read_reminders(ticked: Sequence[str], *, cadence: str) -> tuple[int, ...]:
+    """Minutes before the meeting, longest first, from the reminders ticked (each a number of minutes)."""
+    if not ticked:
+        raise ValueError("Please tick at least one reminder.")
+    # Only plain numbers: a forged submission could send anything.
+    if not all(re.fullmatch(r"[0-9]{1,6}", value) for value in ticked):
+        raise ValueError("Please tick the reminders from the list.")
     longest = SHORTEST_GAP[cadence] - timedelta(days=1)
-    minutes: set[int] = set()
-    for span in spans:
-        assert span is not None
-        if not MIN_REMINDER <= span <= longest:
-            raise ValueError(
-                f"Each reminder must come between {describe_duration(MIN_REMINDER)} and "
-                f"{describe_duration(longest)} before the meeting."
-            )
-        minutes.add(int(span.total_seconds() // 60))
+    minutes = {int(value) for value in ticked}
+    if any(not MIN_REMINDER <= timedelta(minutes=span) <= longest for span in minutes):
+        raise ValueError(
+            f"Each reminder must come between {describe_duration(MIN_REMINDER)} and "
+            f"{describe_duration(longest)} before the meeting."
+        )
     if len(minutes) > MAX_REMINDERS:
         raise ValueError(f"Up to {MAX_REMINDERS} reminders, please.")
     return tuple(sorted(minutes, reverse=True))

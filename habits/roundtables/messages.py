@@ -132,6 +132,29 @@ def no_roundtable() -> Message:
     )
 
 
+def open_setup_form() -> Message:
+    """Where a typed command cannot open a form itself (Teams opens one only from a card's button): the button."""
+    text = "The round-table's set-up form opens from this button."
+    return Message(
+        text=text,
+        parts=[
+            Paragraph(text=text),
+            Actions(
+                block_id="roundtable:set",
+                controls=[
+                    Button(
+                        action_id=CHANGE_BUTTON,
+                        label="Open the form",
+                        value="",
+                        style="primary",
+                        opens_dialog=True,
+                    )
+                ],
+            ),
+        ],
+    )
+
+
 def announcement(
     view: RoundTableView, *, by_user: str, changed: bool, next_meeting: datetime, missing: Sequence[str] | None
 ) -> Message:

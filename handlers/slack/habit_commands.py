@@ -143,7 +143,9 @@ async def open_settings(request: CommandRequest, context: AppContext) -> Message
             session, workspace_id=request.workspace_id, default_timezone=context.settings.default_timezone
         )
         dialog = settings_dialog(
-            workspace, origin=FormOrigin(channel_id=request.channel_id, user_id=request.user_id)
+            workspace,
+            origin=FormOrigin(channel_id=request.channel_id, user_id=request.user_id),
+            own_zone=person.timezone,
         )
     try:
         await context.gateway.open_dialog(trigger_id=request.trigger_id, dialog=dialog)

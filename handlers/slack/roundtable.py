@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -14,7 +16,7 @@ from bot.slack.blocks import dialog_values
 from habits.command_help import unknown_words
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
-from habits.messages import Message, command
+from habits.messages import Dialog, Message, command
 from habits.private_notes import tell_privately
 from habits.roundtables.form import (
     CADENCE,
@@ -24,6 +26,7 @@ from habits.roundtables.form import (
     SETUP_FORM,
     FormDefaults,
     FormErrors,
+    RoundTablePlan,
     read_setup_form,
     setup_form,
 )
@@ -44,6 +47,7 @@ from habits.roundtables.messages import (
     NOT_COMING_BUTTON,
     NOTES_BUTTON,
     no_roundtable,
+    open_setup_form,
 )
 from habits.roundtables.teams import missing_teams
 from handlers.commands import CommandRequest, CommandRouter
@@ -65,10 +69,6 @@ SET_UP_WORDS = ("set", "setup", "change")
 CANCEL_WORDS = ("cancel", "off", "stop")
 CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
 NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
-SET_UP_NOT_ON_TEAMS = (
-    f"Setting up a round-table ({command('roundtable set')}) works in Slack today and is coming to Teams. "
-    f"Here you can already see this channel's round-table ({command('roundtable')}) and cancel it."
-)
 RSVP_REFUSALS = {
     "not_found": "I can't find that round-table meeting any more.",
     "cancelled": "This round-table has been cancelled.",
@@ -93,7 +93,7 @@ async def roundtable_command(request: CommandRequest, context: AppContext) -> Me
     if action in SET_UP_WORDS:
         if not request.trigger_id:
             # Teams opens a dialog only from a card's button, never from a typed message.
-            return Message(text=SET_UP_NOT_ON_TEAMS)
+            return open_setup_form()
         await _open_setup_form(
             context,
             workspace_id=request.workspace_id,
@@ -133,13 +133,21 @@ async def _missing(context: AppContext, roundtable: RoundTable) -> list[str] | N
         return None
 
 
-async def _open_setup_form(
-    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, trigger_id: str
-) -> None:
+async def setup_dialog(
+    context: AppContext,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    user_id: str,
+    own_zone: str,
+    with_groups: bool = True,
+) -> Dialog:
+    """The set-up form for this channel: its round-table as it stands, or a new one in the person's own zone."""
     async with session_scope(context.sessions) as session:
         roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
     if roundtable is None:
-        defaults = FormDefaults(timezone=await _timezone_of(context, user_id))
+        # When the platform did not say where the person is, the zone whoelse runs in is suggested.
+        defaults = FormDefaults(own_zone=own_zone, timezone=own_zone or context.settings.default_timezone)
     else:
         defaults = FormDefaults(
             cadence=roundtable.cadence
@@ -148,14 +156,28 @@ async def _open_setup_form(
             weekday=roundtable.weekday,
             at=roundtable.time_of_day.strftime("%H:%M"),
             timezone=roundtable.timezone,
+            own_zone=own_zone,
             invitees=roundtable.invitees,
-            groups=await _group_handles(context, roundtable.invited_groups),
-            reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
+            groups=await _group_handles(context, workspace_id, roundtable.invited_groups) if with_groups else "",
+            reminder_minutes=roundtable.reminder_minutes,
         )
-    form = setup_form(
+    return setup_form(
         origin=FormOrigin(channel_id=channel_id, user_id=user_id),
         defaults=defaults,
         changing=roundtable is not None,
+        with_groups=with_groups,
+    )
+
+
+async def _open_setup_form(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, trigger_id: str
+) -> None:
+    form = await setup_dialog(
+        context,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        own_zone=await _timezone_of(context, user_id),
     )
     await open_dialog(
         context,
@@ -176,15 +198,60 @@ async def _timezone_of(context: AppContext, user_id: str) -> str:
         return context.settings.default_timezone
 
 
-async def _group_handles(context: AppContext, group_ids: list[str]) -> str:
+async def _group_handles(context: AppContext, workspace_id: str, group_ids: list[str]) -> str:
     if not group_ids:
         return ""
     try:
-        handles = {group.group_id: group.handle for group in await context.gateway.user_groups()}
+        gateway = await context.gateway_for(workspace_id)
+        handles = {group.group_id: group.handle for group in await gateway.user_groups()}
     except DeliveryError:
-        logger.warning("could not read user group handles from Slack; showing their ids")
+        logger.warning("could not read user group handles; showing their ids")
         handles = {}
     return ", ".join(f"@{handles.get(group_id, group_id)}" for group_id in group_ids)
+
+
+@dataclass(frozen=True)
+class SavedSetup:
+    roundtable: RoundTable
+    changed: bool
+    at: datetime
+
+
+async def save_setup(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, plan: RoundTablePlan
+) -> SavedSetup:
+    """Saves the round-table the form describes and reschedules its reminders."""
+    now = context.clock()
+    async with session_scope(context.sessions) as session:
+        roundtable, changed = await set_up(
+            session,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            plan=plan,
+            now=now,
+            default_timezone=context.settings.default_timezone,
+        )
+    context.schedule_changes.set()
+    return SavedSetup(roundtable, changed, now)
+
+
+async def announce_setup(context: AppContext, saved: SavedSetup, *, user_id: str) -> None:
+    """Tells the channel about the round-table just set up or changed (after the form is answered: asking the
+    platform who is missing can take a moment)."""
+    roundtable = saved.roundtable
+    missing = await _missing(context, roundtable)
+    async with session_scope(context.sessions) as session:
+        await enqueue(
+            session,
+            workspace_id=roundtable.workspace_id,
+            idempotency_key=f"roundtable:{roundtable.id}:set-up:{saved.at.isoformat()}",
+            channel_id=roundtable.channel_id,
+            message=announcement_message(
+                roundtable, by_user=user_id, changed=saved.changed, now=saved.at, missing=missing
+            ),
+        )
+    context.delivery.wake()
 
 
 async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, text: str) -> None:
@@ -288,31 +355,11 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         except FormErrors as problems:
             await ack(response_action="errors", errors=problems.errors)
             return
-        now = context.clock()
-        async with session_scope(context.sessions) as session:
-            roundtable, changed = await set_up(
-                session,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                plan=plan,
-                now=now,
-                default_timezone=context.settings.default_timezone,
-            )
+        saved = await save_setup(
+            context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id, plan=plan
+        )
         await ack()
-        context.schedule_changes.set()
-        missing = await _missing(context, roundtable)
-        async with session_scope(context.sessions) as session:
-            await enqueue(
-                session,
-                workspace_id=workspace_id,
-                idempotency_key=f"roundtable:{roundtable.id}:set-up:{now.isoformat()}",
-                channel_id=channel_id,
-                message=announcement_message(
-                    roundtable, by_user=user_id, changed=changed, now=now, missing=missing
-                ),
-            )
-        context.delivery.wake()
+        await announce_setup(context, saved, user_id=user_id)
 
     async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
         await ack()

@@ -1,5 +1,6 @@
-"""The round-table's buttons on Teams: RSVPs and Cancel (Universal Actions, answered in place) and the notes dialog
-(task/fetch opens it, task/submit saves it). Same domain calls and checks as Slack's handlers/slack/roundtable.py.
+"""The round-table's buttons on Teams: RSVPs and Cancel (Universal Actions, answered in place), and the set-up and
+notes dialogs (task/fetch opens one, task/submit saves it, or shows it again with what to fix). Same domain calls and
+checks as Slack's handlers/slack/roundtable.py.
 
 An RSVP is answered with a short confirmation; every reminder card of the meeting is then refreshed through the
 outbox with the new counts, as on Slack, so names are shown the way Teams shows them in every other post.
@@ -7,21 +8,43 @@ outbox with the new counts, as on Slack, so names are shown the way Teams shows 
 
 from __future__ import annotations
 
+import logging
+
 from bot.context import AppContext
+from bot.gateway import DeliveryError
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
+from habits.form_values import refilled
 from habits.ids import parse_id
-from habits.roundtables.form import NOTES, NOTES_FORM
+from habits.messages import Dialog, PeoplePicker
+from habits.roundtables.form import NOTES, NOTES_FORM, SETUP_FORM, FormErrors, read_setup_form
 from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
-from habits.roundtables.messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
-from handlers.slack.roundtable import CANCELLED, NOTES_ERRORS, NOTHING_TO_CANCEL, RSVP_REFUSALS
+from habits.roundtables.messages import (
+    CANCEL_BUTTON,
+    CHANGE_BUTTON,
+    COMING_BUTTON,
+    NOT_COMING_BUTTON,
+    NOTES_BUTTON,
+)
+from handlers.slack.roundtable import (
+    CANCELLED,
+    NOTES_ERRORS,
+    NOTHING_TO_CANCEL,
+    RSVP_REFUSALS,
+    announce_setup,
+    save_setup,
+    setup_dialog,
+)
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from models.db import session_scope
+
+logger = logging.getLogger(__name__)
 
 COMING = "Thanks: you're down as coming."
 NOT_COMING = "Thanks: you're down as not able to make it."
 NOTES_SAVED = "Thanks: the notes are posted in the channel."
 NOTES_UPDATED = "Thanks: the notes in the channel are updated."
+SET_UP = "Saved: the round-table is announced in the channel."
 
 
 async def _rsvp(invoke: Invoke, context: AppContext, *, attending: bool) -> InvokeResponse:
@@ -102,8 +125,64 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
     return dialog_message(NOTES_SAVED if outcome == "posted" else NOTES_UPDATED)
 
 
+async def _setup_form(invoke: Invoke, context: AppContext) -> Dialog:
+    return await setup_dialog(
+        context,
+        workspace_id=invoke.workspace_id,
+        channel_id=invoke.channel_id,
+        user_id=invoke.user_id,
+        # Teams says which zone the person's device is in; the form then offers it first.
+        own_zone=invoke.activity.local_timezone or "",
+        with_groups=False,
+    )
+
+
+async def _names(invoke: Invoke, context: AppContext, dialog: Dialog) -> dict[str, str]:
+    """The Teams names of the people the form shows as invited (else the form would show their ids)."""
+    people = {person for field in dialog.inputs if isinstance(field, PeoplePicker) for person in field.initial}
+    if not people:
+        return {}
+    gateway = await context.gateway_for(invoke.workspace_id)
+    names: dict[str, str] = {}
+    for person in people:
+        try:
+            names[person] = (await gateway.person(user=person)).name
+        except DeliveryError:
+            logger.warning("could not read the Teams name of a round-table invitee; the form shows their id")
+    return names
+
+
+async def open_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    """The set-up form for the conversation the button is in: the round-table as it stands, or a new one."""
+    dialog = await _setup_form(invoke, context)
+    return InvokeResponse(200, render_dialog(dialog, await _names(invoke, context, dialog)))
+
+
+async def on_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    form = submitted(invoke.data)
+    origin = read_origin(form.context, user_id=invoke.user_id)
+    if origin is None or origin.subject_id is not None or origin.channel_id != invoke.channel_id:
+        return dialog_message(NOT_YOUR_FORM)
+    try:
+        # Teams has no user groups to invite: people only.
+        plan = read_setup_form(form.values, known_groups=[])
+    except FormErrors as problems:
+        # Teams closes a dialog when it is sent: the answer is the same form again, as filled in, with what to fix.
+        dialog = refilled(await _setup_form(invoke, context), form.values)
+        return InvokeResponse(
+            200, render_dialog(dialog, await _names(invoke, context, dialog), errors=problems.errors)
+        )
+    saved = await save_setup(
+        context, workspace_id=invoke.workspace_id, channel_id=origin.channel_id, user_id=invoke.user_id, plan=plan
+    )
+    await announce_setup(context, saved, user_id=invoke.user_id)
+    return dialog_message(SET_UP)
+
+
 def handlers() -> dict[str, InvokeHandler]:
     return {
+        CHANGE_BUTTON: open_setup,
+        SETUP_FORM: on_setup,
         COMING_BUTTON: on_coming,
         NOT_COMING_BUTTON: on_not_coming,
         CANCEL_BUTTON: on_cancel,

@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.slack.gateway import SlackGateway
-from habits.roundtables.form import FormErrors, RoundTablePlan, read_setup_form
+from habits.form_origin import FormOrigin
+from habits.messages import Checkboxes
+from habits.roundtables.form import (
+    REMINDERS,
+    FormDefaults,
+    FormErrors,
+    RoundTablePlan,
+    read_setup_form,
+    setup_form,
+)
 from habits.roundtables.meetings import answer_rsvp, cancel, save_notes, set_up
 from habits.roundtables.teams import missing_teams, teams_missing
 from models.db import session_scope
@@ -495,7 +504,7 @@ def test_the_setup_form_says_what_to_fix_in_each_field() -> None:
                 "time": "25:00",
                 "timezone": "Mars/Olympus",
                 "groups": "@nobody",
-                "reminders": "2m",
+                "reminders": ["2"],
             },
             known_groups=[],
         )
@@ -503,7 +512,7 @@ def test_the_setup_form_says_what_to_fix_in_each_field() -> None:
     assert set(problems.value.errors) == {"weekday", "time", "timezone", "groups", "reminders"}
 
 
-def test_the_setup_form_reads_a_monthly_plan_with_groups_and_the_default_reminders() -> None:
+def test_the_setup_form_reads_a_monthly_plan_with_groups_and_the_reminders_ticked() -> None:
     class Group:
         group_id, handle, name = "SSALES", "sales", "Sales team"
 
@@ -511,11 +520,11 @@ def test_the_setup_form_reads_a_monthly_plan_with_groups_and_the_default_reminde
         {
             "cadence": "monthly:-1",
             "weekday": "4",
-            "time": "9:30",
+            "time": "09:30",
             "timezone": "Europe/Berlin",
             "invitees": ["UANNA"],
             "groups": "@Sales, SSALES",
-            "reminders": "",
+            "reminders": ["15", str(DAY)],
         },
         known_groups=[Group()],
     )
@@ -529,6 +538,56 @@ def test_the_setup_form_reads_a_monthly_plan_with_groups_and_the_default_reminde
         invitees=("UANNA",),
         group_ids=("SSALES",),
         reminder_minutes=(DAY, 15),
+    )
+
+
+def setup_values(**changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "cadence": "weekly",
+        "weekday": "1",
+        "time": "14:45",
+        "timezone": "America/New_York",
+        "invitees": ["UANNA"],
+        "reminders": [str(DAY), "15"],
+    }
+    return values | changes
+
+
+@pytest.mark.parametrize(
+    ("reminders", "problem"),
+    [
+        ([], "Please tick at least one reminder."),
+        (["15", "1 day"], "Please tick the reminders from the list."),
+        (["15", str(7 * DAY)], "Each reminder must come between 5 minutes and 6 days before the meeting."),
+        (["15", "30", "60", "120", str(DAY)], "Up to 4 reminders, please."),
+    ],
+)
+def test_reminders_ticked_wrongly_are_named_next_to_their_checkboxes(reminders: list[str], problem: str) -> None:
+    with pytest.raises(FormErrors) as problems:
+        read_setup_form(setup_values(reminders=reminders), known_groups=[])
+
+    assert problems.value.errors == {REMINDERS: problem}
+
+
+def test_a_week_ahead_reminder_is_fine_for_a_round_table_every_two_weeks() -> None:
+    read = read_setup_form(setup_values(cadence="biweekly", reminders=[str(7 * DAY)]), known_groups=[])
+
+    assert read.reminder_minutes == (7 * DAY,)
+
+
+def test_a_reminder_the_checkboxes_do_not_offer_stays_ticked_when_the_round_table_is_changed() -> None:
+    form = setup_form(
+        origin=FormOrigin(channel_id=CHANNEL, user_id="UANNA"),
+        defaults=FormDefaults(reminder_minutes=(180, 15)),
+        changing=True,
+    )
+
+    [reminders] = [field for field in form.inputs if isinstance(field, Checkboxes)]
+    assert ("180", "3 hours before") in [(choice.value, choice.label) for choice in reminders.choices]
+    assert reminders.initial == ["180", "15"]
+    assert read_setup_form(setup_values(reminders=reminders.initial), known_groups=[]).reminder_minutes == (
+        180,
+        15,
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.events import BusinessEvent
+from habits.job_words import describe_job, moment_in_words, zone_in_words
 from habits.messages import command
 from habits.nudging import event_row
+from habits.roundtables.form import RoundTablePlan
+from habits.roundtables.meetings import set_up
 from habits.status import status_report
 from models.db import session_scope
 from models.events import ReceivedEvent
@@ -70,3 +73,52 @@ async def test_another_workspaces_unplaced_events_are_not_shown(
         await get_or_create_workspace(session, workspace_id="T0OTHER")
 
     assert "could not act on" not in await report_text(sessions, "T0OTHER")
+
+
+def test_a_moment_is_told_on_its_own_zones_clock_with_the_date_when_it_is_more_than_days_away() -> None:
+    # Tuesday 3 November 2026, after New York fell back: 19:30 UTC is 14:30 there.
+    when = datetime(2026, 11, 3, 19, 30, tzinfo=UTC)
+
+    assert moment_in_words(when, now=when - timedelta(days=2), timezone="America/New_York") == (
+        "Tue 14:30 New York time"
+    )
+    assert moment_in_words(when, now=when - timedelta(days=9), timezone="America/New_York") == (
+        "Tue 3 Nov 14:30 New York time"
+    )
+    assert moment_in_words(when, now=when, timezone="UTC") == "Tue 19:30 UTC"
+    assert zone_in_words("America/Argentina/Buenos_Aires") == "Buenos Aires time"
+
+
+async def test_another_workspaces_round_table_is_not_named_in_a_status(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id="T0OTHER")
+        roundtable, _changed = await set_up(
+            session,
+            workspace_id="T0OTHER",
+            channel_id="CTHEIRS",
+            user_id="UTHEM",
+            plan=RoundTablePlan(
+                cadence="weekly",
+                weekday=1,
+                week_of_month=None,
+                at=time(14, 45),
+                timezone="America/New_York",
+                invitees=("UTHEM",),
+                group_ids=(),
+                reminder_minutes=(15,),
+            ),
+            now=NOW,
+        )
+        name = f"roundtable:{roundtable.id}:reminder:15"
+
+        theirs = await describe_job(
+            session, workspace_id="T0OTHER", name=name, when=NOW, now=NOW, workspace_zone="UTC"
+        )
+        ours = await describe_job(
+            session, workspace_id=TEAM_ID, name=name, when=NOW, now=NOW, workspace_zone="UTC"
+        )
+
+    assert theirs == "Round-table reminder (15 minutes before), #{CTHEIRS}, Mon 07:00 New York time"
+    assert ours == f"{name}, Mon 12:00 UTC"

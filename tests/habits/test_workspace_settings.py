@@ -69,16 +69,14 @@ def test_no_quiet_hours_and_no_moments_are_allowed() -> None:
 
 @pytest.mark.parametrize("timezone", ["Mars/Olympus", "", "Europe/../etc", "CEST", "UTC+2"])
 def test_an_unknown_time_zone_is_named_next_to_its_field(timezone: str) -> None:
-    assert errors_for(timezone=timezone) == {
-        TIMEZONE: "Use an IANA time zone name such as Europe/Berlin, America/New_York or UTC."
-    }
+    assert errors_for(timezone=timezone) == {TIMEZONE: "Pick a time zone from the list."}
 
 
 @pytest.mark.parametrize(
     ("changes", "errors"),
     [
-        ({QUIET_START: "7pm"}, {QUIET_START: "Use a 24-hour time such as 19:00, or leave it empty."}),
-        ({QUIET_END: "24:00"}, {QUIET_END: "Use a 24-hour time such as 19:00, or leave it empty."}),
+        ({QUIET_START: "7pm"}, {QUIET_START: "Pick a time, or leave it empty."}),
+        ({QUIET_END: "24:00"}, {QUIET_END: "Pick a time, or leave it empty."}),
         (
             {QUIET_END: ""},
             {QUIET_END: "Quiet hours need a start and an end; leave both empty for no quiet hours."},
@@ -128,6 +126,10 @@ def test_the_dialog_shows_the_current_settings_and_reads_back_unchanged() -> Non
             continue
         if element["type"] == "checkboxes":
             submitted = {"type": "checkboxes", "selected_options": element.get("initial_options", [])}
+        elif element["type"] == "timepicker":
+            submitted = {"type": "timepicker", "selected_time": element.get("initial_time")}
+        elif element["type"] == "static_select":
+            submitted = {"type": "static_select", "selected_option": element.get("initial_option")}
         else:
             submitted = {"type": element["type"], "value": element.get("initial_value")}
         state["values"][block["block_id"]] = {element["action_id"]: submitted}
@@ -151,7 +153,25 @@ def test_a_dialog_with_nothing_ticked_leaves_out_initial_options() -> None:
     checkboxes = next(block["element"] for block in view["blocks"] if block.get("block_id") == JUNCTURES)
     assert "initial_options" not in checkboxes
     quiet = next(block["element"] for block in view["blocks"] if block.get("block_id") == QUIET_START)
-    assert "initial_value" not in quiet
+    assert quiet["type"] == "timepicker" and "initial_time" not in quiet
+
+
+def test_the_time_zone_menu_starts_with_the_admins_own_zone_and_keeps_the_workspaces() -> None:
+    workspace = Workspace(
+        id=WORKSPACE, timezone="Asia/Tokyo", quiet_start=None, quiet_end=None, hourly_cap=0, junctures=[]
+    )
+    view = render_dialog(
+        settings_dialog(
+            workspace, origin=FormOrigin(channel_id="CSALES", user_id="UADMIN"), own_zone="America/New_York"
+        )
+    )
+    zone = next(block["element"] for block in view["blocks"] if block.get("block_id") == TIMEZONE)
+
+    assert zone["type"] == "static_select"
+    assert [option["value"] for option in zone["options"][:2]] == ["America/New_York", "Asia/Tokyo"]
+    assert zone["options"][0]["text"]["text"] == "America / New York (your time zone)"
+    assert zone["initial_option"]["value"] == "Asia/Tokyo"
+    assert len(zone["options"]) <= 100
 
 
 async def test_saving_changes_the_workspace_and_sends_the_admin_one_receipt(sessions: Sessions) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -139,15 +140,35 @@ def selected(block: str, value: str) -> dict[str, Any]:
     return {block: {block: {"type": "static_select", "selected_option": {"value": value}}}}
 
 
-def setup_values(*, time: str = "15:00", groups: str = "@marketing") -> dict[str, Any]:
+def picked_time(block: str, value: str) -> dict[str, Any]:
+    return {block: {block: {"type": "timepicker", "selected_time": value}}}
+
+
+def picked_people(block: str, *people: str) -> dict[str, Any]:
+    return {block: {block: {"type": "multi_users_select", "selected_users": list(people)}}}
+
+
+def ticked(block: str, *values: str) -> dict[str, Any]:
+    options = [{"text": {"type": "plain_text", "text": value}, "value": value} for value in values]
+    return {block: {block: {"type": "checkboxes", "selected_options": options}}}
+
+
+def setup_values(
+    *,
+    time: str = "15:00",
+    groups: str = "@marketing",
+    zone: str = "Europe/Berlin",
+    weekday: str = "1",
+    reminders: tuple[str, ...] = (str(DAY), "15"),
+) -> dict[str, Any]:
     return {
         **selected("cadence", "weekly"),
-        **selected("weekday", "1"),
-        **text_input("time", time),
-        **text_input("timezone", "Europe/Berlin"),
-        "invitees": {"invitees": {"type": "multi_users_select", "selected_users": ["UANNA", "UBEN"]}},
+        **selected("weekday", weekday),
+        **picked_time("time", time),
+        **selected("timezone", zone),
+        **picked_people("invitees", "UANNA", "UBEN"),
         **text_input("groups", groups),
-        **text_input("reminders", "1 day, 15 minutes"),
+        **ticked("reminders", *reminders),
     }
 
 
@@ -194,7 +215,10 @@ async def test_a_roundtable_is_set_up_in_the_form_shown_and_cancelled(
     form = await open_form(app, fake_slack, "roundtable set")
     assert form["callback_id"] == SETUP_FORM
     timezone_field = next(block for block in form["blocks"] if block.get("block_id") == "timezone")
-    assert timezone_field["element"]["initial_value"] == "America/New_York", "the caller's own zone is suggested"
+    assert timezone_field["element"]["type"] == "static_select"
+    zones = timezone_field["element"]["options"]
+    assert zones[0]["value"] == "America/New_York", "the caller's own zone comes first"
+    assert timezone_field["element"]["initial_option"]["value"] == "America/New_York", "and is suggested"
     refused = await submit(app, form, setup_values(time="25:00", groups="@nosuchgroup"), user="UANNA")
     assert refused["response_action"] == "errors"
     assert set(refused["errors"]) == {"time", "groups"}
@@ -218,6 +242,58 @@ async def test_a_roundtable_is_set_up_in_the_form_shown_and_cancelled(
     assert "Cancelled this channel's round-table" in cancelled["text"]
     assert "no round-table yet" in shown(await command(app, "roundtable"))
     await eventually(lambda: scheduled_reminders(app, expected=0), within=15)
+
+
+def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(block["element"] for block in view["blocks"] if block.get("block_id") == block_id)
+    return found
+
+
+async def test_a_new_york_round_table_picked_in_the_form_stays_at_14_45_local_across_the_clock_change(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    # A week before New York falls back (Sunday 1 November 2026).
+    clock.move_to(datetime(2026, 10, 20, 12, 0, tzinfo=UTC))
+    form = await open_form(app, fake_slack, "roundtable set")
+    assert [element(form, "time")["type"], element(form, "invitees")["type"]] == [
+        "timepicker",
+        "multi_users_select",
+    ]
+    [own_zone, *_others] = element(form, "timezone")["options"]
+    reminders = element(form, "reminders")
+    assert reminders["type"] == "checkboxes"
+    assert [option["value"] for option in reminders["initial_options"]] == [str(DAY), "15"]
+    assert "15" in [option["value"] for option in reminders["options"]]
+
+    # Anna picks Tuesday, 14:45 on the clock, her own zone (first in the menu) and only the 15-minute reminder.
+    answer = await submit(
+        app,
+        form,
+        setup_values(time="14:45", zone=own_zone["value"], groups="", reminders=("15",)),
+        user="UANNA",
+    )
+
+    assert answer == {}
+    assert "every Tuesday at 14:45 (America/New_York)" in shown(await command(app, "roundtable"))
+    async with session_scope(app.context.sessions) as session:
+        [spec] = await job_source(session)
+    before, after = [
+        spec.trigger.get_next_fire_time(None, moment)
+        for moment in (datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    ]
+    # 14:30 in New York both times: 18:30 UTC in daylight saving time, 19:30 UTC after it ends.
+    assert before == datetime(2026, 10, 27, 18, 30, tzinfo=UTC)
+    assert after == datetime(2026, 11, 3, 19, 30, tzinfo=UTC)
+    assert after.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "14:30"
+
+    # The reminder sent after the change is for the meeting at 14:45 New York time, 19:45 UTC.
+    clock.move_to(after)
+    await send_reminder(roundtable_id=spec.kwargs["roundtable_id"], offset_minutes=15)
+    await eventually(lambda: len(posted_with_key(fake_slack, ":15")) == 1)
+    [reminder] = posted_with_key(fake_slack, ":15")
+    key = reminder["metadata"]["event_payload"]["idempotency_key"]
+    assert ":2026-11-03T19:45:00+00:00:" in key
+    assert "Tuesday 3 November 2026, 14:45 EST" in reminder["text"]
 
 
 @pytest.mark.parametrize(

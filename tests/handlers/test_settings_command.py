@@ -55,6 +55,13 @@ def filled_in(view: dict[str, Any], **changes: Any) -> dict[str, Any]:
             chosen = changes.get(input_id, [option["value"] for option in element.get("initial_options", [])])
             selected = [option for option in element["options"] if option["value"] in chosen]
             values[input_id] = {element["action_id"]: {"type": "checkboxes", "selected_options": selected}}
+        elif element["type"] == "timepicker":
+            picked = changes.get(input_id, element.get("initial_time"))
+            values[input_id] = {element["action_id"]: {"type": "timepicker", "selected_time": picked}}
+        elif element["type"] == "static_select":
+            initial = (element.get("initial_option") or {}).get("value")
+            option = {"value": changes.get(input_id, initial)}
+            values[input_id] = {element["action_id"]: {"type": "static_select", "selected_option": option}}
         else:
             value = changes.get(input_id, element.get("initial_value"))
             values[input_id] = {element["action_id"]: {"type": element["type"], "value": value}}
@@ -94,8 +101,11 @@ async def test_admins_get_a_dialog_showing_the_current_settings(app: RunningApp,
 
     assert view["callback_id"] == SETTINGS_DIALOG
     elements = {block["block_id"]: block["element"] for block in view["blocks"] if "element" in block}
-    assert elements[TIMEZONE]["initial_value"] == "UTC"
-    assert (elements[QUIET_START]["initial_value"], elements[QUIET_END]["initial_value"]) == ("19:00", "08:00")
+    assert elements[TIMEZONE]["type"] == "static_select"
+    assert elements[TIMEZONE]["initial_option"]["value"] == "UTC"
+    assert elements[TIMEZONE]["options"][0]["text"]["text"] == "UTC (your time zone)"
+    assert [elements[QUIET_START]["type"], elements[QUIET_END]["type"]] == ["timepicker", "timepicker"]
+    assert (elements[QUIET_START]["initial_time"], elements[QUIET_END]["initial_time"]) == ("19:00", "08:00")
     assert elements[HOURLY_CAP]["initial_value"] == "6"
     assert elements[JUNCTURES]["type"] == "checkboxes"
     assert [option["value"] for option in elements[JUNCTURES]["initial_options"]] == DEFAULT_JUNCTURES
@@ -141,7 +151,7 @@ async def test_an_invalid_time_zone_is_shown_next_to_its_field_and_nothing_is_sa
 
     assert answer == {
         "response_action": "errors",
-        "errors": {TIMEZONE: "Use an IANA time zone name such as Europe/Berlin, America/New_York or UTC."},
+        "errors": {TIMEZONE: "Pick a time zone from the list."},
     }
     saved = await workspace(app)
     assert (saved.timezone, saved.hourly_cap) == ("UTC", 6)

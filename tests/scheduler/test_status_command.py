@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
@@ -12,13 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.settings import Settings
+from habits.elephants.schedule import WeeklyPlan, set_weekly
 from habits.messages import Message
+from habits.roundtables.form import RoundTablePlan
+from habits.roundtables.meetings import set_up
 from models.base import utcnow
 from models.db import session_scope
 from models.outbox import FAILED, PENDING, enqueue
+from models.scheduler_jobs import upcoming_runs
 from models.workspaces import Workspace
+from scheduler import elephant_jobs, roundtable_jobs
 from scheduler.jobs import JobSpec, schedule_job_id
-from tests.conftest import TEAM_ID, RunningApp, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.scheduler.service_support import RECORD_RUN, source_of
 from tests.support.signing import slack_form
@@ -105,8 +111,7 @@ async def test_admins_see_the_scheduler_next_runs_and_failed_messages_of_their_w
 
     assert "*Scheduler:* running in this replica." in shown
     # Monday 09:00 UTC is 10:00 or 11:00 in Berlin; the schedule fingerprint stays out of sight.
-    assert "• weekly-digest — Mon " in shown
-    assert "(Europe/Berlin)" in shown
+    assert re.search(r"• weekly-digest, Mon( \d+ \w+)? 1[01]:00 Berlin time", shown)
     assert "weekly-digest@" not in shown
     assert "their-digest" not in shown
     assert "*Delivery:* 1 waiting to send, 1 retrying, 2 failed for good." in shown
@@ -128,6 +133,57 @@ async def test_people_who_are_not_admins_get_a_polite_refusal(
     assert "`/whoelse status` is for workspace admins" in shown
     assert "nudge:newer" not in shown
     assert "Scheduler" not in shown
+
+
+async def test_round_table_reminders_and_poll_openings_are_named_in_words_in_their_own_zones(
+    settings: Settings, fake_slack: FakeSlack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    fake_slack.add_user("UADMIN", is_admin=True)
+    now = utcnow()
+    async with session_scope(sessions) as session:
+        session.add(Workspace(id=TEAM_ID, timezone="UTC"))
+        await session.flush()
+        await set_up(
+            session,
+            workspace_id=TEAM_ID,
+            channel_id="C0SALESENG",
+            user_id="UADMIN",
+            plan=RoundTablePlan(
+                cadence="weekly",
+                weekday=1,
+                week_of_month=None,
+                at=time(14, 45),
+                timezone="America/New_York",
+                invitees=("UADMIN",),
+                group_ids=(),
+                reminder_minutes=(15,),
+            ),
+            now=now,
+        )
+        await set_weekly(
+            session,
+            workspace_id=TEAM_ID,
+            channel_id="C0ENG",
+            plan=WeeklyPlan(weekday=0, at=time(9, 0), timezone="Europe/Berlin", open_for=timedelta(days=2)),
+            now=now,
+        )
+    application = create_app(settings, job_sources=[roundtable_jobs.job_source, elephant_jobs.job_source])
+    async with serving(application) as app:
+
+        async def both_scheduled() -> bool:
+            async with session_scope(sessions) as session:
+                return len(await upcoming_runs(session, workspace_id=TEAM_ID)) == 2
+
+        await eventually(both_scheduled)
+        shown = await whoelse_status(app, "UADMIN")
+
+    # Each at the time its own zone keeps (the workspace's is UTC), in the channel it posts to.
+    on_the_day = r"( \d+ \w+)?"
+    reminder = rf"• Round-table reminder \(15 minutes before\), <#C0SALESENG>, Tue{on_the_day} 14:30 New York time"
+    opening = rf"• Elephant poll opens, <#C0ENG>, Mon{on_the_day} 09:00 Berlin time"
+    assert re.search(reminder, shown), shown
+    assert re.search(opening, shown), shown
+    assert "roundtable:" not in shown and "elephant:" not in shown
 
 
 async def test_status_is_listed_in_the_help(app: RunningApp) -> None:

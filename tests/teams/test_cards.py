@@ -28,6 +28,7 @@ from habits.form_origin import FormOrigin
 from habits.messages import (
     Actions,
     Button,
+    Checkboxes,
     Choice,
     ChoiceInput,
     Control,
@@ -36,13 +37,14 @@ from habits.messages import (
     Facts,
     Input,
     Message,
-    MultiChoiceInput,
     Note,
     Paragraph,
     Part,
-    PeopleInput,
+    PeopleMenu,
     PeoplePicker,
     TextInput,
+    TimeInput,
+    ZoneSelect,
     command,
 )
 from habits.nudge_answers import HELP_CATEGORIES, help_dialog
@@ -417,8 +419,8 @@ def test_a_round_table_form_shows_who_is_invited_by_name() -> None:
         {"title": "Ben Baker", "value": "U0BEN"},
     ]
     assert invitees["value"] == "U0ANN,U0BEN"
-    time_of_day = next(element for element in elements(card) if element.get("label") == "Time (HH:MM, 24-hour)")
-    assert (time_of_day["type"], time_of_day["placeholder"]) == ("Input.Text", "15:00")
+    [time_of_day] = [element for element in elements(card) if element.get("id") == TIME]
+    assert time_of_day["type"] == "Input.Time"
 
 
 def test_workspace_settings_tick_the_moments_that_get_a_nudge() -> None:
@@ -507,13 +509,15 @@ SAMPLE_PARTS: dict[type, Part] = {
 }
 SAMPLE_CONTROLS: dict[type, Control] = {
     Button: Button(action_id="button", label="Button", value="1"),
-    PeoplePicker: PeoplePicker(action_id="picker", placeholder="Pick…", value="1"),
+    PeopleMenu: PeopleMenu(action_id="picker", placeholder="Pick…", value="1"),
 }
 SAMPLE_INPUTS: dict[type, Input] = {
     TextInput: TextInput(input_id="text", label="Text"),
     ChoiceInput: ChoiceInput(input_id="choice", label="Choice", choices=[Choice(value="v", label="V")]),
-    MultiChoiceInput: MultiChoiceInput(input_id="multi", label="Multi", choices=[Choice(value="v", label="V")]),
-    PeopleInput: PeopleInput(input_id="people", label="People"),
+    Checkboxes: Checkboxes(input_id="multi", label="Multi", choices=[Choice(value="v", label="V")]),
+    PeoplePicker: PeoplePicker(input_id="people", label="People"),
+    TimeInput: TimeInput(input_id="time", label="Time"),
+    ZoneSelect: ZoneSelect(input_id="zone", label="Zone"),
 }
 
 
@@ -537,4 +541,4 @@ def test_every_kind_of_part_control_and_input_has_an_adaptive_card_form() -> Non
     assert {action["verb"] for action in buttons(card)} == {"button", "picker"}
     dialog = Dialog(callback_id="d", title="D", inputs=list(SAMPLE_INPUTS.values()))
     card = render_dialog(dialog)["task"]["value"]["card"]["content"]
-    assert [element["id"] for element in elements(card)] == ["text", "choice", "multi", "people"]
+    assert [element["id"] for element in elements(card)] == ["text", "choice", "multi", "people", "time", "zone"]
