@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 GENERIC_GUIDE = SourceGuide(
     source="generic",
-    name="Any CRM or helpdesk",
+    name="Generic webhook",
     generates="secret",
     steps=lambda url, secret: [
         "Send each deal or ticket event as a POST of a JSON body to the webhook address above (the fields are in "
