@@ -29,8 +29,15 @@ from tests.conftest import TEAM_ID, RunningApp
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import reply_to, running, whoelse
 from tests.handlers.test_vendor_webhooks_jira import issue_updated
-from tests.handlers.test_webhooks import SUPPORT, given_workspace, nothing_stored, outcome, posts_once_delivered
-from tests.support.signing import slack_interaction
+from tests.handlers.test_webhooks import (
+    SUPPORT,
+    deal_event,
+    given_workspace,
+    nothing_stored,
+    outcome,
+    posts_once_delivered,
+)
+from tests.support.signing import slack_interaction, webhook_headers
 from tests.support.vendors import jira_headers, zendesk_headers
 
 ADMIN = "UADMIN"
@@ -214,6 +221,20 @@ async def test_without_a_public_address_the_admin_is_told_which_variable_is_miss
 
     assert "PUBLIC_BASE_URL is not set" in reply and "https://whoelse.example.com" in reply
     assert fake_slack.views_opened == []
+
+
+async def test_any_crm_that_signs_its_events_connects_with_the_secret_whoelse_generates(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    answer = await submit(app, await open_form(app, fake_slack, "generic"))
+    body = json.dumps(deal_event(type="ticket", event="escalated", title="Checkout outage")).encode()
+
+    response = await app.post(address_in(answer), body, webhook_headers(body, secret=secret_in(answer)))
+
+    assert "X-Whoelse-Signature" in shown_text(answer)
+    assert response.status_code == 202
+    [nudge] = await posts_once_delivered(app, fake_slack, SUPPORT)
+    assert "Checkout outage" in nudge["text"]
 
 
 # ---------------------------------------------------------------------------------------------- Zendesk
