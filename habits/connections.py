@@ -96,12 +96,12 @@ def source_of_dialog(callback_id: object) -> str | None:
 
 
 def connect_dialog(guide: SourceGuide, *, origin: FormOrigin, connected: bool) -> Dialog:
-    intro = f"Events from {guide.name} will nudge the channels that watch "
-    intro += "deals or tickets here. whoelse answers with the address to paste into " + guide.name
-    intro += " and the secret to sign with." if guide.generates else "."
+    answer = "the address to paste into it" + (" and the secret to sign with" if guide.generates else "")
+    intro = f"Events from {guide.name} will nudge the channels here that watch deals or tickets. whoelse answers "
+    intro += f"with {answer}."
     if connected:
-        intro += f"\n{guide.name} is already connected: connecting again keeps its address"
-        intro += ", with a new secret." if guide.generates else "."
+        kept = "its address, with a new secret" if guide.generates else "its address"
+        intro += f"\n{guide.name} is already connected: connecting again keeps {kept}."
     inputs = [
         TextInput(
             input_id=asked.key,

@@ -32,7 +32,7 @@ LAST_EVENT_RESOLUTION = timedelta(minutes=1)
 
 
 async def connected_webhook(request: Request, source: str, key: str) -> JSONResponse:
-    """(registered in handlers/webhooks)"""
+    """`POST /webhooks/{source}/{key}` (registered in handlers/webhooks)."""
     context: AppContext = request.app.state.context
     body = await capped_body(request, context)
     if isinstance(body, JSONResponse):

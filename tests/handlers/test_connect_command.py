@@ -5,6 +5,7 @@ databases."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -150,8 +151,9 @@ async def test_an_admin_connects_jira_and_its_signed_delivery_nudges_the_channel
 
 
 async def test_the_answer_gives_the_address_the_secret_once_and_the_steps_in_jira(
-    app: RunningApp, fake_slack: FakeSlack
+    app: RunningApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     view = await open_form(app, fake_slack, "jira")
     answer = await submit(app, view)
 
@@ -162,6 +164,14 @@ async def test_the_answer_gives_the_address_the_secret_once_and_the_steps_in_jir
     # Nowhere else: not in the channel, not in a DM, not in what is waiting to be sent.
     assert secret_in(answer) not in json.dumps(fake_slack.calls_to("chat.postMessage"))
     assert secret_in(answer) not in json.dumps(fake_slack.calls_to("chat.postEphemeral"))
+    # Nor in whoelse's logs; nor is the address's key, which says where deliveries for this workspace go. (The
+    # test's own HTTP client logs what it calls.)
+    response = await send_jira(app, address_in(answer), secret=secret_in(answer))
+    assert response.status_code == 202
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name != "httpx")
+    assert secret_in(answer) not in logged
+    assert address_in(answer).rsplit("/", 1)[1] not in logged
+    assert "/webhooks/jira/…" in logged
 
 
 async def test_connecting_again_keeps_the_address_and_only_the_new_secret_verifies(
