@@ -4,11 +4,13 @@ databases."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,14 +18,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from bot.key_rotation import reseal_stored_secrets
+from bot.cli import main
 from bot.secret_box import SecretBox, generate_key
 from bot.settings import Settings
 from habits.connections import NOT_AN_ADMIN
 from models.connections import SourceConnection, open_secrets, save_connection, seal_secrets
 from models.db import session_scope
 from models.events import ReceivedEvent
-from models.sealed_columns import sealed_columns
 from models.watches import watch_channel
 from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp
@@ -372,18 +373,30 @@ async def test_a_delivery_lands_in_the_workspace_whose_address_it_was_sent_to(
 # ---------------------------------------------------------------------------------------------- sealed at rest
 
 
-async def test_the_secret_is_sealed_in_the_table_and_key_rotation_covers_it(
-    app: RunningApp, fake_slack: FakeSlack
+async def test_the_secret_is_sealed_in_the_table_and_whoelse_keys_rotate_reseals_it(
+    app: RunningApp,
+    fake_slack: FakeSlack,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _path, secret = await connect_jira(app, fake_slack)
+    path, secret = await connect_jira(app, fake_slack)
 
     async with app.context.sessions() as session:
         raw = (await session.execute(text("SELECT * FROM source_connections"))).one()
     assert secret not in json.dumps([str(value) for value in raw])
 
     newer = generate_key()
-    report = await reseal_stored_secrets(app.context.sessions, SecretBox([newer, KEY]), sealed_columns())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WHOELSE_ENCRYPTION_KEYS", f"{newer},{KEY}")
+    # The command runs its own event loop, as it does from a shell.
+    assert await asyncio.to_thread(main, ["keys", "rotate"]) == 0
 
-    assert (report.resealed, report.already_current) == (1, 0)
+    assert "1 stored secrets sealed again with the first key, 0 already were" in capsys.readouterr().out
     [connection] = await stored_connections(app)
     assert open_secrets(SecretBox([newer]), connection.sealed_secrets) == {"secret": secret}
+    # The old key can go: deliveries are checked with the secret opened by the new one.
+    app.context.settings = app.context.settings.model_copy(update={"whoelse_encryption_keys": SecretStr(newer)})
+    assert (await send_jira(app, path, secret=secret)).status_code == 202
