@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -101,8 +102,24 @@ async def save_connection(
     """Connects the source, or connects it again with new secrets: the URL stays the same, the old error goes."""
     connection = await find_connection(session, workspace_id=workspace_id, source=source)
     if connection is None:
-        connection = SourceConnection(workspace_id=workspace_id, source=source, key=new_key())
-        session.add(connection)
+        connection = SourceConnection(
+            workspace_id=workspace_id,
+            source=source,
+            key=new_key(),
+            sealed_secrets=sealed_secrets,
+            details=details,
+            connected_by=connected_by,
+            connected_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(connection)
+            return connection
+        except IntegrityError:
+            # Another admin connected the same source a moment before: theirs is connected again with these secrets.
+            connection = await find_connection(session, workspace_id=workspace_id, source=source)
+            if connection is None:
+                raise
     connection.sealed_secrets = sealed_secrets
     connection.details = details
     connection.connected_by = connected_by

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.logs import logged_path
+from bot.secret_box import SecretBox, generate_key
 from bot.settings import ConfigurationError, Settings, settings_problems
 from habits.connections import Asked, InvalidAnswers, SourceGuide, missing_secrets, read_answers
+from models import connections
+from models.connections import SourceConnection, open_secrets, save_connection, seal_secrets
+from models.db import session_scope
+from models.workspaces import get_or_create_workspace
 
 ORGANIZATION = Asked(
     key="organization_id",
@@ -76,3 +85,48 @@ def test_the_public_address_is_kept_without_its_trailing_slash_and_blank_is_unse
 def test_the_access_log_leaves_a_connections_key_out_of_its_address() -> None:
     assert logged_path("/webhooks/jira/AbC-123_xyz") == "/webhooks/jira/…"
     assert logged_path("/webhooks/jira") == "/webhooks/jira"
+
+
+async def test_two_admins_connecting_the_same_source_at_once_leave_one_connection_with_the_last_secrets(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = SecretBox([generate_key()])
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id="T1")
+
+    async with session_scope(sessions) as first:
+        # The first admin looked before the second one's connection was saved, and saw none.
+        looked = connections.find_connection
+        calls: list[str] = []
+
+        async def saw_none_the_first_time(
+            session: AsyncSession, *, workspace_id: str, source: str
+        ) -> SourceConnection | None:
+            calls.append(source)
+            return None if len(calls) == 1 else await looked(session, workspace_id=workspace_id, source=source)
+
+        async with session_scope(sessions) as second:
+            await save_connection(
+                second,
+                workspace_id="T1",
+                source="jira",
+                sealed_secrets=seal_secrets(box, {"secret": "second"}),
+                details={},
+                connected_by="U2",
+                now=datetime.now(UTC),
+            )
+        monkeypatch.setattr(connections, "find_connection", saw_none_the_first_time)
+        await save_connection(
+            first,
+            workspace_id="T1",
+            source="jira",
+            sealed_secrets=seal_secrets(box, {"secret": "first"}),
+            details={},
+            connected_by="U1",
+            now=datetime.now(UTC),
+        )
+
+    async with sessions() as session:
+        [connection] = list(await session.scalars(select(SourceConnection)))
+    assert connection.connected_by == "U1"
+    assert open_secrets(box, connection.sealed_secrets) == {"secret": "first"}
