@@ -18,6 +18,7 @@ from habits.connections import SourceGuide
 from habits.events import BusinessEvent
 from habits.vendor_events import Ignored
 from handlers.webhooks.intake import ignored, refused_signature, store_and_answer
+from handlers.webhooks.signature import SignatureRejected
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Delivery:
     secrets: Mapping[str, str]
     # What the connection keeps that is not secret (a Salesforce Organization ID).
     details: Mapping[str, str] = field(default_factory=dict)
+
+    def secret(self, name: str, *, source: str) -> str:
+        """The named secret; a delivery is never checked against an empty one (anyone can sign with that)."""
+        value = self.secrets.get(name)
+        if not value:
+            raise SignatureRejected(
+                f"this connection has no {name.replace('_', ' ')} yet: an admin runs /whoelse connect {source} again"
+            )
+        return value
 
 
 # Raises SignatureRejected (the reason is shown to the sender) unless the delivery is signed as the source signs.

@@ -126,7 +126,7 @@ def verify_delivery(delivery: Delivery) -> None:
         body=delivery.body,
         signature=delivery.request.headers.get("x-whoelse-signature"),
         timestamp=delivery.request.headers.get("x-whoelse-timestamp"),
-        secret=delivery.secrets.get("secret", ""),
+        secret=delivery.secret("secret", source="generic"),
         now=delivery.context.clock().timestamp(),
         max_age_seconds=delivery.context.settings.webhook_max_age_seconds,
     )

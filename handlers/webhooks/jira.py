@@ -53,7 +53,7 @@ def verify_delivery(delivery: Delivery) -> None:
     verify_jira(
         body=delivery.body,
         signature=delivery.request.headers.get("x-hub-signature"),
-        secret=delivery.secrets.get("secret", ""),
+        secret=delivery.secret("secret", source="jira"),
     )
 
 

@@ -77,12 +77,7 @@ def verify_zendesk(
 
 
 def verify_delivery(delivery: Delivery) -> None:
-    secret = delivery.secrets.get("signing_secret")
-    if not secret:
-        raise SignatureRejected(
-            "this connection has no Zendesk signing secret yet: an admin runs /whoelse connect zendesk again and "
-            "pastes it"
-        )
+    secret = delivery.secret("signing_secret", source="zendesk")
     verify_zendesk(
         body=delivery.body,
         signature=delivery.request.headers.get("x-zendesk-webhook-signature"),

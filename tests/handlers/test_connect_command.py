@@ -268,7 +268,7 @@ async def test_zendesk_waits_for_its_signing_secret_then_takes_deliveries_at_the
     path = address_in(first)
     assert "run `/whoelse connect zendesk` again" in shown_text(first)
     waiting = await app.post(path, body, zendesk_headers(body, timestamp=timestamp, secret="zendesk-signing"))
-    assert waiting.status_code == 401 and "no Zendesk signing secret yet" in waiting.json()["error"]
+    assert waiting.status_code == 401 and "no signing secret yet" in waiting.json()["error"]
     assert "waiting for its signing secret" in await reply_to(app, "connections", user=ADMIN)
 
     second = await submit(app, await open_form(app, fake_slack, "zendesk"), signing_secret="zendesk-signing")
@@ -316,6 +316,26 @@ async def test_an_address_no_connection_has_answers_404_and_changes_nothing(
     assert (unknown_key.status_code, other_source.status_code, oversized.status_code) == (404, 404, 413)
     assert await nothing_stored(app.context)
     assert [(row.last_event_at, row.last_error) for row in await stored_connections(app)] == before
+
+
+async def test_a_connection_without_its_secret_refuses_deliveries_signed_with_an_empty_one(
+    app: RunningApp,
+) -> None:
+    async with session_scope(app.context.sessions) as session:
+        connection = await save_connection(
+            session,
+            workspace_id=TEAM_ID,
+            source="jira",
+            sealed_secrets=None,
+            details={},
+            connected_by=ADMIN,
+            now=datetime.now(UTC),
+        )
+
+    response = await send_jira(app, f"/webhooks/jira/{connection.key}", secret="")
+
+    assert response.status_code == 401 and "no secret yet" in response.json()["error"]
+    assert await nothing_stored(app.context)
 
 
 async def test_after_disconnecting_the_address_answers_404(app: RunningApp, fake_slack: FakeSlack) -> None:
