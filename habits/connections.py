@@ -72,6 +72,7 @@ class InvalidAnswers(ValueError):
 @dataclass(frozen=True)
 class ConnectionSummary:
     source: str
+    address: str
     connected_by: str
     connected_at: datetime
     last_event_at: datetime | None
@@ -182,7 +183,8 @@ def connections_message(
     lines = []
     for summary in summaries:
         name = names.get(summary.source, summary.source)
-        line = f"• *{name}*, connected by @{{{summary.connected_by}}} {_ago(summary.connected_at, now)}"
+        line = f"• *{name}* at `{summary.address}`, connected by @{{{summary.connected_by}}} "
+        line += _ago(summary.connected_at, now)
         line += (
             f"; last event {_ago(summary.last_event_at, now)}"
             if summary.last_event_at

@@ -140,6 +140,8 @@ async def list_connections(request: CommandRequest, context: AppContext) -> Mess
         summaries.append(
             ConnectionSummary(
                 source=connection.source,
+                # Without PUBLIC_BASE_URL (unset since), the path alone still tells the admin which address it is.
+                address=f"{context.settings.public_base_url or ''}{webhook_path(connection.source, connection.key)}",
                 connected_by=connection.connected_by,
                 connected_at=connection.connected_at,
                 last_event_at=connection.last_event_at,

@@ -62,7 +62,7 @@ class WebhookSource:
 async def receive(source: WebhookSource, delivery: Delivery, *, workspace_id: str) -> JSONResponse:
     """Checks, reads and stores one delivery in `workspace_id`: 401, 400, 200 ignored or duplicate, 202 or 503."""
     refused = refused_signature(
-        delivery.body, sender=f"{source.guide.name} webhook", check=lambda _body: source.verify(delivery)
+        delivery.body, sender=f"{source.name} webhook", check=lambda _body: source.verify(delivery)
     )
     if refused is not None:
         return refused

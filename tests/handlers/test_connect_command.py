@@ -149,6 +149,8 @@ async def test_an_admin_connects_jira_and_its_signed_delivery_nudges_the_channel
     assert "Checkout fails for EU customers" in nudge["text"]
     listed = await reply_to(app, "connections", user=ADMIN)
     assert "Jira" in listed and "last event" in listed and "Last refused" not in listed
+    # The address is there to paste again; the secret is not.
+    assert f"{PUBLIC_BASE_URL}{path}" in listed and secret not in listed
 
 
 async def test_the_answer_gives_the_address_the_secret_once_and_the_steps_in_jira(
