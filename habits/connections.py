@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from habits.form_origin import FormOrigin
-from habits.messages import Dialog, Message, Note, Paragraph, TextInput, command, shown
+from habits.messages import Dialog, Message, Note, Paragraph, TextInput, command, mention, shown
 from habits.time_words import describe_duration
 
 CONNECT_DIALOG = "whoelse_connect"
@@ -183,7 +183,7 @@ def connections_message(
     lines = []
     for summary in summaries:
         name = names.get(summary.source, summary.source)
-        line = f"• *{name}* at `{summary.address}`, connected by @{{{summary.connected_by}}} "
+        line = f"• *{name}* at `{summary.address}`, connected by {mention(summary.connected_by)} "
         line += _ago(summary.connected_at, now)
         line += (
             f"; last event {_ago(summary.last_event_at, now)}"
