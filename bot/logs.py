@@ -53,6 +53,14 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+# A connection's webhook address ends in its key: whoever reads the logs need not learn where to send deliveries.
+_CONNECTION_KEY = re.compile(r"^(/webhooks/[^/]+/)[^/]+$")
+
+
+def logged_path(path: str) -> str:
+    return _CONNECTION_KEY.sub(r"\1…", path)
+
+
 class AccessLog:
     """ASGI middleware: one log line per HTTP request, with client, method, path, status and duration_ms as fields."""
 
@@ -69,7 +77,7 @@ class AccessLog:
         finally:
             client = scope["client"][0] if scope.get("client") else None
             # The path without its query string, which may carry tokens.
-            method, path = scope["method"], scope["path"]
+            method, path = scope["method"], logged_path(scope["path"])
             status, duration_ms = exchange.status, round(exchange.seconds * 1000, 1)
             access_logger.info(
                 '%s "%s %s" %d %.1f ms',

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     jira_webhook_secret: SecretStr | None = None
     zendesk_webhook_secret: SecretStr | None = None
 
+    # The address people and vendors reach whoelse at (https://whoelse.example.com): the start of the webhook
+    # address `/whoelse connect` gives. Only needed to connect a CRM or helpdesk from chat.
+    public_base_url: str | None = None
+
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
     scheduler: Literal["auto", "off"] = "auto"
@@ -150,6 +155,29 @@ class Settings(BaseSettings):
                 f"TEAMS_TENANT_ID={value!r} is not a tenant id: use the Directory (tenant) ID, a GUID, or leave it blank"
             )
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        address = value.strip().rstrip("/")
+        parts = urlsplit(address)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"PUBLIC_BASE_URL={value!r} is not an http(s) address: use where whoelse is reached, "
+                "such as https://whoelse.example.com"
+            )
+        return address
+
+    def public_url(self, path: str) -> str:
+        """`path` on whoelse's public address; refuses, naming the variable, when PUBLIC_BASE_URL is not set."""
+        if self.public_base_url is None:
+            raise ConfigurationError(
+                "PUBLIC_BASE_URL is not set: whoelse needs the address it is reached at (such as "
+                "https://whoelse.example.com) to give out webhook addresses."
+            )
+        return f"{self.public_base_url}{path}"
 
     @field_validator("whoelse_encryption_keys")
     @classmethod

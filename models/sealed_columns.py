@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import InstrumentedAttribute
 
+from models.connections import SourceConnection
+
 
 def sealed_columns() -> list[InstrumentedAttribute[Any]]:
-    return []
+    return [SourceConnection.sealed_secrets]

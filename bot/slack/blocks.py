@@ -204,6 +204,19 @@ def _options(element: dict[str, Any], choices: list[Choice], *, initial: list[st
         element["initial_options"] = chosen
 
 
+def render_answer_view(title: str, message: Message) -> dict[str, Any]:
+    """A form's answer shown in its place, to the person who sent it only (nothing more to submit)."""
+    text, blocks = render_message(message)
+    if not blocks:
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_TEXT_LIMIT)}}]
+    return {
+        "type": "modal",
+        "title": _plain(title, VIEW_TITLE_LIMIT),
+        "close": _plain("Done", VIEW_TITLE_LIMIT),
+        "blocks": blocks,
+    }
+
+
 def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | None]:
     """Reads a submitted modal back into {input_id: value}, whatever kind of element each input was."""
     values: dict[str, str | list[str] | None] = {}

@@ -11,6 +11,7 @@ from bot.context import AppContext
 from handlers.commands import CommandRouter, with_help
 from handlers.slack import (
     commands,
+    connections,
     elephant,
     events,
     habit_commands,
@@ -30,6 +31,7 @@ def command_router() -> CommandRouter:
     elephant.add_commands(router)
     roundtable.add_commands(router)
     status_command.add_commands(router)
+    connections.add_commands(router)
     return router
 
 
@@ -40,6 +42,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     elephant.register(bolt, context, router)
     roundtable.register(bolt, context, router)
     nudge_answers.register(bolt, context, router)
+    connections.register(bolt, context, router)
     home.register(bolt, context)
 
     @bolt.error

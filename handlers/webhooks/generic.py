@@ -11,12 +11,28 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from bot.context import AppContext
+from habits.connections import SourceGuide
 from habits.events import BusinessEvent
+from habits.messages import command
 from habits.rules import canonical_event
-from handlers.webhooks.intake import json_object, problem, signed_body, store_and_answer
+from handlers.webhooks.delivery import Delivery, WebhookSource, receive
+from handlers.webhooks.intake import capped_body, json_object, problem
 from handlers.webhooks.signature import verify
 
 logger = logging.getLogger(__name__)
+
+GENERIC_GUIDE = SourceGuide(
+    source="generic",
+    name="Generic webhook",
+    generates="secret",
+    steps=lambda url, secret: [
+        "Send each deal or ticket event as a POST of a JSON body to the webhook address above (the fields are in "
+        "whoelse's README, section Webhooks).",
+        "Sign it: `X-Whoelse-Timestamp` is the time in Unix seconds, `X-Whoelse-Signature` is `sha256=` and the hex "
+        "HMAC-SHA256 of the exact body under the secret above.",
+        f"Events then nudge the channel that ran {command('watch deals')} (or {command('watch tickets')}).",
+    ],
+)
 
 CHANNEL_ID_PATTERN = r"^[CGD][A-Z0-9]{2,}$"
 
@@ -105,32 +121,34 @@ def _read_event(body: bytes) -> WebhookEvent | JSONResponse:
         return problem(400, f"invalid event: {summary}", fields=fields)
 
 
+def verify_delivery(delivery: Delivery) -> None:
+    verify(
+        body=delivery.body,
+        signature=delivery.request.headers.get("x-whoelse-signature"),
+        timestamp=delivery.request.headers.get("x-whoelse-timestamp"),
+        secret=delivery.secret("secret", source="generic"),
+        now=delivery.context.clock().timestamp(),
+        max_age_seconds=delivery.context.settings.webhook_max_age_seconds,
+    )
+
+
+async def read_delivery(delivery: Delivery) -> BusinessEvent | JSONResponse:
+    payload = _read_event(delivery.body)
+    return payload if isinstance(payload, JSONResponse) else payload.to_event()
+
+
+GENERIC = WebhookSource(guide=GENERIC_GUIDE, verify=verify_delivery, read=read_delivery)
+
+
 async def generic_webhook(request: Request) -> JSONResponse:
-    """`POST /webhooks/generic` (registered in handlers/webhooks)."""
+    """`POST /webhooks/generic` (registered in handlers/webhooks): the single-workspace install's webhook, signed
+    with WHOELSE_WEBHOOK_SECRET."""
     context: AppContext = request.app.state.context
-    settings = context.settings
     secret = context.webhook_secret
     if secret is None:
         return problem(503, "webhooks are not configured on this whoelse: set WHOELSE_WEBHOOK_SECRET")
-
-    body = await signed_body(
-        request,
-        context,
-        sender="webhook",
-        check=lambda raw: verify(
-            body=raw,
-            signature=request.headers.get("x-whoelse-signature"),
-            timestamp=request.headers.get("x-whoelse-timestamp"),
-            secret=secret,
-            now=context.clock().timestamp(),
-            max_age_seconds=settings.webhook_max_age_seconds,
-        ),
-    )
+    body = await capped_body(request, context)
     if isinstance(body, JSONResponse):
         return body
-
-    payload = _read_event(body)
-    if isinstance(payload, JSONResponse):
-        return payload
-
-    return await store_and_answer(context, payload.to_event())
+    delivery = Delivery(request=request, body=body, context=context, secrets={"secret": secret})
+    return await receive(GENERIC, delivery, workspace_id=context.default_workspace_id)

@@ -30,21 +30,23 @@ def problem(status: int, error: str, **details: object) -> JSONResponse:
     return JSONResponse({"error": error, **details}, status_code=status)
 
 
-async def signed_body(
-    request: Request, context: AppContext, *, sender: str, check: Callable[[bytes], None]
-) -> bytes | JSONResponse:
-    """The body, once it is within the size limit (413 past it, counted as it arrives) and `check` finds it signed
-    as `sender` signs (401 with the reason, otherwise); nothing of it is parsed before that."""
+async def capped_body(request: Request, context: AppContext) -> bytes | JSONResponse:
+    """The body, or 413 once it is past the size limit (counted as it arrives)."""
     limit = context.settings.webhook_max_body_bytes
     body = await read_limited(request, limit)
     if body is None:
         return problem(413, f"body is larger than {limit} bytes")
+    return body
+
+
+def refused_signature(body: bytes, *, sender: str, check: Callable[[bytes], None]) -> JSONResponse | None:
+    """401 with the reason when `check` finds the body not signed as `sender` signs; None when it is."""
     try:
         check(body)
     except SignatureRejected as rejected:
         logger.warning("%s rejected: %s", sender, rejected)
         return problem(401, str(rejected))
-    return body
+    return None
 
 
 def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
@@ -73,11 +75,10 @@ def ignored(source: str, reason: str) -> JSONResponse:
     return JSONResponse({"status": "ignored", "detail": reason}, status_code=200)
 
 
-async def store_and_answer(context: AppContext, event: BusinessEvent) -> JSONResponse:
-    """Stores the event (within the store deadline) and answers: 202 accepted, 200 for a repeat, 503 to retry."""
+async def store_and_answer(context: AppContext, event: BusinessEvent, *, workspace_id: str) -> JSONResponse:
+    """Stores the event in `workspace_id` (within the store deadline) and answers: 202 accepted, 200 for a repeat,
+    503 to retry."""
     assert context.intake is not None
-    # One bot token serves one Slack team: that is where every webhook lands.
-    workspace_id = context.default_workspace_id
     try:
         event_id = await context.intake.accept(workspace_id=workspace_id, event=event)
         first_id = (

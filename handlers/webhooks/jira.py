@@ -10,12 +10,29 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from bot.context import AppContext
+from habits.connections import SourceGuide
+from habits.events import BusinessEvent
+from habits.messages import command
 from habits.vendor_events import Ignored, UnreadablePayload
-from habits.vendor_events.jira import SOURCE, jira_event
-from handlers.webhooks.intake import ignored, json_object, problem, signed_body, store_and_answer
+from habits.vendor_events.jira import jira_event
+from handlers.webhooks.delivery import Delivery, WebhookSource, receive
+from handlers.webhooks.intake import capped_body, json_object, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
+
+JIRA_GUIDE = SourceGuide(
+    source="jira",
+    name="Jira",
+    generates="secret",
+    steps=lambda url, secret: [
+        "Go to *Settings > System > WebHooks* and choose *Create a WebHook*.",
+        "URL: paste the webhook address above. Secret: paste the secret above.",
+        "Events: *Issue created* and *Issue updated* (a JQL filter such as `project = SUP` keeps other projects "
+        "out), then *Create*.",
+        f"Escalations, reopenings and urgent priorities then nudge the channel that ran {command('watch tickets')}.",
+    ],
+)
 
 MAX_DELIVERY_ID_LENGTH = 255
 
@@ -32,34 +49,40 @@ def verify_jira(*, body: bytes, signature: str | None, secret: str) -> None:
         raise SignatureRejected("signature does not match the body")
 
 
-async def jira_webhook(request: Request) -> JSONResponse:
-    """`POST /webhooks/jira` (registered in handlers/webhooks)."""
-    context: AppContext = request.app.state.context
-    settings = context.settings
-    secret = settings.secret("jira_webhook_secret")
-    if not secret or not secret.strip() or not context.default_workspace_id:
-        return problem(503, "Jira webhooks are not configured on this whoelse: set JIRA_WEBHOOK_SECRET")
-
-    body = await signed_body(
-        request,
-        context,
-        sender="Jira webhook",
-        check=lambda raw: verify_jira(body=raw, signature=request.headers.get("x-hub-signature"), secret=secret),
+def verify_delivery(delivery: Delivery) -> None:
+    verify_jira(
+        body=delivery.body,
+        signature=delivery.request.headers.get("x-hub-signature"),
+        secret=delivery.secret("secret", source="jira"),
     )
-    if isinstance(body, JSONResponse):
-        return body
 
+
+async def read_delivery(delivery: Delivery) -> BusinessEvent | Ignored | JSONResponse:
     # Stable across Jira's retries of one delivery, so a retry is recognised and never nudges twice.
-    delivery_id = (request.headers.get("x-atlassian-webhook-identifier") or "").strip()
+    delivery_id = (delivery.request.headers.get("x-atlassian-webhook-identifier") or "").strip()
     if not delivery_id or len(delivery_id) > MAX_DELIVERY_ID_LENGTH:
         return problem(400, "missing or overlong X-Atlassian-Webhook-Identifier header")
-    document = json_object(body)
+    document = json_object(delivery.body)
     if isinstance(document, JSONResponse):
         return document
     try:
-        event = jira_event(document, delivery_id=delivery_id)
+        return jira_event(document, delivery_id=delivery_id)
     except UnreadablePayload as unreadable:
         return problem(400, str(unreadable))
-    if isinstance(event, Ignored):
-        return ignored(SOURCE, event.reason)
-    return await store_and_answer(context, event)
+
+
+JIRA = WebhookSource(guide=JIRA_GUIDE, verify=verify_delivery, read=read_delivery)
+
+
+async def jira_webhook(request: Request) -> JSONResponse:
+    """`POST /webhooks/jira` (registered in handlers/webhooks): the single-workspace install's Jira, whose secret is
+    JIRA_WEBHOOK_SECRET."""
+    context: AppContext = request.app.state.context
+    secret = context.settings.secret("jira_webhook_secret")
+    if not secret or not secret.strip() or not context.default_workspace_id:
+        return problem(503, "Jira webhooks are not configured on this whoelse: set JIRA_WEBHOOK_SECRET")
+    body = await capped_body(request, context)
+    if isinstance(body, JSONResponse):
+        return body
+    delivery = Delivery(request=request, body=body, context=context, secrets={"secret": secret})
+    return await receive(JIRA, delivery, workspace_id=context.default_workspace_id)

@@ -14,12 +14,38 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from bot.context import AppContext
+from habits.connections import Asked, SourceGuide
+from habits.events import BusinessEvent
+from habits.messages import command
 from habits.vendor_events import Ignored, UnreadablePayload
-from habits.vendor_events.zendesk import SOURCE, zendesk_event
-from handlers.webhooks.intake import ignored, json_object, problem, signed_body, store_and_answer
+from habits.vendor_events.zendesk import zendesk_event
+from handlers.webhooks.delivery import Delivery, WebhookSource, receive
+from handlers.webhooks.intake import capped_body, json_object, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
+
+ZENDESK_GUIDE = SourceGuide(
+    source="zendesk",
+    name="Zendesk",
+    asks=(
+        Asked(
+            key="signing_secret",
+            label="Signing secret",
+            placeholder="Admin Center > Webhooks > your webhook > Reveal secret",
+            # Zendesk reveals it only once the webhook exists, which needs the address whoelse gives first.
+            optional=True,
+        ),
+    ),
+    steps=lambda url, secret: [
+        "In Admin Center, go to *Apps and integrations > Webhooks > Create webhook*.",
+        "Subscribe it to *Ticket priority changed* and *Ticket status changed* (or use it from triggers, with the "
+        "body template in whoelse's README).",
+        "Endpoint URL: paste the webhook address above; method POST, format JSON, no authentication.",
+        "Create it, then on its page choose *Reveal secret* under *Signing secret*.",
+        f"Urgent priorities, reopenings and escalations then nudge the channel that ran {command('watch tickets')}.",
+    ],
+)
 
 
 def verify_zendesk(
@@ -50,37 +76,40 @@ def verify_zendesk(
         raise SignatureRejected("signature does not match the body")
 
 
-async def zendesk_webhook(request: Request) -> JSONResponse:
-    """`POST /webhooks/zendesk` (registered in handlers/webhooks)."""
-    context: AppContext = request.app.state.context
-    settings = context.settings
-    secret = settings.secret("zendesk_webhook_secret")
-    if not secret or not secret.strip() or not context.default_workspace_id:
-        return problem(503, "Zendesk webhooks are not configured on this whoelse: set ZENDESK_WEBHOOK_SECRET")
-
-    body = await signed_body(
-        request,
-        context,
-        sender="Zendesk webhook",
-        check=lambda raw: verify_zendesk(
-            body=raw,
-            signature=request.headers.get("x-zendesk-webhook-signature"),
-            timestamp=request.headers.get("x-zendesk-webhook-signature-timestamp"),
-            secret=secret,
-            now=context.clock(),
-            max_age_seconds=settings.webhook_max_age_seconds,
-        ),
+def verify_delivery(delivery: Delivery) -> None:
+    secret = delivery.secret("signing_secret", source="zendesk")
+    verify_zendesk(
+        body=delivery.body,
+        signature=delivery.request.headers.get("x-zendesk-webhook-signature"),
+        timestamp=delivery.request.headers.get("x-zendesk-webhook-signature-timestamp"),
+        secret=secret,
+        now=delivery.context.clock(),
+        max_age_seconds=delivery.context.settings.webhook_max_age_seconds,
     )
-    if isinstance(body, JSONResponse):
-        return body
 
-    document = json_object(body)
+
+async def read_delivery(delivery: Delivery) -> BusinessEvent | Ignored | JSONResponse:
+    document = json_object(delivery.body)
     if isinstance(document, JSONResponse):
         return document
     try:
-        event = zendesk_event(document)
+        return zendesk_event(document)
     except UnreadablePayload as unreadable:
         return problem(400, str(unreadable))
-    if isinstance(event, Ignored):
-        return ignored(SOURCE, event.reason)
-    return await store_and_answer(context, event)
+
+
+ZENDESK = WebhookSource(guide=ZENDESK_GUIDE, verify=verify_delivery, read=read_delivery)
+
+
+async def zendesk_webhook(request: Request) -> JSONResponse:
+    """`POST /webhooks/zendesk` (registered in handlers/webhooks): the single-workspace install's Zendesk, whose
+    signing secret is ZENDESK_WEBHOOK_SECRET."""
+    context: AppContext = request.app.state.context
+    secret = context.settings.secret("zendesk_webhook_secret")
+    if not secret or not secret.strip() or not context.default_workspace_id:
+        return problem(503, "Zendesk webhooks are not configured on this whoelse: set ZENDESK_WEBHOOK_SECRET")
+    body = await capped_body(request, context)
+    if isinstance(body, JSONResponse):
+        return body
+    delivery = Delivery(request=request, body=body, context=context, secrets={"signing_secret": secret})
+    return await receive(ZENDESK, delivery, workspace_id=context.default_workspace_id)
