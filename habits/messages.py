@@ -9,6 +9,7 @@ platform's way of addressing whoelse, which the renderer adds (on Slack, `/whoel
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -99,14 +100,17 @@ class Button(BaseModel):
     opens_dialog: bool = False
 
 
-class PeoplePicker(BaseModel):
+class PeopleMenu(BaseModel):
+    """A menu in a message that answers as soon as people are picked (loop in someone)."""
+
+    # Kept as stored in queued messages before the menu had its own name.
     type: Literal["people_picker"] = "people_picker"
     action_id: str
     placeholder: str
     value: str = ""
 
 
-Control = Annotated[Button | PeoplePicker, Field(discriminator="type")]
+Control = Annotated[Button | PeopleMenu, Field(discriminator="type")]
 
 
 class Actions(BaseModel):
@@ -160,6 +164,27 @@ class PeopleInput(BaseModel):
     initial: list[str] = Field(default_factory=list)
 
 
+class PeoplePicker(BaseModel):
+    """One person (`multiple=False`) or several, picked from the workspace's directory in a form."""
+
+    type: Literal["people_picker"] = "people_picker"
+    input_id: str
+    label: str
+    multiple: bool = True
+    optional: bool = True
+    initial: list[str] = Field(default_factory=list)
+
+
+class DateInput(BaseModel):
+    """A calendar date picked in a form (Slack's datepicker, Teams' Input.Date); read back as YYYY-MM-DD."""
+
+    type: Literal["date_input"] = "date_input"
+    input_id: str
+    label: str
+    optional: bool = True
+    initial: date | None = None
+
+
 class MultiChoiceInput(BaseModel):
     """Any number of choices at once (Slack checkboxes)."""
 
@@ -171,7 +196,10 @@ class MultiChoiceInput(BaseModel):
     optional: bool = True
 
 
-Input = Annotated[TextInput | ChoiceInput | MultiChoiceInput | PeopleInput, Field(discriminator="type")]
+Input = Annotated[
+    TextInput | ChoiceInput | MultiChoiceInput | PeopleInput | PeoplePicker | DateInput,
+    Field(discriminator="type"),
+]
 
 
 class Dialog(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from habits.ids import parse_id
-from habits.messages import Actions, Button, Facts, Message, Note, Paragraph, PeoplePicker
+from habits.messages import Actions, Button, Facts, Message, Note, Paragraph, PeopleMenu
 
 WHO_ELSE = "Who else needs to know?"
 WHAT_ELSE = "What else can we help with?"
@@ -42,7 +42,7 @@ def compose_nudge(
         Actions(
             block_id=actions_block_id(nudge_id),
             controls=[
-                PeoplePicker(action_id=LOOP_IN_PICK, placeholder="Loop in…", value=str(nudge_id)),
+                PeopleMenu(action_id=LOOP_IN_PICK, placeholder="Loop in…", value=str(nudge_id)),
                 Button(action_id=LOOP_IN_NOBODY, label="Nobody else", value=str(nudge_id)),
                 Button(
                     action_id=HELP_OPEN,

@@ -13,6 +13,7 @@ from habits.messages import (
     Actions,
     Button,
     ChoiceInput,
+    DateInput,
     Dialog,
     Divider,
     Facts,
@@ -21,6 +22,7 @@ from habits.messages import (
     Note,
     Paragraph,
     PeopleInput,
+    PeopleMenu,
     PeoplePicker,
     TextInput,
 )
@@ -111,7 +113,7 @@ def render_message(message: Message) -> tuple[str, list[dict[str, Any]]]:
     return mrkdwn(message.text), blocks
 
 
-def _control(control: Button | PeoplePicker) -> dict[str, Any]:
+def _control(control: Button | PeopleMenu) -> dict[str, Any]:
     if isinstance(control, Button):
         button: dict[str, Any] = {
             "type": "button",
@@ -172,10 +174,18 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
             ticked = [option for option in options if option["value"] in field.initial]
             if ticked:
                 element["initial_options"] = ticked
-        elif isinstance(field, PeopleInput):
+        elif isinstance(field, PeopleInput) or (isinstance(field, PeoplePicker) and field.multiple):
             element = {"type": "multi_users_select", "action_id": field.input_id}
             if field.initial:
                 element["initial_users"] = field.initial
+        elif isinstance(field, PeoplePicker):
+            element = {"type": "users_select", "action_id": field.input_id}
+            if field.initial:
+                element["initial_user"] = field.initial[0]
+        elif isinstance(field, DateInput):
+            element = {"type": "datepicker", "action_id": field.input_id}
+            if field.initial is not None:
+                element["initial_date"] = field.initial.isoformat()
         block["element"] = element
         blocks.append(block)
     return {
@@ -204,4 +214,8 @@ def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | Non
                 values[block_id] = [option["value"] for option in element.get("selected_options") or []]
             elif kind == "multi_users_select":
                 values[block_id] = list(element.get("selected_users") or [])
+            elif kind == "users_select":
+                values[block_id] = element.get("selected_user") or None
+            elif kind == "datepicker":
+                values[block_id] = element.get("selected_date") or None
     return values

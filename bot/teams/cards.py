@@ -16,6 +16,7 @@ from habits.messages import (
     Actions,
     Button,
     ChoiceInput,
+    DateInput,
     Dialog,
     Divider,
     Facts,
@@ -25,6 +26,7 @@ from habits.messages import (
     Note,
     Paragraph,
     PeopleInput,
+    PeopleMenu,
     PeoplePicker,
     TextInput,
 )
@@ -186,7 +188,7 @@ def _message_card(message: Message, names: Names, budget: TextBudget) -> dict[st
 def _actions(body: _Body, part: Actions) -> None:
     actions: list[dict[str, Any]] = []
     for control in part.controls:
-        if isinstance(control, PeoplePicker):
+        if isinstance(control, PeopleMenu):
             body.add(_people_search(control.action_id, placeholder=plain(control.placeholder, body.names)))
             # Teams has no menu that answers on its own when people are picked: a button sends the choice.
             actions.append(
@@ -233,12 +235,12 @@ def _execute(verb: str, *, title: str, value: str, with_inputs: bool) -> dict[st
 
 
 def _people_search(
-    input_id: str, *, placeholder: str = "", initial: list[tuple[str, str]] | None = None
+    input_id: str, *, placeholder: str = "", initial: list[tuple[str, str]] | None = None, multiple: bool = True
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "Input.ChoiceSet",
         "id": input_id,
-        "isMultiSelect": True,
+        "isMultiSelect": multiple,
         "choices": [{"title": name, "value": person} for person, name in initial or []],
         "choices.data": dict(PEOPLE_SEARCH),
     }
@@ -265,7 +267,10 @@ def _dialog_card(dialog: Dialog, names: Names, budget: TextBudget) -> dict[str, 
             DIALOG_KEY: dialog.callback_id,
             CONTEXT_KEY: dialog.context,
             LISTS_KEY: [
-                field.input_id for field in dialog.inputs if isinstance(field, MultiChoiceInput | PeopleInput)
+                field.input_id
+                for field in dialog.inputs
+                if isinstance(field, MultiChoiceInput | PeopleInput)
+                or (isinstance(field, PeoplePicker) and field.multiple)
             ],
         },
     }
@@ -331,10 +336,17 @@ def _input(field: Input, names: Names) -> dict[str, Any]:
                 element["value"] = ",".join(ticked)
         elif field.initial in known:
             element["value"] = field.initial
-    elif isinstance(field, PeopleInput):
+    elif isinstance(field, PeopleInput | PeoplePicker):
+        chosen = field.initial if isinstance(field, PeopleInput) or field.multiple else field.initial[:1]
         element = _people_search(
-            field.input_id, initial=[(person, name_of(person, names) or person) for person in field.initial]
+            field.input_id,
+            initial=[(person, name_of(person, names) or person) for person in chosen],
+            multiple=isinstance(field, PeopleInput) or field.multiple,
         )
+    elif isinstance(field, DateInput):
+        element = {"type": "Input.Date", "id": field.input_id}
+        if field.initial is not None:
+            element["value"] = field.initial.isoformat()
     else:  # pragma: no cover - a new input type must be rendered here; the tests enumerate them
         raise TypeError(f"no Adaptive Card input for {type(field).__name__}")
     element["label"] = label

@@ -31,6 +31,7 @@ from habits.messages import (
     Choice,
     ChoiceInput,
     Control,
+    DateInput,
     Dialog,
     Divider,
     Facts,
@@ -41,6 +42,7 @@ from habits.messages import (
     Paragraph,
     Part,
     PeopleInput,
+    PeopleMenu,
     PeoplePicker,
     TextInput,
     command,
@@ -507,13 +509,15 @@ SAMPLE_PARTS: dict[type, Part] = {
 }
 SAMPLE_CONTROLS: dict[type, Control] = {
     Button: Button(action_id="button", label="Button", value="1"),
-    PeoplePicker: PeoplePicker(action_id="picker", placeholder="Pick…", value="1"),
+    PeopleMenu: PeopleMenu(action_id="picker", placeholder="Pick…", value="1"),
 }
 SAMPLE_INPUTS: dict[type, Input] = {
     TextInput: TextInput(input_id="text", label="Text"),
     ChoiceInput: ChoiceInput(input_id="choice", label="Choice", choices=[Choice(value="v", label="V")]),
     MultiChoiceInput: MultiChoiceInput(input_id="multi", label="Multi", choices=[Choice(value="v", label="V")]),
     PeopleInput: PeopleInput(input_id="people", label="People"),
+    PeoplePicker: PeoplePicker(input_id="owner", label="Owner", multiple=False),
+    DateInput: DateInput(input_id="due", label="Due"),
 }
 
 
@@ -537,4 +541,4 @@ def test_every_kind_of_part_control_and_input_has_an_adaptive_card_form() -> Non
     assert {action["verb"] for action in buttons(card)} == {"button", "picker"}
     dialog = Dialog(callback_id="d", title="D", inputs=list(SAMPLE_INPUTS.values()))
     card = render_dialog(dialog)["task"]["value"]["card"]["content"]
-    assert [element["id"] for element in elements(card)] == ["text", "choice", "multi", "people"]
+    assert [element["id"] for element in elements(card)] == ["text", "choice", "multi", "people", "owner", "due"]
