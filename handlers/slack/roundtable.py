@@ -75,7 +75,7 @@ RSVP_REFUSALS = {
     "started": "This round-table has already started, so answers are closed.",
 }
 NOTES_ERRORS = {
-    "empty": "Please write what the round-table decided.",
+    "empty": "Please write what the round-table decided, in the notes or for an elephant.",
     "too_long": "Please keep the notes shorter.",
     "not_found": "I can't find that round-table meeting any more.",
 }
@@ -391,17 +391,23 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if origin is None or origin.subject_id is None:
             await ack(response_action="errors", errors={NOTES: NOT_YOUR_FORM})
             return
-        text = dialog_values(view.get("state") or {}).get(NOTES)
-        async with session_scope(context.sessions) as session:
-            outcome = await save_notes(
-                session,
-                workspace_id=_team(body),
-                channel_id=origin.channel_id,
-                meeting_id=origin.subject_id,
-                user_id=user_id,
-                text=text if isinstance(text, str) else "",
-                now=context.clock(),
-            )
+        values = dialog_values(view.get("state") or {})
+        text = values.get(NOTES)
+        try:
+            async with session_scope(context.sessions) as session:
+                outcome = await save_notes(
+                    session,
+                    workspace_id=_team(body),
+                    channel_id=origin.channel_id,
+                    meeting_id=origin.subject_id,
+                    user_id=user_id,
+                    text=text if isinstance(text, str) else "",
+                    now=context.clock(),
+                    values=values,
+                )
+        except FormErrors as problems:
+            await ack(response_action="errors", errors=problems.errors)
+            return
         if outcome in NOTES_ERRORS:
             await ack(response_action="errors", errors={NOTES: NOTES_ERRORS[outcome]})
             return

@@ -11,7 +11,7 @@ from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.ids import parse_id
-from habits.roundtables.form import NOTES, NOTES_FORM
+from habits.roundtables.form import NOTES, NOTES_FORM, FormErrors
 from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
 from habits.roundtables.messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
 from handlers.slack.roundtable import CANCELLED, NOTES_ERRORS, NOTHING_TO_CANCEL, RSVP_REFUSALS
@@ -86,16 +86,20 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
     if origin is None or origin.subject_id is None or origin.channel_id != invoke.channel_id:
         return dialog_message(NOT_YOUR_FORM)
     text = form.values.get(NOTES)
-    async with session_scope(context.sessions) as session:
-        outcome = await save_notes(
-            session,
-            workspace_id=invoke.workspace_id,
-            channel_id=origin.channel_id,
-            meeting_id=origin.subject_id,
-            user_id=invoke.user_id,
-            text=text if isinstance(text, str) else "",
-            now=context.clock(),
-        )
+    try:
+        async with session_scope(context.sessions) as session:
+            outcome = await save_notes(
+                session,
+                workspace_id=invoke.workspace_id,
+                channel_id=origin.channel_id,
+                meeting_id=origin.subject_id,
+                user_id=invoke.user_id,
+                text=text if isinstance(text, str) else "",
+                now=context.clock(),
+                values=form.values,
+            )
+    except FormErrors as problems:
+        return dialog_message(" ".join(problems.errors.values()))
     if outcome in NOTES_ERRORS:
         return dialog_message(NOTES_ERRORS[outcome])
     context.delivery.wake()
