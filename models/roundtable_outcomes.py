@@ -161,17 +161,3 @@ async def action_item_of_owner(
             RoundTableActionItem.owner_id == owner_id,
         )
     )
-
-
-async def items_due_soon(session: AsyncSession, *, due_by: date) -> list[RoundTableActionItem]:
-    """Open action items of every workspace due by `due_by` and not yet reminded: only the scheduler reads these."""
-    rows = await session.scalars(
-        select(RoundTableActionItem)
-        .where(
-            RoundTableActionItem.done_at.is_(None),
-            RoundTableActionItem.reminder_outbox_id.is_(None),
-            RoundTableActionItem.due_on <= due_by,
-        )
-        .order_by(RoundTableActionItem.due_on, RoundTableActionItem.id)
-    )
-    return list(rows)

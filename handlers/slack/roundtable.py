@@ -16,6 +16,7 @@ from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
 from habits.messages import Message, command
 from habits.private_notes import tell_privately
+from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import (
     CADENCE,
     GROUPS,
@@ -73,6 +74,10 @@ RSVP_REFUSALS = {
     "not_found": "I can't find that round-table meeting any more.",
     "cancelled": "This round-table has been cancelled.",
     "started": "This round-table has already started, so answers are closed.",
+}
+DONE_REFUSALS = {
+    "not_found": "Only its owner can mark this action item done, and I can't find one of yours by that name.",
+    "already_done": "This action item is already marked done.",
 }
 NOTES_ERRORS = {
     "empty": "Please write what the round-table decided, in the notes or for an elephant.",
@@ -383,6 +388,30 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             channel_id=_channel(body),
             user_id=str(body["user"]["id"]),
         )
+
+    @bolt.action(DONE_BUTTON)
+    async def on_done(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        item_id = parse_id(body["actions"][0].get("value"))
+        outcome = "not_found"
+        if item_id is not None:
+            async with session_scope(context.sessions) as session:
+                outcome = await mark_done(
+                    session, workspace_id=workspace_id, item_id=item_id, user_id=user_id, now=context.clock()
+                )
+        if outcome == "done":
+            context.delivery.wake()
+            return
+        logger.info("refused to mark an action item done: %s", outcome, extra={"workspace": workspace_id})
+        if channel_id:
+            await _tell(
+                context,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                text=DONE_REFUSALS[outcome],
+            )
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

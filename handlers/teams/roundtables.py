@@ -11,10 +11,11 @@ from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.ids import parse_id
+from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import NOTES, NOTES_FORM, FormErrors
 from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
 from habits.roundtables.messages import CANCEL_BUTTON, COMING_BUTTON, NOT_COMING_BUTTON, NOTES_BUTTON
-from handlers.slack.roundtable import CANCELLED, NOTES_ERRORS, NOTHING_TO_CANCEL, RSVP_REFUSALS
+from handlers.slack.roundtable import CANCELLED, DONE_REFUSALS, NOTES_ERRORS, NOTHING_TO_CANCEL, RSVP_REFUSALS
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from models.db import session_scope
 
@@ -22,6 +23,7 @@ COMING = "Thanks: you're down as coming."
 NOT_COMING = "Thanks: you're down as not able to make it."
 NOTES_SAVED = "Thanks: the notes are posted in the channel."
 NOTES_UPDATED = "Thanks: the notes in the channel are updated."
+MARKED_DONE = "Thanks: marked done."
 
 
 async def _rsvp(invoke: Invoke, context: AppContext, *, attending: bool) -> InvokeResponse:
@@ -106,6 +108,24 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
     return dialog_message(NOTES_SAVED if outcome == "posted" else NOTES_UPDATED)
 
 
+async def on_done(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    item_id = parse_id(invoke.data.get("value"))
+    outcome = "not_found"
+    if item_id is not None:
+        async with session_scope(context.sessions) as session:
+            outcome = await mark_done(
+                session,
+                workspace_id=invoke.workspace_id,
+                item_id=item_id,
+                user_id=invoke.user_id,
+                now=context.clock(),
+            )
+    if outcome != "done":
+        return message(DONE_REFUSALS[outcome])
+    context.delivery.wake()
+    return message(MARKED_DONE)
+
+
 def handlers() -> dict[str, InvokeHandler]:
     return {
         COMING_BUTTON: on_coming,
@@ -113,4 +133,5 @@ def handlers() -> dict[str, InvokeHandler]:
         CANCEL_BUTTON: on_cancel,
         NOTES_BUTTON: open_notes,
         NOTES_FORM: on_notes,
+        DONE_BUTTON: on_done,
     }
