@@ -26,7 +26,7 @@ from habits.roundtables.messages import (
     overview,
     reminder,
 )
-from habits.roundtables.notes_form import PAIN, field_id, notes_form, read_outcomes
+from habits.roundtables.notes_form import FIELD_KINDS, field_id, notes_form, read_outcomes
 from habits.roundtables.outcomes import recorded_for, save_outcomes
 from models.outbox import FAILED, OutboxMessage, enqueue
 from models.roundtables import (
@@ -361,7 +361,7 @@ async def save_notes(
     elephants = [
         elephant
         for elephant in await elephants_on_agenda(session, roundtable=roundtable, meeting=meeting)
-        if values is not None and field_id(PAIN, elephant) in values
+        if values is not None and any(field_id(kind, elephant) in values for kind in FIELD_KINDS)
     ]
     today = now.astimezone(ZoneInfo(roundtable.timezone)).date()
     entries = read_outcomes(values or {}, elephants=elephants, today=today)

@@ -21,6 +21,7 @@ DECISION = "decision"
 ACTION = "action"
 OWNER = "owner"
 DUE = "due"
+FIELD_KINDS = (PAIN, DECISION, ACTION, OWNER, DUE)
 
 
 def field_id(kind: str, elephant: AgendaElephant) -> str:
