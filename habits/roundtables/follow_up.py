@@ -3,6 +3,7 @@ own time zone, and marking it done from that message."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -39,8 +40,10 @@ def end_of(day: date, timezone: str) -> datetime:
 
 
 def reminder_key(item: RoundTableActionItem) -> str:
-    # A new due date is a new reminder; the same one is never sent twice, whichever replica or retry queues it.
-    return f"roundtable-action:{item.id}:due:{item.due_on.isoformat()}"
+    """A new due date or owner is a new reminder; the same one is never sent twice, whichever replica or retry
+    queues it. The owner is hashed: a Teams user id alone could fill the key's column."""
+    owner = hashlib.sha256(item.owner_id.encode()).hexdigest()[:12]
+    return f"roundtable-action:{item.id}:due:{item.due_on.isoformat()}:{owner}"
 
 
 def due_reminder(item: RoundTableActionItem) -> Message:

@@ -20,7 +20,7 @@ from models.db import session_scope
 from models.elephants import CLOSED, ElephantPoll, ElephantSubmission
 from models.outbox import OutboxMessage
 from models.roundtable_outcomes import RoundTableActionItem
-from models.roundtables import RoundTable, meeting_at
+from models.roundtables import RoundTable, RoundTableMeeting, meeting_at
 from tests.habits.test_roundtables import CHANNEL, WORKSPACE, plan
 
 ELEPHANT = AgendaElephant(
@@ -232,3 +232,27 @@ async def test_decisions_are_found_per_poll_for_an_elephants_history(
         }
         assert await decisions_for_polls(session, workspace_id="TOTHER", poll_ids=[poll_id]) == {}
         assert await decisions_for_polls(session, workspace_id=WORKSPACE, poll_ids=[]) == {}
+
+
+async def test_a_new_owner_gets_a_reminder_of_their_own(sessions: async_sessionmaker[AsyncSession]) -> None:
+    poll_id, item_id = await meeting_with_item(sessions, due_on=date(2026, 3, 9))
+    now = datetime(2026, 3, 8, 13, tzinfo=UTC)
+    assert await remind_all(sessions, now=now, zone="America/New_York") == 1
+    async with session_scope(sessions) as session:
+        item = await session.get(RoundTableActionItem, item_id)
+        meeting = await session.get(RoundTableMeeting, item.meeting_id) if item else None
+        assert item is not None and meeting is not None
+        elephant = AgendaElephant(item.submission_id, poll_id, "Handoffs", 3)
+        handed_over = ActionItemEntry(item.text, "UBEN", item.due_on)
+        await save_outcomes(
+            session,
+            meeting=meeting,
+            entries=[OutcomeEntry(elephant=elephant, pain_point="", decision="Kept", action=handed_over)],
+            recorded_by="UCARL",
+            now=now,
+        )
+
+    assert await remind_all(sessions, now=now + timedelta(minutes=5), zone="America/New_York") == 1
+    async with session_scope(sessions) as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [row.dm_user_id for row in rows] == ["UANNA", "UBEN"]
