@@ -21,7 +21,8 @@ from models.elephants import CLOSED, ElephantPoll, ElephantSubmission
 from models.outbox import OutboxMessage
 from models.roundtable_outcomes import RoundTableActionItem
 from models.roundtables import RoundTable, RoundTableMeeting, meeting_at
-from tests.habits.test_roundtables import CHANNEL, WORKSPACE, plan
+from scheduler.roundtable_jobs import remind
+from tests.habits.test_roundtables import CHANNEL, DAY, WORKSPACE, add_elephants, message_text, outbox, plan, utc
 
 ELEPHANT = AgendaElephant(
     submission_id="5f0c6d0e-0000-4000-8000-000000000001", poll_id=1, text="Handoffs", votes=3
@@ -256,3 +257,38 @@ async def test_a_new_owner_gets_a_reminder_of_their_own(sessions: async_sessionm
     async with session_scope(sessions) as session:
         rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
     assert [row.dm_user_id for row in rows] == ["UANNA", "UBEN"]
+
+
+async def test_each_poll_reaches_exactly_one_agenda_the_first_meeting_it_closed_before(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Weekly on Sunday 09:00 New York (13:00 UTC after 8 March), reminded a day and 15 minutes before."""
+    async with session_scope(sessions) as session:
+        roundtable, _ = await set_up(
+            session, workspace_id=WORKSPACE, channel_id=CHANNEL, user_id="UANNA", plan=plan(), now=utc(2026, 3, 1)
+        )
+        roundtable_id = roundtable.id
+    async with session_scope(sessions) as session:
+        await remind(session, roundtable_id=roundtable_id, offset_minutes=DAY, now=utc(2026, 3, 7, 14))
+    async with session_scope(sessions) as session:
+        # Closes after the day-before reminder, before the meeting.
+        await add_elephants(session, closed_at=utc(2026, 3, 7, 20), participants=3, ranked={"Late handoffs": 2})
+        # Closes during the meeting: the next one's.
+        await add_elephants(
+            session, closed_at=utc(2026, 3, 8, 13, 30), participants=3, ranked={"Release notes": 1}
+        )
+    async with session_scope(sessions) as session:
+        await remind(session, roundtable_id=roundtable_id, offset_minutes=15, now=utc(2026, 3, 8, 12, 45))
+    async with session_scope(sessions) as session:
+        await remind(session, roundtable_id=roundtable_id, offset_minutes=DAY, now=utc(2026, 3, 14, 13))
+
+    agendas = {
+        row.idempotency_key.split(":", 2)[2]: message_text(row)
+        for row in await outbox(sessions)
+        if ":agenda" in row.idempotency_key
+    }
+    assert "Late handoffs" not in agendas["2026-03-08T13:00:00+00:00:agenda"], "posted before the poll closed"
+    assert "1. Late handoffs (2 votes)" in agendas["2026-03-08T13:00:00+00:00:agenda:15"], "brought up to date"
+    assert "Release notes" not in agendas["2026-03-08T13:00:00+00:00:agenda:15"]
+    assert "1. Release notes (1 vote)" in agendas["2026-03-15T13:00:00+00:00:agenda"]
+    assert "Late handoffs" not in agendas["2026-03-15T13:00:00+00:00:agenda"], "already on the meeting before"
