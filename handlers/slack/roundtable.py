@@ -76,7 +76,7 @@ RSVP_REFUSALS = {
     "started": "This round-table has already started, so answers are closed.",
 }
 DONE_REFUSALS = {
-    "not_found": "Only its owner can mark this action item done, and I can't find one of yours by that name.",
+    "not_found": "Only the owner of this action item can mark it done.",
     "already_done": "This action item is already marked done.",
 }
 NOTES_ERRORS = {

@@ -15,7 +15,7 @@ from tests.teams.activities import OTHER_TENANT, TENANT
 from tests.teams.scenario import PEOPLE, Teams, button_value
 from tests.teams.test_roundtables import click, post_reminder
 
-REFUSED = "Only its owner can mark this action item done, and I can't find one of yours by that name."
+REFUSED = "Only the owner of this action item can mark it done."
 
 
 async def test_only_the_owner_marks_an_action_item_done_from_teams(tenant: Teams, clock: Clock) -> None:
