@@ -7,10 +7,15 @@ outbox with the new counts, as on Slack, so names are shown the way Teams shows 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Mapping
+from datetime import date
+
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.ids import parse_id
+from habits.messages import DateInput, Dialog, Input, PeoplePicker, TextInput
 from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import NOTES, NOTES_FORM, FormErrors
 from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
@@ -101,7 +106,17 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
                 values=form.values,
             )
     except FormErrors as problems:
-        return dialog_message(" ".join(problems.errors.values()))
+        async with session_scope(context.sessions) as session:
+            dialog = await notes_dialog(
+                session,
+                workspace_id=invoke.workspace_id,
+                channel_id=origin.channel_id,
+                meeting_id=origin.subject_id,
+                opened_by=invoke.user_id,
+            )
+        if dialog is None:
+            return dialog_message(NOTES_ERRORS["not_found"])
+        return InvokeResponse(200, render_dialog(with_errors(dialog, form.values, problems.errors.values())))
     if outcome in NOTES_ERRORS:
         return dialog_message(NOTES_ERRORS[outcome])
     context.delivery.wake()
@@ -124,6 +139,24 @@ async def on_done(invoke: Invoke, context: AppContext) -> InvokeResponse:
         return message(DONE_REFUSALS[outcome])
     context.delivery.wake()
     return message(MARKED_DONE)
+
+
+def with_errors(dialog: Dialog, values: Mapping[str, str | list[str] | None], errors: Iterable[str]) -> Dialog:
+    """The notes dialog again, keeping what was filled in, with what to fix above the fields (a Teams dialog has no
+    per-field errors from the bot)."""
+    inputs: list[Input] = []
+    for field in dialog.inputs:
+        value = values.get(field.input_id)
+        if isinstance(field, TextInput) and isinstance(value, str):
+            field = field.model_copy(update={"initial": value})
+        elif isinstance(field, PeoplePicker) and value:
+            field = field.model_copy(update={"initial": [value] if isinstance(value, str) else value})
+        elif isinstance(field, DateInput) and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                field = field.model_copy(update={"initial": date.fromisoformat(value)})
+        inputs.append(field)
+    problems = "\n\n".join(f":warning: {error}" for error in errors)
+    return dialog.model_copy(update={"intro": f"{dialog.intro}\n\n{problems}", "inputs": inputs})
 
 
 def handlers() -> dict[str, InvokeHandler]:
