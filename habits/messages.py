@@ -9,6 +9,7 @@ platform's way of addressing whoelse, which the renderer adds (on Slack, `/whoel
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -207,8 +208,19 @@ class ZoneSelect(BaseModel):
         ]
 
 
+class DateInput(BaseModel):
+    """A calendar date picked in a form (Slack's datepicker, Teams' Input.Date); read back as YYYY-MM-DD."""
+
+    type: Literal["date_input"] = "date_input"
+    input_id: str
+    label: str
+    optional: bool = True
+    initial: date | None = None
+
+
 Input = Annotated[
-    TextInput | ChoiceInput | Checkboxes | PeoplePicker | TimeInput | ZoneSelect, Field(discriminator="type")
+    TextInput | ChoiceInput | Checkboxes | PeoplePicker | TimeInput | ZoneSelect | DateInput,
+    Field(discriminator="type"),
 ]
 
 

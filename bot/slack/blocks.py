@@ -15,6 +15,7 @@ from habits.messages import (
     Checkboxes,
     Choice,
     ChoiceInput,
+    DateInput,
     Dialog,
     Divider,
     Facts,
@@ -180,6 +181,10 @@ def render_dialog(dialog: Dialog) -> dict[str, Any]:
                 element = {"type": "users_select", "action_id": field.input_id}
                 if field.initial:
                     element["initial_user"] = field.initial[0]
+        elif isinstance(field, DateInput):
+            element = {"type": "datepicker", "action_id": field.input_id}
+            if field.initial is not None:
+                element["initial_date"] = field.initial.isoformat()
         block["element"] = element
         blocks.append(block)
     return {
@@ -233,7 +238,9 @@ def dialog_values(view_state: dict[str, Any]) -> dict[str, str | list[str] | Non
             elif kind == "multi_users_select":
                 values[block_id] = list(element.get("selected_users") or [])
             elif kind == "users_select":
-                values[block_id] = element.get("selected_user")
+                values[block_id] = element.get("selected_user") or None
             elif kind == "timepicker":
                 values[block_id] = element.get("selected_time")
+            elif kind == "datepicker":
+                values[block_id] = element.get("selected_date") or None
     return values

@@ -18,6 +18,7 @@ from habits.messages import (
     Checkboxes,
     Choice,
     ChoiceInput,
+    DateInput,
     Dialog,
     Divider,
     Facts,
@@ -342,11 +343,16 @@ def _input(field: Input, names: Names) -> dict[str, Any]:
         if field.initial:
             element["value"] = field.initial
     elif isinstance(field, PeoplePicker):
+        chosen = field.initial if field.multiple else field.initial[:1]
         element = _people_search(
             field.input_id,
-            initial=[(person, name_of(person, names) or person) for person in field.initial],
+            initial=[(person, name_of(person, names) or person) for person in chosen],
             multiple=field.multiple,
         )
+    elif isinstance(field, DateInput):
+        element = {"type": "Input.Date", "id": field.input_id}
+        if field.initial is not None:
+            element["value"] = field.initial.isoformat()
     else:  # pragma: no cover - a new input type must be rendered here; the tests enumerate them
         raise TypeError(f"no Adaptive Card input for {type(field).__name__}")
     element["label"] = label

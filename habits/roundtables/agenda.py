@@ -1,28 +1,44 @@
-"""What a round-table should talk about: the week's elephants, help still asked for, and silence on deals and tickets."""
+"""What a round-table should talk about: what earlier meetings left open, the elephants named since, help still
+asked for, and silence on deals and tickets.
+
+The agenda is worked out each time it is shown, so a poll that closes after the first reminder still reaches the
+meeting: every poll of the channel that closed before the meeting and is on no earlier agenda is this meeting's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.elephants.results import top_elephants_for_agenda
-from habits.roundtables.messages import AgendaItems
+from habits.elephants.results import MIN_PARTICIPANTS
+from habits.roundtables.messages import AgendaElephant, AgendaItems, FollowUp
+from models.elephants import ElephantPoll, ElephantSubmission
 from models.nudges import HelpExchange, LoopIn, Nudge
+from models.roundtable_outcomes import claim_polls, open_action_items
+from models.roundtables import RoundTable, RoundTableMeeting
 
 # Enough to discuss in one meeting.
 MAX_ITEMS = 10
+MAX_ELEPHANTS = 5
 SUPPRESSED = "suppressed"
 
 
 async def agenda_items(
-    session: AsyncSession, *, workspace_id: str, channel_id: str, since: datetime, until: datetime
+    session: AsyncSession,
+    *,
+    roundtable: RoundTable,
+    meeting: RoundTableMeeting,
+    since: datetime,
+    until: datetime,
 ) -> AgendaItems:
+    workspace_id, channel_id = roundtable.workspace_id, roundtable.channel_id
     return AgendaItems(
-        elephants=await top_elephants_for_agenda(
-            session, workspace_id=workspace_id, channel_id=channel_id, since=since
-        ),
+        follow_ups=await follow_ups(session, roundtable=roundtable, meeting=meeting, today_at=until),
+        elephants=await elephants_on_agenda(session, roundtable=roundtable, meeting=meeting),
         help_requests=await open_help_requests(
             session, workspace_id=workspace_id, channel_id=channel_id, since=since, until=until
         ),
@@ -30,6 +46,67 @@ async def agenda_items(
             session, workspace_id=workspace_id, channel_id=channel_id, since=since, until=until
         ),
     )
+
+
+async def elephants_on_agenda(
+    session: AsyncSession, *, roundtable: RoundTable, meeting: RoundTableMeeting
+) -> list[AgendaElephant]:
+    """The most-voted elephants of the polls on this meeting's agenda, taking up every poll newly due for it.
+
+    Only polls that reached the participation minimum count: their results were shown to the channel anyway.
+    """
+    poll_ids = await claim_polls(
+        session,
+        workspace_id=roundtable.workspace_id,
+        channel_id=roundtable.channel_id,
+        meeting_id=meeting.id,
+        closed_after=roundtable.created_at,
+        closed_before=meeting.starts_at,
+    )
+    return await top_elephants(session, workspace_id=roundtable.workspace_id, poll_ids=poll_ids)
+
+
+async def top_elephants(
+    session: AsyncSession, *, workspace_id: str, poll_ids: Sequence[int], limit: int = MAX_ELEPHANTS
+) -> list[AgendaElephant]:
+    if not poll_ids:
+        return []
+    rows = await session.execute(
+        select(
+            ElephantSubmission.id, ElephantSubmission.poll_id, ElephantSubmission.text, ElephantSubmission.votes
+        )
+        .join(ElephantPoll, ElephantPoll.id == ElephantSubmission.poll_id)
+        .where(
+            ElephantPoll.workspace_id == workspace_id,
+            ElephantSubmission.workspace_id == workspace_id,
+            ElephantPoll.id.in_(list(poll_ids)),
+            ElephantPoll.participants >= MIN_PARTICIPANTS,
+        )
+        # Ties in alphabetical order, so the order never hints at who named what first.
+        .order_by(ElephantSubmission.votes.desc(), ElephantSubmission.text, ElephantSubmission.id)
+        .limit(limit)
+    )
+    return [AgendaElephant(key, poll_id, text, votes) for key, poll_id, text, votes in rows.all()]
+
+
+async def follow_ups(
+    session: AsyncSession, *, roundtable: RoundTable, meeting: RoundTableMeeting, today_at: datetime
+) -> list[FollowUp]:
+    """Action items earlier meetings of this round-table left open, soonest due first; overdue by the channel's
+    calendar."""
+    earlier = await session.scalars(
+        select(RoundTableMeeting.id).where(
+            RoundTableMeeting.workspace_id == roundtable.workspace_id,
+            RoundTableMeeting.roundtable_id == roundtable.id,
+            RoundTableMeeting.starts_at < meeting.starts_at,
+        )
+    )
+    today = today_at.astimezone(ZoneInfo(roundtable.timezone)).date()
+    items = await open_action_items(session, workspace_id=roundtable.workspace_id, meeting_ids=list(earlier))
+    return [
+        FollowUp(text=item.text, owner_id=item.owner_id, due_on=item.due_on, overdue=item.due_on < today)
+        for item in items[:MAX_ITEMS]
+    ]
 
 
 async def open_help_requests(

@@ -230,23 +230,3 @@ def read_reminders(ticked: Sequence[str], *, cadence: str) -> tuple[int, ...]:
     if len(minutes) > MAX_REMINDERS:
         raise ValueError(f"Up to {MAX_REMINDERS} reminders, please.")
     return tuple(sorted(minutes, reverse=True))
-
-
-def notes_form(*, origin: FormOrigin, when: str, notes: str) -> Dialog:
-    return Dialog(
-        callback_id=NOTES_FORM,
-        title="Round-table notes",
-        submit_label="Post debrief",
-        context=origin.encoded(),
-        intro=f"What did the round-table on *{when}* decide? Posted in the channel as the debrief.",
-        inputs=[
-            TextInput(
-                input_id=NOTES,
-                label="Notes",
-                multiline=True,
-                initial=notes,
-                max_length=MAX_NOTES,
-                placeholder="Decisions, owners, the next step on each elephant",
-            )
-        ],
-    )

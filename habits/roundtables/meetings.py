@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from habits.form_origin import FormOrigin
 from habits.messages import Dialog, Message
 from habits.recurrence import CADENCES, Recurrence, describe, next_occurrence, previous_occurrence
-from habits.roundtables.agenda import agenda_items
-from habits.roundtables.form import MAX_NOTES, RoundTablePlan, notes_form
+from habits.roundtables.agenda import agenda_items, elephants_on_agenda
+from habits.roundtables.form import MAX_NOTES, RoundTablePlan
 from habits.roundtables.messages import (
     RoundTableView,
     Rsvps,
@@ -24,6 +26,8 @@ from habits.roundtables.messages import (
     overview,
     reminder,
 )
+from habits.roundtables.notes_form import FIELD_KINDS, field_id, notes_form, read_outcomes
+from habits.roundtables.outcomes import recorded_for, save_outcomes
 from models.outbox import FAILED, OutboxMessage, enqueue
 from models.roundtables import (
     MONTHLY,
@@ -187,22 +191,72 @@ async def post_reminder(
         not_before=now,
     )
     await remember_reminder(session, meeting=meeting, offset_minutes=offset_minutes, outbox_id=row.id)
-    if meeting.agenda_outbox_id is None:
-        since = previous_occurrence(recurrence, starts_at - ONE_MICROSECOND) or roundtable.created_at
-        items = await agenda_items(
-            session, workspace_id=workspace_id, channel_id=roundtable.channel_id, since=since, until=now
-        )
-        agenda_row = await enqueue(
-            session,
-            workspace_id=workspace_id,
-            idempotency_key=f"roundtable:{roundtable.id}:{starts_at.isoformat()}:agenda",
-            channel_id=roundtable.channel_id,
-            message=agenda(view, meeting_id=meeting.id, starts_at=starts_at, items=items),
-            not_before=now,
-        )
-        meeting.agenda_outbox_id = agenda_row.id
+    await _show_agenda(session, roundtable=roundtable, meeting=meeting, offset_minutes=offset_minutes, now=now)
     await session.flush()
     return ReminderResult("posted", meeting.id, row.id, meeting.agenda_outbox_id)
+
+
+def agenda_key(roundtable_id: int, starts_at: datetime) -> str:
+    return f"roundtable:{roundtable_id}:{starts_at.isoformat()}:agenda"
+
+
+async def _show_agenda(
+    session: AsyncSession,
+    *,
+    roundtable: RoundTable,
+    meeting: RoundTableMeeting,
+    offset_minutes: int,
+    now: datetime,
+) -> None:
+    """Posts the agenda with the first reminder and brings it up to date with every later one, so what happened
+    in between (a poll that closed, an action item done) reaches the meeting."""
+    since = previous_occurrence(recurrence_of(roundtable), meeting.starts_at - ONE_MICROSECOND)
+    items = await agenda_items(
+        session, roundtable=roundtable, meeting=meeting, since=since or roundtable.created_at, until=now
+    )
+    message = agenda(view_of(roundtable), meeting_id=meeting.id, starts_at=meeting.starts_at, items=items)
+    key = agenda_key(roundtable.id, meeting.starts_at)
+    if meeting.agenda_outbox_id is None:
+        row = await enqueue(
+            session,
+            workspace_id=roundtable.workspace_id,
+            idempotency_key=key,
+            channel_id=roundtable.channel_id,
+            message=message,
+            not_before=now,
+        )
+        meeting.agenda_outbox_id = row.id
+    elif await _latest_version(
+        session, workspace_id=roundtable.workspace_id, outbox_id=meeting.agenda_outbox_id
+    ) not in (
+        None,
+        message.model_dump(mode="json"),
+    ):
+        await enqueue(
+            session,
+            workspace_id=roundtable.workspace_id,
+            idempotency_key=f"{key}:{offset_minutes}",
+            channel_id=roundtable.channel_id,
+            message=message,
+            update_of_id=meeting.agenda_outbox_id,
+            not_before=now,
+        )
+
+
+async def _latest_version(session: AsyncSession, *, workspace_id: str, outbox_id: int) -> dict[str, Any] | None:
+    """The message as last queued for this post (the post or its latest edit); None when the post never made it,
+    since an edit of it would wait forever."""
+    if await _failed(session, workspace_id=workspace_id, outbox_id=outbox_id):
+        return None
+    return await session.scalar(
+        select(OutboxMessage.message)
+        .where(
+            OutboxMessage.workspace_id == workspace_id,
+            (OutboxMessage.id == outbox_id) | (OutboxMessage.update_of_id == outbox_id),
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
 
 
 async def _answers(session: AsyncSession, meeting: RoundTableMeeting) -> Rsvps:
@@ -264,7 +318,8 @@ async def answer_rsvp(
 async def notes_dialog(
     session: AsyncSession, *, workspace_id: str, channel_id: str, meeting_id: int, opened_by: str
 ) -> Dialog | None:
-    """The notes form for a meeting of this channel's round-table; None for any other meeting."""
+    """The notes form for a meeting of this channel's round-table, with the elephants on its agenda; None for any
+    other meeting."""
     found = await meeting_in_channel(
         session, workspace_id=workspace_id, channel_id=channel_id, meeting_id=meeting_id
     )
@@ -275,6 +330,8 @@ async def notes_dialog(
         origin=FormOrigin(channel_id=channel_id, user_id=opened_by, subject_id=meeting.id),
         when=meeting_time(meeting.starts_at, roundtable.timezone),
         notes=meeting.notes or "",
+        elephants=await elephants_on_agenda(session, roundtable=roundtable, meeting=meeting),
+        recorded=await recorded_for(session, meeting=meeting),
     )
 
 
@@ -287,11 +344,11 @@ async def save_notes(
     user_id: str,
     text: str,
     now: datetime,
+    values: Mapping[str, str | list[str] | None] | None = None,
 ) -> NotesOutcome:
-    """Keeps the meeting's notes and posts them as the debrief; saving again updates the posted debrief."""
+    """Keeps the meeting's notes and the outcome per elephant, and posts them as the debrief; saving again updates
+    the posted debrief. Raises FormErrors for outcome fields to fix."""
     text = text.strip()
-    if not text:
-        return "empty"
     if len(text) > MAX_NOTES:
         return "too_long"
     found = await meeting_in_channel(
@@ -300,10 +357,27 @@ async def save_notes(
     if found is None:
         return "not_found"
     meeting, roundtable = found
+    # Only the elephants the form showed: one that reached the agenda since it was opened has no fields in it.
+    elephants = [
+        elephant
+        for elephant in await elephants_on_agenda(session, roundtable=roundtable, meeting=meeting)
+        if values is not None and any(field_id(kind, elephant) in values for kind in FIELD_KINDS)
+    ]
+    today = now.astimezone(ZoneInfo(roundtable.timezone)).date()
+    entries = read_outcomes(values or {}, elephants=elephants, today=today)
+    if not text and all(entry.is_empty for entry in entries):
+        return "empty"
     version = await bump_notes_version(session, meeting=meeting)
     meeting.notes = text
     meeting.notes_by = user_id
-    message = debrief(view_of(roundtable), starts_at=meeting.starts_at, notes=text, by_user=user_id)
+    await save_outcomes(session, meeting=meeting, entries=entries, recorded_by=user_id, now=now)
+    message = debrief(
+        view_of(roundtable),
+        starts_at=meeting.starts_at,
+        notes=text,
+        by_user=user_id,
+        outcomes=[entry for entry in entries if not entry.is_empty],
+    )
     key = f"roundtable:{roundtable.id}:{meeting.starts_at.isoformat()}:debrief"
     first = meeting.debrief_outbox_id is None
     # A debrief that could not be posted is posted afresh rather than edited.

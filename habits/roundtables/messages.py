@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from habits.messages import Actions, Button, Facts, Message, Note, Paragraph, Part, command, group_mention, mention
@@ -33,8 +34,53 @@ class RoundTableView:
 
 
 @dataclass(frozen=True)
+class AgendaElephant:
+    # The elephant's random key: what outcomes are recorded against.
+    submission_id: str
+    poll_id: int
+    text: str
+    votes: int
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An action item an earlier meeting left open."""
+
+    text: str
+    owner_id: str
+    due_on: date
+    overdue: bool
+
+
+class DebriefAction(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def owner_id(self) -> str: ...
+
+    @property
+    def due_on(self) -> date: ...
+
+
+class DebriefOutcome(Protocol):
+    @property
+    def elephant(self) -> AgendaElephant: ...
+
+    @property
+    def pain_point(self) -> str: ...
+
+    @property
+    def decision(self) -> str: ...
+
+    @property
+    def action(self) -> DebriefAction | None: ...
+
+
+@dataclass(frozen=True)
 class AgendaItems:
-    elephants: Sequence[tuple[str, int]]
+    follow_ups: Sequence[FollowUp]
+    elephants: Sequence[AgendaElephant]
     # (who asked, category, what about, what they asked)
     help_requests: Sequence[tuple[str, str, str, str]]
     # Titles of deals and tickets nobody answered "who else" for.
@@ -216,10 +262,13 @@ def _names(people: Sequence[str]) -> str:
 def agenda(view: RoundTableView, *, meeting_id: int, starts_at: datetime, items: AgendaItems) -> Message:
     when = meeting_time(starts_at, view.timezone)
     parts: list[Part] = [Paragraph(text=f":clipboard: *Agenda for the round-table on {when}*")]
+    if items.follow_ups:
+        lines = [follow_up_line(item) for item in items.follow_ups]
+        parts.append(Paragraph(text=":repeat: *Still open from earlier meetings*\n" + "\n".join(lines)))
     if items.elephants:
         lines = [
-            f"{rank}. {as_written(text)} ({_votes(votes)})"
-            for rank, (text, votes) in enumerate(items.elephants, 1)
+            f"{rank}. {as_written(elephant.text)} ({_votes(elephant.votes)})"
+            for rank, elephant in enumerate(items.elephants, 1)
         ]
         parts.append(Paragraph(text=":elephant: *The elephants in the room*\n" + "\n".join(lines)))
     else:
@@ -253,18 +302,42 @@ def agenda(view: RoundTableView, *, meeting_id: int, starts_at: datetime, items:
     return Message(text=f"Agenda for the round-table on {when}", parts=parts)
 
 
+def due_in_words(due_on: date) -> str:
+    return f"{due_on:%a} {due_on.day} {due_on:%b}"
+
+
+def follow_up_line(item: FollowUp) -> str:
+    overdue = " — :warning: *overdue*" if item.overdue else ""
+    return f"• {as_written(item.text)} ({mention(item.owner_id)}, due {due_in_words(item.due_on)}){overdue}"
+
+
 def _votes(count: int) -> str:
     return f"{count} vote" + ("" if count == 1 else "s")
 
 
-def debrief(view: RoundTableView, *, starts_at: datetime, notes: str, by_user: str) -> Message:
+def debrief(
+    view: RoundTableView,
+    *,
+    starts_at: datetime,
+    notes: str,
+    by_user: str,
+    outcomes: Sequence[DebriefOutcome] = (),
+) -> Message:
     when = meeting_time(starts_at, view.timezone)
-    headline = f":memo: *Round-table debrief — {when}*"
-    return Message(
-        text=f"Round-table debrief — {when}",
-        parts=[
-            Paragraph(text=headline),
-            Paragraph(text=as_written(notes)),
-            Note(text=f"Notes by {mention(by_user)}"),
-        ],
-    )
+    parts: list[Part] = [Paragraph(text=f":memo: *Round-table debrief — {when}*")]
+    if notes:
+        parts.append(Paragraph(text=as_written(notes)))
+    for outcome in outcomes:
+        lines = [f":elephant: *{as_written(outcome.elephant.text)}*"]
+        if outcome.pain_point:
+            lines.append(f"Pain point: {as_written(outcome.pain_point)}")
+        if outcome.decision:
+            lines.append(f"Decided: {as_written(outcome.decision)}")
+        if outcome.action is not None:
+            action = outcome.action
+            lines.append(
+                f"Action: {as_written(action.text)} — {mention(action.owner_id)}, due {due_in_words(action.due_on)}"
+            )
+        parts.append(Paragraph(text="\n".join(lines)))
+    parts.append(Note(text=f"Notes by {mention(by_user)}"))
+    return Message(text=f"Round-table debrief — {when}", parts=parts)

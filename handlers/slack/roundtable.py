@@ -18,6 +18,7 @@ from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
 from habits.messages import Dialog, Message, command
 from habits.private_notes import tell_privately
+from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import (
     CADENCE,
     GROUPS,
@@ -74,8 +75,12 @@ RSVP_REFUSALS = {
     "cancelled": "This round-table has been cancelled.",
     "started": "This round-table has already started, so answers are closed.",
 }
+DONE_REFUSALS = {
+    "not_found": "Only the owner of this action item can mark it done.",
+    "already_done": "This action item is already marked done.",
+}
 NOTES_ERRORS = {
-    "empty": "Please write what the round-table decided.",
+    "empty": "Please write what the round-table decided, in the notes or for an elephant.",
     "too_long": "Please keep the notes shorter.",
     "not_found": "I can't find that round-table meeting any more.",
 }
@@ -431,6 +436,30 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             user_id=str(body["user"]["id"]),
         )
 
+    @bolt.action(DONE_BUTTON)
+    async def on_done(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        item_id = parse_id(body["actions"][0].get("value"))
+        outcome = "not_found"
+        if item_id is not None:
+            async with session_scope(context.sessions) as session:
+                outcome = await mark_done(
+                    session, workspace_id=workspace_id, item_id=item_id, user_id=user_id, now=context.clock()
+                )
+        if outcome == "done":
+            context.delivery.wake()
+            return
+        logger.info("refused to mark an action item done: %s", outcome, extra={"workspace": workspace_id})
+        if channel_id:
+            await _tell(
+                context,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                text=DONE_REFUSALS[outcome],
+            )
+
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = str(body["user"]["id"])
@@ -438,17 +467,23 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if origin is None or origin.subject_id is None:
             await ack(response_action="errors", errors={NOTES: NOT_YOUR_FORM})
             return
-        text = dialog_values(view.get("state") or {}).get(NOTES)
-        async with session_scope(context.sessions) as session:
-            outcome = await save_notes(
-                session,
-                workspace_id=_team(body),
-                channel_id=origin.channel_id,
-                meeting_id=origin.subject_id,
-                user_id=user_id,
-                text=text if isinstance(text, str) else "",
-                now=context.clock(),
-            )
+        values = dialog_values(view.get("state") or {})
+        text = values.get(NOTES)
+        try:
+            async with session_scope(context.sessions) as session:
+                outcome = await save_notes(
+                    session,
+                    workspace_id=_team(body),
+                    channel_id=origin.channel_id,
+                    meeting_id=origin.subject_id,
+                    user_id=user_id,
+                    text=text if isinstance(text, str) else "",
+                    now=context.clock(),
+                    values=values,
+                )
+        except FormErrors as problems:
+            await ack(response_action="errors", errors=problems.errors)
+            return
         if outcome in NOTES_ERRORS:
             await ack(response_action="errors", errors={NOTES: NOTES_ERRORS[outcome]})
             return

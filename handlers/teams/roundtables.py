@@ -8,7 +8,10 @@ outbox with the new counts, as on Slack, so names are shown the way Teams shows 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterable, Mapping
+from datetime import date
 
 from bot.context import AppContext
 from bot.gateway import DeliveryError
@@ -16,7 +19,8 @@ from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.form_values import refilled
 from habits.ids import parse_id
-from habits.messages import Dialog, PeoplePicker
+from habits.messages import DateInput, Dialog, Input, PeoplePicker, TextInput
+from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import NOTES, NOTES_FORM, SETUP_FORM, FormErrors, read_setup_form
 from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
 from habits.roundtables.messages import (
@@ -28,6 +32,7 @@ from habits.roundtables.messages import (
 )
 from handlers.slack.roundtable import (
     CANCELLED,
+    DONE_REFUSALS,
     NOTES_ERRORS,
     NOTHING_TO_CANCEL,
     RSVP_REFUSALS,
@@ -45,6 +50,7 @@ NOT_COMING = "Thanks: you're down as not able to make it."
 NOTES_SAVED = "Thanks: the notes are posted in the channel."
 NOTES_UPDATED = "Thanks: the notes in the channel are updated."
 SET_UP = "Saved: the round-table is announced in the channel."
+MARKED_DONE = "Thanks: marked done."
 
 
 async def _rsvp(invoke: Invoke, context: AppContext, *, attending: bool) -> InvokeResponse:
@@ -109,16 +115,30 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
     if origin is None or origin.subject_id is None or origin.channel_id != invoke.channel_id:
         return dialog_message(NOT_YOUR_FORM)
     text = form.values.get(NOTES)
-    async with session_scope(context.sessions) as session:
-        outcome = await save_notes(
-            session,
-            workspace_id=invoke.workspace_id,
-            channel_id=origin.channel_id,
-            meeting_id=origin.subject_id,
-            user_id=invoke.user_id,
-            text=text if isinstance(text, str) else "",
-            now=context.clock(),
-        )
+    try:
+        async with session_scope(context.sessions) as session:
+            outcome = await save_notes(
+                session,
+                workspace_id=invoke.workspace_id,
+                channel_id=origin.channel_id,
+                meeting_id=origin.subject_id,
+                user_id=invoke.user_id,
+                text=text if isinstance(text, str) else "",
+                now=context.clock(),
+                values=form.values,
+            )
+    except FormErrors as problems:
+        async with session_scope(context.sessions) as session:
+            dialog = await notes_dialog(
+                session,
+                workspace_id=invoke.workspace_id,
+                channel_id=origin.channel_id,
+                meeting_id=origin.subject_id,
+                opened_by=invoke.user_id,
+            )
+        if dialog is None:
+            return dialog_message(NOTES_ERRORS["not_found"])
+        return InvokeResponse(200, render_dialog(with_errors(dialog, form.values, problems.errors.values())))
     if outcome in NOTES_ERRORS:
         return dialog_message(NOTES_ERRORS[outcome])
     context.delivery.wake()
@@ -179,6 +199,42 @@ async def on_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
     return dialog_message(SET_UP)
 
 
+async def on_done(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    item_id = parse_id(invoke.data.get("value"))
+    outcome = "not_found"
+    if item_id is not None:
+        async with session_scope(context.sessions) as session:
+            outcome = await mark_done(
+                session,
+                workspace_id=invoke.workspace_id,
+                item_id=item_id,
+                user_id=invoke.user_id,
+                now=context.clock(),
+            )
+    if outcome != "done":
+        return message(DONE_REFUSALS[outcome])
+    context.delivery.wake()
+    return message(MARKED_DONE)
+
+
+def with_errors(dialog: Dialog, values: Mapping[str, str | list[str] | None], errors: Iterable[str]) -> Dialog:
+    """The notes dialog again, keeping what was filled in, with what to fix above the fields (a Teams dialog has no
+    per-field errors from the bot)."""
+    inputs: list[Input] = []
+    for field in dialog.inputs:
+        value = values.get(field.input_id)
+        if isinstance(field, TextInput) and isinstance(value, str):
+            field = field.model_copy(update={"initial": value})
+        elif isinstance(field, PeoplePicker) and value:
+            field = field.model_copy(update={"initial": [value] if isinstance(value, str) else value})
+        elif isinstance(field, DateInput) and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                field = field.model_copy(update={"initial": date.fromisoformat(value)})
+        inputs.append(field)
+    problems = "\n\n".join(f":warning: {error}" for error in errors)
+    return dialog.model_copy(update={"intro": f"{dialog.intro}\n\n{problems}", "inputs": inputs})
+
+
 def handlers() -> dict[str, InvokeHandler]:
     return {
         CHANGE_BUTTON: open_setup,
@@ -188,4 +244,5 @@ def handlers() -> dict[str, InvokeHandler]:
         CANCEL_BUTTON: on_cancel,
         NOTES_BUTTON: open_notes,
         NOTES_FORM: on_notes,
+        DONE_BUTTON: on_done,
     }

@@ -428,9 +428,15 @@ async def test_the_agenda_brings_the_elephants_open_help_requests_and_unanswered
         await add_nudge(session, "Stark expansion", at=last_meeting - timedelta(hours=1))
         await add_nudge(session, "Wayne deal in another channel", at=during, channel=OTHER_CHANNEL)
     async with session_scope(sessions) as session:
+        # The meeting before took up the poll that had closed by then.
+        await remind(
+            session, roundtable_id=roundtable_id, offset_minutes=DAY, now=last_meeting - timedelta(hours=1)
+        )
+    async with session_scope(sessions) as session:
         await remind(session, roundtable_id=roundtable_id, offset_minutes=DAY, now=utc(2026, 3, 7, 14))
 
-    (agenda,) = [row for row in await outbox(sessions) if row.idempotency_key.endswith(":agenda")]
+    (earlier, agenda) = [row for row in await outbox(sessions) if row.idempotency_key.endswith(":agenda")]
+    assert "1. Old (9 votes)" in message_text(earlier)
     text = message_text(agenda)
     assert (
         "1. Handoffs from sales arrive without context (3 votes)\n2. Support hears about releases last (1 vote)"

@@ -32,6 +32,7 @@ from habits.messages import (
     Choice,
     ChoiceInput,
     Control,
+    DateInput,
     Dialog,
     Divider,
     Facts,
@@ -518,6 +519,7 @@ SAMPLE_INPUTS: dict[type, Input] = {
     PeoplePicker: PeoplePicker(input_id="people", label="People"),
     TimeInput: TimeInput(input_id="time", label="Time"),
     ZoneSelect: ZoneSelect(input_id="zone", label="Zone"),
+    DateInput: DateInput(input_id="due", label="Due"),
 }
 
 
@@ -541,4 +543,12 @@ def test_every_kind_of_part_control_and_input_has_an_adaptive_card_form() -> Non
     assert {action["verb"] for action in buttons(card)} == {"button", "picker"}
     dialog = Dialog(callback_id="d", title="D", inputs=list(SAMPLE_INPUTS.values()))
     card = render_dialog(dialog)["task"]["value"]["card"]["content"]
-    assert [element["id"] for element in elements(card)] == ["text", "choice", "multi", "people", "time", "zone"]
+    assert [element["id"] for element in elements(card)] == [
+        "text",
+        "choice",
+        "multi",
+        "people",
+        "time",
+        "zone",
+        "due",
+    ]

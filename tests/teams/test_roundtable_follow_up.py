@@ -1,0 +1,99 @@
+"""The follow-through on Teams: outcomes recorded in the notes dialog (an owner from the people search, a due
+date), the dialog shown again with what to fix, and *Mark done* for the owner only, in its own tenant."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from habits.roundtables.follow_up import DONE_BUTTON
+from habits.roundtables.messages import COMING_BUTTON, NOTES_BUTTON
+from models.db import session_scope
+from models.elephants import CLOSED, ElephantPoll, ElephantSubmission
+from models.roundtable_outcomes import RoundTableActionItem
+from models.roundtables import RoundTableMeeting
+from tests.handlers.test_elephant_command import Clock
+from tests.teams.activities import CHANNEL, OTHER_TENANT, TENANT, dialog_fetch, dialog_submit
+from tests.teams.scenario import PEOPLE, Teams, button_value, by, dialog_card, in_conversation, send
+from tests.teams.test_roundtables import click, post_reminder
+
+REFUSED = "Only the owner of this action item can mark it done."
+
+
+async def test_only_the_owner_marks_an_action_item_done_from_teams(tenant: Teams, clock: Clock) -> None:
+    reminder = await post_reminder(tenant, clock)
+    meeting_id = int(button_value(reminder, COMING_BUTTON))
+    owner = PEOPLE["Omar Haddad"][0]
+    async with session_scope(tenant.app.context.sessions) as session:
+        item = RoundTableActionItem(
+            workspace_id=TENANT,
+            meeting_id=meeting_id,
+            submission_id="5f0c6d0e-0000-4000-8000-000000000001",
+            text="Add a context field to the handoff form",
+            owner_id=owner,
+            due_on=clock.now.date() + timedelta(days=3),
+        )
+        session.add(item)
+        await session.flush()
+        item_id = str(item.id)
+
+    assert await click(tenant, DONE_BUTTON, item_id, "Lena Park") == REFUSED
+    assert await click(tenant, DONE_BUTTON, item_id, "Omar Haddad", in_tenant=OTHER_TENANT) == REFUSED
+    assert await click(tenant, DONE_BUTTON, "not-an-item", "Omar Haddad") == REFUSED
+    async with session_scope(tenant.app.context.sessions) as session:
+        assert (await session.scalar(select(RoundTableActionItem.done_at))) is None
+
+    assert await click(tenant, DONE_BUTTON, item_id, "Omar Haddad") == "Thanks: marked done."
+    assert await click(tenant, DONE_BUTTON, item_id, "Omar Haddad") == "This action item is already marked done."
+    async with session_scope(tenant.app.context.sessions) as session:
+        assert (await session.scalar(select(RoundTableActionItem.done_at))) is not None
+
+
+async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_to_fix(
+    tenant: Teams, clock: Clock
+) -> None:
+    await post_reminder(tenant, clock)
+    [agenda] = tenant.posted("Agenda for the round-table")
+    meeting_id = button_value(agenda, NOTES_BUTTON)
+    async with session_scope(tenant.app.context.sessions) as session:
+        meeting = await session.get(RoundTableMeeting, int(meeting_id))
+        assert meeting is not None
+        closed = meeting.starts_at - timedelta(hours=3)
+        poll = ElephantPoll(
+            workspace_id=TENANT,
+            channel_id=CHANNEL,
+            key="elephant:test:teams",
+            phase=CLOSED,
+            opened_at=closed - timedelta(days=2),
+            voting_opens_at=closed - timedelta(days=1),
+            closes_at=closed,
+            closed_at=closed,
+            participants=3,
+            version=0,
+        )
+        session.add(poll)
+        await session.flush()
+        session.add(ElephantSubmission(workspace_id=TENANT, poll_id=poll.id, text="Handoffs", votes=2))
+    clock.advance(seconds=(meeting.starts_at - clock.now).total_seconds() + 3600)
+    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
+    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
+    ids = {element["id"]: element for element in form["body"] if "id" in element}
+    [key] = [input_id.split(":", 1)[1] for input_id in ids if input_id.startswith("owner:")]
+    assert ids[f"owner:{key}"]["choices.data"]["dataset"] == "graph.microsoft.com/users"
+    [submit] = form["actions"]
+
+    half = {**submit["data"], f"action:{key}": "Add a context field", f"due:{key}": "2099-01-04"}
+    activity = in_conversation(CHANNEL, by("Lena Park", dialog_submit(half, tenant.connector.service_url)))
+    again = dialog_card(await send(tenant.app, tenant.login, tenant.connector, activity))
+    assert "Please pick who owns this action item." in json.dumps(again)
+    kept = {element["id"]: element for element in again["body"] if "id" in element}
+    assert kept[f"action:{key}"]["value"] == "Add a context field"
+    assert kept[f"due:{key}"]["value"] == "2099-01-04"
+
+    owner = PEOPLE["Omar Haddad"][0]
+    assert "posted" in await tenant.submit({**half, f"owner:{key}": owner}, "Lena Park")
+    async with session_scope(tenant.app.context.sessions) as session:
+        [item] = list(await session.scalars(select(RoundTableActionItem)))
+    assert (item.owner_id, item.due_on.isoformat()) == (owner, "2099-01-04")
