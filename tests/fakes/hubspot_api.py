@@ -46,8 +46,10 @@ class _Fault:
 class FakeHubSpot(LoopbackFake):
     """Thread-safe: the server thread and the test thread share the records under one lock."""
 
-    def __init__(self, *, token: str) -> None:
+    def __init__(self, *, token: str, invent_deals: bool = False) -> None:
         self.token = token
+        # Benchmarks send deals by the thousand: with this, any deal id is a deal named after it.
+        self._invent_deals = invent_deals
         self._lock = threading.Lock()
         self._objects: dict[str, dict[str, dict[str, Any]]] = {"deals": {}, "tickets": {}}
         self._owners: dict[str, dict[str, Any]] = {}
@@ -137,6 +139,8 @@ class FakeHubSpot(LoopbackFake):
         wanted = [name for name in request.query.get("properties", "").split(",") if name]
         with self._lock:
             found = self._objects.get(object_type, {}).get(object_id)
+            if found is None and self._invent_deals and object_type == "deals":
+                found = {"dealname": f"Deal {object_id}", "amount": "1000", "dealstage": "contractsent"}
             properties = dict(found) if found is not None else None
         if properties is None:
             return web.json_response(
