@@ -193,10 +193,10 @@ class EventIntake:
                 break
             if event_id in waiting:
                 continue
+            await self._let_waiting_senders_go_first()
             completer = self.completers.get(source)
             if completer is not None and not await self._completed(completer, event_id):
                 continue
-            await self._let_waiting_senders_go_first()
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
             # not wait behind a whole batch.
             step = await self._decide_one(event_id)

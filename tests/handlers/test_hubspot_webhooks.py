@@ -19,10 +19,19 @@ from bot.app import create_app
 from bot.settings import ConfigurationError, Settings
 from models.events import ReceivedEvent
 from models.vendor_values import VendorLastValue
-from tests.conftest import RunningApp, serving
+from tests.conftest import RunningApp, eventually, serving
 from tests.fakes.hubspot_api import FakeHubSpot
 from tests.fakes.slack_api import FakeSlack
-from tests.handlers.test_webhooks import DEALS, SUPPORT, given_workspace, nothing_stored, posts_once_delivered
+from tests.handlers.test_webhooks import (
+    DEALS,
+    SUPPORT,
+    deal_event,
+    given_workspace,
+    nothing_stored,
+    outcome,
+    posts_once_delivered,
+)
+from tests.handlers.test_webhooks import send as send_generic
 from tests.support.vendors import HUBSPOT_SECRET, HUBSPOT_TOKEN, hubspot_headers, sample_list
 
 APP_URI = "http://whoelse.test/webhooks/hubspot"
@@ -240,6 +249,23 @@ async def test_a_lookup_refused_for_now_is_asked_again_and_the_nudge_still_has_t
     [nudge] = await posts_once_delivered(hubspot_app, fake_slack, DEALS)
     assert "Acme renewal" in nudge["text"]
     assert len(fake_hubspot.requests(f"/crm/v3/objects/deals/{MOVED_DEAL}")) >= 3
+
+
+async def test_an_event_waiting_for_hubspot_does_not_hold_back_events_from_elsewhere(
+    hubspot_app: RunningApp, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    fake_hubspot.fail_next(1, status=429, retry_after=2)
+    moved, *_ = deal_batch()
+
+    await send(hubspot_app, [moved])
+    await eventually(lambda: bool(fake_hubspot.requests("/crm/v3/objects/deals")))
+    generic = await send_generic(hubspot_app, deal_event())
+
+    assert await outcome(hubspot_app, "crm-evt-1") == "nudged"
+    async with hubspot_app.context.sessions() as session:
+        waiting = await session.scalar(select(ReceivedEvent.outcome).where(ReceivedEvent.source == "hubspot"))
+    assert generic.status_code == 202 and waiting is None
+    assert len(await posts_once_delivered(hubspot_app, fake_slack, DEALS)) == 2
 
 
 async def test_with_a_token_hubspot_refuses_the_deal_is_still_nudged_by_its_id(
