@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.context import AppContext
 from bot.settings import Settings
 from habits.events import BusinessEvent
+from habits.nudging import OUTCOME_DETAILS
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.hubspot import SOURCE, hubspot_event
 from handlers.webhooks.intake import STORE_RETRY_AFTER_SECONDS, count_ignored, problem, signed_body
@@ -84,6 +85,13 @@ def verify_hubspot_v3(
     expected = hubspot_v3_signature(secret=secret, method=method, uri=uri, body=body, timestamp=timestamp.strip())
     if not hmac.compare_digest(base64.b64decode(expected), given):
         raise SignatureRejected("signature does not match the request")
+
+
+BATCH_DETAILS = {
+    "accepted": "stored; whoelse reads each deal or ticket from HubSpot and decides within moments",
+    "duplicate_event": OUTCOME_DETAILS["duplicate_event"],
+    "ignored": "nothing in this batch is a deal or ticket moment whoelse watches; nothing stored",
+}
 
 
 def _first(header: str | None) -> str | None:
@@ -175,13 +183,14 @@ async def receive_hubspot_batch(
         refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
         return refused
     accepted = [event_id for event_id in stored if event_id is not None]
+    status = "accepted" if accepted else "duplicate_event" if events else "ignored"
     answer: dict[str, object] = {
-        "status": "accepted" if accepted else "ignored" if not events else "duplicate_event",
+        "status": status,
         "accepted": len(accepted),
         "duplicates": len(events) - len(accepted),
         "ignored": ignored,
         "event_ids": accepted,
-        "detail": "stored; whoelse reads each deal or ticket from HubSpot and decides within moments",
+        "detail": BATCH_DETAILS[status],
     }
     if unreadable:
         answer |= {"unreadable": len(unreadable), "problems": unreadable[:10]}
