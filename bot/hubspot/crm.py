@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,7 @@ class HubSpotCrm:
 
     http: aiohttp.ClientSession
     api_url: str = "https://api.hubapi.com"
-    monotonic: Any = field(default=time.monotonic)
+    monotonic: Callable[[], float] = field(default=time.monotonic)
     _stages: dict[tuple[str, EventKind], _Stages] = field(default_factory=dict)
     _reading_stages: dict[tuple[str, EventKind], asyncio.Lock] = field(default_factory=dict)
 
