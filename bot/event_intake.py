@@ -176,6 +176,9 @@ class EventIntake:
         """
         now = asyncio.get_running_loop().time()
         waiting = {event_id for event_id, due in self._waiting.items() if due > now}
+        if len(self._waiting) > len(waiting) + self.batch_size:
+            # Events decided by another replica meanwhile are never seen here again: let go of them.
+            self._waiting = {event_id: self._waiting[event_id] for event_id in waiting}
         async with self.sessions() as session:
             pending = (
                 await session.execute(
