@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,8 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 STAGES_FRESH_SECONDS = 600.0
 # A stage not among those read is looked for again, but not more often than this.
 STAGES_RECHECK_SECONDS = 30.0
+# How far a history entry's time may be from the notification's own for the same change.
+HISTORY_CLOCK_SLACK_MS = 1000
 OBJECT_PATHS: dict[EventKind, str] = {"deal": "deals", "ticket": "tickets"}
 # HubSpot's object type ids, in the record links people open.
 OBJECT_TYPE_IDS: dict[EventKind, str] = {"deal": "0-3", "ticket": "0-5"}
@@ -101,13 +104,22 @@ class HubSpotCrm:
             raise HubSpotUnavailable(f"HubSpot answered GET {path} with something other than a JSON object")
         return document
 
-    async def record(self, token: str, *, kind: EventKind, object_id: str, portal_id: str | None) -> HubSpotRecord:
-        """The deal or ticket: name, amount, stage, priority, owner (name and email) and the link people open."""
-        found = await self._get(
-            token,
-            f"/crm/v3/objects/{OBJECT_PATHS[kind]}/{object_id}",
-            {"properties": ",".join(PROPERTIES[kind])},
-        )
+    async def record(
+        self,
+        token: str,
+        *,
+        kind: EventKind,
+        object_id: str,
+        portal_id: str | None,
+        value_before: tuple[str, int, str] | None = None,
+    ) -> HubSpotRecord:
+        """The deal or ticket: name, amount, stage, priority, owner (name and email) and the link people open; with
+        `value_before` (property, the change's milliseconds, its new value), also the value that property had before
+        that change, from its history (for a record whoelse has not seen change before)."""
+        params = {"properties": ",".join(PROPERTIES[kind])}
+        if value_before is not None:
+            params["propertiesWithHistory"] = value_before[0]
+        found = await self._get(token, f"/crm/v3/objects/{OBJECT_PATHS[kind]}/{object_id}", params)
         properties = found.get("properties") if isinstance(found.get("properties"), dict) else {}
         assert isinstance(properties, dict)
 
@@ -140,6 +152,7 @@ class HubSpotCrm:
             priority=prop("hs_ticket_priority"),
             stage=prop("dealstage" if kind == "deal" else "hs_pipeline_stage"),
             url=link,
+            previous=_value_before(found, *value_before) if value_before is not None else None,
         )
 
     async def stages(
@@ -171,6 +184,28 @@ class HubSpotCrm:
                     )
             self._stages[key] = _Stages(by_id, now)
             return by_id
+
+
+def _value_before(found: dict[str, Any], prop: str, moment_ms: int, new_value: str) -> str | None:
+    """The value the property had before the change to `new_value` at `moment_ms`: the newest one in its history
+    up to that moment that differs from the new value. The history lists the change itself too, stamped within
+    moments of the notification's time, so the new value is passed over rather than trusted to be timed exactly."""
+    history = found.get("propertiesWithHistory")
+    entries = history.get(prop) if isinstance(history, dict) else None
+    dated: list[tuple[datetime, str]] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("value") in (None, ""):
+            continue
+        try:
+            at = datetime.fromisoformat(str(entry.get("timestamp")))
+        except ValueError:
+            continue
+        if at.tzinfo is not None and at.timestamp() * 1000 <= moment_ms + HISTORY_CLOCK_SLACK_MS:
+            dated.append((at, str(entry["value"])))
+    for _at, value in sorted(dated, reverse=True):
+        if value != new_value:
+            return value
+    return None
 
 
 def _probability(value: Any) -> float | None:

@@ -85,7 +85,13 @@ class HubSpotDetails:
         pending: dict[str, Any] = event.pending or {}
         try:
             found = await self.crm.record(
-                token, kind=event.kind, object_id=str(pending["object_id"]), portal_id=pending.get("portal_id")
+                token,
+                kind=event.kind,
+                object_id=str(pending["object_id"]),
+                portal_id=pending.get("portal_id"),
+                value_before=(str(pending["property"]), int(pending["occurred_at"]), str(pending["value"]))
+                if pending.get("property")
+                else None,
             )
             wanted = {str(value) for value in (pending.get("value"), found.stage) if value}
             stages = await self.crm.stages(token, workspace_id=workspace_id, kind=event.kind, wanted=wanted)
@@ -127,7 +133,8 @@ class HubSpotDetails:
                     object_key=object_key,
                     prop=str(pending["property"]),
                 )
-                previous = known.value if known is not None else None
+                # What whoelse saw last; for a record it never saw change, HubSpot's own history of the property.
+                previous = known.value if known is not None else found.previous if found is not None else None
                 superseded = known is not None and known.changed_at_ms > changed_at
             finished = completed_event(event, record=found, previous=previous, stages=stages)
             if superseded:

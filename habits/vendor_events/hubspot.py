@@ -4,7 +4,8 @@ or stage) read as deal and ticket events, in two steps.
 A notification names its deal or ticket by id only, and a property change carries only the new value. So
 `hubspot_event` reads a notification into an event that is stored at once, still waiting for its details
 (`pending`); `completed_event` later turns it into the moment it is, from what HubSpot's CRM API says about the
-record (`HubSpotRecord`, or None when that could not be read) and the value whoelse last saw for the property.
+record (`HubSpotRecord`, or None when that could not be read) and the property's value before the change (the
+last one whoelse saw, or else the one HubSpot's history of the property gives).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class HubSpotRecord:
     priority: str | None = None
     stage: str | None = None
     url: str | None = None
+    # The changed property's value just before the change, from HubSpot's history of it (None: not asked, or none).
+    previous: str | None = None
 
 
 def _delivery_key(notification: dict[str, Any], kind: str, object_id: str) -> str:

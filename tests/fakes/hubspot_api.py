@@ -57,6 +57,7 @@ class FakeHubSpot(LoopbackFake):
             "deals": list(DEFAULT_DEAL_STAGES),
             "tickets": list(DEFAULT_TICKET_STAGES),
         }
+        self._history: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
         self._faults: deque[_Fault] = deque()
         self._requests: list[str] = []
         self._server = LoopbackServer("fake-hubspot", self._build_app)
@@ -74,6 +75,11 @@ class FakeHubSpot(LoopbackFake):
     def add_ticket(self, ticket_id: str, **properties: str) -> None:
         with self._lock:
             self._objects["tickets"][ticket_id] = dict(properties)
+
+    def add_history(self, object_type: str, object_id: str, prop: str, *values: tuple[str, str]) -> None:
+        """The property's past values, as (value, ISO timestamp), oldest first (HubSpot answers newest first)."""
+        with self._lock:
+            self._history[(object_type, object_id, prop)] = list(values)
 
     def add_owner(self, owner_id: str, *, first_name: str, last_name: str, email: str) -> None:
         with self._lock:
@@ -148,8 +154,19 @@ class FakeHubSpot(LoopbackFake):
             )
         # HubSpot answers every property asked for, null when the record has no value for it.
         shown = {name: properties.get(name) for name in wanted} | {"hs_object_id": object_id}
+        with_history = [name for name in request.query.get("propertiesWithHistory", "").split(",") if name]
+        with self._lock:
+            history = {
+                name: [
+                    {"value": value, "timestamp": at, "sourceType": "CRM_UI", "sourceId": "userId:1"}
+                    for value, at in reversed(self._history.get((object_type, object_id, name), []))
+                ]
+                for name in with_history
+            }
+        extra = {"propertiesWithHistory": history} if with_history else {}
         return web.json_response(
             {
+                **extra,
                 "id": object_id,
                 "properties": shown,
                 "createdAt": "2026-12-01T09:00:00.000Z",

@@ -218,6 +218,26 @@ async def test_a_ticket_moved_back_out_of_closed_is_reopened(
     assert "reopened" in nudge["text"] and "Checkout fails for EU customers" in nudge["text"]
 
 
+async def test_for_a_ticket_whoelse_never_saw_change_hubspots_history_tells_what_it_was_before(
+    hubspot_app: RunningApp, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    now = int(time.time() * 1000)
+    fake_hubspot.add_history(
+        "tickets", TICKET, "hs_pipeline_stage", ("1", "2026-11-30T09:00:00Z"), ("4", "2026-12-01T09:00:00Z")
+    )
+    fake_hubspot.add_history("tickets", TICKET, "hs_ticket_priority", ("URGENT", "2026-12-01T09:00:00Z"))
+
+    await send(hubspot_app, [ticket_change("hs_pipeline_stage", "3", at=now)])
+    await send(hubspot_app, [ticket_change("hs_ticket_priority", "HIGH", at=now + 1000)])
+
+    [nudge] = await posts_once_delivered(hubspot_app, fake_slack, SUPPORT)
+    assert "reopened" in nudge["text"]
+    async with hubspot_app.context.sessions() as session:
+        moments = list(await session.scalars(select(ReceivedEvent.event).order_by(ReceivedEvent.id)))
+    # Urgent before: down to High is no raise, although whoelse never saw the Urgent itself.
+    assert moments == ["reopened", "priority_updated"]
+
+
 async def test_a_change_that_arrives_after_a_later_one_is_not_taken_for_a_new_moment(
     hubspot_app: RunningApp, fake_slack: FakeSlack
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -104,3 +105,30 @@ async def test_a_hubspot_that_does_not_answer_is_asked_again_later(clock: Clock)
 
         with pytest.raises(HubSpotUnavailable):
             await crm.record(TOKEN, kind="ticket", object_id="5", portal_id=None)
+
+
+async def test_the_value_before_a_change_comes_from_the_propertys_history(
+    crm: HubSpotCrm, hubspot: FakeHubSpot
+) -> None:
+    hubspot.add_ticket("5", subject="Checkout fails", hs_ticket_priority="HIGH")
+    # HubSpot stamps the change itself in the history a few milliseconds from the notification's occurredAt.
+    hubspot.add_history(
+        "tickets",
+        "5",
+        "hs_ticket_priority",
+        ("HIGH", "2026-12-01T09:00:00.000Z"),
+        ("LOW", "2026-12-02T10:00:00.000Z"),
+        ("HIGH", "2026-12-02T16:20:07.950Z"),
+    )
+    changed_at = int(datetime(2026, 12, 2, 16, 20, 7, 945_000, tzinfo=UTC).timestamp() * 1000)
+
+    ticket = await crm.record(
+        TOKEN,
+        kind="ticket",
+        object_id="5",
+        portal_id="33",
+        value_before=("hs_ticket_priority", changed_at, "HIGH"),
+    )
+    without_history = await crm.record(TOKEN, kind="ticket", object_id="5", portal_id="33")
+
+    assert (ticket.priority, ticket.previous, without_history.previous) == ("HIGH", "LOW", None)
