@@ -7,6 +7,7 @@ alone costs on this machine.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -46,6 +47,20 @@ def create_bare_app() -> FastAPI:
         body = await request.body()
         expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, request.headers.get("x-whoelse-signature", "")):
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        return JSONResponse({"status": "accepted"}, status_code=202)
+
+    hubspot_secret = os.environ.get("HUBSPOT_CLIENT_SECRET", "").encode()
+    public_base_url = os.environ.get("PUBLIC_BASE_URL", "")
+
+    @app.post("/webhooks/hubspot")
+    async def hubspot(request: Request) -> JSONResponse:
+        # HubSpot's v3 signature over method, the URI it called, the body and the timestamp; nothing stored.
+        body = await request.body()
+        timestamp = request.headers.get("x-hubspot-request-timestamp", "")
+        signed = b"POST" + (public_base_url + request.url.path).encode() + body + timestamp.encode()
+        expected = base64.b64encode(hmac.new(hubspot_secret, signed, hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(expected, request.headers.get("x-hubspot-signature-v3", "")):
             return JSONResponse({"error": "bad signature"}, status_code=401)
         return JSONResponse({"status": "accepted"}, status_code=202)
 

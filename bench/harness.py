@@ -21,6 +21,10 @@ WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 TEAM_ID = "T0001"
 TEAMS_APP_ID = "8e3a0d43-61f6-4a5c-9a3e-2c0b6a1f7d21"
 TEAMS_APP_PASSWORD = "bench-teams-app-password"
+HUBSPOT_SECRET = "bench-hubspot-client-secret-0123456789"
+HUBSPOT_TOKEN = "pat-na1-bench-0123456789"
+# Where HubSpot is told whoelse (and the bare app) can be reached: the URI its signatures cover.
+PUBLIC_BASE_URL = "https://whoelse.bench.example"
 
 
 def free_port() -> int:
@@ -138,6 +142,32 @@ def fake_bot_connector() -> Iterator[ConnectorUrls]:
         assert process.stdout is not None
         service_url, token_url = process.stdout.readline().decode().split()
         yield ConnectorUrls(service_url, token_url)
+    finally:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def fake_hubspot() -> Iterator[str]:
+    """The fake HubSpot CRM API in its own process, for the same reason as `fake_slack`; it knows every deal."""
+    code = (
+        "import sys\n"
+        "from tests.fakes.hubspot_api import FakeHubSpot\n"
+        f"fake = FakeHubSpot(token={HUBSPOT_TOKEN!r}, invent_deals=True)\n"
+        "fake.start()\n"
+        "print(fake.base_url, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    process = subprocess.Popen(
+        [PYTHON, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().decode().strip()
     finally:
         process.kill()
         process.wait()

@@ -7,6 +7,9 @@ whoelse/bare ratios, and checks that whoelse stored every event it acknowledged.
 `--mix teams` sends Teams messages to the bot instead (`help` typed in one of 100 channel conversations across 5
 tenants, with a Bot Framework token; whoelse queues a reply to each, and the run checks every one was queued); the
 bare app's Teams endpoint only checks the token (bench/bare_teams.py). `--mix all` sends the three kinds in turn.
+`--mix hubspot` sends HubSpot's own batches (ten deal notifications a request, v3-signed) to `/webhooks/hubspot`;
+whoelse stores each notification before answering and reads each deal from a fake HubSpot CRM API afterwards, while
+the bare app only checks the signature.
 Teams is not in the default mix: a Teams message costs whoelse several times what a webhook does, so mixed in it
 would hide a change in the Slack and webhook figures behind its own.
 Run: `.venv/bin/python bench/ingest.py` (about two minutes).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import functools
 import hashlib
@@ -40,6 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (
     BOT_TOKEN,
+    HUBSPOT_SECRET,
+    HUBSPOT_TOKEN,
+    PUBLIC_BASE_URL,
     PYTHON,
     SIGNING_SECRET,
     TEAM_ID,
@@ -48,6 +55,7 @@ from bench.harness import (
     WEBHOOK_SECRET,
     cpu_seconds,
     fake_bot_connector,
+    fake_hubspot,
     fake_slack,
     free_port,
     peak_rss_mib,
@@ -112,6 +120,50 @@ def webhook_request() -> tuple[str, bytes, dict[str, str]]:
     return "/webhooks/generic", body, headers
 
 
+HUBSPOT_PATH = "/webhooks/hubspot"
+# Notifications per HubSpot request: HubSpot batches up to 100; a busy portal's batches hold a handful to dozens.
+HUBSPOT_BATCH = 10
+
+
+def hubspot_request() -> tuple[str, bytes, dict[str, str]]:
+    """A batch as HubSpot sends it: deals moved to a stage and new deals, signed with the v3 signature."""
+    n = next(_sequence)
+    now_ms = int(time.time() * 1000)
+    batch = [
+        {
+            "objectId": n * HUBSPOT_BATCH + i,
+            "eventId": n * HUBSPOT_BATCH + i,
+            "subscriptionId": 25 if i % 2 else 22,
+            "portalId": 33,
+            "appId": 1160452,
+            "occurredAt": now_ms,
+            "attemptNumber": 0,
+            "changeSource": "CRM",
+            **(
+                {
+                    "subscriptionType": "deal.propertyChange",
+                    "propertyName": "dealstage",
+                    "propertyValue": "contractsent",
+                }
+                if i % 2
+                else {"subscriptionType": "deal.creation"}
+            ),
+        }
+        for i in range(HUBSPOT_BATCH)
+    ]
+    body = json.dumps(batch).encode()
+    timestamp = str(now_ms)
+    signed = b"POST" + f"{PUBLIC_BASE_URL}{HUBSPOT_PATH}".encode() + body + timestamp.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Request-Timestamp": timestamp,
+        "X-HubSpot-Signature-v3": base64.b64encode(
+            hmac.new(HUBSPOT_SECRET.encode(), signed, hashlib.sha256).digest()
+        ).decode(),
+    }
+    return HUBSPOT_PATH, body, headers
+
+
 def slack_message_request() -> tuple[str, bytes, dict[str, str]]:
     n = next(_sequence)
     ts = f"{1_700_000_000 + n}.000100"
@@ -154,12 +206,16 @@ MIX = {
     "webhooks": (webhook_request,),
     "slack": (slack_message_request,),
     "teams": (teams_message_request,),
+    "hubspot": (hubspot_request,),
 }
+# Events each acknowledged request carries (one, unless listed).
+EVENTS_PER_REQUEST = {HUBSPOT_PATH: HUBSPOT_BATCH}
 _chosen_mix = MIX["both"]
 KINDS = {
     webhook_request: "signed webhooks",
     slack_message_request: "Slack message events",
     teams_message_request: "Teams messages to the bot",
+    hubspot_request: f"HubSpot batches of {HUBSPOT_BATCH} deal notifications",
 }
 
 
@@ -444,6 +500,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as scratch,
         fake_slack() as (slack_url, _),
         fake_bot_connector() as connector,
+        fake_hubspot() as hubspot_url,
         FakeMicrosoftLogin() as login,
         contextlib.ExitStack() as stack,
     ):
@@ -473,6 +530,10 @@ def main() -> None:
                 "TEAMS_APP_PASSWORD": TEAMS_APP_PASSWORD,
                 "TEAMS_OPENID_METADATA_URL": login.metadata_url,
                 "TEAMS_TOKEN_URL": connector.token_url,
+                "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
+                "HUBSPOT_PRIVATE_APP_TOKEN": HUBSPOT_TOKEN,
+                "HUBSPOT_API_URL": hubspot_url,
+                "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
             }
             log = workdir / f"{kind}.log"
             processes[kind] = stack.enter_context(server(app_command(kind, port), env=env, port=port, log=log))
@@ -481,7 +542,9 @@ def main() -> None:
         acknowledged: Counter[str] = sum((step.ok_by_path for step in steps["whoelse"]), Counter())
         teams_acknowledged = acknowledged.pop(TEAMS_PATH, 0)
         refused = {key: acknowledged.pop(key) for key in list(acknowledged) if " answered " in key}
-        stored = wait_until_stored(database, sum(acknowledged.values()))
+        stored = wait_until_stored(
+            database, sum(count * EVENTS_PER_REQUEST.get(path, 1) for path, count in acknowledged.items())
+        )
         decided_per_second = deciding_rate(database)
         teams_queued, teams_sent = count_teams_replies(database)
         rss = {kind: peak_rss_mib(process.pid) for kind, process in processes.items()}

@@ -22,6 +22,8 @@ from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.event_intake import EventIntake
 from bot.gateway import ChatGateway
 from bot.gateways import GatewayDirectory
+from bot.hubspot.crm import HubSpotCrm
+from bot.hubspot.details import HubSpotDetails
 from bot.logs import AccessLog
 from bot.metrics import Metrics, RequestMetrics
 from bot.settings import ConfigurationError, Settings
@@ -33,6 +35,7 @@ from bot.teams.clouds import token_url
 from bot.teams.connector import BotConnector, BotCredentials
 from bot.teams.gateway import TeamsGateway
 from bot.watch_cache import WatchedChannels
+from habits.vendor_events.hubspot import SOURCE as HUBSPOT
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
 from handlers import teams as teams_handlers
@@ -126,6 +129,7 @@ def create_app(
             webhook_secret=_webhook_secret(settings),
             gateways=gateways,
         )
+        hubspot_http = _add_hubspot_details(settings, context)
         commands = command_router()
         app.state.commands = commands
         app.state.teams_invokes = invoke_handlers()
@@ -205,6 +209,8 @@ def create_app(
             await intake.close()
             if key_fetcher is not None:
                 await key_fetcher.close()
+            if hubspot_http is not None:
+                await hubspot_http.close()
             if connector is not None:
                 await connector.close()
             await engine.dispose()
@@ -248,6 +254,27 @@ def _webhook_secret(settings: Settings) -> str | None:
         )
         return None
     return settings.secret("whoelse_webhook_secret")
+
+
+def _add_hubspot_details(settings: Settings, context: AppContext) -> aiohttp.ClientSession | None:
+    """Has HubSpot events completed from HubSpot's CRM API before they are decided, with the private app token of
+    this install's workspace. Returns the HTTP client to close at shutdown (None when no token is set)."""
+    token = settings.secret("hubspot_private_app_token")
+    if not token or not token.strip() or context.intake is None:
+        return None
+    workspace_id = context.default_workspace_id
+
+    async def token_for(workspace: str) -> str | None:
+        return token if workspace == workspace_id else None
+
+    http = aiohttp.ClientSession()
+    context.intake.completers[HUBSPOT] = HubSpotDetails(
+        sessions=context.sessions,
+        crm=HubSpotCrm(http, api_url=settings.hubspot_api_url),
+        token_for=token_for,
+        clock=context.clock,
+    )
+    return http
 
 
 def bot_credentials(settings: Settings) -> BotCredentials | None:

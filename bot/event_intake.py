@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +37,13 @@ Step = Literal["nudged", "decided", "retry_later"]
 LULL_CHECK_SECONDS = 0.005
 # Enough checks to span max_deferral_seconds at the shortest check interval.
 MAX_LULL_CHECKS = 10_000
+
+
+class EventCompleter(Protocol):
+    """Completes a stored event from its source before it is decided (HubSpot sends ids only)."""
+
+    async def complete(self, event_id: int) -> float | None:
+        """None once the event can be decided; otherwise the seconds to wait before asking again."""
 
 
 @dataclass
@@ -69,6 +76,10 @@ class EventIntake:
     # as the database takes).
     store_timeout_seconds: float | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    # By source: events from it are completed (their details read from the sender's API) before they are decided.
+    completers: dict[str, EventCompleter] = field(default_factory=dict)
+    # Events waiting for their source to answer, and when (loop time) to ask again; they stay undecided meanwhile.
+    _waiting: dict[int, float] = field(default_factory=dict)
 
     async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """Stores the event durably. Returns its id, or None when the sender already delivered it.
@@ -163,21 +174,32 @@ class EventIntake:
 
         An event whose deciding failed on a database error stays undecided and counts as not decided.
         """
+        now = asyncio.get_running_loop().time()
+        waiting = {event_id for event_id, due in self._waiting.items() if due > now}
+        if len(self._waiting) > len(waiting) + self.batch_size:
+            # Events decided by another replica meanwhile are never seen here again: let go of them.
+            self._waiting = {event_id: self._waiting[event_id] for event_id in waiting}
         async with self.sessions() as session:
-            pending = list(
-                await session.scalars(
-                    select(ReceivedEvent.id)
+            pending = (
+                await session.execute(
+                    select(ReceivedEvent.id, ReceivedEvent.source)
                     .where(ReceivedEvent.outcome.is_(None))
                     .order_by(ReceivedEvent.id)
-                    .limit(self.batch_size)
+                    # Events still waiting are passed over, not let fill the batch and hold back the rest.
+                    .limit(self.batch_size + len(waiting))
                 )
-            )
+            ).all()
         nudged = False
         decided = 0
-        for event_id in pending:
+        for event_id, source in pending:
             if self._stopping:
                 break
+            if event_id in waiting:
+                continue
             await self._let_waiting_senders_go_first()
+            completer = self.completers.get(source)
+            if completer is not None and not await self._completed(completer, event_id):
+                continue
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
             # not wait behind a whole batch.
             step = await self._decide_one(event_id)
@@ -189,6 +211,23 @@ class EventIntake:
         if nudged:
             self.delivery.wake()
         return decided
+
+    async def _completed(self, completer: EventCompleter, event_id: int) -> bool:
+        """Whether the event is ready to decide; if not, it waits as long as its completer asks."""
+        try:
+            wait = await completer.complete(event_id)
+        except SQLAlchemyError:
+            logger.exception("could not complete event %s; trying again at the next pass", event_id)
+            wait = self.poll_seconds
+        except Exception:
+            # A fault in completing must not keep the event from being decided with what it has.
+            logger.exception("could not complete event %s; deciding it as it was received", event_id)
+            wait = None
+        if wait is None:
+            self._waiting.pop(event_id, None)
+            return True
+        self._waiting[event_id] = asyncio.get_running_loop().time() + wait
+        return False
 
     async def _let_waiting_senders_go_first(self) -> None:
         """Waits for a lull: no write queued and nothing accepted for `quiet_seconds`, or `max_deferral_seconds`."""

@@ -89,10 +89,16 @@ class Settings(BaseSettings):
     # Vendors' own webhooks (handlers/webhooks/jira.py, zendesk.py): each source is off until its secret is set.
     jira_webhook_secret: SecretStr | None = None
     zendesk_webhook_secret: SecretStr | None = None
-
-    # The address people and vendors reach whoelse at (https://whoelse.example.com): the start of the webhook
-    # address `/whoelse connect` gives. Only needed to connect a CRM or helpdesk from chat.
+    # HubSpot's own webhooks (handlers/webhooks/hubspot.py) for this install's workspace: the app's client secret
+    # signs them, and the private app's token reads the deal or ticket they name from HubSpot's CRM API.
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_private_app_token: SecretStr | None = None
+    hubspot_api_url: str = "https://api.hubapi.com"
+    # The address the internet reaches whoelse at (https://whoelse.example.com): the start of the webhook addresses
+    # `/whoelse connect` gives, and what senders that sign the URL they called (HubSpot) are checked against. Unset: the request's own scheme and Host (or, with
+    # TRUSTED_PROXY_HEADERS on, the proxy's X-Forwarded-Proto and X-Forwarded-Host).
     public_base_url: str | None = None
+    trusted_proxy_headers: bool = False
 
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
@@ -127,6 +133,13 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url_for_the_async_engine(cls, value: str) -> str:
         return async_url(value)
+
+    @field_validator("hubspot_api_url")
+    @classmethod
+    def _hubspot_api_url(cls, value: str) -> str:
+        if not value.strip().startswith(("https://", "http://")):
+            raise ValueError(f"HUBSPOT_API_URL={value!r} is not a URL: leave it unset for https://api.hubapi.com")
+        return value.strip().rstrip("/")
 
     @field_validator("log_level")
     @classmethod
@@ -239,7 +252,13 @@ class Settings(BaseSettings):
         problems = self._missing(slack) if slack_needed else []
         if problems and not self.slack_enabled and not self.teams_enabled:
             problems[-1] += " (Or set TEAMS_APP_ID to serve Microsoft Teams only.)"
-        for name in ("whoelse_webhook_secret", "jira_webhook_secret", "zendesk_webhook_secret"):
+        for name in (
+            "whoelse_webhook_secret",
+            "jira_webhook_secret",
+            "zendesk_webhook_secret",
+            "hubspot_client_secret",
+            "hubspot_private_app_token",
+        ):
             webhook_secret = self.secret(name)
             if webhook_secret is not None and webhook_secret.strip() and is_placeholder(webhook_secret):
                 problems.append(
@@ -301,4 +320,6 @@ _WHERE_FROM = {
     "whoelse_webhook_secret": "Choose a long random string and configure the same one in your CRM or helpdesk sender.",
     "jira_webhook_secret": "Choose a long random string and enter it as the Secret of the Jira webhook (System > WebHooks).",
     "zendesk_webhook_secret": "Copy the signing secret from the Zendesk webhook's page (Admin Center > Webhooks > Reveal secret).",
+    "hubspot_client_secret": 'Copy the Client secret from your HubSpot app\'s Auth page (README "HubSpot").',
+    "hubspot_private_app_token": 'Copy the access token from your HubSpot private app\'s Auth tab (pat-...; README "HubSpot").',
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,10 @@ class BusinessEvent(BaseModel):
     owner: str | None = None
     channel: str | None = None
     thread_ts: str | None = Field(default=None, description="reply under this message (a bot post we react to)")
+    amount: str | None = Field(default=None, description="a deal's value as people read it (EUR 12,000)")
+    owner_email: str | None = Field(default=None, description="the owner's email, to find them in the chat later")
+    # Some senders name the deal or ticket by id only (HubSpot): what to look up at the source before deciding.
+    pending: dict[str, Any] | None = None
 
     @property
     def subject_key(self) -> str:

@@ -76,10 +76,18 @@ def event_row(*, workspace_id: str, event: BusinessEvent, now: datetime) -> dict
         "owner": event.owner,
         "channel_id": event.channel,
         # Only what has no column of its own; an event is read back from its columns (see stored_event).
-        "payload": {} if event.thread_ts is None else {"thread_ts": event.thread_ts},
+        "payload": payload_of(event),
         "received_at": now,
         "outcome": None,
     }
+
+
+# Event fields without a column of their own, kept in the row's `payload` when they are set.
+PAYLOAD_FIELDS = ("thread_ts", "amount", "owner_email", "pending")
+
+
+def payload_of(event: BusinessEvent) -> dict[str, Any]:
+    return {name: value for name in PAYLOAD_FIELDS if (value := getattr(event, name)) is not None}
 
 
 def stored_event(record: ReceivedEvent) -> BusinessEvent:
@@ -99,7 +107,7 @@ def stored_event(record: ReceivedEvent) -> BusinessEvent:
         priority=record.priority,
         owner=record.owner,
         channel=record.channel_id,
-        thread_ts=(record.payload or {}).get("thread_ts"),
+        **{name: value for name, value in (record.payload or {}).items() if name in PAYLOAD_FIELDS},
     )
 
 
@@ -325,6 +333,8 @@ def facts(event: BusinessEvent, *, snoozed: set[str]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if event.account:
         found.append(("Account", shown(event.account)))
+    if event.kind == "deal" and event.amount:
+        found.append(("Amount", shown(event.amount)))
     if event.kind == "deal" and event.stage:
         found.append(("Stage", shown(event.stage)))
     if event.kind == "ticket" and event.priority:

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from handlers.webhooks import connected, generic, jira, zendesk
+from handlers.webhooks import connected, generic, hubspot, jira, zendesk
 
 
 def register(app: FastAPI) -> None:
@@ -11,6 +11,7 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/webhooks/generic", generic.generic_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/jira", jira.jira_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/zendesk", zendesk.zendesk_webhook, methods=["POST"], status_code=202)
+    app.add_api_route("/webhooks/hubspot", hubspot.hubspot_webhook, methods=["POST"], status_code=202)
     # A workspace's own connection (`/whoelse connect <source>`), found by the key in its address.
     app.add_api_route("/webhooks/{source}/{key}", connected.connected_webhook, methods=["POST"], status_code=202)
 

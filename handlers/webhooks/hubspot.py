@@ -1,17 +1,40 @@
-"""HubSpot's v3 request signature (`X-HubSpot-Signature-v3`), for the coming `POST /webhooks/hubspot`.
+"""`POST /webhooks/hubspot`: HubSpot's own webhook subscriptions (deals and tickets), batched, signed with the
+app's client secret (`X-HubSpot-Signature-v3`).
 
-Not routed yet: HubSpot's deal notifications carry ids and the changed property, not the deal's name or owner, so
-the route waits for the per-workspace HubSpot connection that lets whoelse fetch them from the CRM API.
+Each notification is stored before the batch is answered; the deal's or ticket's name, amount, stage and owner are
+read from HubSpot's CRM API afterwards, before the nudge rules decide (bot/hubspot/details.py says why).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
+import json
+import logging
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.context import AppContext
+from bot.settings import Settings
+from habits.events import BusinessEvent
+from habits.nudging import OUTCOME_DETAILS
+from habits.vendor_events import Ignored, UnreadablePayload
+from habits.vendor_events.hubspot import SOURCE, hubspot_event
+from handlers.webhooks.intake import (
+    STORE_RETRY_AFTER_SECONDS,
+    capped_body,
+    count_ignored,
+    problem,
+    refused_signature,
+)
 from handlers.webhooks.signature import SignatureRejected
+
+logger = logging.getLogger(__name__)
 
 # HubSpot signs the URI with these characters decoded (its documented list); every other escape stays as sent.
 DECODED_IN_URI = {
@@ -68,3 +91,132 @@ def verify_hubspot_v3(
     expected = hubspot_v3_signature(secret=secret, method=method, uri=uri, body=body, timestamp=timestamp.strip())
     if not hmac.compare_digest(base64.b64decode(expected), given):
         raise SignatureRejected("signature does not match the request")
+
+
+BATCH_DETAILS = {
+    "accepted": "stored; whoelse reads each deal or ticket from HubSpot and decides within moments",
+    "duplicate_event": OUTCOME_DETAILS["duplicate_event"],
+    "ignored": "nothing in this batch is a deal or ticket moment whoelse watches; nothing stored",
+}
+
+
+def _first(header: str | None) -> str | None:
+    """The value the first proxy set (the one facing HubSpot), of a header each proxy may append to."""
+    value = (header or "").split(",")[0].strip()
+    return value or None
+
+
+def public_uri(request: Request, settings: Settings) -> str:
+    """The URI HubSpot called, as it signed it: PUBLIC_BASE_URL when set; otherwise the scheme and host the
+    request arrived with, or those a trusted proxy says HubSpot used. The path and query are as sent, escapes kept."""
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string") or b""
+    target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+    if settings.public_base_url:
+        return settings.public_base_url + target
+    scheme, host = request.url.scheme, request.headers.get("host") or request.url.netloc
+    if settings.trusted_proxy_headers:
+        scheme = _first(request.headers.get("x-forwarded-proto")) or scheme
+        host = _first(request.headers.get("x-forwarded-host")) or host
+    return f"{scheme}://{host}{target}"
+
+
+def _notifications(body: bytes) -> list[object] | JSONResponse:
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return problem(400, f"body is not valid JSON: {error}")
+    except RecursionError:
+        return problem(400, "body is not valid JSON: nested too deeply")
+    if not isinstance(document, list):
+        return problem(400, "body must be a JSON array of HubSpot notifications")
+    return document
+
+
+async def receive_hubspot_batch(
+    request: Request, context: AppContext, *, workspace_id: str, client_secret: str
+) -> JSONResponse:
+    """Checks and stores a batch for `workspace_id`, whose HubSpot app signs with `client_secret`: 202 with what was
+    accepted, 200 when nothing was new, 401/413/400 saying why, 503 (with Retry-After) to be sent again."""
+    assert context.intake is not None
+    body = await capped_body(request, context)
+    if isinstance(body, JSONResponse):
+        return body
+    refused = refused_signature(
+        body,
+        sender="hubspot webhook",
+        check=lambda raw: verify_hubspot_v3(
+            secret=client_secret,
+            method=request.method,
+            uri=public_uri(request, context.settings),
+            body=raw,
+            signature=request.headers.get("x-hubspot-signature-v3"),
+            timestamp=request.headers.get("x-hubspot-request-timestamp"),
+            now_ms=int(context.clock().timestamp() * 1000),
+            max_age_seconds=context.settings.webhook_max_age_seconds,
+        ),
+    )
+    if refused is not None:
+        return refused
+    notifications = _notifications(body)
+    if isinstance(notifications, JSONResponse):
+        return notifications
+
+    events: list[BusinessEvent] = []
+    ignored = 0
+    unreadable: list[str] = []
+    for position, notification in enumerate(notifications):
+        try:
+            event = hubspot_event(notification)
+        except UnreadablePayload as reason:
+            unreadable.append(f"notification {position}: {reason}")
+            continue
+        if isinstance(event, Ignored):
+            count_ignored(SOURCE, event.reason)
+            ignored += 1
+        else:
+            events.append(event)
+    if unreadable and not events:
+        return problem(400, "; ".join(unreadable[:10]), unreadable=len(unreadable), ignored=ignored)
+
+    try:
+        # Side by side, so the whole batch is written in one group commit.
+        stored = await asyncio.gather(
+            *(context.intake.accept(workspace_id=workspace_id, event=event) for event in events)
+        )
+    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
+        logger.exception("could not store a HubSpot batch of %d notifications", len(events))
+        # HubSpot sends the whole batch again; what was stored this time is recognised then.
+        refused = problem(503, "the notifications could not be stored; please retry", retry=True)
+        refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+        return refused
+    accepted = [event_id for event_id in stored if event_id is not None]
+    status = "accepted" if accepted else "duplicate_event" if events else "ignored"
+    answer: dict[str, object] = {
+        "status": status,
+        "accepted": len(accepted),
+        "duplicates": len(events) - len(accepted),
+        "ignored": ignored,
+        "event_ids": accepted,
+        "detail": BATCH_DETAILS[status],
+    }
+    if unreadable:
+        answer |= {"unreadable": len(unreadable), "problems": unreadable[:10]}
+    return JSONResponse(answer, status_code=202 if accepted else 200)
+
+
+async def hubspot_webhook(request: Request) -> JSONResponse:
+    """`POST /webhooks/hubspot` (registered in handlers/webhooks), for this install's own workspace and HubSpot."""
+    context: AppContext = request.app.state.context
+    settings = context.settings
+    values = {name: settings.secret(name) for name in ("hubspot_client_secret", "hubspot_private_app_token")}
+    missing = [name.upper() for name, value in values.items() if not value or not value.strip()]
+    if missing:
+        return problem(503, f"HubSpot webhooks are not configured on this whoelse: set {' and '.join(missing)}")
+    if not context.default_workspace_id:
+        return problem(503, "HubSpot webhooks need a workspace to land in: turn Slack on, or set TEAMS_TENANT_ID")
+    secret = values["hubspot_client_secret"]
+    assert secret is not None
+    return await receive_hubspot_batch(
+        request, context, workspace_id=context.default_workspace_id, client_secret=secret
+    )

@@ -63,8 +63,8 @@ def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
     return document
 
 
-def ignored(source: str, reason: str) -> JSONResponse:
-    """A trusted delivery about nothing the nudge rules care about: acknowledged so the sender stops, not stored."""
+def count_ignored(source: str, reason: str) -> None:
+    """Counts and logs a trusted delivery (or one notification of a batch) about nothing the rules care about."""
     IGNORED[source] += 1
     logger.info(
         "%s webhook ignored: %s",
@@ -72,6 +72,11 @@ def ignored(source: str, reason: str) -> JSONResponse:
         reason,
         extra={"source": source, "ignored_reason": reason, "ignored_total": IGNORED[source]},
     )
+
+
+def ignored(source: str, reason: str) -> JSONResponse:
+    """A trusted delivery about nothing the nudge rules care about: acknowledged so the sender stops, not stored."""
+    count_ignored(source, reason)
     return JSONResponse({"status": "ignored", "detail": reason}, status_code=200)
 
 

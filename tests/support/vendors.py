@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,4 +45,22 @@ def zendesk_headers(body: bytes, *, timestamp: str, secret: str = ZENDESK_SECRET
         "Content-Type": "application/json",
         "X-Zendesk-Webhook-Signature": zendesk_signature(body, timestamp=timestamp, secret=secret),
         "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+    }
+
+
+HUBSPOT_SECRET = "test-hubspot-client-secret-0123456789"
+HUBSPOT_TOKEN = "pat-na1-test-0123456789"
+
+
+def hubspot_headers(
+    body: bytes, *, uri: str, timestamp_ms: int | None = None, secret: str = HUBSPOT_SECRET, method: str = "POST"
+) -> dict[str, str]:
+    """What HubSpot sends with a webhook batch: the v3 signature over method, the URI it called, body and time."""
+    timestamp = str(int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+    signed = method.encode() + uri.encode() + body + timestamp.encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+    return {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": signature,
+        "X-HubSpot-Request-Timestamp": timestamp,
     }
