@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import InstrumentedAttribute
 
+from models.installations import SlackInstallation
+
 
 def sealed_columns() -> list[InstrumentedAttribute[Any]]:
-    return []
+    return [SlackInstallation.bot_token_sealed, SlackInstallation.bot_refresh_token_sealed]

@@ -139,7 +139,7 @@ async def _open_setup_form(
     async with session_scope(context.sessions) as session:
         roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
     if roundtable is None:
-        defaults = FormDefaults(timezone=await _timezone_of(context, user_id))
+        defaults = FormDefaults(timezone=await _timezone_of(context, workspace_id, user_id))
     else:
         defaults = FormDefaults(
             cadence=roundtable.cadence
@@ -149,7 +149,7 @@ async def _open_setup_form(
             at=roundtable.time_of_day.strftime("%H:%M"),
             timezone=roundtable.timezone,
             invitees=roundtable.invitees,
-            groups=await _group_handles(context, roundtable.invited_groups),
+            groups=await _group_handles(context, workspace_id, roundtable.invited_groups),
             reminders=", ".join(f"{minutes}m" for minutes in roundtable.reminder_minutes),
         )
     form = setup_form(
@@ -167,20 +167,21 @@ async def _open_setup_form(
     )
 
 
-async def _timezone_of(context: AppContext, user_id: str) -> str:
+async def _timezone_of(context: AppContext, workspace_id: str, user_id: str) -> str:
     """The caller's own time zone is what they most likely mean by "15:00"."""
     try:
-        return (await context.gateway.person(user=user_id)).timezone
+        return (await (await context.gateway_for(workspace_id)).person(user=user_id)).timezone
     except DeliveryError:
         logger.warning("could not read the caller's time zone from Slack; suggesting the default")
         return context.settings.default_timezone
 
 
-async def _group_handles(context: AppContext, group_ids: list[str]) -> str:
+async def _group_handles(context: AppContext, workspace_id: str, group_ids: list[str]) -> str:
     if not group_ids:
         return ""
     try:
-        handles = {group.group_id: group.handle for group in await context.gateway.user_groups()}
+        gateway = await context.gateway_for(workspace_id)
+        handles = {group.group_id: group.handle for group in await gateway.user_groups()}
     except DeliveryError:
         logger.warning("could not read user group handles from Slack; showing their ids")
         handles = {}
@@ -277,7 +278,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         known_groups = []
         if values.get(GROUPS):
             try:
-                known_groups = await context.gateway.user_groups()
+                known_groups = await (await context.gateway_for(workspace_id)).user_groups()
             except DeliveryError as error:
                 logger.exception("could not read the workspace's user groups from Slack")
                 why = trouble_asking_slack(error, to="read this workspace's user groups")

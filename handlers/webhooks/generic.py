@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 from bot.context import AppContext
 from habits.events import BusinessEvent
 from habits.rules import canonical_event
-from handlers.webhooks.intake import json_object, problem, signed_body, store_and_answer
+from handlers.webhooks.intake import json_object, no_single_workspace, problem, signed_body, store_and_answer
 from handlers.webhooks.signature import verify
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ async def generic_webhook(request: Request) -> JSONResponse:
     """`POST /webhooks/generic` (registered in handlers/webhooks)."""
     context: AppContext = request.app.state.context
     settings = context.settings
+    if (refused := no_single_workspace(context)) is not None:
+        return refused
     secret = context.webhook_secret
     if secret is None:
         return problem(503, "webhooks are not configured on this whoelse: set WHOELSE_WEBHOOK_SECRET")

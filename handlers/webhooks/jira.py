@@ -12,7 +12,14 @@ from fastapi.responses import JSONResponse
 from bot.context import AppContext
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.jira import SOURCE, jira_event
-from handlers.webhooks.intake import ignored, json_object, problem, signed_body, store_and_answer
+from handlers.webhooks.intake import (
+    ignored,
+    json_object,
+    no_single_workspace,
+    problem,
+    signed_body,
+    store_and_answer,
+)
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ async def jira_webhook(request: Request) -> JSONResponse:
     """`POST /webhooks/jira` (registered in handlers/webhooks)."""
     context: AppContext = request.app.state.context
     settings = context.settings
+    if (refused := no_single_workspace(context)) is not None:
+        return refused
     secret = settings.secret("jira_webhook_secret")
     if not secret or not secret.strip() or not context.default_workspace_id:
         return problem(503, "Jira webhooks are not configured on this whoelse: set JIRA_WEBHOOK_SECRET")

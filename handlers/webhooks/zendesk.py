@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse
 from bot.context import AppContext
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.zendesk import SOURCE, zendesk_event
-from handlers.webhooks.intake import ignored, json_object, problem, signed_body, store_and_answer
+from handlers.webhooks.intake import (
+    ignored,
+    json_object,
+    no_single_workspace,
+    problem,
+    signed_body,
+    store_and_answer,
+)
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -54,6 +61,8 @@ async def zendesk_webhook(request: Request) -> JSONResponse:
     """`POST /webhooks/zendesk` (registered in handlers/webhooks)."""
     context: AppContext = request.app.state.context
     settings = context.settings
+    if (refused := no_single_workspace(context)) is not None:
+        return refused
     secret = settings.secret("zendesk_webhook_secret")
     if not secret or not secret.strip() or not context.default_workspace_id:
         return problem(503, "Zendesk webhooks are not configured on this whoelse: set ZENDESK_WEBHOOK_SECRET")
