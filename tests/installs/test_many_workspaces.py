@@ -16,7 +16,7 @@ from models.outbox import OutboxMessage
 from models.workspaces import Workspace
 from scheduler.elephant_jobs import open_weekly_poll
 from scheduler.runtime import clear_job_context, set_job_context
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_elephant_command import Clock
 from tests.installs.support import (
@@ -30,7 +30,7 @@ from tests.installs.support import (
     slash_command,
     stored_installation,
 )
-from tests.support.signing import webhook_headers
+from tests.support.signing import slack_event, webhook_headers
 
 
 @pytest.fixture
@@ -188,3 +188,28 @@ async def test_server_wide_webhooks_point_to_per_workspace_connections(app: Runn
         answer = await app.post(path, body, webhook_headers(body))
         assert answer.status_code == 503, path
         assert "/whoelse connect" in answer.json()["error"], path
+
+
+async def test_a_home_tab_in_workspace_b_is_read_and_published_with_b_s_token(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await install(app, fake_slack, TEAM_A)
+    token_b = await install(app, fake_slack, TEAM_B)
+    fake_slack.reset()
+    body, headers = slack_event(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_B,
+            "api_app_id": "AWHOELSE",
+            "type": "event_callback",
+            "event_id": "Ev-home-b",
+            "event_time": 1,
+            "event": {"type": "app_home_opened", "user": "UBEN", "channel": "DUBEN", "tab": "home"},
+        }
+    )
+
+    assert (await app.post("/slack/events", body, headers)).status_code == 200
+
+    await eventually(lambda: fake_slack.home_view("UBEN") is not None)
+    assert fake_slack.tokens_used("views.publish") == [token_b]
+    assert set(fake_slack.tokens_used("auth.test")) == {token_b}
