@@ -16,7 +16,6 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_sdk.errors import SlackApiError
-from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +32,7 @@ from bot.slack.oauth.flow import STATE_EXPIRATION_SECONDS, TOKEN_ROTATION_MINUTE
 from bot.slack.oauth.installation_store import SqlInstallationStore
 from bot.slack.oauth.state_store import SqlOAuthStateStore
 from bot.slack.turned_off import SlackTurnedOff
-from bot.slack.workspaces import InstalledWorkspaces
+from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
 from bot.teams.auth import build_authenticator
 from bot.teams.cards import activity_for
 from bot.teams.clouds import token_url
@@ -275,6 +274,7 @@ class _ManyWorkspaces:
     installations: SqlInstallationStore
     states: SqlOAuthStateStore
     workspaces: InstalledWorkspaces
+    rotator: SharedRotation
 
     @classmethod
     def build(
@@ -284,6 +284,11 @@ class _ManyWorkspaces:
         installations = SqlInstallationStore(
             sessions, settings.secret_box(), default_timezone=settings.default_timezone, clock=clock
         )
+        rotator = SharedRotation(
+            client_id=settings.slack_client_id or "",
+            client_secret=settings.secret("slack_client_secret") or "",
+            client=client,
+        )
         return cls(
             settings=settings,
             client=client,
@@ -292,18 +297,24 @@ class _ManyWorkspaces:
             workspaces=InstalledWorkspaces(
                 installations,
                 base_url=settings.slack_api_url,
-                rotator=AsyncTokenRotator(
-                    client_id=settings.slack_client_id or "",
-                    client_secret=settings.secret("slack_client_secret") or "",
-                    client=client,
-                ),
+                rotator=rotator,
                 rotation_minutes=TOKEN_ROTATION_MINUTES,
             ),
+            rotator=rotator,
         )
 
     def bolt(self, signing_secret: str) -> AsyncApp:
         settings = self.settings
         bolt_logger = logging.getLogger("slack_bolt")
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=bolt_logger,
+            installation_store=self.installations,
+            client_id=settings.slack_client_id,
+            client_secret=settings.secret("slack_client_secret"),
+            token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
+        )
+        # The same rotation as deliveries and jobs use, so a request and a post never rotate one token twice.
+        authorize.token_rotator = self.rotator
         return AsyncApp(
             client=self.client,
             signing_secret=signing_secret,
@@ -314,16 +325,9 @@ class _ManyWorkspaces:
                 settings, client=self.client, installations=self.installations, states=self.states
             ),
             installation_store=self.installations,
-            # Bolt's own, given the client so token rotation calls the same Slack API as everything else (Bolt
-            # takes its own authorize classes here, though its annotation names only plain functions).
-            authorize=AsyncInstallationStoreAuthorize(  # type: ignore[arg-type]
-                logger=bolt_logger,
-                installation_store=self.installations,
-                client_id=settings.slack_client_id,
-                client_secret=settings.secret("slack_client_secret"),
-                token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
-                client=self.client,
-            ),
+            # Bolt's own authorize (Bolt takes its authorize classes here, though its annotation names only plain
+            # functions).
+            authorize=authorize,  # type: ignore[arg-type]
             before_authorize=refuse_uninstalled(self.installations, install_url=settings.slack_install_url),
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackTokenRotationError
+from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -19,6 +20,33 @@ from bot.gateway import ChatGateway, PermanentError, TransientError
 from bot.single_flight import SingleFlight
 from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.installation_store import SqlInstallationStore
+
+
+class SharedRotation(AsyncTokenRotator):
+    """Token rotation with at most one exchange per workspace under way in this process: a request (Bolt's
+    authorize) and a delivery that both find a token about to expire share one new token instead of each spending
+    the refresh token."""
+
+    def __init__(self, *, client_id: str, client_secret: str, client: AsyncWebClient) -> None:
+        super().__init__(client_id=client_id, client_secret=client_secret, client=client)
+        self._running: SingleFlight[str, Bot | None] = SingleFlight("slack-token-rotation")
+        # Per workspace, the refresh token last spent and what it gave: a caller that read the workspace before the
+        # new token was saved gets that, rather than spending the same refresh token again.
+        self._last: dict[str, tuple[str, Bot]] = {}
+
+    async def perform_bot_token_rotation(self, *, bot: Bot, minutes_before_expiration: int = 120) -> Bot | None:
+        workspace = bot.team_id or bot.enterprise_id or ""
+        last = self._last.get(workspace)
+        if last is not None and bot.bot_refresh_token == last[0]:
+            return last[1]
+        rotate = super().perform_bot_token_rotation
+        rotated = await self._running.run(
+            workspace, lambda: rotate(bot=bot, minutes_before_expiration=minutes_before_expiration)
+        )
+        if rotated is not None and bot.bot_refresh_token is not None:
+            self._last[workspace] = (bot.bot_refresh_token, rotated)
+        return rotated
+
 
 NOT_INSTALLED = "whoelse isn't installed in this Slack workspace (or was removed from it)"
 

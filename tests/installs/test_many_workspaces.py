@@ -3,6 +3,7 @@ workspace's own token, a workspace that has not installed it is told where to, a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -213,3 +214,28 @@ async def test_a_home_tab_in_workspace_b_is_read_and_published_with_b_s_token(
     await eventually(lambda: fake_slack.home_view("UBEN") is not None)
     assert fake_slack.tokens_used("views.publish") == [token_b]
     assert set(fake_slack.tokens_used("auth.test")) == {token_b}
+
+
+async def test_a_request_and_a_delivery_that_both_find_the_token_expiring_rotate_it_once(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await install(app, fake_slack, TEAM_A, rotating=True, expires_in=60)
+    now = app.context.clock()
+    plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=timedelta(days=2))
+    async with session_scope(app.context.sessions) as session:
+        schedule = await set_weekly(
+            session, workspace_id=TEAM_A, channel_id="CPOLLS", plan=plan, now=now - timedelta(minutes=5)
+        )
+        schedule_id = schedule.id
+    await open_weekly_poll(workspace_id=TEAM_A, schedule_id=schedule_id)
+    fake_slack.reset()
+
+    answered, _ = await asyncio.gather(
+        slash_command(app, TEAM_A, "status", user="UANNA"), app.context.delivery.drain()
+    )
+
+    assert answered.json()["text"].startswith("whoelse status")
+    assert len(fake_slack.calls_to("oauth.v2.access")) == 1
+    rotated = fake_slack.tokens_of(TEAM_A)[-1]
+    assert fake_slack.tokens_used("chat.postMessage") == [rotated]
+    assert fake_slack.tokens_used("users.info") == [rotated]
