@@ -239,3 +239,26 @@ async def test_a_request_and_a_delivery_that_both_find_the_token_expiring_rotate
     rotated = fake_slack.tokens_of(TEAM_A)[-1]
     assert fake_slack.tokens_used("chat.postMessage") == [rotated]
     assert fake_slack.tokens_used("users.info") == [rotated]
+
+
+async def test_forgetting_a_workspace_s_installation_is_one_call_and_its_token_is_used_no_more(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await install(app, fake_slack, TEAM_A)
+    token_b = await install(app, fake_slack, TEAM_B)
+    await slash_command(app, TEAM_A, "nudge first", user="UANNA", channel="CALPHA")
+    await app.context.delivery.drain()
+    store = app.app.state.slack.bolt.installation_store
+
+    await store.delete_workspace(TEAM_A)
+    fake_slack.reset()
+    refused = await slash_command(app, TEAM_A, "status", user="UANNA")
+    await slash_command(app, TEAM_B, "nudge still here", user="UBEN", channel="CBRAVO")
+    await app.context.delivery.drain()
+
+    assert await stored_installation(app, TEAM_A) is None
+    assert refused.json()["text"].startswith("whoelse isn't installed in this workspace")
+    assert fake_slack.tokens_used("chat.postMessage") == [token_b]
+    async with app.context.sessions() as session:
+        # The workspace's habits stay; only its tokens went.
+        assert await session.get(Workspace, TEAM_A) is not None
