@@ -196,7 +196,9 @@ def create_app(
             # a start-up that never ends never opens the port and never acts on SIGTERM.
             connecting = asyncio.create_task(_connect(socket), name="socket-mode-connect")
         transport = "Socket Mode" if socket_mode else "HTTP"
-        webhooks = "on" if context.webhook_secret else "off"
+        if many is not None:
+            transport += f" for every workspace that installs it at {settings.slack_install_url}"
+        webhooks = "per workspace" if many is not None else "on" if context.webhook_secret else "off"
         logger.info(
             "whoelse is up: Slack over %s, %s, webhooks %s",
             transport,

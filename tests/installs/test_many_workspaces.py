@@ -4,6 +4,7 @@ workspace's own token, a workspace that has not installed it is told where to, a
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -262,3 +263,15 @@ async def test_forgetting_a_workspace_s_installation_is_one_call_and_its_token_i
     async with app.context.sessions() as session:
         # The workspace's habits stay; only its tokens went.
         assert await session.get(Workspace, TEAM_A) is not None
+
+
+async def test_the_start_up_line_says_where_workspaces_install_whoelse(
+    many: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        async with running(many):
+            pass
+
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("whoelse is up")]
+    assert f"Slack over HTTP for every workspace that installs it at {INSTALL_URL}" in line
+    assert line.endswith("webhooks per workspace")
