@@ -10,6 +10,8 @@ COPY requirements.lock ./
 RUN /opt/whoelse/bin/pip install --require-virtualenv -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
 COPY bot ./bot
+# The bot scopes an install asks for are read from the manifest, which travels inside the package.
+COPY manifest.yml ./bot/slack/oauth/manifest.yml
 COPY handlers ./handlers
 COPY habits ./habits
 COPY models ./models

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -13,6 +14,7 @@ from apscheduler.events import EVENT_JOB_SUBMITTED
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +30,11 @@ from bot.logs import AccessLog
 from bot.metrics import Metrics, RequestMetrics
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
+from bot.slack.oauth.flow import STATE_EXPIRATION_SECONDS, TOKEN_ROTATION_MINUTES, oauth_flow
+from bot.slack.oauth.installation_store import SqlInstallationStore
+from bot.slack.oauth.state_store import SqlOAuthStateStore
 from bot.slack.turned_off import SlackTurnedOff
+from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
 from bot.teams.auth import build_authenticator
 from bot.teams.cards import activity_for
 from bot.teams.clouds import token_url
@@ -40,7 +46,9 @@ from handlers import health, webhooks
 from handlers import slack as slack_handlers
 from handlers import teams as teams_handlers
 from handlers.slack import command_router
+from handlers.slack import install as slack_install
 from handlers.slack.edge import SlackEdge
+from handlers.slack.not_installed import refuse_uninstalled
 from handlers.teams.invokes import invoke_handlers
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
@@ -79,7 +87,12 @@ def create_app(
         sessions = create_session_factory(engine)
         client: AsyncWebClient | None = None
         gateway: ChatGateway = SlackTurnedOff()
-        if settings.slack_enabled:
+        many = _ManyWorkspaces.build(settings, sessions, clock) if settings.slack_multi_workspace else None
+        if many is not None:
+            # Each request's and each workspace's client gets that workspace's token; this one has none.
+            client = many.client
+            gateway = SlackTurnedOff(MANY_WORKSPACES_REASON)
+        elif settings.slack_enabled:
             # No retries inside the client: a silently repeated post could duplicate a message; the outbox retries
             # instead, after checking whether the first attempt landed.
             client = AsyncWebClient(
@@ -88,7 +101,10 @@ def create_app(
             gateway = SlackGateway(client)
         connector = BotConnector(bot_credentials(settings)) if settings.teams_enabled else None
         gateways = GatewayDirectory(
-            sessions, slack=gateway, teams=teams_gateways(settings, sessions, connector) if connector else None
+            sessions,
+            slack=gateway,
+            slack_per_workspace=many.workspaces.gateway if many is not None else None,
+            teams=teams_gateways(settings, sessions, connector) if connector else None,
         )
         delivery = DeliveryWorker(
             sessions=sessions,
@@ -120,9 +136,10 @@ def create_app(
             gateway=gateway,
             delivery=delivery,
             # Where signed webhooks land: the Slack team, or a single-tenant Teams bot's tenant.
+            # Serving many Slack workspaces, there is none: webhooks are connected per workspace.
             default_workspace_id=await bot_team(settings, client)
-            if client is not None
-            else settings.teams_tenant_id or "",
+            if client is not None and many is None
+            else ("" if many is not None else settings.teams_tenant_id or ""),
             clock=clock,
             intake=intake,
             watched=WatchedChannels(sessions),
@@ -137,13 +154,18 @@ def create_app(
         if client is not None:
             signing_secret = settings.secret("slack_signing_secret")
             assert signing_secret is not None  # settings.require_for_serving checked it
-            bolt = AsyncApp(
-                client=client,
-                signing_secret=signing_secret,
-                # SlackEdge checks every HTTP request's signature before Bolt reads the body (Socket Mode needs none).
-                request_verification_enabled=False,
-                process_before_response=False,
-                logger=logging.getLogger("slack_bolt"),
+            bolt = (
+                many.bolt(signing_secret)
+                if many is not None
+                else AsyncApp(
+                    client=client,
+                    signing_secret=signing_secret,
+                    # SlackEdge checks every HTTP request's signature before Bolt reads the body (Socket Mode needs
+                    # none).
+                    request_verification_enabled=False,
+                    process_before_response=False,
+                    logger=logging.getLogger("slack_bolt"),
+                )
             )
             slack_handlers.register(bolt, context, commands)
             app.state.slack = SlackEdge(
@@ -178,7 +200,9 @@ def create_app(
             # a start-up that never ends never opens the port and never acts on SIGTERM.
             connecting = asyncio.create_task(_connect(socket), name="socket-mode-connect")
         transport = "Socket Mode" if socket_mode else "HTTP"
-        webhooks = "on" if context.webhook_secret else "off"
+        if many is not None:
+            transport += f" for every workspace that installs it at {settings.slack_install_url}"
+        webhooks = "per workspace" if many is not None else "on" if context.webhook_secret else "off"
         logger.info(
             "whoelse is up: Slack over %s, %s, webhooks %s",
             transport,
@@ -235,11 +259,85 @@ def create_app(
             edge: SlackEdge = request.app.state.slack
             return await edge.handle(request)
 
+    if settings.slack_multi_workspace:
+        slack_install.register(app)
+
     if settings.teams_enabled:
         teams_handlers.register(app)
     health.register(app)
     webhooks.register(app)
     return app
+
+
+MANY_WORKSPACES_REASON = "whoelse serves many Slack workspaces here: each workspace's messages use its own token"
+
+
+@dataclass(frozen=True)
+class _ManyWorkspaces:
+    """What serving many Slack workspaces adds: the installations (tokens sealed), the install flow, and a gateway
+    per workspace."""
+
+    settings: Settings
+    client: AsyncWebClient
+    installations: SqlInstallationStore
+    states: SqlOAuthStateStore
+    workspaces: InstalledWorkspaces
+    rotator: SharedRotation
+
+    @classmethod
+    def build(
+        cls, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> _ManyWorkspaces:
+        client = AsyncWebClient(base_url=settings.slack_api_url, retry_handlers=[])
+        installations = SqlInstallationStore(
+            sessions, settings.secret_box(), default_timezone=settings.default_timezone, clock=clock
+        )
+        rotator = SharedRotation(
+            client_id=settings.slack_client_id or "",
+            client_secret=settings.secret("slack_client_secret") or "",
+            client=client,
+        )
+        return cls(
+            settings=settings,
+            client=client,
+            installations=installations,
+            states=SqlOAuthStateStore(sessions, expiration_seconds=STATE_EXPIRATION_SECONDS, clock=clock),
+            workspaces=InstalledWorkspaces(
+                installations,
+                base_url=settings.slack_api_url,
+                rotator=rotator,
+                rotation_minutes=TOKEN_ROTATION_MINUTES,
+            ),
+            rotator=rotator,
+        )
+
+    def bolt(self, signing_secret: str) -> AsyncApp:
+        settings = self.settings
+        bolt_logger = logging.getLogger("slack_bolt")
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=bolt_logger,
+            installation_store=self.installations,
+            client_id=settings.slack_client_id,
+            client_secret=settings.secret("slack_client_secret"),
+            token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
+        )
+        # The same rotation as deliveries and jobs use, so a request and a post never rotate one token twice.
+        authorize.token_rotator = self.rotator
+        return AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret,
+            request_verification_enabled=False,
+            process_before_response=False,
+            logger=bolt_logger,
+            oauth_flow=oauth_flow(
+                settings, client=self.client, installations=self.installations, states=self.states
+            ),
+            installation_store=self.installations,
+            # Bolt's own authorize (Bolt takes its authorize classes here, though its annotation names only plain
+            # functions).
+            authorize=authorize,  # type: ignore[arg-type]
+            before_authorize=refuse_uninstalled(self.installations, install_url=settings.slack_install_url),
+        )
 
 
 def _webhook_secret(settings: Settings) -> str | None:

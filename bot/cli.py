@@ -53,14 +53,18 @@ def _serve(settings: Settings, *, socket_mode: bool) -> None:
     from bot.http_server import http_limits
     from bot.logs import configure_logging
     from bot.preflight import check_database, check_port
+    from bot.slack.oauth.scopes import install_scopes
 
     socket_mode = socket_mode or settings.slack_socket_mode
     # Everything that can be wrong with the configuration is found before anything starts, and said in one line.
     settings.require_for_serving(socket_mode=socket_mode)
     check_port(settings)
     asyncio.run(check_database(settings))
-    if settings.slack_enabled:
+    if settings.slack_bot_token_set:
         asyncio.run(bot_team(settings))
+    if settings.slack_multi_workspace:
+        # The bot scopes an install asks for come from manifest.yml: a release without it cannot offer installs.
+        install_scopes()
     if socket_mode:
         asyncio.run(check_app_token(settings))
     configure_logging(settings.log_level, settings.log_format)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +15,8 @@ TEAMS = "teams"
 
 
 class GatewayDirectory:
-    """Picks the gateway for a workspace: Slack's for a Slack team, a tenant-bound Teams gateway for a Teams tenant.
+    """Picks the gateway for a workspace: a Slack team's (the one bot token's, or that team's own when whoelse serves
+    many), or a tenant-bound Teams gateway for a Teams tenant.
 
     A workspace never changes platform, so the answer is kept once read.
     """
@@ -25,10 +26,12 @@ class GatewayDirectory:
         sessions: async_sessionmaker[AsyncSession],
         *,
         slack: ChatGateway | None = None,
+        slack_per_workspace: Callable[[str], Awaitable[ChatGateway]] | None = None,
         teams: Callable[[str], ChatGateway] | None = None,
     ) -> None:
         self._sessions = sessions
         self._slack = slack
+        self._slack_per_workspace = slack_per_workspace
         self._teams = teams
         self._platforms: dict[str, str] = {}
 
@@ -43,6 +46,8 @@ class GatewayDirectory:
             if self._teams is None:
                 raise PermanentError("this workspace is on Teams, and Teams is not configured (TEAMS_APP_ID)")
             return self._teams(workspace_id)
+        if self._slack_per_workspace is not None:
+            return await self._slack_per_workspace(workspace_id)
         if self._slack is None:
             raise PermanentError("this workspace is on Slack, and Slack is not configured (SLACK_BOT_TOKEN)")
         return self._slack

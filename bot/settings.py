@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     slack_socket_mode: bool = False
     # Largest request accepted at /slack/events (larger ones get 413 before their signature is checked).
     slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Many workspaces (Slack's install flow, each workspace's own token, stored sealed): on when both are set.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    # Many workspaces also need PUBLIC_BASE_URL (below): the install page is /slack/install under it, and Slack
+    # sends installers back to /slack/oauth_redirect.
 
     # Microsoft Teams (see bot/teams/): on when TEAMS_APP_ID is set, or in development when unauthenticated
     # requests are allowed. Blank values count as unset, so a copied `.env.example` leaves Teams off.
@@ -148,7 +153,7 @@ class Settings(BaseSettings):
             raise ValueError(f"LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
+    @field_validator("slack_client_id", "teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return (value.strip() or None) if value is not None else None
@@ -244,11 +249,33 @@ class Settings(BaseSettings):
         _refuse(self._missing(names))
 
     def require_for_serving(self, *, socket_mode: bool) -> None:
-        """What serving needs: the Slack secrets (the app token for Socket Mode only), and no webhook secret left
-        as the example placeholder (it would look configured while every webhook is refused)."""
-        slack = ["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)]
+        """What serving needs: the Slack secrets of one mode (a bot token for one workspace, or the app's client id
+        and secret for many; the app token for Socket Mode only), and no webhook secret left as the example
+        placeholder (it would look configured while every webhook is refused)."""
+        oauth_started = self.slack_client_id is not None or self.slack_client_secret_set
+        if self.slack_bot_token_set and oauth_started:
+            _refuse(
+                [
+                    "SLACK_BOT_TOKEN and SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are both set: choose one mode. Unset "
+                    "SLACK_BOT_TOKEN to serve many workspaces through Slack's install flow, or unset "
+                    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to serve the one workspace of the bot token."
+                ]
+            )
+        if oauth_started and socket_mode:
+            _refuse(
+                [
+                    "SLACK_SOCKET_MODE is on with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: Slack does not let a Socket "
+                    "Mode app be installed in other workspaces. Serve over HTTP (SLACK_SOCKET_MODE=false) to serve "
+                    "many workspaces, or use SLACK_BOT_TOKEN for one."
+                ]
+            )
+        if oauth_started:
+            slack = ["slack_client_id", "slack_client_secret", "slack_signing_secret", "public_base_url"]
+            slack.append("whoelse_encryption_keys")
+        else:
+            slack = ["slack_bot_token", "slack_signing_secret", *(["slack_app_token"] * socket_mode)]
         # Slack's secrets are needed when Slack is on, or when no platform is: Teams alone needs none of them.
-        slack_needed = socket_mode or self.slack_enabled or not self.teams_enabled
+        slack_needed = socket_mode or self.slack_enabled or not self.teams_enabled or "slack_client_id" in slack
         problems = self._missing(slack) if slack_needed else []
         if problems and not self.slack_enabled and not self.teams_enabled:
             problems[-1] += " (Or set TEAMS_APP_ID to serve Microsoft Teams only.)"
@@ -266,24 +293,55 @@ class Settings(BaseSettings):
                     f"{_WHERE_FROM[name]} Or leave it unset to turn webhooks off."
                 )
         # Nothing configured here yet: the way in is the example file.
-        first_run = slack_needed and not Path(".env").exists() and any(self.secret(name) is None for name in slack)
+        first_run = slack_needed and not Path(".env").exists() and any(self._value(name) is None for name in slack)
         _refuse(problems, hint=_FIRST_RUN_HINT if first_run else "")
 
     def _missing(self, names: Sequence[str]) -> list[str]:
         problems = []
         for name in names:
-            value = self.secret(name)
+            value = self._value(name)
             env = name.upper()
             if value is None or not value.strip():
                 problems.append(f"{env} is not set. {_WHERE_FROM[name]}")
-            elif is_placeholder(value):
+            elif name != "whoelse_encryption_keys" and is_placeholder(value):
                 problems.append(f"{env} still holds the example placeholder. {_WHERE_FROM[name]}")
         return problems
 
+    def _value(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
     @property
-    def slack_enabled(self) -> bool:
+    def slack_bot_token_set(self) -> bool:
         token = self.secret("slack_bot_token")
         return token is not None and bool(token.strip())
+
+    @property
+    def slack_client_secret_set(self) -> bool:
+        secret = self.secret("slack_client_secret")
+        return secret is not None and bool(secret.strip())
+
+    @property
+    def slack_oauth_set(self) -> bool:
+        return self.slack_client_id is not None and self.slack_client_secret_set
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack is on: for the one workspace of SLACK_BOT_TOKEN, or for every workspace that installs whoelse."""
+        return self.slack_bot_token_set or self.slack_multi_workspace
+
+    @property
+    def slack_multi_workspace(self) -> bool:
+        """Slack's install flow serves many workspaces, each with its own stored token (SLACK_CLIENT_ID/SECRET)."""
+        return self.slack_oauth_set and not self.slack_bot_token_set
+
+    @property
+    def slack_install_url(self) -> str:
+        return f"{self.public_base_url or ''}/slack/install"
+
+    @property
+    def slack_redirect_url(self) -> str:
+        return f"{self.public_base_url or ''}/slack/oauth_redirect"
 
     @property
     def teams_enabled(self) -> bool:
@@ -311,6 +369,15 @@ def _refuse(problems: list[str], *, hint: str = "") -> None:
 
 
 _WHERE_FROM = {
+    "slack_client_id": "Copy the Client ID from your Slack app's 'Basic Information' page (App Credentials).",
+    "slack_client_secret": "Copy the Client Secret from your Slack app's 'Basic Information' page (App Credentials).",
+    "public_base_url": (
+        "Set it to the address Slack reaches this whoelse at (https://whoelse.example.com); the install page is "
+        "/slack/install under it."
+    ),
+    "whoelse_encryption_keys": (
+        "Run `whoelse keys generate` and put the key it prints in .env: each workspace's token is stored sealed."
+    ),
     "slack_bot_token": "Copy the Bot User OAuth Token (xoxb-...) from your Slack app's 'OAuth & Permissions' page.",
     "slack_signing_secret": "Copy the Signing Secret from your Slack app's 'Basic Information' page.",
     "slack_app_token": (

@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy.orm import InstrumentedAttribute
 
 from models.connections import SourceConnection
+from models.installations import SlackInstallation
 
 
 def sealed_columns() -> list[InstrumentedAttribute[Any]]:
-    return [SourceConnection.sealed_secrets]
+    return [
+        SourceConnection.sealed_secrets,
+        SlackInstallation.bot_token_sealed,
+        SlackInstallation.bot_refresh_token_sealed,
+    ]

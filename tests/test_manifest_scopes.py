@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.slack.oauth.scopes import install_scopes, manifest_bot_scopes
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("bot", "handlers", "habits", "scheduler")
 
@@ -18,6 +20,8 @@ SOURCE_DIRS = ("bot", "handlers", "habits", "scheduler")
 # https://api.slack.com/methods. A method that needs no scope maps to an empty set.
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),
+    # Gives back the token of an install whoelse refuses (org-wide); a token may always revoke itself.
+    "auth.revoke": set(),
     # Socket Mode only, with the app-level token (its connections:write scope), not a bot scope.
     "apps.connections.open": set(),
     "chat.postMessage": {"chat:write"},
@@ -54,25 +58,6 @@ def called_methods() -> dict[str, set[str]]:
     return found
 
 
-def manifest_bot_scopes(manifest: str) -> set[str]:
-    """The list under oauth_config > scopes > bot, read without a YAML parser (the manifest is plain)."""
-    scopes: set[str] = set()
-    path: list[str] = []
-    for line in manifest.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip())
-        item = re.match(r"\s*-\s+([^\s#]+)", line)
-        if item is not None:
-            if path[-3:] == ["oauth_config", "scopes", "bot"]:
-                scopes.add(item.group(1))
-            continue
-        key = line.strip().split(":", 1)[0]
-        depth = indent // 2
-        path = [*path[:depth], key]
-    return scopes
-
-
 def test_the_code_calls_the_slack_methods_it_is_known_to_call() -> None:
     called = called_methods()
 
@@ -91,7 +76,7 @@ def test_both_ways_of_calling_a_method_are_found() -> None:
 
 
 def test_the_manifest_asks_for_every_scope_the_called_methods_need() -> None:
-    granted = manifest_bot_scopes((ROOT / "manifest.yml").read_text())
+    granted = set(install_scopes())
 
     assert "chat:write" in granted, "the manifest's bot scopes could not be read"
     missing = {
@@ -118,4 +103,4 @@ settings:
     bot_events:
       - message.channels
 """
-    assert manifest_bot_scopes(manifest) == {"chat:write", "im:history"}
+    assert manifest_bot_scopes(manifest) == ["chat:write", "im:history"]

@@ -15,49 +15,51 @@ from habits.messages import Dialog, Message
 REASON = "Slack is turned off on this whoelse (SLACK_BOT_TOKEN is not set)"
 
 
-def _refuse() -> NoReturn:
-    raise PermanentError(REASON)
-
-
 class SlackTurnedOff:
+    def __init__(self, reason: str = REASON) -> None:
+        self.reason = reason
+
+    def _refuse(self) -> NoReturn:
+        raise PermanentError(self.reason)
+
     async def post(
         self, *, channel: str, message: Message, idempotency_key: str, thread_ts: str | None = None
     ) -> Posted:
-        _refuse()
+        self._refuse()
 
     async def post_ephemeral(
         self, *, channel: str, user: str, message: Message, thread_ts: str | None = None
     ) -> None:
-        _refuse()
+        self._refuse()
 
     async def update(self, *, channel: str, ts: str, message: Message) -> None:
-        _refuse()
+        self._refuse()
 
     async def find_posted(
         self, *, channel: str, idempotency_key: str, since: datetime, thread_ts: str | None = None
     ) -> str | None:
-        _refuse()
+        self._refuse()
 
     async def open_direct(self, *, user: str) -> str:
-        _refuse()
+        self._refuse()
 
     async def join(self, *, channel: str) -> None:
-        _refuse()
+        self._refuse()
 
     async def open_dialog(self, *, trigger_id: str, dialog: Dialog) -> None:
-        _refuse()
+        self._refuse()
 
     async def publish_home(self, *, user: str, message: Message) -> None:
-        _refuse()
+        self._refuse()
 
     async def person(self, *, user: str) -> Person:
-        _refuse()
+        self._refuse()
 
     async def channel_members(self, *, channel: str) -> list[str]:
-        _refuse()
+        self._refuse()
 
     async def user_groups(self) -> list[UserGroup]:
-        _refuse()
+        self._refuse()
 
     async def user_group_members(self, *, group: str) -> list[str]:
-        _refuse()
+        self._refuse()

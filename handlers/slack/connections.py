@@ -64,9 +64,11 @@ def webhook_path(source: str, key: str) -> str:
     return f"/webhooks/{source}/{key}"
 
 
-async def _refused_unless_admin(request_user: str, context: AppContext, *, to: str) -> Message | None:
+async def _refused_unless_admin(
+    request_user: str, context: AppContext, *, workspace_id: str, to: str
+) -> Message | None:
     try:
-        person = await context.gateway.person(user=request_user)
+        person = await (await context.gateway_for(workspace_id)).person(user=request_user)
     except DeliveryError as error:
         logger.exception("could not check the admin rights of %s to %s", request_user, to)
         return Message(text=trouble_asking_slack(error, to="check your admin rights"))
@@ -94,7 +96,9 @@ async def connect(request: CommandRequest, context: AppContext) -> Message | Non
     webhook = _source(request.arguments, syntax=CONNECT_SYNTAX)
     if isinstance(webhook, Message):
         return webhook
-    refused = await _refused_unless_admin(request.user_id, context, to="connect a source")
+    refused = await _refused_unless_admin(
+        request.user_id, context, workspace_id=request.workspace_id, to="connect a source"
+    )
     if refused is not None:
         return refused
     problem = _setup_problem(context)
@@ -108,7 +112,8 @@ async def connect(request: CommandRequest, context: AppContext) -> Message | Non
         connected=existing is not None,
     )
     try:
-        await context.gateway.open_dialog(trigger_id=request.trigger_id, dialog=dialog)
+        gateway = await context.gateway_for(request.workspace_id)
+        await gateway.open_dialog(trigger_id=request.trigger_id, dialog=dialog)
     except DeliveryError:
         logger.exception("could not open the connect form for %s", request.user_id)
         return Message(text="Slack didn't let me open the form just now. Please run the command again.")
@@ -116,7 +121,9 @@ async def connect(request: CommandRequest, context: AppContext) -> Message | Non
 
 
 async def list_connections(request: CommandRequest, context: AppContext) -> Message:
-    refused = await _refused_unless_admin(request.user_id, context, to="list connections")
+    refused = await _refused_unless_admin(
+        request.user_id, context, workspace_id=request.workspace_id, to="list connections"
+    )
     if refused is not None:
         return refused
     async with session_scope(context.sessions) as session:
@@ -158,7 +165,9 @@ async def disconnect(request: CommandRequest, context: AppContext) -> Message:
     webhook = _source(request.arguments, syntax=DISCONNECT_SYNTAX)
     if isinstance(webhook, Message):
         return webhook
-    refused = await _refused_unless_admin(request.user_id, context, to="disconnect a source")
+    refused = await _refused_unless_admin(
+        request.user_id, context, workspace_id=request.workspace_id, to="disconnect a source"
+    )
     if refused is not None:
         return refused
     async with session_scope(context.sessions) as session:
@@ -213,7 +222,7 @@ async def _connect_answer(context: AppContext, body: dict[str, Any], view: dict[
         logger.warning("refused a connect form that %s did not open", user_id, extra={"workspace": workspace_id})
         return refused(NOT_YOUR_FORM)
     # Rights may have changed since the form opened, and anyone could send this submission.
-    not_admin = await _refused_unless_admin(user_id, context, to="connect a source")
+    not_admin = await _refused_unless_admin(user_id, context, workspace_id=workspace_id, to="connect a source")
     if not_admin is not None:
         logger.warning("connect form from %s, who is not an admin, was refused", user_id)
         return refused(not_admin.text)

@@ -29,7 +29,7 @@ async def open_dialog(
     """Opens the form; when Slack refuses (an expired trigger, an outage), says so to the person who asked, who
     would otherwise see nothing happen."""
     try:
-        await context.gateway.open_dialog(trigger_id=trigger_id, dialog=dialog)
+        await (await context.gateway_for(workspace_id)).open_dialog(trigger_id=trigger_id, dialog=dialog)
         return
     except DeliveryError:
         logger.exception("could not open the %s form", dialog.callback_id, extra={"workspace": workspace_id})

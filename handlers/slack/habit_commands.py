@@ -132,7 +132,7 @@ async def stats(request: CommandRequest, context: AppContext) -> Message:
 
 async def open_settings(request: CommandRequest, context: AppContext) -> Message | None:
     try:
-        person = await context.gateway.person(user=request.user_id)
+        person = await (await context.gateway_for(request.workspace_id)).person(user=request.user_id)
     except DeliveryError as error:
         logger.exception("could not check the admin rights of %s for /whoelse settings", request.user_id)
         return Message(text=trouble_asking_slack(error, to="check your admin rights"))
@@ -148,7 +148,9 @@ async def open_settings(request: CommandRequest, context: AppContext) -> Message
             own_zone=person.timezone,
         )
     try:
-        await context.gateway.open_dialog(trigger_id=request.trigger_id, dialog=dialog)
+        await (await context.gateway_for(request.workspace_id)).open_dialog(
+            trigger_id=request.trigger_id, dialog=dialog
+        )
     except DeliveryError:
         logger.exception("could not open the settings dialog for %s", request.user_id)
         return Message(

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError, RateLimited
+from bot.slack.gateway import SlackGateway
 from habits.home import HOME_SNOOZE, Reach, channels_to_ask_about, groups_to_ask_about, home_for, snooze_action
 from habits.snoozing import apply_snooze
 from models.db import session_scope
@@ -92,7 +93,7 @@ class HomePublisher:
             channels=await _member_of(gateway, user_id, channels[:CHANNELS_ASKED]),
             groups=await _in_groups(gateway, user_id, groups),
             timezone=person.timezone or self._context.settings.default_timezone,
-            archive_url=await self._archive_url(workspace_id),
+            archive_url=await self._archive_url(workspace_id, gateway),
         )
         async with session_scope(self._context.sessions) as session:
             message = await home_for(
@@ -107,11 +108,13 @@ class HomePublisher:
             )
         await gateway.publish_home(user=user_id, message=message)
 
-    async def _archive_url(self, workspace_id: str) -> str | None:
+    async def _archive_url(self, workspace_id: str, gateway: ChatGateway) -> str | None:
         """Where the workspace's messages are ("https://acme.slack.com/archives/"), from auth.test, once."""
         if workspace_id not in self._archive_urls:
+            # Asked with the workspace's own token when whoelse serves many workspaces.
+            client = gateway.client if isinstance(gateway, SlackGateway) else self._client
             try:
-                response = await self._client.auth_test()
+                response = await client.auth_test()
             except SlackApiError:
                 logger.warning("auth.test failed; the Home tab lists nudges without links this time")
                 return None

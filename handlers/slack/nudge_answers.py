@@ -92,14 +92,14 @@ async def _clicked_nudge(session: AsyncSession, click: Click, context: AppContex
     return None
 
 
-async def _bots_among(context: AppContext, users: list[str]) -> set[str]:
+async def _bots_among(context: AppContext, workspace_id: str, users: list[str]) -> set[str]:
     """Slack's people picker offers apps and bots too; looping one in would tell no one."""
 
     async def is_bot(user: str) -> bool:
         if user == SLACKBOT:
             return True
         try:
-            return (await context.gateway.person(user=user)).is_bot
+            return (await (await context.gateway_for(workspace_id)).person(user=user)).is_bot
         except DeliveryError:
             logger.warning("could not tell whether %s is a bot; treating them as a person", user)
             return False
@@ -117,7 +117,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         click = _click(body, action)
         picked = [str(user) for user in action.get("selected_users") or []]
         # Asked before the transaction opens, so no database lock is held across calls to Slack.
-        bots = await _bots_among(context, picked)
+        bots = await _bots_among(context, click.workspace_id, picked)
         async with session_scope(context.sessions) as session:
             nudge = await _clicked_nudge(session, click, context)
             if nudge is not None:

@@ -182,7 +182,7 @@ async def _open_setup_form(
         workspace_id=workspace_id,
         channel_id=channel_id,
         user_id=user_id,
-        own_zone=await _timezone_of(context, user_id),
+        own_zone=await _timezone_of(context, workspace_id, user_id),
     )
     await open_dialog(
         context,
@@ -194,10 +194,10 @@ async def _open_setup_form(
     )
 
 
-async def _timezone_of(context: AppContext, user_id: str) -> str:
+async def _timezone_of(context: AppContext, workspace_id: str, user_id: str) -> str:
     """The caller's own time zone is what they most likely mean by "15:00"."""
     try:
-        return (await context.gateway.person(user=user_id)).timezone
+        return (await (await context.gateway_for(workspace_id)).person(user=user_id)).timezone
     except DeliveryError:
         logger.warning("could not read the caller's time zone from Slack; suggesting the default")
         return context.settings.default_timezone
@@ -349,7 +349,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         known_groups = []
         if values.get(GROUPS):
             try:
-                known_groups = await context.gateway.user_groups()
+                known_groups = await (await context.gateway_for(workspace_id)).user_groups()
             except DeliveryError as error:
                 logger.exception("could not read the workspace's user groups from Slack")
                 why = trouble_asking_slack(error, to="read this workspace's user groups")

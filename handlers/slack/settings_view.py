@@ -27,7 +27,7 @@ def register(bolt: AsyncApp, context: AppContext) -> None:
         workspace_id = str((body.get("team") or {}).get("id") or body["user"]["team_id"])
         # Anyone who can send this submission could have been shown the dialog once; rights may have changed since.
         try:
-            person = await context.gateway.person(user=user_id)
+            person = await (await context.gateway_for(workspace_id)).person(user=user_id)
         except DeliveryError as error:
             logger.exception("could not check the admin rights of %s before saving settings", user_id)
             reply = trouble_asking_slack(error, to="check your admin rights")

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 async def show_status(request: CommandRequest, context: AppContext) -> Message:
     try:
-        person = await context.gateway.person(user=request.user_id)
+        person = await (await context.gateway_for(request.workspace_id)).person(user=request.user_id)
     except DeliveryError as error:
         logger.exception("could not look up %s to check admin rights for /whoelse status", request.user_id)
         return Message(text=trouble_asking_slack(error, to="check your admin rights"))

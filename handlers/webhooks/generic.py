@@ -16,7 +16,7 @@ from habits.events import BusinessEvent
 from habits.messages import command
 from habits.rules import canonical_event
 from handlers.webhooks.delivery import Delivery, WebhookSource, receive
-from handlers.webhooks.intake import capped_body, json_object, problem
+from handlers.webhooks.intake import capped_body, json_object, no_single_workspace, problem
 from handlers.webhooks.signature import verify
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,8 @@ async def generic_webhook(request: Request) -> JSONResponse:
     """`POST /webhooks/generic` (registered in handlers/webhooks): the single-workspace install's webhook, signed
     with WHOELSE_WEBHOOK_SECRET."""
     context: AppContext = request.app.state.context
+    if (refused := no_single_workspace(context)) is not None:
+        return refused
     secret = context.webhook_secret
     if secret is None:
         return problem(503, "webhooks are not configured on this whoelse: set WHOELSE_WEBHOOK_SECRET")

@@ -30,6 +30,19 @@ def problem(status: int, error: str, **details: object) -> JSONResponse:
     return JSONResponse({"error": error, **details}, status_code=status)
 
 
+PER_WORKSPACE_CONNECTIONS = (
+    "this whoelse serves many Slack workspaces, so a webhook set up for the whole server would not know which "
+    "workspace it is for: each workspace connects its own webhooks with `/whoelse connect`"
+)
+
+
+def no_single_workspace(context: AppContext) -> JSONResponse | None:
+    """Serving many Slack workspaces, the server-wide webhooks are off (503 with why), whatever secret is set."""
+    if context.settings.slack_multi_workspace:
+        return problem(503, PER_WORKSPACE_CONNECTIONS)
+    return None
+
+
 async def capped_body(request: Request, context: AppContext) -> bytes | JSONResponse:
     """The body, or 413 once it is past the size limit (counted as it arrives)."""
     limit = context.settings.webhook_max_body_bytes

@@ -20,7 +20,7 @@ from habits.messages import command
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.zendesk import zendesk_event
 from handlers.webhooks.delivery import Delivery, WebhookSource, receive
-from handlers.webhooks.intake import capped_body, json_object, problem
+from handlers.webhooks.intake import capped_body, json_object, no_single_workspace, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -105,6 +105,8 @@ async def zendesk_webhook(request: Request) -> JSONResponse:
     """`POST /webhooks/zendesk` (registered in handlers/webhooks): the single-workspace install's Zendesk, whose
     signing secret is ZENDESK_WEBHOOK_SECRET."""
     context: AppContext = request.app.state.context
+    if (refused := no_single_workspace(context)) is not None:
+        return refused
     secret = context.settings.secret("zendesk_webhook_secret")
     if not secret or not secret.strip() or not context.default_workspace_id:
         return problem(503, "Zendesk webhooks are not configured on this whoelse: set ZENDESK_WEBHOOK_SECRET")

@@ -5,7 +5,7 @@ vendor's secrets sealed with WHOELSE_ENCRYPTION_KEYS, and when it last received 
 One connection per workspace and source.
 
 Revision ID: 0010_source_connections
-Revises: 0008_teams_conversations
+Revises: 0009_slack_installations
 Create Date: 2026-12-02 21:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import models.base
 
 revision: str = "0010_source_connections"
-down_revision: str | Sequence[str] | None = "0008_teams_conversations"
+down_revision: str | Sequence[str] | None = "0009_slack_installations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

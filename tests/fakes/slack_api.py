@@ -8,13 +8,20 @@ tests (whose loop must stay free) and standalone bench scripts can all use it th
 
 Channels need no seeding: any channel id is accepted, and one that was never seeded behaves as an empty
 public channel named after its id.  Seed users, channels and user groups for the lookup methods.
+
+Several workspaces: each bot token belongs to one team (`add_workspace`), `auth.test` answers for the token's team,
+and every call remembers the token that made it (`tokens_used`).  Slack's install flow: `grant_install` makes a code
+that `oauth.v2.access` exchanges for a new workspace token (a rotating one, with a refresh token, if asked), and
+`oauth.v2.access` with `grant_type=refresh_token` rotates it.  Expired and revoked tokens are refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
+import itertools
 import json
 import math
 import threading
@@ -79,6 +86,25 @@ class _Fault:
 
 
 @dataclass
+class _Token:
+    team_id: str | None
+    enterprise_id: str | None = None
+    expires_at: float | None = None
+    refresh_token: str | None = None
+
+
+@dataclass(frozen=True)
+class _Grant:
+    team_id: str | None
+    team_name: str
+    installer: str
+    rotating: bool
+    expires_in: int
+    enterprise_id: str | None
+    org_wide: bool
+
+
+@dataclass
 class _Channel:
     id: str
     name: str
@@ -99,12 +125,16 @@ class FakeSlack(LoopbackFake):
         *,
         app_token: str = "xapp-test-token",
         channel_rate_limit_per_second: float | None = None,
+        client_id: str = "1111.2222",
+        client_secret: str = "fake-client-secret",
     ) -> None:
         if channel_rate_limit_per_second is not None and channel_rate_limit_per_second <= 0:
             raise ValueError("channel_rate_limit_per_second must be positive")
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
+        self.client_id = client_id
+        self.client_secret = client_secret
         self._min_post_interval = (
             None if channel_rate_limit_per_second is None else 1.0 / channel_rate_limit_per_second
         )
@@ -114,6 +144,12 @@ class FakeSlack(LoopbackFake):
         self._channels: dict[str, _Channel] = {}
         self._usergroups: dict[str, JSONDict] = {}
         self._dm_by_user: dict[str, str] = {}
+        self._tokens: dict[str, _Token] = {bot_token: _Token(team_id)}
+        self._refresh_tokens: dict[str, str] = {}
+        self._grants: dict[str, _Grant] = {}
+        self._revoked: list[str] = []
+        self._issued = itertools.count(1)
+        self._current_token: str | None = None
 
         self._reset_state()
         self.add_user(BOT_USER_ID, name="whoelse", is_bot=True)
@@ -123,6 +159,7 @@ class FakeSlack(LoopbackFake):
 
         self._methods: dict[str, Callable[[JSONDict], JSONDict]] = {
             "auth.test": self._auth_test,
+            "auth.revoke": self._auth_revoke,
             "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -144,6 +181,7 @@ class FakeSlack(LoopbackFake):
 
     def _reset_state(self) -> None:
         self._calls: list[RecordedCall] = []
+        self._call_tokens: list[str | None] = []
         self._messages: list[JSONDict] = []
         self._messages_by_channel: dict[str, list[JSONDict]] = {}
         self._message_index: dict[tuple[str, str], JSONDict] = {}
@@ -233,6 +271,45 @@ class FakeSlack(LoopbackFake):
                 "users": list(users),
             }
 
+    def add_workspace(self, team_id: str, *, token: str) -> None:
+        """Another workspace the app is installed in, with its own bot token."""
+        with self._lock:
+            self._tokens[token] = _Token(team_id)
+
+    def grant_install(
+        self,
+        code: str,
+        *,
+        team_id: str | None,
+        team_name: str = "Fake Team",
+        installer: str = "UINSTALLER",
+        rotating: bool = False,
+        expires_in: int = 43200,
+        enterprise_id: str | None = None,
+        org_wide: bool = False,
+    ) -> None:
+        """What Slack does when someone approves the install: `code` comes back in the redirect, and
+        oauth.v2.access exchanges it (once) for a new bot token for `team_id` (None with `org_wide`)."""
+        with self._lock:
+            self._grants[code] = _Grant(
+                team_id, team_name, installer, rotating, expires_in, enterprise_id, org_wide
+            )
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        """Every bot token issued for this team, oldest first."""
+        with self._lock:
+            return [token for token, held in self._tokens.items() if held.team_id == team_id]
+
+    def team_of(self, token: str | None) -> str | None:
+        with self._lock:
+            held = self._tokens.get(token or "")
+            return held.team_id if held is not None else None
+
+    @property
+    def revoked(self) -> list[str]:
+        with self._lock:
+            return list(self._revoked)
+
     def dm_channel_id(self, user_id: str) -> str:
         """The id conversations.open returns for a DM with this user, so tests can predict it."""
         return f"D{user_id}"
@@ -247,6 +324,13 @@ class FakeSlack(LoopbackFake):
     def calls_to(self, method: str) -> list[JSONDict]:
         with self._lock:
             return [copy.deepcopy(c.params) for c in self._calls if c.method == method]
+
+    def tokens_used(self, method: str) -> list[str | None]:
+        """The token each call to `method` was made with, in order (None for a call with none)."""
+        with self._lock:
+            return [
+                token for call, token in zip(self._calls, self._call_tokens, strict=True) if call.method == method
+            ]
 
     def messages(self, channel: str | None = None) -> list[JSONDict]:
         with self._lock:
@@ -341,13 +425,18 @@ class FakeSlack(LoopbackFake):
         headers: dict[str, str]
         with self._lock:
             self._calls.append(RecordedCall(method, copy.deepcopy(params) if params is not None else {}))
+            bearer = _bearer_token(request)
+            self._call_tokens.append(bearer if bearer is not None else (params or {}).get("token"))
             if self._down:
                 status, body, headers = 503, {"ok": False, "error": "service_unavailable"}, {}
             elif params is None:
                 status, body, headers = 200, {"ok": False, "error": "invalid_json"}, {}
             else:
                 delay = self._delays.get(method, 0.0)
-                status, body, headers = self._dispatch(method, params, _bearer_token(request))
+                if method == "oauth.v2.access":
+                    status, body, headers = self._oauth_v2_access(params, _basic_auth(request))
+                else:
+                    status, body, headers = self._dispatch(method, params, bearer)
         if delay:
             await asyncio.sleep(delay)
         return web.json_response(body, status=status, headers=headers)
@@ -356,8 +445,20 @@ class FakeSlack(LoopbackFake):
         self, method: str, params: JSONDict, header_token: str | None
     ) -> tuple[int, JSONDict, dict[str, str]]:
         token = header_token if header_token is not None else params.get("token")
-        if token != (self.app_token if method in _APP_TOKEN_METHODS else self.bot_token):
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if method in _APP_TOKEN_METHODS:
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+        else:
+            held = self._tokens.get(str(token))
+            if held is None:
+                return (
+                    200,
+                    {"ok": False, "error": "token_revoked" if token in self._revoked else "invalid_auth"},
+                    {},
+                )
+            if held.expires_at is not None and held.expires_at <= time.time():
+                return 200, {"ok": False, "error": "token_expired"}, {}
+        self._current_token = str(token)
         handler = self._methods.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -441,15 +542,103 @@ class FakeSlack(LoopbackFake):
     # ------------------------------------------------------------------ Web API methods (lock held)
 
     def _auth_test(self, params: JSONDict) -> JSONDict:
-        return {
+        held = self._tokens[self._current_token or ""]
+        answer: JSONDict = {
             "url": "https://fake-slack.example.com/",
             "team": "Fake Team",
-            "team_id": self.team_id,
+            "team_id": held.team_id,
             "user": "whoelse",
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
-            "is_enterprise_install": False,
+            "is_enterprise_install": held.team_id is None,
         }
+        if held.enterprise_id is not None:
+            answer["enterprise_id"] = held.enterprise_id
+        return answer
+
+    def _auth_revoke(self, params: JSONDict) -> JSONDict:
+        token = self._current_token or ""
+        self._tokens.pop(token, None)
+        self._revoked.append(token)
+        return {"revoked": True}
+
+    def _oauth_v2_access(
+        self, params: JSONDict, basic: tuple[str, str] | None
+    ) -> tuple[int, JSONDict, dict[str, str]]:
+        """Slack's token exchange: an install's code for a bot token, or a refresh token for the next one."""
+        client_id, client_secret = basic or (params.get("client_id"), params.get("client_secret"))
+        if client_id != self.client_id or client_secret != self.client_secret:
+            return (
+                200,
+                {
+                    "ok": False,
+                    "error": "invalid_client_id" if client_id != self.client_id else "bad_client_secret",
+                },
+                {},
+            )
+        if params.get("grant_type") == "refresh_token":
+            old_refresh = str(params.get("refresh_token") or "")
+            old_token = self._refresh_tokens.pop(old_refresh, None)
+            if old_token is None:
+                return 200, {"ok": False, "error": "invalid_refresh_token"}, {}
+            held = self._tokens[old_token]
+            token, refresh = self._issue(held.team_id, held.enterprise_id, rotating=True, expires_in=43200)
+            return (
+                200,
+                {
+                    "ok": True,
+                    "access_token": token,
+                    "token_type": "bot",
+                    "refresh_token": refresh,
+                    "expires_in": 43200,
+                    "team": {"id": held.team_id},
+                    "enterprise": {"id": held.enterprise_id} if held.enterprise_id else None,
+                    "is_enterprise_install": held.team_id is None,
+                },
+                {},
+            )
+        grant = self._grants.pop(str(params.get("code") or ""), None)
+        if grant is None:
+            return 200, {"ok": False, "error": "invalid_code"}, {}
+        token, refresh = self._issue(
+            None if grant.org_wide else grant.team_id,
+            grant.enterprise_id,
+            rotating=grant.rotating,
+            expires_in=grant.expires_in,
+        )
+        body: JSONDict = {
+            "ok": True,
+            "app_id": "AWHOELSE",
+            "authed_user": {"id": grant.installer},
+            "scope": "commands,chat:write",
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": BOT_USER_ID,
+            "team": None if grant.org_wide else {"id": grant.team_id, "name": grant.team_name},
+            "enterprise": {"id": grant.enterprise_id, "name": "Fake Grid"} if grant.enterprise_id else None,
+            "is_enterprise_install": grant.org_wide,
+        }
+        if refresh is not None:
+            body["refresh_token"] = refresh
+            body["expires_in"] = grant.expires_in
+        return 200, body, {}
+
+    def _issue(
+        self, team_id: str | None, enterprise_id: str | None, *, rotating: bool, expires_in: int
+    ) -> tuple[str, str | None]:
+        number = next(self._issued)
+        prefix = "xoxe.xoxb-1" if rotating else "xoxb"
+        token = f"{prefix}-{team_id or enterprise_id}-{number}"
+        refresh = f"xoxe-1-{team_id or enterprise_id}-{number}" if rotating else None
+        self._tokens[token] = _Token(
+            team_id,
+            enterprise_id,
+            expires_at=time.time() + expires_in if rotating else None,
+            refresh_token=refresh,
+        )
+        if refresh is not None:
+            self._refresh_tokens[refresh] = token
+        return token, refresh
 
     def _apps_connections_open(self, params: JSONDict) -> JSONDict:
         # A WebSocket URL this fake does not serve: Socket Mode clients get as far as connecting, then fail.
@@ -851,6 +1040,14 @@ def _bearer_token(request: web.Request) -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _basic_auth(request: web.Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    user, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
+    return user, password
 
 
 def _required(params: JSONDict, key: str, error: str) -> str:
