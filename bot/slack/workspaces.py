@@ -40,12 +40,16 @@ class SharedRotation(AsyncTokenRotator):
         if last is not None and bot.bot_refresh_token == last[0]:
             return last[1]
         rotate = super().perform_bot_token_rotation
-        rotated = await self._running.run(
-            workspace, lambda: rotate(bot=bot, minutes_before_expiration=minutes_before_expiration)
-        )
-        if rotated is not None and bot.bot_refresh_token is not None:
-            self._last[workspace] = (bot.bot_refresh_token, rotated)
-        return rotated
+
+        async def rotate_and_remember() -> Bot | None:
+            rotated = await rotate(bot=bot, minutes_before_expiration=minutes_before_expiration)
+            # Remembered before the flight ends: a caller arriving just after it must find this, not spend the same
+            # refresh token again.
+            if rotated is not None and bot.bot_refresh_token is not None:
+                self._last[workspace] = (bot.bot_refresh_token, rotated)
+            return rotated
+
+        return await self._running.run(workspace, rotate_and_remember)
 
 
 NOT_INSTALLED = "whoelse isn't installed in this Slack workspace (or was removed from it)"
