@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from handlers.webhooks import generic, jira, zendesk
+from handlers.webhooks import generic, jira, salesforce, zendesk
 
 
 def register(app: FastAPI) -> None:
@@ -11,6 +11,7 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/webhooks/generic", generic.generic_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/jira", jira.jira_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/zendesk", zendesk.zendesk_webhook, methods=["POST"], status_code=202)
+    app.add_api_route("/webhooks/salesforce/{token}", salesforce.salesforce_webhook, methods=["POST"])
 
 
 __all__ = ["register"]

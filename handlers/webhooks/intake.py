@@ -30,15 +30,24 @@ def problem(status: int, error: str, **details: object) -> JSONResponse:
     return JSONResponse({"error": error, **details}, status_code=status)
 
 
+async def capped_body(request: Request, context: AppContext, *, limit: int | None = None) -> bytes | JSONResponse:
+    """The body, once it is within the size limit (413 past it, counted as it arrives, before anything parses it);
+    WEBHOOK_MAX_BODY_BYTES unless the sender needs its own."""
+    limit = limit or context.settings.webhook_max_body_bytes
+    body = await read_limited(request, limit)
+    if body is None:
+        return problem(413, f"body is larger than {limit} bytes")
+    return body
+
+
 async def signed_body(
     request: Request, context: AppContext, *, sender: str, check: Callable[[bytes], None]
 ) -> bytes | JSONResponse:
     """The body, once it is within the size limit (413 past it, counted as it arrives) and `check` finds it signed
     as `sender` signs (401 with the reason, otherwise); nothing of it is parsed before that."""
-    limit = context.settings.webhook_max_body_bytes
-    body = await read_limited(request, limit)
-    if body is None:
-        return problem(413, f"body is larger than {limit} bytes")
+    body = await capped_body(request, context)
+    if isinstance(body, JSONResponse):
+        return body
     try:
         check(body)
     except SignatureRejected as rejected:
@@ -63,6 +72,12 @@ def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
 
 def ignored(source: str, reason: str) -> JSONResponse:
     """A trusted delivery about nothing the nudge rules care about: acknowledged so the sender stops, not stored."""
+    note_ignored(source, reason)
+    return JSONResponse({"status": "ignored", "detail": reason}, status_code=200)
+
+
+def note_ignored(source: str, reason: str) -> None:
+    """Counts and logs a delivery (or one notification of a batch) that is acknowledged without being stored."""
     IGNORED[source] += 1
     logger.info(
         "%s webhook ignored: %s",
@@ -70,7 +85,6 @@ def ignored(source: str, reason: str) -> JSONResponse:
         reason,
         extra={"source": source, "ignored_reason": reason, "ignored_total": IGNORED[source]},
     )
-    return JSONResponse({"status": "ignored", "detail": reason}, status_code=200)
 
 
 async def store_and_answer(context: AppContext, event: BusinessEvent) -> JSONResponse:
