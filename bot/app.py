@@ -24,6 +24,7 @@ from bot.gateway import ChatGateway
 from bot.gateways import GatewayDirectory
 from bot.logs import AccessLog
 from bot.metrics import Metrics, RequestMetrics
+from bot.people_by_email import PeopleByEmail
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
 from bot.slack.turned_off import SlackTurnedOff
@@ -109,6 +110,7 @@ def create_app(
             poll_seconds=settings.delivery_poll_seconds,
             store_timeout_seconds=settings.webhook_store_timeout_seconds,
             metrics=metrics,
+            people=PeopleByEmail(gateways.for_workspace, clock=clock),
         )
         context = AppContext(
             settings=settings,

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.delivery import DeliveryWorker
 from bot.group_commit import GroupCommitter
 from bot.metrics import Metrics
+from bot.people_by_email import PeopleByEmail
 from bot.single_flight import SingleFlight
-from habits.events import BusinessEvent
-from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
+from habits.events import BusinessEvent, PersonRole
+from habits.nudging import OUTCOME_DETAILS, MatchedPerson, decide_stored_event, event_row, stored_people
 from models.base import utcnow
 from models.db import session_scope
 from models.events import SENDERS_EVENT_KEY, ReceivedEvent, stored_event_id
@@ -69,6 +70,8 @@ class EventIntake:
     # as the database takes).
     store_timeout_seconds: float | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    # Finds the chat users behind the emails an event names, so its nudge can mention them (None: nobody is looked up).
+    people: PeopleByEmail | None = None
 
     async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """Stores the event durably. Returns its id, or None when the sender already delivered it.
@@ -164,23 +167,25 @@ class EventIntake:
         An event whose deciding failed on a database error stays undecided and counts as not decided.
         """
         async with self.sessions() as session:
-            pending = list(
-                await session.scalars(
-                    select(ReceivedEvent.id)
+            pending = (
+                await session.execute(
+                    select(ReceivedEvent.id, ReceivedEvent.workspace_id, ReceivedEvent.payload)
                     .where(ReceivedEvent.outcome.is_(None))
                     .order_by(ReceivedEvent.id)
                     .limit(self.batch_size)
                 )
-            )
+            ).all()
         nudged = False
         decided = 0
-        for event_id in pending:
+        for event_id, workspace_id, payload in pending:
             if self._stopping:
                 break
             await self._let_waiting_senders_go_first()
+            # Asked of the chat platform before the transaction opens, so no write waits on it.
+            people = await self._people(workspace_id, stored_people(payload))
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
             # not wait behind a whole batch.
-            step = await self._decide_one(event_id)
+            step = await self._decide_one(event_id, people)
             if step == "retry_later":
                 # The database is failing: the rest of the batch would too. The next pass starts over.
                 break
@@ -189,6 +194,11 @@ class EventIntake:
         if nudged:
             self.delivery.wake()
         return decided
+
+    async def _people(self, workspace_id: str, emails: dict[PersonRole, str]) -> dict[PersonRole, MatchedPerson]:
+        if not emails or self.people is None:
+            return {}
+        return await self.people.match(workspace_id, emails)
 
     async def _let_waiting_senders_go_first(self) -> None:
         """Waits for a lull: no write queued and nothing accepted for `quiet_seconds`, or `max_deferral_seconds`."""
@@ -202,9 +212,9 @@ class EventIntake:
                 return
             await asyncio.sleep(max(self.quiet_seconds - quiet_for, LULL_CHECK_SECONDS))
 
-    async def _decide_one(self, event_id: int) -> Step:
+    async def _decide_one(self, event_id: int, people: dict[PersonRole, MatchedPerson] | None = None) -> Step:
         try:
-            nudged = await self._decide_in_transaction(event_id)
+            nudged = await self._decide_in_transaction(event_id, people or {})
         except SQLAlchemyError:
             failures = self._database_failures.get(event_id, 0) + 1
             if failures < self.max_database_attempts:
@@ -224,7 +234,7 @@ class EventIntake:
                 record.outcome = "error"
                 self.metrics.events_decided.labels("error").inc()
 
-    async def _decide_in_transaction(self, event_id: int) -> bool:
+    async def _decide_in_transaction(self, event_id: int, people: dict[PersonRole, MatchedPerson]) -> bool:
         try:
             async with session_scope(self.sessions) as session:
                 loaded = (
@@ -241,7 +251,11 @@ class EventIntake:
                     return False
                 record = loaded[0]
                 result = await decide_stored_event(
-                    session, record=record, now=self.clock(), default_timezone=self.default_timezone
+                    session,
+                    record=record,
+                    now=self.clock(),
+                    default_timezone=self.default_timezone,
+                    people=people,
                 )
         except SQLAlchemyError:
             raise

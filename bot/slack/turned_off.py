@@ -59,5 +59,8 @@ class SlackTurnedOff:
     async def user_groups(self) -> list[UserGroup]:
         _refuse()
 
+    async def person_by_email(self, *, email: str) -> Person | None:
+        _refuse()
+
     async def user_group_members(self, *, group: str) -> list[str]:
         _refuse()
