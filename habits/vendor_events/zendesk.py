@@ -13,7 +13,7 @@ SOURCE = "zendesk"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 # Zendesk's statuses after which a ticket is finished; moving out of one is a reopening.
 FINISHED = {"solved", "closed"}
-# The moments a trigger webhook may name, in whoelse's body template (README "Webhooks from Jira, Zendesk…").
+# The moments a trigger webhook may name, in whoelse's body template (README "Webhooks from Jira, Zendesk, Salesforce…").
 TRIGGER_EVENTS = ("priority_raised", "reopened", "escalated")
 LINK = re.compile(r"^https?://[^\s<>|]+$")
 
