@@ -29,6 +29,7 @@ from tests.handlers.test_webhooks import (
     outcome,
     posts_once_delivered,
 )
+from tests.support.databases import table_offline
 from tests.support.vendors import FIXTURES
 
 ORG_18 = "00Dxx0000001gEREAY"
@@ -199,6 +200,19 @@ async def test_a_redelivered_message_is_acknowledged_again_and_nudges_once(
     assert is_acknowledged(first) and is_acknowledged(again)
     assert len(await posts_once_delivered(salesforce_app, fake_slack, DEALS)) == 3
     assert await count(salesforce_app.context.sessions, ReceivedEvent) == 3
+
+
+async def test_a_message_that_cannot_be_stored_is_not_acknowledged_and_salesforces_retry_nudges(
+    salesforce_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    async with table_offline(salesforce_app.context.engine, "events"):
+        refused = await send(salesforce_app, opportunity())
+
+    assert (refused.status_code, refused.json()["retry"]) == (503, True)
+    assert refused.headers["Retry-After"]
+    retried = await send(salesforce_app, opportunity())
+    assert is_acknowledged(retried)
+    assert len(await posts_once_delivered(salesforce_app, fake_slack, DEALS)) == 1
 
 
 # ---------------------------------------------------------------------------------------------- who may send
