@@ -18,12 +18,13 @@ from bot.app import create_app
 from bot.settings import ConfigurationError, Settings
 from models.events import ReceivedEvent
 from models.nudges import Nudge
-from tests.conftest import RunningApp, serving
+from tests.conftest import RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_webhooks import (
     DEALS,
     SUPPORT,
     count,
+    everything_decided,
     given_workspace,
     nothing_stored,
     outcome,
@@ -174,6 +175,8 @@ async def test_a_message_of_a_hundred_notifications_stores_each_once_and_is_ackn
     response = await send(salesforce_app, batch(100))
 
     assert is_acknowledged(response)
+    # A hundred decisions take a while on a busy machine; the acknowledgement did not wait for them.
+    await eventually(lambda: everything_decided(salesforce_app.context), within=60)
     await posts_once_delivered(salesforce_app, fake_slack, DEALS)
     assert await count(salesforce_app.context.sessions, ReceivedEvent) == 100
     # Each is a moment of its own deal; past the channel's hourly cap they are recorded without being posted.
