@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.gateway import ChatGateway, DeliveryError
+from bot.gateway import ChatGateway, DeliveryError, PermanentError
 from habits.events import PersonRole
 from habits.nudging import MatchedPerson
 from models.base import utcnow
@@ -50,6 +50,11 @@ class PeopleByEmail:
         try:
             gateway = await self.gateway_for(workspace_id)
             found = await gateway.person_by_email(email=key[1])
+        except PermanentError as error:
+            # Asking again cannot help (the app lacks users:read.email until it is reinstalled): remembered as nobody,
+            # so each event does not ask, and warn, again.
+            logger.warning("cannot look up people by email in workspace %s: %s", workspace_id, error)
+            found = None
         except DeliveryError as error:
             # Not remembered: the platform may answer next time. The nudge goes out without the mention meanwhile.
             logger.warning("could not look up a person by email in workspace %s: %s", workspace_id, error)

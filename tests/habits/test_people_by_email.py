@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.gateway import Person, TransientError
+from bot.gateway import PermanentError, Person, TransientError
 from bot.people_by_email import PeopleByEmail
 from habits.events import BusinessEvent, email_address, people_emails
 from habits.nudging import MatchedPerson, facts
@@ -79,11 +79,14 @@ class Directory:
         self.people = people
         self.asked: list[str] = []
         self.down = False
+        self.refusing = False
 
     async def person_by_email(self, *, email: str) -> Person | None:
         self.asked.append(email)
         if self.down:
             raise TransientError("slack is down")
+        if self.refusing:
+            raise PermanentError("missing_scope")
         return self.people.get(email)
 
 
@@ -133,3 +136,15 @@ async def test_while_the_platform_is_down_nobody_is_matched_and_the_next_event_a
     after = await people.match("T1", {"owner": "dana@acme.example"})
 
     assert (during, after) == ({}, {"owner": DANA})
+
+
+async def test_a_platform_that_refuses_the_lookup_is_not_asked_again_for_every_event() -> None:
+    directory = Directory({"dana@acme.example": Person(user_id="UDANA", name="dana", timezone="UTC")})
+    directory.refusing = True
+    people = lookup(directory, Clock())
+
+    first = await people.match("T1", {"owner": "dana@acme.example"})
+    second = await people.match("T1", {"owner": "dana@acme.example"})
+
+    assert first == second == {}
+    assert directory.asked == ["dana@acme.example"]
