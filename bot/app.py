@@ -28,6 +28,7 @@ from bot.hubspot.crm import HubSpotCrm
 from bot.hubspot.details import HubSpotDetails
 from bot.logs import AccessLog
 from bot.metrics import Metrics, RequestMetrics
+from bot.people_by_email import PeopleByEmail
 from bot.settings import ConfigurationError, Settings
 from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.flow import STATE_EXPIRATION_SECONDS, TOKEN_ROTATION_MINUTES, oauth_flow
@@ -128,6 +129,7 @@ def create_app(
             poll_seconds=settings.delivery_poll_seconds,
             store_timeout_seconds=settings.webhook_store_timeout_seconds,
             metrics=metrics,
+            people=PeopleByEmail(gateways.for_workspace, clock=clock),
         )
         context = AppContext(
             settings=settings,

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.delivery import DeliveryWorker
 from bot.group_commit import GroupCommitter
 from bot.metrics import Metrics
+from bot.people_by_email import PeopleByEmail
 from bot.single_flight import SingleFlight
-from habits.events import BusinessEvent
-from habits.nudging import OUTCOME_DETAILS, decide_stored_event, event_row
+from habits.events import BusinessEvent, PersonRole
+from habits.nudging import OUTCOME_DETAILS, MatchedPerson, decide_stored_event, event_row, stored_people
 from models.base import utcnow
 from models.db import session_scope
 from models.events import SENDERS_EVENT_KEY, ReceivedEvent, stored_event_id
@@ -80,6 +81,8 @@ class EventIntake:
     completers: dict[str, EventCompleter] = field(default_factory=dict)
     # Events waiting for their source to answer, and when (loop time) to ask again; they stay undecided meanwhile.
     _waiting: dict[int, float] = field(default_factory=dict)
+    # Finds the chat users behind the emails an event names, so its nudge can mention them (None: nobody is looked up).
+    people: PeopleByEmail | None = None
 
     async def accept(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
         """Stores the event durably. Returns its id, or None when the sender already delivered it.
@@ -182,7 +185,9 @@ class EventIntake:
         async with self.sessions() as session:
             pending = (
                 await session.execute(
-                    select(ReceivedEvent.id, ReceivedEvent.source)
+                    select(
+                        ReceivedEvent.id, ReceivedEvent.source, ReceivedEvent.workspace_id, ReceivedEvent.payload
+                    )
                     .where(ReceivedEvent.outcome.is_(None))
                     .order_by(ReceivedEvent.id)
                     # Events still waiting are passed over, not let fill the batch and hold back the rest.
@@ -191,7 +196,7 @@ class EventIntake:
             ).all()
         nudged = False
         decided = 0
-        for event_id, source in pending:
+        for event_id, source, workspace_id, payload in pending:
             if self._stopping:
                 break
             if event_id in waiting:
@@ -200,9 +205,11 @@ class EventIntake:
             completer = self.completers.get(source)
             if completer is not None and not await self._completed(completer, event_id):
                 continue
+            # Asked of the chat platform before the transaction opens, so no write waits on it.
+            people = await self._people(workspace_id, stored_people(payload))
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
             # not wait behind a whole batch.
-            step = await self._decide_one(event_id)
+            step = await self._decide_one(event_id, people)
             if step == "retry_later":
                 # The database is failing: the rest of the batch would too. The next pass starts over.
                 break
@@ -229,6 +236,11 @@ class EventIntake:
         self._waiting[event_id] = asyncio.get_running_loop().time() + wait
         return False
 
+    async def _people(self, workspace_id: str, emails: dict[PersonRole, str]) -> dict[PersonRole, MatchedPerson]:
+        if not emails or self.people is None:
+            return {}
+        return await self.people.match(workspace_id, emails)
+
     async def _let_waiting_senders_go_first(self) -> None:
         """Waits for a lull: no write queued and nothing accepted for `quiet_seconds`, or `max_deferral_seconds`."""
         loop = asyncio.get_running_loop()
@@ -241,9 +253,9 @@ class EventIntake:
                 return
             await asyncio.sleep(max(self.quiet_seconds - quiet_for, LULL_CHECK_SECONDS))
 
-    async def _decide_one(self, event_id: int) -> Step:
+    async def _decide_one(self, event_id: int, people: dict[PersonRole, MatchedPerson] | None = None) -> Step:
         try:
-            nudged = await self._decide_in_transaction(event_id)
+            nudged = await self._decide_in_transaction(event_id, people or {})
         except SQLAlchemyError:
             failures = self._database_failures.get(event_id, 0) + 1
             if failures < self.max_database_attempts:
@@ -263,7 +275,7 @@ class EventIntake:
                 record.outcome = "error"
                 self.metrics.events_decided.labels("error").inc()
 
-    async def _decide_in_transaction(self, event_id: int) -> bool:
+    async def _decide_in_transaction(self, event_id: int, people: dict[PersonRole, MatchedPerson]) -> bool:
         try:
             async with session_scope(self.sessions) as session:
                 loaded = (
@@ -280,7 +292,11 @@ class EventIntake:
                     return False
                 record = loaded[0]
                 result = await decide_stored_event(
-                    session, record=record, now=self.clock(), default_timezone=self.default_timezone
+                    session,
+                    record=record,
+                    now=self.clock(),
+                    default_timezone=self.default_timezone,
+                    people=people,
                 )
         except SQLAlchemyError:
             raise

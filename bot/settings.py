@@ -14,12 +14,17 @@ from sqlalchemy import make_url
 
 from bot.secret_box import SecretBox, key_problem
 from habits.time_words import known_zone
+from habits.vendor_events.salesforce import fifteen_character_id
 from models.db import async_url
 
 # Values people leave in place when they copy `.env.example`: starting with them would fail later, far from here.
 PLACEHOLDER_MARKERS = ("replace-me", "changeme", "changethis", "your-", "xxxx")
 # Entra ids (app and tenant) are GUIDs; the tenant id also goes into the URL whoelse fetches signing keys from.
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+# The last part of the Salesforce webhook's URL is its only secret: long enough that nobody guesses it.
+MIN_WEBHOOK_TOKEN_LENGTH = 32
+URL_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -100,10 +105,17 @@ class Settings(BaseSettings):
     hubspot_private_app_token: SecretStr | None = None
     hubspot_api_url: str = "https://api.hubapi.com"
     # The address the internet reaches whoelse at (https://whoelse.example.com): the start of the webhook addresses
-    # `/whoelse connect` gives, and what senders that sign the URL they called (HubSpot) are checked against. Unset: the request's own scheme and Host (or, with
-    # TRUSTED_PROXY_HEADERS on, the proxy's X-Forwarded-Proto and X-Forwarded-Host).
+    # `/whoelse connect` gives, and what senders that sign the URL they called (HubSpot) are checked against.
+    # Unset, HubSpot is checked against the request's own scheme and Host (or, with TRUSTED_PROXY_HEADERS on, the
+    # proxy's X-Forwarded-Proto and X-Forwarded-Host).
     public_base_url: str | None = None
     trusted_proxy_headers: bool = False
+    # Salesforce Outbound Messages (handlers/webhooks/salesforce.py): the org they must come from (15 or 18
+    # characters, Setup > Company Information) and the secret last part of the URL they are sent to.
+    salesforce_organization_id: str | None = None
+    salesforce_webhook_token: SecretStr | None = None
+    # A message holds up to 100 records' fields, more than other webhooks' single event.
+    salesforce_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
 
     default_timezone: str = "UTC"
     # "auto": run the scheduler in-process on SQLite, or in whichever replica holds the PostgreSQL leader lock.
@@ -196,6 +208,18 @@ class Settings(BaseSettings):
                 "https://whoelse.example.com) to give out webhook addresses."
             )
         return f"{self.public_base_url}{path}"
+
+    @field_validator("salesforce_organization_id")
+    @classmethod
+    def _organization_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith("00D") or fifteen_character_id(value) is None:
+            raise ValueError(
+                f"SALESFORCE_ORGANIZATION_ID={value!r} is not an org id: copy the Salesforce.com Organization ID "
+                "(00D…, 15 or 18 characters) from Setup > Company Information"
+            )
+        return value.strip()
 
     @field_validator("whoelse_encryption_keys")
     @classmethod
@@ -292,9 +316,26 @@ class Settings(BaseSettings):
                     f"{name.upper()} still holds the example placeholder. "
                     f"{_WHERE_FROM[name]} Or leave it unset to turn webhooks off."
                 )
+        problems.extend(self._salesforce_problems())
         # Nothing configured here yet: the way in is the example file.
         first_run = slack_needed and not Path(".env").exists() and any(self._value(name) is None for name in slack)
         _refuse(problems, hint=_FIRST_RUN_HINT if first_run else "")
+
+    def _salesforce_problems(self) -> list[str]:
+        """Salesforce is off with neither variable set; with one, the other is missing; the token must be unguessable."""
+        token = (self.secret("salesforce_webhook_token") or "").strip()
+        if not token and self.salesforce_organization_id is None:
+            return []
+        if not token:
+            return ["SALESFORCE_WEBHOOK_TOKEN is not set. " + _WHERE_FROM["salesforce_webhook_token"]]
+        if is_placeholder(token) or len(token) < MIN_WEBHOOK_TOKEN_LENGTH or not URL_TOKEN.match(token):
+            return [
+                f"SALESFORCE_WEBHOOK_TOKEN must be at least {MIN_WEBHOOK_TOKEN_LENGTH} URL-safe characters, not a "
+                f"placeholder. {_WHERE_FROM['salesforce_webhook_token']}"
+            ]
+        if self.salesforce_organization_id is None:
+            return ["SALESFORCE_ORGANIZATION_ID is not set. " + _WHERE_FROM["salesforce_organization_id"]]
+        return []
 
     def _missing(self, names: Sequence[str]) -> list[str]:
         problems = []
@@ -386,6 +427,11 @@ _WHERE_FROM = {
     ),
     "whoelse_webhook_secret": "Choose a long random string and configure the same one in your CRM or helpdesk sender.",
     "jira_webhook_secret": "Choose a long random string and enter it as the Secret of the Jira webhook (System > WebHooks).",
+    "salesforce_webhook_token": (
+        "Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'` and end the Outbound "
+        "Message's Endpoint URL with it."
+    ),
+    "salesforce_organization_id": "Copy the Salesforce.com Organization ID from Setup > Company Information.",
     "zendesk_webhook_secret": "Copy the signing secret from the Zendesk webhook's page (Admin Center > Webhooks > Reveal secret).",
     "hubspot_client_secret": 'Copy the Client secret from your HubSpot app\'s Auth page (README "HubSpot").',
     "hubspot_private_app_token": 'Copy the access token from your HubSpot private app\'s Auth tab (pat-...; README "HubSpot").',

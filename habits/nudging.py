@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -10,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.events import BusinessEvent
+from habits.events import PERSON_ROLES, BusinessEvent, PersonRole
 from habits.messages import command, link, mention, shown
 from habits.nudge_message import compose_nudge
 from habits.rules import canonical_event, juncture_of, over_hourly_cap, quiet_hours_end
@@ -51,6 +52,20 @@ NUDGE_FOOTNOTE = (
 )
 
 
+# How the nudge names the people an event concerns, once their email matched someone in the workspace.
+ROLE_LABELS: dict[PersonRole, str] = {"owner": "Owner", "assignee": "Assignee", "requester": "Requester"}
+# Whoever of these matched stands for the owner's name the sender gave, which is then not shown a second time.
+RESPONSIBLE: tuple[PersonRole, ...] = ("owner", "assignee")
+
+
+@dataclass(frozen=True)
+class MatchedPerson:
+    """A chat user whose email is one the event named."""
+
+    user_id: str
+    name: str
+
+
 @dataclass(frozen=True)
 class NudgeResult:
     outcome: Outcome
@@ -87,7 +102,18 @@ PAYLOAD_FIELDS = ("thread_ts", "amount", "owner_email", "pending")
 
 
 def payload_of(event: BusinessEvent) -> dict[str, Any]:
-    return {name: value for name in PAYLOAD_FIELDS if (value := getattr(event, name)) is not None}
+    payload = {name: value for name in PAYLOAD_FIELDS if (value := getattr(event, name)) is not None}
+    if event.people:
+        payload["people"] = dict(event.people)
+    return payload
+
+
+def stored_people(payload: Mapping[str, Any] | None) -> dict[PersonRole, str]:
+    """The emails of the people a stored event concerns, by role (none for events stored before they were kept)."""
+    people = (payload or {}).get("people")
+    if not isinstance(people, dict):
+        return {}
+    return {role: people[role] for role in PERSON_ROLES if isinstance(people.get(role), str)}
 
 
 def stored_event(record: ReceivedEvent) -> BusinessEvent:
@@ -108,25 +134,38 @@ def stored_event(record: ReceivedEvent) -> BusinessEvent:
         owner=record.owner,
         channel=record.channel_id,
         **{name: value for name, value in (record.payload or {}).items() if name in PAYLOAD_FIELDS},
+        people=stored_people(record.payload),
     )
 
 
 async def decide_stored_event(
-    session: AsyncSession, *, record: ReceivedEvent, now: datetime, default_timezone: str = "UTC"
+    session: AsyncSession,
+    *,
+    record: ReceivedEvent,
+    now: datetime,
+    default_timezone: str = "UTC",
+    people: Mapping[PersonRole, MatchedPerson] | None = None,
 ) -> NudgeResult:
-    """Applies the rules to an event stored earlier (see bot/event_intake.py) and records the outcome."""
+    """Applies the rules to an event stored earlier (see bot/event_intake.py) and records the outcome. `people` are
+    the chat users the event's emails matched (looked up before, outside the transaction)."""
     workspace = await get_or_create_workspace(
         session, workspace_id=record.workspace_id, default_timezone=default_timezone
     )
     event = stored_event(record)
-    result = await _decide(session, workspace=workspace, event=event, record=record, now=now)
+    result = await _decide(session, workspace=workspace, event=event, record=record, now=now, people=people or {})
     record.outcome = result.outcome
     await session.flush()
     return replace(result, event_id=record.id)
 
 
 async def _decide(
-    session: AsyncSession, *, workspace: Workspace, event: BusinessEvent, record: ReceivedEvent, now: datetime
+    session: AsyncSession,
+    *,
+    workspace: Workspace,
+    event: BusinessEvent,
+    record: ReceivedEvent,
+    now: datetime,
+    people: Mapping[PersonRole, MatchedPerson],
 ) -> NudgeResult:
     juncture = juncture_of(event, workspace.junctures)
     if juncture is None:
@@ -187,7 +226,10 @@ async def _decide(
     thread_parent_id, thread_ts = _placement(event, first)
     snoozed = await snoozed_users(session, workspace_id=workspace.id, now=now)
     message = compose_nudge(
-        nudge_id=nudge_id, headline=headline(event), facts=facts(event, snoozed=snoozed), note=NUDGE_FOOTNOTE
+        nudge_id=nudge_id,
+        headline=headline(event),
+        facts=facts(event, snoozed=snoozed, people=people),
+        note=NUDGE_FOOTNOTE,
     )
     row = await enqueue(
         session,
@@ -329,7 +371,12 @@ def headline(event: BusinessEvent) -> str:
     }.get(moment, f"Ticket {name}: {shown(event.event)}")
 
 
-def facts(event: BusinessEvent, *, snoozed: set[str]) -> list[tuple[str, str]]:
+def facts(
+    event: BusinessEvent, *, snoozed: set[str], people: Mapping[PersonRole, MatchedPerson] | None = None
+) -> list[tuple[str, str]]:
+    """What the nudge shows about the event. People are mentioned only when their email matched a chat user;
+    an email that matched nobody is never shown (it is someone's address, and no ping can come of it)."""
+    people = people or {}
     found: list[tuple[str, str]] = []
     if event.account:
         found.append(("Account", shown(event.account)))
@@ -339,11 +386,17 @@ def facts(event: BusinessEvent, *, snoozed: set[str]) -> list[tuple[str, str]]:
         found.append(("Stage", shown(event.stage)))
     if event.kind == "ticket" and event.priority:
         found.append(("Priority", shown(event.priority)))
-    if event.owner:
+    if event.owner and not any(role in people for role in RESPONSIBLE):
         # People who snoozed whoelse are named, not pinged.
         is_user = SLACK_USER_ID.match(event.owner) is not None
         owner = mention(event.owner) if is_user and event.owner not in snoozed else shown(event.owner)
         found.append(("Owner", owner))
+    for role in PERSON_ROLES:
+        person = people.get(role)
+        if person is not None:
+            # The platform's own id for them, so a mention; but people who snoozed whoelse are named, not pinged.
+            named = shown(person.name) if person.user_id in snoozed else mention(person.user_id)
+            found.append((ROLE_LABELS[role], named))
     if event.url and LINKABLE_URL.match(event.url):
         # The address comes from outside too: link() keeps mention markup in it from pinging anyone.
         found.append(("Link", link(event.url, f"Open in {'CRM' if event.kind == 'deal' else 'helpdesk'}")))

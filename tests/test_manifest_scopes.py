@@ -35,6 +35,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views.open": set(),
     "views.publish": set(),
     "users.info": {"users:read"},
+    "users.lookupByEmail": {"users:read", "users:read.email"},
     "usergroups.list": {"usergroups:read"},
     "usergroups.users.list": {"usergroups:read"},
 }

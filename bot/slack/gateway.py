@@ -36,6 +36,7 @@ PERMANENT_ERRORS = {
     "missing_scope",
     "message_not_found",
     "cant_update_message",
+    "users_not_found",
 }
 READ_RETRIES = 3
 
@@ -167,16 +168,19 @@ class SlackGateway:
 
     async def person(self, *, user: str) -> Person:
         response = await self._read(lambda: self.client.users_info(user=user))
+        return _person(response["user"], user)
+
+    async def person_by_email(self, *, email: str) -> Person | None:
+        try:
+            response = await self._read(lambda: self.client.users_lookupByEmail(email=email))
+        except PermanentError as error:
+            if error.reason == "users_not_found":
+                return None
+            raise
         info = response["user"]
-        profile = info.get("profile") or {}
-        return Person(
-            user_id=user,
-            name=profile.get("display_name") or info.get("real_name") or info.get("name") or user,
-            timezone=info.get("tz") or "UTC",
-            is_admin=bool(info.get("is_admin") or info.get("is_owner")),
-            is_bot=bool(info.get("is_bot")),
-            title=profile.get("title") or "",
-        )
+        if info.get("deleted") or info.get("is_bot") or not info.get("id"):
+            return None
+        return _person(info, str(info["id"]))
 
     async def channel_members(self, *, channel: str) -> list[str]:
         members: list[str] = []
@@ -204,3 +208,15 @@ class SlackGateway:
     async def user_group_members(self, *, group: str) -> list[str]:
         response = await self._read(lambda: self.client.usergroups_users_list(usergroup=group))
         return [str(user) for user in response.get("users") or []]
+
+
+def _person(info: dict[str, Any], user: str) -> Person:
+    profile = info.get("profile") or {}
+    return Person(
+        user_id=user,
+        name=profile.get("display_name") or info.get("real_name") or info.get("name") or user,
+        timezone=info.get("tz") or "UTC",
+        is_admin=bool(info.get("is_admin") or info.get("is_owner")),
+        is_bot=bool(info.get("is_bot")),
+        title=profile.get("title") or "",
+    )

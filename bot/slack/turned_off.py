@@ -61,5 +61,8 @@ class SlackTurnedOff:
     async def user_groups(self) -> list[UserGroup]:
         self._refuse()
 
+    async def person_by_email(self, *, email: str) -> Person | None:
+        self._refuse()
+
     async def user_group_members(self, *, group: str) -> list[str]:
         self._refuse()

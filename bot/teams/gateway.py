@@ -194,5 +194,10 @@ class TeamsGateway:
         """Teams tags are not offered yet: nudges loop in people, not groups, on Teams."""
         return []
 
+    async def person_by_email(self, *, email: str) -> Person | None:
+        # The Bot Connector lists a conversation's members but cannot look anyone up by email (that takes Microsoft
+        # Graph and its User.Read.All consent): on Teams, owners stay unmatched and are not mentioned.
+        return None
+
     async def user_group_members(self, *, group: str) -> list[str]:
         return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from habits.events import BusinessEvent
+from habits.events import BusinessEvent, people_emails
 from habits.vendor_events.common import Ignored, UnreadablePayload, field, is_urgent, raised_to_urgent, text
 
 SOURCE = "jira"
@@ -93,6 +93,7 @@ def jira_event(document: dict[str, Any], *, delivery_id: str) -> BusinessEvent |
         title=text(field(issue, "fields", "summary"), 2000) or key,
         url=_browse_url(issue, key),
         priority=priority,
-        # The assignee's name for now; matching their email to a chat user is a later step.
         owner=text(field(issue, "fields", "assignee", "displayName"), 255),
+        # Jira Cloud includes it only where the assignee's profile visibility allows.
+        people=people_emails(assignee=field(issue, "fields", "assignee", "emailAddress")),
     )

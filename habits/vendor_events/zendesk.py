@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from habits.events import BusinessEvent
+from habits.events import BusinessEvent, people_emails
 from habits.vendor_events.common import Ignored, UnreadablePayload, field, is_urgent, raised_to_urgent, text
 
 SOURCE = "zendesk"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 # Zendesk's statuses after which a ticket is finished; moving out of one is a reopening.
 FINISHED = {"solved", "closed"}
-# The moments a trigger webhook may name, in whoelse's body template (README "Webhooks from Jira, Zendesk…").
+# The moments a trigger webhook may name, in whoelse's body template (README "Webhooks from Jira, Zendesk, Salesforce…").
 TRIGGER_EVENTS = ("priority_raised", "reopened", "escalated")
 LINK = re.compile(r"^https?://[^\s<>|]+$")
 
@@ -86,6 +86,8 @@ def _trigger_event(document: dict[str, Any]) -> BusinessEvent | Ignored:
         url=_link(document.get("url")),
         priority=_shown(priority),
         owner=text(document.get("assignee"), 255),
+        # An unassigned ticket renders the placeholder empty: left out, like anything that is not an address.
+        people=people_emails(assignee=document.get("assignee_email"), requester=document.get("requester_email")),
     )
 
 

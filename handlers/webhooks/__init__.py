@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from handlers.webhooks import connected, generic, hubspot, jira, zendesk
+from handlers.webhooks import connected, generic, hubspot, jira, salesforce, zendesk
 
 
 def register(app: FastAPI) -> None:
@@ -12,6 +12,8 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/webhooks/jira", jira.jira_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/zendesk", zendesk.zendesk_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/hubspot", hubspot.hubspot_webhook, methods=["POST"], status_code=202)
+    # Before the connections' route, which has the same shape: a Salesforce address from settings is matched first.
+    app.add_api_route("/webhooks/salesforce/{token}", salesforce.salesforce_webhook, methods=["POST"])
     # A workspace's own connection (`/whoelse connect <source>`), found by the key in its address.
     app.add_api_route("/webhooks/{source}/{key}", connected.connected_webhook, methods=["POST"], status_code=202)
 

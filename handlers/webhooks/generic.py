@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails
 
 from bot.context import AppContext
 from habits.connections import SourceGuide
-from habits.events import BusinessEvent
+from habits.events import BusinessEvent, email_address, people_emails
 from habits.messages import command
 from habits.rules import canonical_event
 from handlers.webhooks.delivery import Delivery, WebhookSource, receive
@@ -58,6 +58,8 @@ class WebhookEvent(BaseModel):
     stage: str | None = Field(default=None, max_length=128)
     priority: str | None = Field(default=None, max_length=32)
     owner: str | None = Field(default=None, max_length=255)
+    # Matched to a chat user, who is then mentioned; an address that matches nobody is not shown.
+    owner_email: str | None = Field(default=None, max_length=254)
     channel: str | None = Field(default=None, pattern=CHANNEL_ID_PATTERN)
     # The deal's or ticket's own id; without it the URL (or account and title) identifies it.
     subject_id: str | None = Field(default=None, max_length=500)
@@ -66,6 +68,13 @@ class WebhookEvent(BaseModel):
     @classmethod
     def _id_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("owner_email")
+    @classmethod
+    def _an_email_address(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and email_address(value) is None:
+            raise ValueError("must be an email address (name@example.com)")
+        return value
 
     @model_validator(mode="after")
     def _stage_or_priority(self) -> WebhookEvent:
@@ -91,6 +100,7 @@ class WebhookEvent(BaseModel):
             priority=self.priority,
             owner=self.owner,
             channel=self.channel,
+            people=people_emails(owner=self.owner_email),
         )
 
 

@@ -43,9 +43,10 @@ def no_single_workspace(context: AppContext) -> JSONResponse | None:
     return None
 
 
-async def capped_body(request: Request, context: AppContext) -> bytes | JSONResponse:
-    """The body, or 413 once it is past the size limit (counted as it arrives)."""
-    limit = context.settings.webhook_max_body_bytes
+async def capped_body(request: Request, context: AppContext, *, limit: int | None = None) -> bytes | JSONResponse:
+    """The body, or 413 once it is past the size limit (counted as it arrives, before anything parses it);
+    WEBHOOK_MAX_BODY_BYTES unless the sender needs its own."""
+    limit = limit or context.settings.webhook_max_body_bytes
     body = await read_limited(request, limit)
     if body is None:
         return problem(413, f"body is larger than {limit} bytes")

@@ -172,6 +172,7 @@ class FakeSlack(LoopbackFake):
             "conversations.open": self._conversations_open,
             "conversations.join": self._conversations_join,
             "users.info": self._users_info,
+            "users.lookupByEmail": self._users_lookup_by_email,
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
@@ -223,6 +224,8 @@ class FakeSlack(LoopbackFake):
         title: str = "",
         name: str | None = None,
         is_bot: bool = False,
+        email: str | None = None,
+        deleted: bool = False,
     ) -> None:
         zone = ZoneInfo(tz)
         now = datetime.now(UTC).astimezone(zone)
@@ -234,7 +237,7 @@ class FakeSlack(LoopbackFake):
             "team_id": self.team_id,
             "name": handle,
             "real_name": real_name,
-            "deleted": False,
+            "deleted": deleted,
             "tz": tz,
             "tz_label": now.tzname() or tz,
             "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
@@ -247,6 +250,8 @@ class FakeSlack(LoopbackFake):
                 "display_name": handle,
                 "real_name": real_name,
                 "team": self.team_id,
+                # Only with the users:read.email scope, as on Slack.
+                **({"email": email} if email is not None else {}),
             },
         }
         with self._lock:
@@ -853,6 +858,14 @@ class FakeSlack(LoopbackFake):
         if user is None:
             raise _SlackError("user_not_found")
         return {"user": copy.deepcopy(user)}
+
+    def _users_lookup_by_email(self, params: JSONDict) -> JSONDict:
+        """Slack matches the address whatever its case; deactivated accounts are found too, marked deleted."""
+        email = _required(params, "email", "invalid_email").strip().lower()
+        for user in self._users.values():
+            if str(user["profile"].get("email", "")).lower() == email:
+                return {"user": copy.deepcopy(user)}
+        raise _SlackError("users_not_found")
 
     def _usergroups_list(self, params: JSONDict) -> JSONDict:
         include_users = _truthy(params.get("include_users"))

@@ -245,6 +245,15 @@ def test_directory_lookups(slack: FakeSlack, client: WebClient) -> None:
     assert client.usergroups_users_list(usergroup="S1")["users"] == ["U1", "U2"]
 
 
+def test_people_are_found_by_email_whatever_its_case(slack: FakeSlack, client: WebClient) -> None:
+    slack.add_user("U1", name="ada", email="Ada@Example.com")
+
+    assert client.users_lookupByEmail(email="ada@example.COM")["user"]["id"] == "U1"
+    with pytest.raises(SlackApiError) as missing:
+        client.users_lookupByEmail(email="nobody@example.com")
+    assert missing.value.response["error"] == "users_not_found"
+
+
 def test_dm_channels_are_stable_and_recorded(slack: FakeSlack, client: WebClient) -> None:
     dm = client.conversations_open(users="U1")["channel"]["id"]
     assert dm.startswith("D")

@@ -160,6 +160,9 @@ PLACEHOLDERS = {
     "ticket.status": "Open",
     "ticket.link": "acme.zendesk.com/agent/tickets/5160",
     "ticket.assignee.name": "Priya Natarajan",
+    # Unassigned tickets render it empty.
+    "ticket.assignee.email": "",
+    "ticket.requester.email": "buyer@globex.example",
 }
 
 
@@ -174,6 +177,8 @@ async def test_the_body_template_in_the_readme_is_accepted_once_zendesk_fills_it
     assert response.status_code == 202, response.text
     [nudge] = await posts_once_delivered(zendesk_app, fake_slack, SUPPORT)
     assert "Invoices show the wrong VAT" in nudge["text"]
+    # The requester is nobody in the workspace: their address is not shown.
+    assert "buyer@globex.example" not in json.dumps(nudge)
 
 
 async def test_a_trigger_body_naming_no_known_moment_is_refused_naming_the_field(zendesk_app: RunningApp) -> None:

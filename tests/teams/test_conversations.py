@@ -349,3 +349,43 @@ async def test_a_webhook_for_a_single_tenant_teams_bot_nudges_the_teams_channel_
     assert accepted.status_code == 202
     [nudge] = [sent for sent in connector.activities() if "Acme renewal" in str(sent.activity.get("attachments"))]
     assert nudge.conversation_id == CHANNEL
+
+
+async def test_on_teams_an_owner_email_is_not_matched_and_the_owner_is_shown_by_name(
+    database_url: str, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    teams_only = Settings(
+        _env_file=None,
+        database_url=database_url,
+        teams_app_id=APP_ID,
+        teams_app_password=connector.app_password,
+        teams_tenant_id=TENANT,
+        teams_openid_metadata_url=microsoft_login.metadata_url,
+        teams_token_url=connector.token_url,
+        whoelse_webhook_secret=WEBHOOK_SECRET,
+        delivery_poll_seconds=0.05,
+    )
+    async with serving(create_app(teams_only)) as app:
+        await send(app, microsoft_login, connector, bot_added(connector.service_url))
+        await send(app, microsoft_login, connector, message_to_bot("watch deals", connector.service_url))
+        async with session_scope(app.context.sessions) as session:
+            # Without quiet hours, so the time of day the test runs at does not hold the nudge back.
+            workspace = await get_or_create_workspace(session, workspace_id=TENANT)
+            workspace.quiet_start, workspace.quiet_end = None, None
+        event = {"id": "crm-2", "type": "deal", "event": "closed_won", "title": "Globex renewal"}
+        body = json.dumps(event | {"owner": "Dana S.", "owner_email": "dana@acme.example"}).encode()
+        await app.post("/webhooks/generic", body, webhook_headers(body))
+
+        def nudged() -> bool:
+            return any(
+                "Globex renewal" in str(sent.activity.get("attachments")) for sent in connector.activities()
+            )
+
+        await eventually(nudged)
+    [nudge] = [
+        sent for sent in connector.activities() if "Globex renewal" in str(sent.activity.get("attachments"))
+    ]
+    card = json.dumps(nudge.activity)
+    assert "Dana S." in card
+    assert "dana@acme.example" not in card
+    assert "<at>" not in card
