@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any, ClassVar
 
 from sqlalchemy import String
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,10 @@ DEFAULT_JUNCTURES = [
     "ticket.priority_raised",
 ]
 
+STEERING_ANYONE = "anyone"
+STEERING_ADMINS = "admins_and_creator"
+STEERING_CHOICES = (STEERING_ANYONE, STEERING_ADMINS)
+
 
 class Workspace(Base):
     __tablename__ = "workspaces"
@@ -33,6 +38,11 @@ class Workspace(Base):
     hourly_cap: Mapped[int] = mapped_column(default=6)
     junctures: Mapped[list[str]] = mapped_column(default=lambda: list(DEFAULT_JUNCTURES))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who may start, stop and reschedule elephant polls and round-tables: STEERING_ANYONE or STEERING_ADMINS.
+    # Filled by the database (read back on insert), so rows written by older code or older revisions get it too.
+    poll_steering: Mapped[str] = mapped_column(String(32), server_default=STEERING_ANYONE)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
 
 async def get_or_create_workspace(
@@ -48,6 +58,7 @@ async def get_or_create_workspace(
             quiet_end=time(8, 0),
             hourly_cap=6,
             junctures=list(DEFAULT_JUNCTURES),
+            poll_steering=STEERING_ANYONE,
         )
         try:
             async with session.begin_nested():
