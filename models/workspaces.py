@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any, ClassVar
 
 from sqlalchemy import String
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +41,7 @@ class Workspace(Base):
     # Filled by the database (read back on insert), so rows written by older code or older revisions get it too.
     poll_steering: Mapped[str] = mapped_column(String(32), server_default=STEERING_ANYONE)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (read once by the mapper, never changed)
 
 
 async def get_or_create_workspace(
