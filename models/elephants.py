@@ -84,10 +84,12 @@ class ElephantPoll(Base):
     version: Mapped[int] = mapped_column(default=0)
     # How many different people named an elephant or voted; set when the poll closes.
     participants: Mapped[int | None]
+    # How many people voted; set when the poll closes (NULL for polls closed before it was kept).
+    voters: Mapped[int | None]
     poll_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     voting_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
-    # Who ran `/whoelse elephant now` (NULL for a poll its weekly schedule opened). Known to the channel anyway, and
-    # tied to no answer: what this person named or voted for is as unknown as anyone else's.
+    # Who ran `/whoelse elephant now` (NULL for a poll its weekly schedule opened), while the poll is open: they may
+    # close it early. Tied to no answer, and set to NULL when the poll closes like everything else naming a person.
     started_by: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
     mode: Mapped[str] = mapped_column(String(16), default=TWO_PHASE, server_default=TWO_PHASE)
     # Overlapping polls only, live while open like the other arrays: HMAC(secret, "workspace:user:submission") for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from habits.messages import (
     ChoiceInput,
     Dialog,
     Message,
+    MultiChoiceInput,
     Note,
     Paragraph,
     TextInput,
@@ -28,6 +30,8 @@ VOTE_BUTTON = "whoelse_elephant_vote"
 SUBMIT_FORM = "whoelse_elephant_submit"
 BALLOT_FORM = "whoelse_elephant_ballot"
 INFO_FORM = "whoelse_elephant_info"
+APPROVAL_FORM = "whoelse_elephant_approval"
+CLOSE_BUTTON = "whoelse_elephant_close"
 TEXT_INPUT = "elephant"
 CHOICE_INPUT = "choice"
 
@@ -83,6 +87,62 @@ def poll_message(*, poll_id: int, naming_for: timedelta, voting_for: timedelta) 
             ),
             Note(text=ANONYMITY_NOTE),
         ],
+    )
+
+
+def overlap_poll_message(*, poll_id: int, open_for: timedelta, named: int) -> Message:
+    """An overlapping poll's one message: naming and voting side by side until it closes."""
+    so_far = (
+        f"*{_elephants(named).capitalize()} named so far* — vote on the ones you haven't seen yet."
+        if named
+        else "Nobody has named one yet: be the first."
+    )
+    return Message(
+        text=f"Elephant in the room: {QUESTION}",
+        parts=[
+            Paragraph(text=f":elephant: *{QUESTION}*"),
+            Paragraph(
+                text=(
+                    "What gets in the way of sales, engineering, marketing and support working together? For the "
+                    f"next {describe_duration(open_for)}, name one anonymously and vote on those named so far: "
+                    "one vote per elephant that matters to you. The results feed the next round-table."
+                )
+            ),
+            Paragraph(text=so_far),
+            Actions(
+                block_id=f"elephant:{poll_id}",
+                controls=[
+                    Button(
+                        action_id=NAME_BUTTON,
+                        label="Name an elephant",
+                        value=str(poll_id),
+                        style="primary",
+                        opens_dialog=True,
+                    ),
+                    Button(action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), opens_dialog=True),
+                ],
+            ),
+            Note(text=ANONYMITY_NOTE),
+        ],
+    )
+
+
+def new_elephants_note(*, named: int) -> Message:
+    """The thread reply that brings people who voted early back to the elephants named since."""
+    text = (
+        f":elephant: New elephants have been named — {_elephants(named)} so far. "
+        "If you voted already, press *Vote* again: you'll only see the ones you haven't judged."
+    )
+    return Message(
+        text=f"New elephants have been named — {_elephants(named)} so far.", parts=[Paragraph(text=text)]
+    )
+
+
+def close_control(*, poll_id: int) -> Actions:
+    """ "Close now", only ever shown privately to someone who may close the poll (checked again at the click)."""
+    return Actions(
+        block_id=f"elephant-close:{poll_id}",
+        controls=[Button(action_id=CLOSE_BUTTON, label="Close now", value=str(poll_id), style="danger")],
     )
 
 
@@ -228,6 +288,50 @@ def ballot_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]]) -
             )
         ],
     )
+
+
+def approval_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]], fingerprint: str) -> Dialog:
+    """An overlapping poll's ballot: the elephants this person has not judged yet, any number of them ticked.
+
+    The context carries, besides where the form came from, a fingerprint of the elephants shown: all of them are
+    marked as judged when it is sent, so it must be exactly those.
+    """
+    shown = list(submissions)[:RADIO_LIMIT]
+    listing = "\n".join(f"{number}. {quoted(text)}" for number, (_id, text) in enumerate(shown, start=1))
+    context = {**json.loads(origin.encoded()), "ballot": fingerprint}
+    return Dialog(
+        callback_id=APPROVAL_FORM,
+        title="Vote",
+        submit_label="Send my votes",
+        context=json.dumps(context, separators=(",", ":")),
+        intro=shortened(
+            f"{listing}\n\nTick every elephant that matters to you: one vote each. Those you leave unticked "
+            "won't be shown to you again; nobody can see what you ticked.",
+            INTRO_BUDGET,
+        ),
+        inputs=[
+            MultiChoiceInput(
+                input_id=CHOICE_INPUT,
+                label="Which of these matter?",
+                choices=[
+                    Choice(value=submission_id, label=shortened(f"{number}. {quoted(text)}", 75))
+                    for number, (submission_id, text) in enumerate(shown, start=1)
+                ],
+            )
+        ],
+    )
+
+
+def ballot_of(context: object) -> str | None:
+    """The fingerprint an approval form's context carries, or None if it carries none."""
+    if not isinstance(context, str):
+        return None
+    try:
+        fields = json.loads(context)
+    except ValueError:
+        return None
+    fingerprint = fields.get("ballot") if isinstance(fields, dict) else None
+    return fingerprint if isinstance(fingerprint, str) and 0 < len(fingerprint) <= 64 else None
 
 
 def info_form(text: str) -> Dialog:

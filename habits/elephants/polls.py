@@ -1,6 +1,8 @@
 """The elephant-in-the-room poll: open it, name an elephant, vote, close and show the results.
 
-A poll has two halves: first people name elephants (one each), then everyone votes for the one that matters most
+A poll runs one of two ways. Overlapping (the default): people name elephants (one each) until the poll closes and,
+meanwhile, vote on those named so far — one vote per person per elephant, ticked on a ballot of the elephants they
+have not judged yet. Two-phase: first people name elephants, then everyone votes for the one that matters most
 (one vote each). Results are shown only if enough people took part to keep everyone anonymous. Every post goes
 through the outbox with a key derived from the poll's key, so a retried job never posts twice.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -17,13 +19,25 @@ from sqlalchemy import delete, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephants.anonymity import new_secret, participant_count, participant_token, with_token
+from habits.elephants.anonymity import (
+    ballot_fingerprint,
+    judged_token,
+    new_secret,
+    participant_count,
+    participant_token,
+    with_token,
+    with_tokens,
+)
 from habits.elephants.messages import (
     MAX_TEXT,
     POLL_CLOSED,
+    RADIO_LIMIT,
+    approval_form,
     ballot_form,
     info_form,
     naming_closed_message,
+    new_elephants_note,
+    overlap_poll_message,
     poll_closed_message,
     poll_message,
     results_message,
@@ -34,12 +48,17 @@ from habits.elephants.messages import (
 from habits.elephants.results import MIN_PARTICIPANTS, ranked_submissions
 from habits.form_origin import FormOrigin
 from habits.messages import Dialog, Message
+from habits.steering import Steerer, may_close_early
+from habits.time_words import known_zone
 from models.db import session_scope
 from models.elephants import (
     CLOSED,
     NAMING,
+    OVERLAP,
+    TWO_PHASE,
     VOTING,
     ElephantPoll,
+    ElephantSchedule,
     ElephantSubmission,
     forget_outbox_rows,
     get_poll,
@@ -47,6 +66,7 @@ from models.elephants import (
     open_poll_in_channel,
     poll_by_key,
     poll_in_channel,
+    schedule_for_channel,
 )
 from models.outbox import FAILED, OutboxMessage, enqueue
 from models.workspaces import get_or_create_workspace
@@ -62,10 +82,14 @@ NOT_HERE = "That poll is not from this channel, or no longer exists."
 T = TypeVar("T")
 
 StartOutcome = Literal["started", "already_open"]
+CloseOutcome = Literal["closed", "no_open_poll", "not_allowed"]
 SubmitOutcome = Literal[
     "recorded", "already_named", "naming_closed", "poll_closed", "empty", "too_long", "not_found"
 ]
-VoteOutcome = Literal["recorded", "already_voted", "voting_not_open", "poll_closed", "unknown_choice", "not_found"]
+VoteOutcome = Literal[
+    "recorded", "already_voted", "voting_not_open", "poll_closed", "unknown_choice", "ballot_changed", "not_found"
+]
+FormWanted = Literal["name", "vote"]
 AdvanceOutcome = Literal["voting_opened", "closed", "unchanged"]
 
 
@@ -97,6 +121,8 @@ def poll_over(poll: ElephantPoll, now: datetime) -> bool:
 
 
 def naming_open(poll: ElephantPoll, now: datetime) -> bool:
+    if poll.mode == OVERLAP:
+        return not poll_over(poll, now)
     return poll.phase == NAMING and now < poll.voting_opens_at
 
 
@@ -127,19 +153,25 @@ async def open_poll(
     now: datetime,
     open_for: timedelta = DEFAULT_OPEN_FOR,
     schedule_id: int | None = None,
+    mode: str = OVERLAP,
+    started_by: str | None = None,
 ) -> tuple[ElephantPoll, bool]:
     """Opens the poll `key` names and queues its message; returns (poll, False) if it was opened before."""
     existing = await poll_by_key(session, workspace_id=workspace_id, key=key)
     if existing is not None:
         return existing, False
     await get_or_create_workspace(session, workspace_id=workspace_id)
-    naming_for = open_for / 2
+    overlap = mode == OVERLAP
+    # Overlapping polls vote from the start; two-phase ones name for the first half.
+    naming_for = timedelta() if overlap else open_for / 2
     poll = ElephantPoll(
         workspace_id=workspace_id,
         channel_id=channel_id,
         schedule_id=schedule_id,
         key=key,
-        phase=NAMING,
+        phase=VOTING if overlap else NAMING,
+        mode=OVERLAP if overlap else TWO_PHASE,
+        started_by=started_by,
         opened_at=now,
         voting_opens_at=now + naming_for,
         closes_at=now + open_for,
@@ -147,6 +179,8 @@ async def open_poll(
         named_tokens=[],
         voted_tokens=[],
         reminded_tokens=[],
+        seen_tokens=[] if overlap else None,
+        announced_named=0,
         version=0,
     )
     try:
@@ -164,7 +198,11 @@ async def open_poll(
         idempotency_key=f"{key}:open",
         channel_id=channel_id,
         not_before=now,
-        message=poll_message(poll_id=poll.id, naming_for=naming_for, voting_for=open_for - naming_for),
+        message=(
+            overlap_poll_message(poll_id=poll.id, open_for=open_for, named=0)
+            if overlap
+            else poll_message(poll_id=poll.id, naming_for=naming_for, voting_for=open_for - naming_for)
+        ),
     )
     poll.poll_outbox_id = row.id
     await session.flush()
@@ -181,12 +219,17 @@ async def start_poll_now(
     workspace_id: str,
     channel_id: str,
     now: datetime,
+    started_by: str,
     open_for: timedelta = DEFAULT_OPEN_FOR,
+    mode: str | None = None,
 ) -> tuple[StartOutcome, ElephantPoll]:
-    """`/whoelse elephant now`: one open poll per channel at a time."""
+    """`/whoelse elephant now`: one open poll per channel at a time, run the way the channel's schedule runs."""
     current = await open_poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id)
     if current is not None:
         return "already_open", current
+    if mode is None:
+        schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+        mode = schedule.mode if schedule is not None else OVERLAP
     poll, _created = await open_poll(
         session,
         workspace_id=workspace_id,
@@ -194,6 +237,8 @@ async def start_poll_now(
         key=f"elephant:now:{channel_id}:{now.isoformat()}",
         now=now,
         open_for=open_for,
+        mode=mode,
+        started_by=started_by,
     )
     return "started", poll
 
@@ -284,6 +329,189 @@ async def vote(
         .execution_options(synchronize_session=False)
     )
     return "recorded"
+
+
+def judged_by(poll: ElephantPoll, user_id: str, submission_id: str) -> str:
+    if poll.secret is None:
+        raise ValueError("a closed poll has no secret left to tell people apart")
+    return judged_token(poll.secret, workspace_id=poll.workspace_id, user_id=user_id, submission_id=submission_id)
+
+
+async def unjudged(
+    session: AsyncSession, poll: ElephantPoll, user_id: str, *, limit: int = RADIO_LIMIT
+) -> list[tuple[str, str]]:
+    """(id, text) of up to `limit` elephants this person has not had on a ballot yet, in key order."""
+    judged = set(poll.seen_tokens or ())
+    choices = await ballot(session, workspace_id=poll.workspace_id, poll_id=poll.id)
+    return [choice for choice in choices if judged_by(poll, user_id, choice[0]) not in judged][:limit]
+
+
+async def approve(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    poll_id: int,
+    user_id: str,
+    chosen: list[str],
+    fingerprint: str,
+    now: datetime,
+) -> VoteOutcome:
+    """An overlapping poll's ballot: one vote for each ticked elephant, and every elephant shown marked as judged.
+
+    `fingerprint` names the elephants the ballot showed; if that set changed since (someone else's ballot cannot
+    change it, but this person's own second ballot can), nothing is counted and the ballot has to be opened again.
+    """
+    poll = await poll_in_channel(
+        session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
+    )
+    if poll is None:
+        return "not_found"
+    if poll_over(poll, now):
+        return "poll_closed"
+    if poll.mode != OVERLAP:
+        return "voting_not_open"
+    shown = await unjudged(session, poll, user_id)
+    if not shown:
+        return "already_voted"
+    shown_ids = [submission_id for submission_id, _text in shown]
+    if ballot_fingerprint(shown_ids) != fingerprint:
+        return "ballot_changed"
+    if not set(chosen) <= set(shown_ids):
+        return "unknown_choice"
+    await compare_and_set(
+        session,
+        poll,
+        voted_tokens=with_token(poll.voted_tokens, token_of(poll, user_id)),
+        seen_tokens=with_tokens(poll.seen_tokens, (judged_by(poll, user_id, shown_id) for shown_id in shown_ids)),
+    )
+    if chosen:
+        await session.execute(
+            update(ElephantSubmission)
+            .where(
+                ElephantSubmission.workspace_id == workspace_id,
+                ElephantSubmission.poll_id == poll.id,
+                ElephantSubmission.id.in_(sorted(set(chosen))),
+            )
+            .values(votes=ElephantSubmission.votes + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return "recorded"
+
+
+async def approve_elephants(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    workspace_id: str,
+    channel_id: str,
+    poll_id: int,
+    user_id: str,
+    chosen: list[str],
+    fingerprint: str,
+    now: datetime,
+) -> VoteOutcome:
+    """`approve` in its own transaction, retried if someone else answered the poll at the same moment."""
+    return await with_retries(
+        sessions,
+        partial(
+            approve,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            poll_id=poll_id,
+            user_id=user_id,
+            chosen=chosen,
+            fingerprint=fingerprint,
+            now=now,
+        ),
+    )
+
+
+async def starter_of(session: AsyncSession, poll: ElephantPoll) -> str | None:
+    """Who started the poll: who ran `elephant now`, or for a weekly poll who set the schedule."""
+    if poll.started_by is not None or poll.schedule_id is None:
+        return poll.started_by
+    return await session.scalar(
+        select(ElephantSchedule.created_by).where(
+            ElephantSchedule.workspace_id == poll.workspace_id, ElephantSchedule.id == poll.schedule_id
+        )
+    )
+
+
+async def close_early(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    steerer: Steerer,
+    now: datetime,
+    poll_id: int | None = None,
+) -> CloseOutcome:
+    """Closes the channel's open poll (or the one `poll_id` names, if it runs here) now, results and all.
+
+    Only its starter and workspace admins may; the minimum turnout for showing results holds as at any close.
+    """
+    if poll_id is None:
+        current = await open_poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+        poll_id = current.id if current is not None else None
+    poll = (
+        None
+        if poll_id is None
+        else await poll_in_channel(
+            session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
+        )
+    )
+    if poll is None or poll.phase == CLOSED:
+        return "no_open_poll"
+    if not may_close_early(steerer, started_by=await starter_of(session, poll)):
+        return "not_allowed"
+    await _close(session, poll, now)
+    return "closed"
+
+
+async def announce_new_elephants(
+    session: AsyncSession, *, workspace_id: str, poll_id: int, timezone: str, now: datetime
+) -> bool:
+    """Tells an overlapping poll's channel that elephants were named since it last said so, at most once a day.
+
+    "A day" is the channel's local calendar day (`timezone`), so the word comes at most once per date there, even
+    on a 23- or 25-hour day. The poll message shows the new count and a short thread reply brings people back.
+    Run by the sweep, never when someone names one: the post must not line up with an answer.
+    """
+    poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
+    if poll is None or poll.mode != OVERLAP or poll_over(poll, now):
+        return False
+    today = local_day(now, timezone)
+    named = len(poll.named_tokens or ())
+    if named <= poll.announced_named or poll.announced_on == today:
+        return False
+    await compare_and_set(session, poll, announced_named=named, announced_on=today)
+    await _replace(
+        session,
+        poll,
+        poll.poll_outbox_id,
+        f"{poll.key}:named:{named}",
+        overlap_poll_message(poll_id=poll.id, open_for=poll.closes_at - poll.opened_at, named=named),
+        now,
+    )
+    if poll.poll_outbox_id is not None:
+        await enqueue(
+            session,
+            workspace_id=workspace_id,
+            idempotency_key=f"{poll.key}:new-elephants:{today.isoformat()}",
+            channel_id=poll.channel_id,
+            thread_parent_id=poll.poll_outbox_id,
+            not_before=now,
+            message=new_elephants_note(named=named),
+        )
+    logger.info(
+        "elephant poll announced new elephants",
+        extra={"workspace": workspace_id, "channel": poll.channel_id, "poll": poll.id},
+    )
+    return True
+
+
+def local_day(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(known_zone(timezone) or UTC).date()
 
 
 async def name_elephant(
@@ -379,10 +607,14 @@ async def _close(session: AsyncSession, poll: ElephantPoll, now: datetime) -> No
         phase=CLOSED,
         closed_at=now,
         participants=participants,
+        voters=len(poll.voted_tokens or ()),
+        # Who started it only matters while it can be closed early.
+        started_by=None,
         secret=None,
         named_tokens=null(),
         voted_tokens=null(),
         reminded_tokens=null(),
+        seen_tokens=null(),
     )
     # Reminder DMs name the people who had not answered yet; once the poll is over they serve no one.
     await forget_outbox_rows(session, workspace_id=poll.workspace_id, key_prefix=f"{poll.key}:remind:")
@@ -477,10 +709,18 @@ async def compare_and_set(session: AsyncSession, poll: ElephantPoll, **values: A
 
 
 async def form_for(
-    session: AsyncSession, *, workspace_id: str, channel_id: str, poll_id: int, user_id: str, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    poll_id: int,
+    user_id: str,
+    now: datetime,
+    wanted: FormWanted | None = None,
 ) -> Dialog | None:
     """What clicking the poll's buttons opens: the naming form, the ballot, or a word on why neither.
 
+    `wanted` is the button clicked; two-phase polls answer by their phase, whichever it was.
     None when the poll is not one of this channel's: the click is refused (`NOT_HERE`), and no form opens.
     """
     poll = await poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id)
@@ -489,6 +729,8 @@ async def form_for(
     origin = FormOrigin(channel_id=channel_id, user_id=user_id, subject_id=poll.id)
     if poll_over(poll, now):
         return info_form(POLL_CLOSED)
+    if poll.mode == OVERLAP:
+        return await _overlap_form(session, poll, origin, wanted or "name")
     if naming_open(poll, now):
         if has_named(poll, user_id):
             return info_form(
@@ -501,3 +743,28 @@ async def form_for(
     if not choices:
         return info_form("Nobody named an elephant this time, so there is nothing to vote on.")
     return ballot_form(origin=origin, submissions=choices)
+
+
+async def _overlap_form(
+    session: AsyncSession, poll: ElephantPoll, origin: FormOrigin, wanted: FormWanted
+) -> Dialog:
+    if wanted == "name":
+        if has_named(poll, origin.user_id):
+            return info_form(
+                "You've already named an elephant in this poll — thank you. You can still vote on the ones "
+                "named so far."
+            )
+        return submission_form(origin=origin)
+    shown = await unjudged(session, poll, origin.user_id)
+    if not shown:
+        if await ballot(session, workspace_id=poll.workspace_id, poll_id=poll.id):
+            return info_form(
+                "You've voted on every elephant named so far — thank you. If new ones are named, the poll "
+                "says so and you can vote on them too."
+            )
+        return info_form("Nobody has named an elephant yet. Name one, or come back when the poll says so.")
+    return approval_form(
+        origin=origin,
+        submissions=shown,
+        fingerprint=ballot_fingerprint(submission_id for submission_id, _text in shown),
+    )

@@ -4,7 +4,8 @@ A poll records who started it (NULL for polls a weekly schedule opened; the sche
 person and workspace admins can close it early. Polls and schedules get a mode: "overlap" (naming and voting at the
 same time, the new default for schedules) or "two_phase" (naming, then voting; every poll opened before this
 revision ran that way). Overlapping polls keep which elephants each person has already judged as HMAC tokens, like
-the other token arrays, and remember what they last announced. Workspaces get `poll_steering`: who may start, stop
+the other token arrays, and remember what they last announced. Closing a poll now also keeps how many people voted
+(a count, like `participants`), for the channel's poll history. Workspaces get `poll_steering`: who may start, stop
 and reschedule polls and round-tables ("anyone", or "admins_and_creator").
 
 Revision ID: 0012_poll_steering
@@ -37,10 +38,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("seen_tokens", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("announced_named", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("announced_on", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("voters", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("elephant_polls") as batch:
+        batch.drop_column("voters")
         batch.drop_column("announced_on")
         batch.drop_column("announced_named")
         batch.drop_column("seen_tokens")

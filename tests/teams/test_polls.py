@@ -48,7 +48,7 @@ ELEPHANTS = {
 
 async def run_a_poll(teams: Teams, clock: Clock) -> None:
     """A poll started, named by three people, voted on by three, and closed."""
-    assert "Started" in await teams.type("elephant now")
+    assert "Started" in await teams.type("elephant now two-phase")
     [poll] = teams.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
     for person, elephant in ELEPHANTS.items():
@@ -98,7 +98,7 @@ async def test_after_a_teams_poll_nothing_stored_ties_a_person_to_what_they_name
 
 
 async def test_with_two_people_on_teams_the_results_stay_hidden(tenant: Teams, clock: Clock) -> None:
-    await tenant.type("elephant now")
+    await tenant.type("elephant now two-phase")
     [poll] = tenant.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
     for person in ["Jane Doe", "Omar Haddad"]:
@@ -136,7 +136,7 @@ async def test_a_weekly_poll_set_on_teams_opens_in_the_channel_at_its_time_in_th
 
 
 async def test_a_poll_button_from_another_channel_or_tenant_opens_nothing(tenant: Teams) -> None:
-    await tenant.type("elephant now")
+    await tenant.type("elephant now two-phase")
     [poll] = tenant.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
 
@@ -150,7 +150,7 @@ async def test_a_poll_button_from_another_channel_or_tenant_opens_nothing(tenant
 
 
 async def test_a_form_is_answered_only_by_who_opened_it_in_the_channel_it_was_opened_in(tenant: Teams) -> None:
-    await tenant.type("elephant now")
+    await tenant.type("elephant now two-phase")
     [poll] = tenant.posted(QUESTION)
     form = await tenant.form(NAME_BUTTON, button_value(poll, NAME_BUTTON), "Jane Doe")
     assert form["actions"][0]["data"]["dialog"] == SUBMIT_FORM
