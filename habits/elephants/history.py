@@ -95,10 +95,12 @@ def history_message(history: list[PastPoll], *, now: datetime, timezone: str) ->
 
 
 def _poll_lines(poll: PastPoll, *, now: datetime, timezone: str) -> str:
-    took_part = "" if poll.took_part is None else f", {poll.took_part} took part"
-    heading = (
-        f"*Closed {describe_moment(poll.closed_at, now=now, timezone=timezone)}* — {poll.named} named{took_part}"
-    )
+    turnout = [f"{_elephants(poll.named)} named"]
+    if poll.voted is not None:
+        turnout.append(f"{poll.voted} {'person' if poll.voted == 1 else 'people'} voted")
+    if poll.took_part is not None:
+        turnout.append(f"{poll.took_part} took part")
+    heading = f"*Closed {describe_moment(poll.closed_at, now=now, timezone=timezone)}* — {', '.join(turnout)}"
     if not poll.results_shown:
         return f"{heading}\n_Too few took part for the elephants to be shown._"
     lines = [heading]

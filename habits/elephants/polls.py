@@ -468,21 +468,21 @@ async def close_early(
     return "closed"
 
 
-async def announce_new_elephants(
-    session: AsyncSession, *, workspace_id: str, poll_id: int, timezone: str, now: datetime
-) -> bool:
+async def announce_new_elephants(session: AsyncSession, *, workspace_id: str, poll_id: int, now: datetime) -> bool:
     """Tells an overlapping poll's channel that elephants were named since it last said so, at most once a day.
 
-    "A day" is the channel's local calendar day (`timezone`), so the word comes at most once per date there, even
-    on a 23- or 25-hour day. The poll message shows the new count and a short thread reply brings people back.
+    "A day" is the channel's local calendar day (its weekly poll's time zone, else the workspace's), so the word
+    comes at most once per date there, even on a 23- or 25-hour day. The poll message shows the new count and a short thread reply brings people back.
     Run by the sweep, never when someone names one: the post must not line up with an answer.
     """
     poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
     if poll is None or poll.mode != OVERLAP or poll_over(poll, now):
         return False
-    today = local_day(now, timezone)
     named = len(poll.named_tokens or ())
-    if named <= poll.announced_named or poll.announced_on == today:
+    if named <= poll.announced_named:
+        return False
+    today = local_day(now, await poll_timezone(session, poll))
+    if poll.announced_on == today:
         return False
     await compare_and_set(session, poll, announced_named=named, announced_on=today)
     await _replace(
@@ -508,6 +508,13 @@ async def announce_new_elephants(
         extra={"workspace": workspace_id, "channel": poll.channel_id, "poll": poll.id},
     )
     return True
+
+
+async def poll_timezone(session: AsyncSession, poll: ElephantPoll) -> str:
+    schedule = await schedule_for_channel(session, workspace_id=poll.workspace_id, channel_id=poll.channel_id)
+    if schedule is not None:
+        return schedule.timezone
+    return (await get_or_create_workspace(session, workspace_id=poll.workspace_id)).timezone
 
 
 def local_day(moment: datetime, timezone: str) -> date:
