@@ -1,0 +1,228 @@
+"""Steering elephant polls through the real app and signed Slack requests: closing early, overlapping naming and
+voting, the channel's history, and who may start and stop polls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from bot.app import create_app
+from bot.settings import Settings
+from habits.elephants.messages import APPROVAL_FORM, CHOICE_INPUT, CLOSE_BUTTON, NAME_BUTTON, VOTE_BUTTON
+from habits.elephants.polls import local_day
+from models.db import session_scope
+from models.workspaces import STEERING_ADMINS, Workspace, get_or_create_workspace
+from scheduler.elephant_jobs import sweep_polls
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.fakes.slack_api import FakeSlack
+from tests.handlers.test_elephant_command import (
+    CHANNEL,
+    Clock,
+    button_value,
+    click,
+    elephant,
+    posted_with_key,
+    press,
+    submit,
+)
+from tests.support.signing import slack_form
+
+PEOPLE = ["UANNA", "UBORIS", "UCHLOE"]
+ADMIN = "UADMIN"
+NOT_ALLOWED_TO_CLOSE = "only the person who started this poll and workspace admins can close it early"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncIterator[RunningApp]:
+    for person in PEOPLE:
+        fake_slack.add_user(person, tz="Europe/Berlin")
+    fake_slack.add_user(ADMIN, tz="Europe/Berlin", is_admin=True)
+    fake_slack.add_channel(CHANNEL, members=[*PEOPLE, ADMIN])
+    application = create_app(settings, clock=clock, job_sources=[])
+    async with serving(application) as running:
+        yield running
+
+
+async def whoelse(app: RunningApp, text: str, *, user: str) -> dict[str, Any]:
+    """`/whoelse <text>` from `user` in the channel: the private answer, text and blocks."""
+    body, headers = slack_form(
+        {
+            "team_id": TEAM_ID,
+            "channel_id": CHANNEL,
+            "user_id": user,
+            "command": "/whoelse",
+            "text": text,
+            "trigger_id": f"trigger-{user}",
+            "response_url": "https://hooks.slack.test/commands/1",
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def has_close_now(answer: dict[str, Any]) -> bool:
+    return CLOSE_BUTTON in str(answer.get("blocks") or "")
+
+
+def ticks(*submission_ids: str) -> dict[str, Any]:
+    options = [{"value": submission_id} for submission_id in submission_ids]
+    return {CHOICE_INPUT: {CHOICE_INPUT: {"type": "checkboxes", "selected_options": options}}}
+
+
+def options_of(form: dict[str, Any]) -> dict[str, str]:
+    """{elephant text: id} of the checkboxes an approval form offers."""
+    return {
+        option["text"]["text"].split(". ", 1)[1]: option["value"]
+        for option in form["blocks"][-1]["element"]["options"]
+    }
+
+
+async def start(app: RunningApp, fake_slack: FakeSlack, *, user: str = "UANNA", how: str = "") -> str:
+    answer = await whoelse(app, f"elephant now {how}".strip(), user=user)
+    assert "Started" in answer["text"], answer
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    return button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
+
+
+async def name_and_vote(app: RunningApp, fake_slack: FakeSlack, poll_id: str, named: dict[str, str]) -> None:
+    for person, text in named.items():
+        form = await click(app, fake_slack, NAME_BUTTON, poll_id, person)
+        assert (await submit(app, form, person, elephant(text)))["response_action"] == "update"
+    for person in named:
+        ballot = await click(app, fake_slack, VOTE_BUTTON, poll_id, person)
+        assert ballot["callback_id"] == APPROVAL_FORM
+        first = sorted(options_of(ballot))[0]
+        answer = await submit(app, ballot, person, ticks(options_of(ballot)[first]))
+        assert answer["response_action"] == "update", answer
+
+
+async def test_the_starter_closes_a_poll_early_and_the_results_are_posted_at_once(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    started = await whoelse(app, "elephant now", user="UANNA")
+    assert has_close_now(started), "the starter gets Close now in their private confirmation"
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    [poll_post] = posted_with_key(fake_slack, ":open")
+    assert CLOSE_BUTTON not in str(poll_post["blocks"]), "the channel's message never carries Close now"
+    poll_id = button_value(poll_post, VOTE_BUTTON)
+    await name_and_vote(
+        app,
+        fake_slack,
+        poll_id,
+        {
+            "UANNA": "Alpha: launches nobody hears of",
+            "UBORIS": "Beta: deals sold twice",
+            "UCHLOE": "Gamma: no docs",
+        },
+    )
+
+    assert has_close_now(await whoelse(app, "elephant", user="UANNA"))
+    assert not has_close_now(await whoelse(app, "elephant", user="UBORIS"))
+    assert NOT_ALLOWED_TO_CLOSE in (await whoelse(app, "elephant close", user="UBORIS"))["text"]
+    await press(app, CLOSE_BUTTON, poll_id, "UBORIS")
+    await eventually(lambda: len(fake_slack.ephemerals) == 1)
+    assert NOT_ALLOWED_TO_CLOSE in fake_slack.ephemerals[0]["text"]
+    assert fake_slack.ephemerals[0]["user"] == "UBORIS"
+    assert posted_with_key(fake_slack, ":results") == []
+
+    await press(app, CLOSE_BUTTON, poll_id, "UANNA")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":results")) == 1)
+    [results] = posted_with_key(fake_slack, ":results")
+    assert "1. Alpha: launches nobody hears of — *3 votes*" in str(results["blocks"])
+    await eventually(lambda: len(fake_slack.ephemerals) == 2)
+    assert "Closed the elephant poll" in fake_slack.ephemerals[1]["text"]
+    assert "no elephant poll open" in (await whoelse(app, "elephant close", user="UANNA"))["text"]
+
+
+async def test_an_admin_closes_anyones_poll_and_too_few_people_still_keeps_the_results_hidden(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    poll_id = await start(app, fake_slack, user="UBORIS")
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    await submit(app, form, "UANNA", elephant("Only one of us spoke"))
+    assert has_close_now(await whoelse(app, "elephant", user=ADMIN))
+
+    answer = await whoelse(app, "elephant close", user=ADMIN)
+
+    assert "Closed" in answer["text"]
+    await eventually(lambda: len(posted_with_key(fake_slack, ":results")) == 1)
+    [results] = posted_with_key(fake_slack, ":results")
+    assert "Fewer than 3 people took part" in results["text"]
+    assert "Only one of us spoke" not in str(results)
+
+
+async def test_people_who_voted_early_are_told_of_new_elephants_and_vote_on_those_only(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    poll_id = await start(app, fake_slack)
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    await submit(app, form, "UANNA", elephant("Handoffs get lost"))
+    ballot = await click(app, fake_slack, VOTE_BUTTON, poll_id, "UBORIS")
+    await submit(app, ballot, "UBORIS", ticks(*options_of(ballot).values()))
+    await sweep_polls(app.context)
+    await eventually(lambda: len(posted_with_key(fake_slack, ":new-elephants:" + _today(clock))) == 1)
+    [note] = posted_with_key(fake_slack, ":new-elephants:" + _today(clock))
+    assert note.get("thread_ts") == posted_with_key(fake_slack, ":open")[0]["ts"], "a reply under the poll"
+
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UCHLOE")
+    await submit(app, form, "UCHLOE", elephant("Escalations skip the queue"))
+    again = await click(app, fake_slack, VOTE_BUTTON, poll_id, "UBORIS")
+    assert list(options_of(again)) == ["Escalations skip the queue"], "only what Boris has not judged yet"
+    assert (await submit(app, again, "UBORIS", ticks()))["response_action"] == "update"
+    done = await click(app, fake_slack, VOTE_BUTTON, poll_id, "UBORIS")
+    assert "every elephant named so far" in str(done)
+
+    await sweep_polls(app.context)
+    await app.context.delivery.drain()
+    assert len([m for m in fake_slack.messages(CHANNEL) if "New elephants" in m["text"]]) == 1, "once a day"
+
+
+def _today(clock: Clock) -> str:
+    """The local day of the workspace, which keeps UTC here."""
+    return local_day(clock.now, "UTC").isoformat()
+
+
+async def test_history_shows_the_channels_last_polls_with_top_elephants_and_turnout(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    assert "No elephant poll has closed" in (await whoelse(app, "elephant history", user="UBORIS"))["text"]
+    poll_id = await start(app, fake_slack)
+    await name_and_vote(
+        app, fake_slack, poll_id, {"UANNA": "Alpha <@UBORIS>", "UBORIS": "Beta", "UCHLOE": "Gamma"}
+    )
+    await whoelse(app, "elephant close", user="UANNA")
+
+    history = await whoelse(app, "elephant history", user="UBORIS")
+
+    shown = str(history["blocks"])
+    assert "3 elephants named, 3 people voted, 3 took part" in shown
+    assert "1. Alpha ‹@UBORIS› — 3 votes" in shown, "the text is shown, unable to ping anyone"
+    assert "<@UBORIS>" not in shown
+
+
+async def test_under_admins_and_the_creator_only_they_start_change_and_stop_polls(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    async with session_scope(app.context.sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TEAM_ID)
+        await session.execute(update(Workspace).values(poll_steering=STEERING_ADMINS))
+
+    for refused in ("elephant now", "elephant weekly monday 09:00", "elephant mode two-phase", "elephant off"):
+        assert "only workspace admins and whoever set it up" in (await whoelse(app, refused, user="UANNA"))["text"]
+    assert "only workspace admins" in (await whoelse(app, "roundtable cancel", user="UANNA"))["text"]
+
+    assert "Done" in (await whoelse(app, "elephant weekly monday 09:00 two-phase", user=ADMIN))["text"]
+    assert "two-phase" in (await whoelse(app, "elephant", user="UANNA"))["text"]
+    assert "only workspace admins" in (await whoelse(app, "elephant off", user="UANNA"))["text"]
+    assert "Stopped" in (await whoelse(app, "elephant off", user=ADMIN))["text"]
+    assert posted_with_key(fake_slack, ":open") == []
