@@ -228,8 +228,11 @@ def too_few_message(*, minimum: int) -> Message:
     return Message(text=text, parts=[Paragraph(text=f":elephant: {text}")])
 
 
-def reminder_message(*, channel_id: str, voting: bool) -> Message:
-    ask = "vote for the elephant that matters most" if voting else "name the elephant in the room"
+def reminder_message(*, channel_id: str, voting: bool, overlap: bool = False) -> Message:
+    if overlap:
+        ask = "name the elephant in the room or vote on those named so far"
+    else:
+        ask = "vote for the elephant that matters most" if voting else "name the elephant in the room"
     return Message(
         text=f"There's an anonymous elephant-in-the-room poll open in {channel_mention(channel_id)}.",
         parts=[

@@ -227,13 +227,22 @@ async def _stop(request: CommandRequest, context: AppContext, now: object) -> Me
     return Message(text="Stopped the weekly elephant poll here. A poll that is open now still runs to the end.")
 
 
-async def _close(request: CommandRequest, context: AppContext, poll_id: int | None = None) -> Message:
-    steerer = await steerer_of(context, workspace_id=request.workspace_id, user_id=request.user_id)
+async def _close(request: CommandRequest, context: AppContext) -> Message:
+    return await close_poll_for(
+        context, workspace_id=request.workspace_id, channel_id=request.channel_id, user_id=request.user_id
+    )
+
+
+async def close_poll_for(
+    context: AppContext, *, workspace_id: str, channel_id: str, user_id: str, poll_id: int | None = None
+) -> Message:
+    """Closes the channel's open poll (or the one a "Close now" click names) for its starter or an admin."""
+    steerer = await steerer_of(context, workspace_id=workspace_id, user_id=user_id)
     async with session_scope(context.sessions) as session:
         outcome = await close_early(
             session,
-            workspace_id=request.workspace_id,
-            channel_id=request.channel_id,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
             steerer=steerer,
             now=context.clock(),
             poll_id=poll_id,
@@ -241,7 +250,7 @@ async def _close(request: CommandRequest, context: AppContext, poll_id: int | No
     if outcome == "not_allowed":
         logger.warning(
             "refused to close an elephant poll early for someone who did not start it and is no admin",
-            extra={"workspace": request.workspace_id, "channel": request.channel_id},
+            extra={"workspace": workspace_id, "channel": channel_id},
         )
         return not_allowed_to_close()
     if outcome == "closed":
@@ -459,18 +468,13 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
         if not channel_id:
             return
-        if poll_id is None:
-            answer = Message(text=NOT_HERE)
-        else:
-            request = CommandRequest(
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                subcommand="elephant",
-                arguments="close",
-                trigger_id="",
+        answer = (
+            Message(text=NOT_HERE)
+            if poll_id is None
+            else await close_poll_for(
+                context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id, poll_id=poll_id
             )
-            answer = await _close(request, context, poll_id=poll_id)
+        )
         async with session_scope(context.sessions) as session:
             await tell_privately(
                 session,

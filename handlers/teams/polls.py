@@ -14,6 +14,7 @@ from habits.elephants.messages import (
     APPROVAL_FORM,
     BALLOT_FORM,
     CHOICE_INPUT,
+    CLOSE_BUTTON,
     INFO_FORM,
     NAME_BUTTON,
     SUBMIT_FORM,
@@ -24,8 +25,8 @@ from habits.elephants.messages import (
 from habits.elephants.polls import NOT_HERE, FormWanted, approve_elephants, cast_vote, form_for, name_elephant
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
-from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS
-from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message
+from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS, close_poll_for
+from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from models.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,21 @@ async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
     return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])
 
 
+async def on_close(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    """ "Close now" from the private answer its starter got: checked again here, as on Slack."""
+    poll_id = parse_id(invoke.data.get("value"))
+    if poll_id is None:
+        return message(NOT_HERE)
+    answer = await close_poll_for(
+        context,
+        workspace_id=invoke.workspace_id,
+        channel_id=invoke.channel_id,
+        user_id=invoke.user_id,
+        poll_id=poll_id,
+    )
+    return message(answer.text)
+
+
 def handlers() -> dict[str, InvokeHandler]:
     return {
         NAME_BUTTON: open_naming_form,
@@ -145,4 +161,5 @@ def handlers() -> dict[str, InvokeHandler]:
         SUBMIT_FORM: on_naming,
         BALLOT_FORM: on_ballot,
         APPROVAL_FORM: on_approval,
+        CLOSE_BUTTON: on_close,
     }
