@@ -13,8 +13,9 @@ from bot.app import create_app
 from bot.settings import Settings
 from habits.elephants.messages import APPROVAL_FORM, CHOICE_INPUT, CLOSE_BUTTON, NAME_BUTTON, VOTE_BUTTON
 from habits.elephants.polls import local_day
+from habits.workspace_settings import POLL_STEERING
 from models.db import session_scope
-from models.workspaces import STEERING_ADMINS, Workspace, get_or_create_workspace
+from models.workspaces import STEERING_ADMINS, STEERING_ANYONE, Workspace, get_or_create_workspace
 from scheduler.elephant_jobs import sweep_polls
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
@@ -28,7 +29,8 @@ from tests.handlers.test_elephant_command import (
     press,
     submit,
 )
-from tests.support.signing import slack_form
+from tests.handlers.test_settings_command import filled_in
+from tests.support.signing import slack_form, slack_interaction
 
 PEOPLE = ["UANNA", "UBORIS", "UCHLOE"]
 ADMIN = "UADMIN"
@@ -66,7 +68,8 @@ async def whoelse(app: RunningApp, text: str, *, user: str) -> dict[str, Any]:
     )
     response = await app.post("/slack/events", body, headers)
     assert response.status_code == 200
-    answer: dict[str, Any] = response.json()
+    # A command that opens a form answers with a bare acknowledgement.
+    answer: dict[str, Any] = response.json() if response.content else {}
     return answer
 
 
@@ -226,3 +229,36 @@ async def test_under_admins_and_the_creator_only_they_start_change_and_stop_poll
     assert "only workspace admins" in (await whoelse(app, "elephant off", user="UANNA"))["text"]
     assert "Stopped" in (await whoelse(app, "elephant off", user=ADMIN))["text"]
     assert posted_with_key(fake_slack, ":open") == []
+
+
+async def test_an_admin_chooses_who_may_steer_in_the_settings_form_and_it_applies_at_once(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    await whoelse(app, "settings", user=ADMIN)
+    await eventually(lambda: len(fake_slack.views_opened) == 1)
+    view = {**fake_slack.views_opened[0]["view"], "id": fake_slack.views_opened[0]["view_id"]}
+    [steering] = [block for block in view["blocks"] if block.get("block_id") == POLL_STEERING]
+    assert steering["element"]["type"] == "radio_buttons"
+    assert steering["element"]["initial_option"]["value"] == STEERING_ANYONE
+    admins_only = next(o for o in steering["element"]["options"] if o["value"] == STEERING_ADMINS)
+    state = filled_in(view)
+    state["values"][POLL_STEERING] = {POLL_STEERING: {"type": "radio_buttons", "selected_option": admins_only}}
+    body, headers = slack_interaction(
+        {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID},
+            "user": {"id": ADMIN, "team_id": TEAM_ID},
+            "api_app_id": "AWHOELSE",
+            "view": {**view, "team_id": TEAM_ID, "state": state},
+        }
+    )
+    response = await app.post("/slack/events", body, headers)
+    assert response.status_code == 200 and not response.content, response.content
+
+    async with session_scope(app.context.sessions) as session:
+        assert (await session.get_one(Workspace, TEAM_ID)).poll_steering == STEERING_ADMINS
+    assert "only workspace admins" in (await whoelse(app, "elephant now", user="UANNA"))["text"]
+    assert "Started" in (await whoelse(app, "elephant now", user=ADMIN))["text"]
+    await eventually(lambda: bool(fake_slack.messages(fake_slack.dm_channel_id(ADMIN))))
+    [receipt] = fake_slack.messages(fake_slack.dm_channel_id(ADMIN))
+    assert "Workspace admins and whoever set it up" in receipt["text"]
