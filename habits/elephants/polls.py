@@ -307,7 +307,8 @@ async def vote(
         return "not_found"
     if poll_over(poll, now):
         return "poll_closed"
-    if not voting_open(poll, now):
+    # An overlapping poll is voted on with its own ballot only: one pick here and ticks there would be two votes.
+    if not voting_open(poll, now) or poll.mode == OVERLAP:
         return "voting_not_open"
     token = token_of(poll, user_id)
     if token in (poll.voted_tokens or []):

@@ -110,7 +110,6 @@ VOTE_ERRORS = {
 async def elephant_command(request: CommandRequest, context: AppContext) -> Message:
     action, _, rest = request.arguments.partition(" ")
     action = action.lower()
-    now = context.clock()
     try:
         if action == "":
             return await _overview(request, context)
@@ -131,7 +130,7 @@ async def elephant_command(request: CommandRequest, context: AppContext) -> Mess
         if action in ("off", "stop"):
             if rest.strip():
                 return Message(text=f"{unknown_words(rest, after=f'elephant {action}')}\n{USAGE}")
-            return await _stop(request, context, now)
+            return await _stop(request, context)
     except ScheduleError as problem:
         return Message(text=str(problem))
     return Message(text=f"{unknown_words(action, after='elephant')}\n{USAGE}")
@@ -216,7 +215,7 @@ async def _set_mode(request: CommandRequest, context: AppContext, rest: str) -> 
     )
 
 
-async def _stop(request: CommandRequest, context: AppContext, now: object) -> Message:
+async def _stop(request: CommandRequest, context: AppContext) -> Message:
     if not await _may_steer(request, context):
         return not_allowed_to_steer("stop this channel's weekly elephant poll")
     async with session_scope(context.sessions) as session:

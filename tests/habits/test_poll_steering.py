@@ -14,6 +14,7 @@ from habits.elephants.polls import (
     advance,
     announce_new_elephants,
     approve_elephants,
+    cast_vote,
     close_early,
     form_for,
     name_elephant,
@@ -149,6 +150,27 @@ async def test_a_ballot_sent_after_the_elephants_it_showed_changed_counts_nothin
     )
     assert outcome == "ballot_changed"
     assert await votes(sessions, poll_id) == {"Nobody owns onboarding": 0, "Pricing changes by email": 0}
+
+
+async def test_an_overlapping_poll_takes_no_single_pick_vote_so_nobody_votes_twice_for_one_elephant(
+    sessions: Sessions,
+) -> None:
+    poll_id = await open_overlapping(sessions)
+    at = OPENED + timedelta(hours=1)
+    await name(sessions, poll_id, "UANNA", "Nobody owns onboarding", at)
+    [elephant_id] = (await ballot_for(sessions, poll_id, "UBORIS")).values()
+    single_pick = await cast_vote(
+        sessions,
+        workspace_id=WORKSPACE,
+        channel_id=CHANNEL,
+        poll_id=poll_id,
+        user_id="UBORIS",
+        submission_id=elephant_id,
+        now=at,
+    )
+    assert single_pick == "voting_not_open"
+    assert await send_ballot(sessions, poll_id, "UBORIS", ["Nobody owns onboarding"], at) == "recorded"
+    assert await votes(sessions, poll_id) == {"Nobody owns onboarding": 1}
 
 
 async def test_an_overlapping_poll_opens_the_form_the_button_asks_for(sessions: Sessions) -> None:
