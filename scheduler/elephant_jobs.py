@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError
-from habits.elephants.polls import advance, announce_new_elephants, with_retries
+from habits.elephants.overlap import announce_new_elephants
+from habits.elephants.polls import advance, with_retries
 from habits.elephants.reminders import Colleague, send_reminders
 from habits.elephants.schedule import open_scheduled_poll, opening_due, recurrence_of
 from models.base import utcnow

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -20,36 +20,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.elephants.anonymity import (
-    ballot_fingerprint,
-    judged_token,
     new_secret,
     participant_count,
     participant_token,
     with_token,
-    with_tokens,
 )
 from habits.elephants.messages import (
     MAX_TEXT,
-    POLL_CLOSED,
-    RADIO_LIMIT,
-    approval_form,
-    ballot_form,
-    info_form,
     naming_closed_message,
-    new_elephants_note,
     overlap_poll_message,
     poll_closed_message,
     poll_message,
     results_message,
-    submission_form,
     too_few_message,
     voting_message,
 )
 from habits.elephants.results import MIN_PARTICIPANTS, ranked_submissions
-from habits.form_origin import FormOrigin
-from habits.messages import Dialog, Message
-from habits.steering import Steerer, may_close_early
-from habits.time_words import known_zone
+from habits.messages import Message
 from models.db import session_scope
 from models.elephants import (
     CLOSED,
@@ -58,7 +45,6 @@ from models.elephants import (
     TWO_PHASE,
     VOTING,
     ElephantPoll,
-    ElephantSchedule,
     ElephantSubmission,
     forget_outbox_rows,
     get_poll,
@@ -82,14 +68,12 @@ NOT_HERE = "That poll is not from this channel, or no longer exists."
 T = TypeVar("T")
 
 StartOutcome = Literal["started", "already_open"]
-CloseOutcome = Literal["closed", "no_open_poll", "not_allowed"]
 SubmitOutcome = Literal[
     "recorded", "already_named", "naming_closed", "poll_closed", "empty", "too_long", "not_found"
 ]
 VoteOutcome = Literal[
     "recorded", "already_voted", "voting_not_open", "poll_closed", "unknown_choice", "ballot_changed", "not_found"
 ]
-FormWanted = Literal["name", "vote"]
 AdvanceOutcome = Literal["voting_opened", "closed", "unchanged"]
 
 
@@ -332,196 +316,6 @@ async def vote(
     return "recorded"
 
 
-def judged_by(poll: ElephantPoll, user_id: str, submission_id: str) -> str:
-    if poll.secret is None:
-        raise ValueError("a closed poll has no secret left to tell people apart")
-    return judged_token(poll.secret, workspace_id=poll.workspace_id, user_id=user_id, submission_id=submission_id)
-
-
-async def unjudged(
-    session: AsyncSession, poll: ElephantPoll, user_id: str, *, limit: int = RADIO_LIMIT
-) -> list[tuple[str, str]]:
-    """(id, text) of up to `limit` elephants this person has not had on a ballot yet, in key order."""
-    judged = set(poll.seen_tokens or ())
-    choices = await ballot(session, workspace_id=poll.workspace_id, poll_id=poll.id)
-    return [choice for choice in choices if judged_by(poll, user_id, choice[0]) not in judged][:limit]
-
-
-async def approve(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    channel_id: str,
-    poll_id: int,
-    user_id: str,
-    chosen: list[str],
-    fingerprint: str,
-    now: datetime,
-) -> VoteOutcome:
-    """An overlapping poll's ballot: one vote for each ticked elephant, and every elephant shown marked as judged.
-
-    `fingerprint` names the elephants the ballot showed; if that set changed since (someone else's ballot cannot
-    change it, but this person's own second ballot can), nothing is counted and the ballot has to be opened again.
-    """
-    poll = await poll_in_channel(
-        session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
-    )
-    if poll is None:
-        return "not_found"
-    if poll_over(poll, now):
-        return "poll_closed"
-    if poll.mode != OVERLAP:
-        return "voting_not_open"
-    shown = await unjudged(session, poll, user_id)
-    if not shown:
-        return "already_voted"
-    shown_ids = [submission_id for submission_id, _text in shown]
-    if ballot_fingerprint(shown_ids) != fingerprint:
-        return "ballot_changed"
-    if not set(chosen) <= set(shown_ids):
-        return "unknown_choice"
-    await compare_and_set(
-        session,
-        poll,
-        voted_tokens=with_token(poll.voted_tokens, token_of(poll, user_id)),
-        seen_tokens=with_tokens(poll.seen_tokens, (judged_by(poll, user_id, shown_id) for shown_id in shown_ids)),
-    )
-    if chosen:
-        await session.execute(
-            update(ElephantSubmission)
-            .where(
-                ElephantSubmission.workspace_id == workspace_id,
-                ElephantSubmission.poll_id == poll.id,
-                ElephantSubmission.id.in_(sorted(set(chosen))),
-            )
-            .values(votes=ElephantSubmission.votes + 1)
-            .execution_options(synchronize_session=False)
-        )
-    return "recorded"
-
-
-async def approve_elephants(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    workspace_id: str,
-    channel_id: str,
-    poll_id: int,
-    user_id: str,
-    chosen: list[str],
-    fingerprint: str,
-    now: datetime,
-) -> VoteOutcome:
-    """`approve` in its own transaction, retried if someone else answered the poll at the same moment."""
-    return await with_retries(
-        sessions,
-        partial(
-            approve,
-            workspace_id=workspace_id,
-            channel_id=channel_id,
-            poll_id=poll_id,
-            user_id=user_id,
-            chosen=chosen,
-            fingerprint=fingerprint,
-            now=now,
-        ),
-    )
-
-
-async def starter_of(session: AsyncSession, poll: ElephantPoll) -> str | None:
-    """Who started the poll: who ran `elephant now`, or for a weekly poll who set the schedule."""
-    if poll.started_by is not None or poll.schedule_id is None:
-        return poll.started_by
-    return await session.scalar(
-        select(ElephantSchedule.created_by).where(
-            ElephantSchedule.workspace_id == poll.workspace_id, ElephantSchedule.id == poll.schedule_id
-        )
-    )
-
-
-async def close_early(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    channel_id: str,
-    steerer: Steerer,
-    now: datetime,
-    poll_id: int | None = None,
-) -> CloseOutcome:
-    """Closes the channel's open poll (or the one `poll_id` names, if it runs here) now, results and all.
-
-    Only its starter and workspace admins may; the minimum turnout for showing results holds as at any close.
-    """
-    if poll_id is None:
-        current = await open_poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id)
-        poll_id = current.id if current is not None else None
-    poll = (
-        None
-        if poll_id is None
-        else await poll_in_channel(
-            session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
-        )
-    )
-    if poll is None or poll.phase == CLOSED:
-        return "no_open_poll"
-    if not may_close_early(steerer, started_by=await starter_of(session, poll)):
-        return "not_allowed"
-    await _close(session, poll, now)
-    return "closed"
-
-
-async def announce_new_elephants(session: AsyncSession, *, workspace_id: str, poll_id: int, now: datetime) -> bool:
-    """Tells an overlapping poll's channel that elephants were named since it last said so, at most once a day.
-
-    "A day" is the channel's local calendar day (its weekly poll's time zone, else the workspace's), so the word
-    comes at most once per date there, even on a 23- or 25-hour day. The poll message shows the new count and a short thread reply brings people back.
-    Run by the sweep, never when someone names one: the post must not line up with an answer.
-    """
-    poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id, for_update=True)
-    if poll is None or poll.mode != OVERLAP or poll_over(poll, now):
-        return False
-    named = len(poll.named_tokens or ())
-    if named <= poll.announced_named:
-        return False
-    today = local_day(now, await poll_timezone(session, poll))
-    if poll.announced_on == today:
-        return False
-    await compare_and_set(session, poll, announced_named=named, announced_on=today)
-    await _replace(
-        session,
-        poll,
-        poll.poll_outbox_id,
-        f"{poll.key}:named:{named}",
-        overlap_poll_message(poll_id=poll.id, open_for=poll.closes_at - poll.opened_at, named=named),
-        now,
-    )
-    if poll.poll_outbox_id is not None:
-        await enqueue(
-            session,
-            workspace_id=workspace_id,
-            idempotency_key=f"{poll.key}:new-elephants:{today.isoformat()}",
-            channel_id=poll.channel_id,
-            thread_parent_id=poll.poll_outbox_id,
-            not_before=now,
-            message=new_elephants_note(named=named),
-        )
-    logger.info(
-        "elephant poll announced new elephants",
-        extra={"workspace": workspace_id, "channel": poll.channel_id, "poll": poll.id},
-    )
-    return True
-
-
-async def poll_timezone(session: AsyncSession, poll: ElephantPoll) -> str:
-    schedule = await schedule_for_channel(session, workspace_id=poll.workspace_id, channel_id=poll.channel_id)
-    if schedule is not None:
-        return schedule.timezone
-    return (await get_or_create_workspace(session, workspace_id=poll.workspace_id)).timezone
-
-
-def local_day(moment: datetime, timezone: str) -> date:
-    return moment.astimezone(known_zone(timezone) or UTC).date()
-
-
 async def name_elephant(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -578,7 +372,7 @@ async def advance(session: AsyncSession, *, workspace_id: str, poll_id: int, now
     if poll is None or poll.phase == CLOSED:
         return "unchanged"
     if now >= poll.closes_at:
-        await _close(session, poll, now)
+        await close_poll(session, poll, now)
         return "closed"
     if poll.phase == NAMING and now >= poll.voting_opens_at:
         await _open_voting(session, poll, now)
@@ -596,7 +390,7 @@ async def _open_voting(session: AsyncSession, poll: ElephantPoll, now: datetime)
         not_before=now,
         message=voting_message(poll_id=poll.id, named=named, voting_for=poll.closes_at - poll.voting_opens_at),
     )
-    await _replace(
+    await replace_post(
         session, poll, poll.poll_outbox_id, f"{poll.key}:naming-closed", naming_closed_message(named=named), now
     )
     await compare_and_set(session, poll, phase=VOTING, voting_outbox_id=voting.id)
@@ -606,7 +400,8 @@ async def _open_voting(session: AsyncSession, poll: ElephantPoll, now: datetime)
     )
 
 
-async def _close(session: AsyncSession, poll: ElephantPoll, now: datetime) -> None:
+async def close_poll(session: AsyncSession, poll: ElephantPoll, now: datetime) -> None:
+    """Closes the poll now: forgets who took part, posts the results (or that too few took part), edits its posts."""
     participants = participant_count(poll.named_tokens, poll.voted_tokens)
     await _shuffle_storage(session, poll)
     await compare_and_set(
@@ -639,8 +434,10 @@ async def _close(session: AsyncSession, poll: ElephantPoll, now: datetime) -> No
         not_before=now,
         message=results,
     )
-    await _replace(session, poll, poll.poll_outbox_id, f"{poll.key}:closed", poll_closed_message(), now)
-    await _replace(session, poll, poll.voting_outbox_id, f"{poll.key}:voting-closed", poll_closed_message(), now)
+    await replace_post(session, poll, poll.poll_outbox_id, f"{poll.key}:closed", poll_closed_message(), now)
+    await replace_post(
+        session, poll, poll.voting_outbox_id, f"{poll.key}:voting-closed", poll_closed_message(), now
+    )
     logger.info(
         "elephant poll closed",
         extra={
@@ -675,7 +472,7 @@ async def _shuffle_storage(session: AsyncSession, poll: ElephantPoll) -> None:
     await session.execute(insert(ElephantSubmission), rows)
 
 
-async def _replace(
+async def replace_post(
     session: AsyncSession, poll: ElephantPoll, target_id: int | None, key: str, message: Message, now: datetime
 ) -> None:
     """Edits an earlier post of this poll, unless that post never made it (an edit of it would wait forever)."""
@@ -714,65 +511,3 @@ async def compare_and_set(session: AsyncSession, poll: ElephantPoll, **values: A
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PollChanged()
     await session.refresh(poll)
-
-
-async def form_for(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    channel_id: str,
-    poll_id: int,
-    user_id: str,
-    now: datetime,
-    wanted: FormWanted | None = None,
-) -> Dialog | None:
-    """What clicking the poll's buttons opens: the naming form, the ballot, or a word on why neither.
-
-    `wanted` is the button clicked; two-phase polls answer by their phase, whichever it was.
-    None when the poll is not one of this channel's: the click is refused (`NOT_HERE`), and no form opens.
-    """
-    poll = await poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id)
-    if poll is None:
-        return None
-    origin = FormOrigin(channel_id=channel_id, user_id=user_id, subject_id=poll.id)
-    if poll_over(poll, now):
-        return info_form(POLL_CLOSED)
-    if poll.mode == OVERLAP:
-        return await _overlap_form(session, poll, origin, wanted or "name")
-    if naming_open(poll, now):
-        if has_named(poll, user_id):
-            return info_form(
-                "You've already named this week's elephant — thank you. Voting opens when naming closes."
-            )
-        return submission_form(origin=origin)
-    if has_voted(poll, user_id):
-        return info_form("You've already voted in this poll — thank you. Results come when it closes.")
-    choices = await ballot(session, workspace_id=workspace_id, poll_id=poll.id)
-    if not choices:
-        return info_form("Nobody named an elephant this time, so there is nothing to vote on.")
-    return ballot_form(origin=origin, submissions=choices)
-
-
-async def _overlap_form(
-    session: AsyncSession, poll: ElephantPoll, origin: FormOrigin, wanted: FormWanted
-) -> Dialog:
-    if wanted == "name":
-        if has_named(poll, origin.user_id):
-            return info_form(
-                "You've already named an elephant in this poll — thank you. You can still vote on the ones "
-                "named so far."
-            )
-        return submission_form(origin=origin)
-    shown = await unjudged(session, poll, origin.user_id)
-    if not shown:
-        if await ballot(session, workspace_id=poll.workspace_id, poll_id=poll.id):
-            return info_form(
-                "You've voted on every elephant named so far — thank you. If new ones are named, the poll "
-                "says so and you can vote on them too."
-            )
-        return info_form("Nobody has named an elephant yet. Name one, or come back when the poll says so.")
-    return approval_form(
-        origin=origin,
-        submissions=shown,
-        fingerprint=ballot_fingerprint(submission_id for submission_id, _text in shown),
-    )

@@ -15,6 +15,8 @@ from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.blocks import dialog_values, render_dialog
 from habits.command_help import unknown_words
+from habits.elephants.closing import close_early, starter_of
+from habits.elephants.forms import form_for
 from habits.elephants.history import history_message, past_polls
 from habits.elephants.messages import (
     APPROVAL_FORM,
@@ -32,16 +34,8 @@ from habits.elephants.messages import (
     close_control,
     info_form,
 )
-from habits.elephants.polls import (
-    NOT_HERE,
-    approve_elephants,
-    cast_vote,
-    close_early,
-    form_for,
-    name_elephant,
-    start_poll_now,
-    starter_of,
-)
+from habits.elephants.overlap import approve_elephants
+from habits.elephants.polls import NOT_HERE, cast_vote, name_elephant, start_poll_now
 from habits.elephants.schedule import (
     MODE_NAMES,
     MODE_SYNTAX,

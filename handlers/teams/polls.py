@@ -10,6 +10,7 @@ import logging
 
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
+from habits.elephants.forms import FormWanted, form_for
 from habits.elephants.messages import (
     APPROVAL_FORM,
     BALLOT_FORM,
@@ -22,7 +23,8 @@ from habits.elephants.messages import (
     VOTE_BUTTON,
     ballot_of,
 )
-from habits.elephants.polls import NOT_HERE, FormWanted, approve_elephants, cast_vote, form_for, name_elephant
+from habits.elephants.overlap import approve_elephants
+from habits.elephants.polls import NOT_HERE, cast_vote, name_elephant
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
 from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS, close_poll_for

@@ -8,19 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.elephants.anonymity import ballot_fingerprint, judged_token, participant_token
+from habits.elephants.closing import close_early
+from habits.elephants.forms import form_for
 from habits.elephants.history import history_message, past_polls
 from habits.elephants.messages import APPROVAL_FORM, SUBMIT_FORM
-from habits.elephants.polls import (
-    advance,
-    announce_new_elephants,
-    approve_elephants,
-    cast_vote,
-    close_early,
-    form_for,
-    name_elephant,
-    start_poll_now,
-    unjudged,
-)
+from habits.elephants.overlap import announce_new_elephants, approve_elephants, unjudged
+from habits.elephants.polls import advance, cast_vote, name_elephant, start_poll_now
 from habits.elephants.schedule import open_scheduled_poll, parse_weekly, set_mode, set_weekly
 from habits.steering import Steerer, may_close_early, may_steer
 from models.db import session_scope

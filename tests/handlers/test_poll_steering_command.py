@@ -12,7 +12,7 @@ from sqlalchemy import update
 from bot.app import create_app
 from bot.settings import Settings
 from habits.elephants.messages import APPROVAL_FORM, CHOICE_INPUT, CLOSE_BUTTON, NAME_BUTTON, VOTE_BUTTON
-from habits.elephants.polls import local_day
+from habits.elephants.overlap import local_day
 from habits.workspace_settings import POLL_STEERING
 from models.db import session_scope
 from models.workspaces import STEERING_ADMINS, STEERING_ANYONE, Workspace, get_or_create_workspace
