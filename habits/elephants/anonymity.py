@@ -48,8 +48,3 @@ def judged_token(secret: str, *, workspace_id: str, user_id: str, submission_id:
 def with_tokens(tokens: Iterable[str] | None, added: Iterable[str]) -> list[str]:
     """The set plus every token of `added`, sorted, like `with_token`."""
     return sorted({*(tokens or ()), *added})
-
-
-def ballot_fingerprint(submission_ids: Iterable[str]) -> str:
-    """A short name for exactly this set of elephants: tells a sent ballot apart from one that has changed since."""
-    return hashlib.sha256("\n".join(sorted(submission_ids)).encode()).hexdigest()[:16]

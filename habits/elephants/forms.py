@@ -7,7 +7,6 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.elephants.anonymity import ballot_fingerprint
 from habits.elephants.messages import POLL_CLOSED, approval_form, ballot_form, info_form, submission_form
 from habits.elephants.overlap import unjudged
 from habits.elephants.polls import ballot, has_named, has_voted, naming_open, poll_over
@@ -73,8 +72,4 @@ async def _overlap_form(
                 "says so and you can vote on them too."
             )
         return info_form("Nobody has named an elephant yet. Name one, or come back when the poll says so.")
-    return approval_form(
-        origin=origin,
-        submissions=shown,
-        fingerprint=ballot_fingerprint(submission_id for submission_id, _text in shown),
-    )
+    return approval_form(origin=origin, submissions=shown)

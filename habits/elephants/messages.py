@@ -293,15 +293,15 @@ def ballot_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]]) -
     )
 
 
-def approval_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]], fingerprint: str) -> Dialog:
+def approval_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]]) -> Dialog:
     """An overlapping poll's ballot: the elephants this person has not judged yet, any number of them ticked.
 
-    The context carries, besides where the form came from, a fingerprint of the elephants shown: all of them are
-    marked as judged when it is sent, so it must be exactly those.
+    The context carries, besides where the form came from, the ids of the elephants shown: all of them, and only
+    them, are marked as judged when it is sent.
     """
     shown = list(submissions)[:RADIO_LIMIT]
     listing = "\n".join(f"{number}. {quoted(text)}" for number, (_id, text) in enumerate(shown, start=1))
-    context = {**json.loads(origin.encoded()), "ballot": fingerprint}
+    context = {**json.loads(origin.encoded()), "ballot": [submission_id for submission_id, _text in shown]}
     return Dialog(
         callback_id=APPROVAL_FORM,
         title="Vote",
@@ -325,16 +325,20 @@ def approval_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]],
     )
 
 
-def ballot_of(context: object) -> str | None:
-    """The fingerprint an approval form's context carries, or None if it carries none."""
+def ballot_of(context: object) -> list[str] | None:
+    """The elephant ids an approval form's context lists, or None if it lists none (or not the way whoelse does)."""
     if not isinstance(context, str):
         return None
     try:
         fields = json.loads(context)
     except ValueError:
         return None
-    fingerprint = fields.get("ballot") if isinstance(fields, dict) else None
-    return fingerprint if isinstance(fingerprint, str) and 0 < len(fingerprint) <= 64 else None
+    listed = fields.get("ballot") if isinstance(fields, dict) else None
+    if not isinstance(listed, list) or not 0 < len(listed) <= RADIO_LIMIT:
+        return None
+    if not all(isinstance(submission_id, str) and 0 < len(submission_id) <= 36 for submission_id in listed):
+        return None
+    return [str(submission_id) for submission_id in listed]
 
 
 def info_form(text: str) -> Dialog:

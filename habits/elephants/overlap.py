@@ -13,7 +13,7 @@ from functools import partial
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephants.anonymity import ballot_fingerprint, judged_token, with_token, with_tokens
+from habits.elephants.anonymity import judged_token, with_token, with_tokens
 from habits.elephants.messages import RADIO_LIMIT, new_elephants_note, overlap_poll_message
 from habits.elephants.polls import (
     VoteOutcome,
@@ -61,14 +61,14 @@ async def approve(
     channel_id: str,
     poll_id: int,
     user_id: str,
+    shown: list[str],
     chosen: list[str],
-    fingerprint: str,
     now: datetime,
 ) -> VoteOutcome:
     """An overlapping poll's ballot: one vote for each ticked elephant, and every elephant shown marked as judged.
 
-    `fingerprint` names the elephants the ballot showed; if that set changed since (someone else's ballot cannot
-    change it, but this person's own second ballot can), nothing is counted and the ballot has to be opened again.
+    `shown` are the elephants the ballot listed (from the form's context, so checked here): all of this poll, none
+    judged by this person yet. Elephants named while the ballot was open are not on it, and wait for the next one.
     """
     poll = await poll_in_channel(
         session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id, for_update=True
@@ -79,19 +79,25 @@ async def approve(
         return "poll_closed"
     if poll.mode != OVERLAP:
         return "voting_not_open"
-    shown = await unjudged(session, poll, user_id)
-    if not shown:
-        return "already_voted"
-    shown_ids = [submission_id for submission_id, _text in shown]
-    if ballot_fingerprint(shown_ids) != fingerprint:
-        return "ballot_changed"
-    if not set(chosen) <= set(shown_ids):
+    listed = set(shown)
+    if not listed or len(listed) > RADIO_LIMIT or not set(chosen) <= listed:
         return "unknown_choice"
+    existing = {
+        submission_id for submission_id, _text in await ballot(session, workspace_id=workspace_id, poll_id=poll.id)
+    }
+    if not listed <= existing:
+        return "unknown_choice"
+    judged = set(poll.seen_tokens or ())
+    tokens = {submission_id: judged_by(poll, user_id, submission_id) for submission_id in sorted(listed)}
+    already = [submission_id for submission_id, token in tokens.items() if token in judged]
+    if already:
+        # The same ballot sent twice, or one opened before another ballot of theirs was sent.
+        return "already_voted" if len(already) == len(listed) else "ballot_changed"
     await compare_and_set(
         session,
         poll,
         voted_tokens=with_token(poll.voted_tokens, token_of(poll, user_id)),
-        seen_tokens=with_tokens(poll.seen_tokens, (judged_by(poll, user_id, shown_id) for shown_id in shown_ids)),
+        seen_tokens=with_tokens(poll.seen_tokens, tokens.values()),
     )
     if chosen:
         await session.execute(
@@ -114,8 +120,8 @@ async def approve_elephants(
     channel_id: str,
     poll_id: int,
     user_id: str,
+    shown: list[str],
     chosen: list[str],
-    fingerprint: str,
     now: datetime,
 ) -> VoteOutcome:
     """`approve` in its own transaction, retried if someone else answered the poll at the same moment."""
@@ -127,8 +133,8 @@ async def approve_elephants(
             channel_id=channel_id,
             poll_id=poll_id,
             user_id=user_id,
+            shown=shown,
             chosen=chosen,
-            fingerprint=fingerprint,
             now=now,
         ),
     )

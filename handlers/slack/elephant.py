@@ -96,7 +96,7 @@ VOTE_ERRORS = {
     "voting_not_open": "Voting hasn't opened yet: it opens when naming closes.",
     "poll_closed": POLL_CLOSED,
     "unknown_choice": "That elephant isn't in this poll any more. Please pick another.",
-    "ballot_changed": "This ballot is out of date (you've voted in another one since). Please open it again.",
+    "ballot_changed": "You've voted on some of these in another ballot since. Please open the ballot again.",
     "not_found": "This poll no longer exists.",
 }
 
@@ -429,8 +429,8 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         user_id = str(body["user"]["id"])
         context_text = view.get("private_metadata")
         origin = read_origin(context_text, user_id=user_id)
-        fingerprint = ballot_of(context_text)
-        if origin is None or origin.subject_id is None or fingerprint is None:
+        shown = ballot_of(context_text)
+        if origin is None or origin.subject_id is None or shown is None:
             await ack(response_action="errors", errors={CHOICE_INPUT: NOT_YOUR_FORM})
             return
         ticked = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
@@ -441,7 +441,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             poll_id=origin.subject_id,
             user_id=user_id,
             chosen=[str(choice) for choice in ticked] if isinstance(ticked, list) else [],
-            fingerprint=fingerprint,
+            shown=shown,
             now=context.clock(),
         )
         if outcome == "recorded":

@@ -124,8 +124,8 @@ async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
     """An overlapping poll's ballot: every ticked elephant gets one vote."""
     form = submitted(invoke.data)
     origin = _origin(invoke, form.context)
-    fingerprint = ballot_of(form.context)
-    if origin is None or origin.subject_id is None or fingerprint is None:
+    shown = ballot_of(form.context)
+    if origin is None or origin.subject_id is None or shown is None:
         return dialog_message(NOT_YOUR_FORM)
     ticked = form.values.get(CHOICE_INPUT)
     outcome = await approve_elephants(
@@ -135,7 +135,7 @@ async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
         poll_id=origin.subject_id,
         user_id=invoke.user_id,
         chosen=[str(choice) for choice in ticked] if isinstance(ticked, list) else [],
-        fingerprint=fingerprint,
+        shown=shown,
         now=context.clock(),
     )
     return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])

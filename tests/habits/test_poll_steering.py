@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephants.anonymity import ballot_fingerprint, judged_token, participant_token
+from habits.elephants.anonymity import judged_token, participant_token
 from habits.elephants.closing import close_early
 from habits.elephants.forms import form_for
 from habits.elephants.history import history_message, past_polls
@@ -78,8 +78,8 @@ async def send_ballot(sessions: Sessions, poll_id: int, user: str, ticked: list[
         channel_id=CHANNEL,
         poll_id=poll_id,
         user_id=user,
+        shown=list(shown.values()),
         chosen=[shown[text] for text in ticked],
-        fingerprint=ballot_fingerprint(shown.values()),
         now=now,
     )
 
@@ -98,11 +98,12 @@ async def test_people_name_and_vote_side_by_side_and_early_voters_can_vote_on_la
     poll_id = await open_overlapping(sessions)
     at = OPENED + timedelta(hours=1)
     assert await name(sessions, poll_id, "UANNA", "Deals promised before engineering hears", at) == "recorded"
+    [deals] = (await ballot_for(sessions, poll_id, "UBORIS")).values()
     assert await send_ballot(sessions, poll_id, "UBORIS", ["Deals promised before engineering hears"], at) == (
         "recorded"
     )
     assert await ballot_for(sessions, poll_id, "UBORIS") == {}, "nothing left for Boris to judge"
-    assert await send_ballot(sessions, poll_id, "UBORIS", [], at) == "already_voted"
+    assert await send_listed(sessions, poll_id, "UBORIS", [deals], [deals]) == "already_voted"
 
     later = at + timedelta(hours=5)
     assert await name(sessions, poll_id, "UBORIS", "Support learns of launches last", later) == "recorded"
@@ -124,25 +125,39 @@ async def test_people_name_and_vote_side_by_side_and_early_voters_can_vote_on_la
         assert (poll.participants, poll.voters) == (3, 3)
 
 
-async def test_a_ballot_sent_after_the_elephants_it_showed_changed_counts_nothing(sessions: Sessions) -> None:
-    poll_id = await open_overlapping(sessions)
-    at = OPENED + timedelta(hours=1)
-    await name(sessions, poll_id, "UANNA", "Nobody owns onboarding", at)
-    stale = await ballot_for(sessions, poll_id, "UBORIS")
-    assert await send_ballot(sessions, poll_id, "UBORIS", [], at) == "recorded"
-    await name(sessions, poll_id, "UCHLOE", "Pricing changes by email", at)
-    outcome = await approve_elephants(
+async def send_listed(sessions: Sessions, poll_id: int, user: str, shown: list[str], chosen: list[str]) -> str:
+    """Sends a ballot listing `shown` (as its form's context would), with `chosen` ticked."""
+    return await approve_elephants(
         sessions,
         workspace_id=WORKSPACE,
         channel_id=CHANNEL,
         poll_id=poll_id,
-        user_id="UBORIS",
-        chosen=list(stale.values()),
-        fingerprint=ballot_fingerprint(stale.values()),
-        now=at,
+        user_id=user,
+        shown=shown,
+        chosen=chosen,
+        now=OPENED + timedelta(hours=2),
     )
-    assert outcome == "ballot_changed"
-    assert await votes(sessions, poll_id) == {"Nobody owns onboarding": 0, "Pricing changes by email": 0}
+
+
+async def test_a_ballot_counts_for_what_it_showed_and_elephants_named_meanwhile_wait_for_the_next(
+    sessions: Sessions,
+) -> None:
+    poll_id = await open_overlapping(sessions)
+    at = OPENED + timedelta(hours=1)
+    await name(sessions, poll_id, "UANNA", "Nobody owns onboarding", at)
+    opened_ballot = await ballot_for(sessions, poll_id, "UBORIS")
+    await name(sessions, poll_id, "UCHLOE", "Pricing changes by email", at)
+
+    onboarding = opened_ballot["Nobody owns onboarding"]
+    assert await send_listed(sessions, poll_id, "UBORIS", [onboarding], [onboarding]) == "recorded"
+    assert list(await ballot_for(sessions, poll_id, "UBORIS")) == ["Pricing changes by email"]
+    assert await send_listed(sessions, poll_id, "UBORIS", [onboarding], [onboarding]) == "already_voted"
+    pricing = (await ballot_for(sessions, poll_id, "UBORIS"))["Pricing changes by email"]
+    mixed = await send_listed(sessions, poll_id, "UBORIS", [onboarding, pricing], [onboarding, pricing])
+    assert mixed == "ballot_changed", "a ballot listing something already judged counts nothing"
+    assert await send_listed(sessions, poll_id, "UBORIS", [pricing], [onboarding]) == "unknown_choice"
+    assert await send_listed(sessions, poll_id, "UBORIS", ["not-an-elephant"], []) == "unknown_choice"
+    assert await votes(sessions, poll_id) == {"Nobody owns onboarding": 1, "Pricing changes by email": 0}
 
 
 async def test_an_overlapping_poll_takes_no_single_pick_vote_so_nobody_votes_twice_for_one_elephant(
