@@ -262,3 +262,27 @@ async def test_an_admin_chooses_who_may_steer_in_the_settings_form_and_it_applie
     await eventually(lambda: bool(fake_slack.messages(fake_slack.dm_channel_id(ADMIN))))
     [receipt] = fake_slack.messages(fake_slack.dm_channel_id(ADMIN))
     assert "Workspace admins and whoever set it up" in receipt["text"]
+
+
+async def test_the_way_a_channels_polls_run_is_set_with_mode_and_mistakes_are_named(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    assert (
+        "no weekly elephant poll to change"
+        in (await whoelse(app, "elephant mode two-phase", user="UANNA"))["text"]
+    )
+    assert (
+        "`sideways` is not a way to run a poll"
+        in (await whoelse(app, "elephant mode sideways", user="UANNA"))["text"]
+    )
+    assert "not both" in (await whoelse(app, "elephant now overlap two-phase", user="UANNA"))["text"]
+    assert "overlapping" in (await whoelse(app, "elephant weekly friday 16:00", user="UANNA"))["text"]
+
+    changed = await whoelse(app, "elephant mode two-phase", user="UANNA")
+
+    assert "From the next one on" in changed["text"] and "two-phase" in changed["text"]
+    poll_id = await start(app, fake_slack)
+    naming = await click(app, fake_slack, VOTE_BUTTON, poll_id, "UBORIS")
+    assert naming["callback_id"] != APPROVAL_FORM, "a poll started by hand runs the channel's way: two-phase"
+    assert posted_with_key(fake_slack, ":open")[0]["blocks"], "the two-phase message"
+    assert VOTE_BUTTON not in str(posted_with_key(fake_slack, ":open")[0]["blocks"]), "no Vote while naming"
