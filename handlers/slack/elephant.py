@@ -7,6 +7,7 @@ record who answered when.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -62,7 +63,8 @@ from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
 from handlers.steering import may_steer_here, steerer_of
 from models.db import session_scope
-from models.elephants import open_poll_in_channel, schedule_for_channel
+from models.elephants import get_poll, open_poll_in_channel, schedule_for_channel
+from models.outbox import enqueue
 from models.workspaces import get_or_create_workspace
 
 logger = logging.getLogger(__name__)
@@ -460,6 +462,8 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         poll_id = parse_id(body["actions"][0].get("value"))
         workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
         if not channel_id:
+            # From the Home tab, which has no channel: the poll's own, answered by direct message.
+            await _close_from_home(context, workspace_id=workspace_id, user_id=user_id, poll_id=poll_id)
             return
         answer = (
             Message(text=NOT_HERE)
@@ -482,6 +486,28 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.view(INFO_FORM)
     async def on_info_closed(ack: AsyncAck) -> None:
         await ack()
+
+
+async def _close_from_home(context: AppContext, *, workspace_id: str, user_id: str, poll_id: int | None) -> None:
+    async with session_scope(context.sessions) as session:
+        poll = None if poll_id is None else await get_poll(session, workspace_id=workspace_id, poll_id=poll_id)
+        channel_id = poll.channel_id if poll is not None else None
+    answer = (
+        Message(text=CLOSE_ANSWERS["no_open_poll"])
+        if channel_id is None
+        else await close_poll_for(
+            context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id, poll_id=poll_id
+        )
+    )
+    async with session_scope(context.sessions) as session:
+        await enqueue(
+            session,
+            workspace_id=workspace_id,
+            idempotency_key=f"elephant:close-answer:{uuid.uuid4().hex}",
+            dm_user_id=user_id,
+            message=answer,
+        )
+    context.delivery.wake()
 
 
 def _team(body: dict[str, Any]) -> str:

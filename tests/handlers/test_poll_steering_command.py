@@ -29,6 +29,7 @@ from tests.handlers.test_elephant_command import (
     press,
     submit,
 )
+from tests.handlers.test_home_tab import home_text, open_home
 from tests.handlers.test_settings_command import filled_in
 from tests.support.signing import slack_form, slack_interaction
 
@@ -286,3 +287,37 @@ async def test_the_way_a_channels_polls_run_is_set_with_mode_and_mistakes_are_na
     assert naming["callback_id"] != APPROVAL_FORM, "a poll started by hand runs the channel's way: two-phase"
     assert posted_with_key(fake_slack, ":open")[0]["blocks"], "the two-phase message"
     assert VOTE_BUTTON not in str(posted_with_key(fake_slack, ":open")[0]["blocks"]), "no Vote while naming"
+
+
+async def test_an_admin_closes_a_poll_from_the_home_tab_and_is_answered_by_direct_message(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    poll_id = await start(app, fake_slack, user="UBORIS")
+    await open_home(app, ADMIN)
+    await eventually(lambda: fake_slack.home_view(ADMIN) is not None, within=15)
+    assert CLOSE_BUTTON in home_text(fake_slack, ADMIN)
+    await open_home(app, "UANNA")
+    await eventually(lambda: fake_slack.home_view("UANNA") is not None, within=15)
+    assert CLOSE_BUTTON not in home_text(fake_slack, "UANNA"), "only admins see open polls on their tab"
+
+    for user in ("UANNA", ADMIN):
+        body, headers = slack_interaction(
+            {
+                "type": "block_actions",
+                "team": {"id": TEAM_ID},
+                "user": {"id": user, "team_id": TEAM_ID},
+                "api_app_id": "AWHOELSE",
+                "trigger_id": f"trigger-{user}-home",
+                "container": {"type": "view", "view_id": "VHOME"},
+                "view": {"id": "VHOME", "type": "home"},
+                "actions": [{"type": "button", "action_id": CLOSE_BUTTON, "block_id": "home", "value": poll_id}],
+            }
+        )
+        assert (await app.post("/slack/events", body, headers)).status_code == 200
+        await eventually(lambda user=user: bool(fake_slack.messages(fake_slack.dm_channel_id(user))))
+
+    [refusal] = fake_slack.messages(fake_slack.dm_channel_id("UANNA"))
+    assert NOT_ALLOWED_TO_CLOSE in refusal["text"]
+    [closed] = fake_slack.messages(fake_slack.dm_channel_id(ADMIN))
+    assert "Closed the elephant poll" in closed["text"]
+    await eventually(lambda: len(posted_with_key(fake_slack, ":results")) == 1)
