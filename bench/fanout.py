@@ -89,6 +89,7 @@ async def seed(
                 channel_id=channel_id,
                 plan=plan,
                 now=due - timedelta(minutes=5),
+                set_by="UBENCH",
             )
         await session.commit()
     await engine.dispose()

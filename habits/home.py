@@ -18,6 +18,7 @@ from typing import Literal
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.elephants.messages import close_control
 from habits.elephants.polls import has_named, has_voted, naming_open, voting_open
 from habits.messages import Actions, Button, Divider, Facts, Message, Note, Paragraph, channel_mention, link, shown
 from habits.roundtables.meetings import next_meeting
@@ -327,4 +328,28 @@ async def _admin_parts(
         default_timezone=default_timezone,
     )
     parts.extend(part for part in report.parts if isinstance(part, Paragraph | Note))
+    parts.extend(await _open_polls_parts(session, workspace_id=workspace_id, now=now, timezone=workspace.timezone))
+    return parts
+
+
+# Admins may close any open poll early; the tab lists the ones closing soonest.
+OPEN_POLLS_SHOWN = 5
+
+
+async def _open_polls_parts(
+    session: AsyncSession, *, workspace_id: str, now: datetime, timezone: str
+) -> list[Paragraph | Facts | Note | Divider | Actions]:
+    polls = await session.scalars(
+        select(ElephantPoll)
+        .where(ElephantPoll.workspace_id == workspace_id, ElephantPoll.phase != CLOSED)
+        .order_by(ElephantPoll.closes_at, ElephantPoll.id)
+        .limit(OPEN_POLLS_SHOWN)
+    )
+    parts: list[Paragraph | Facts | Note | Divider | Actions] = []
+    for poll in polls:
+        closes = describe_moment(poll.closes_at, now=now, timezone=timezone)
+        parts.append(
+            Paragraph(text=f"*Elephant poll open in {channel_mention(poll.channel_id)}*, closes {closes}.")
+        )
+        parts.append(close_control(poll_id=poll.id))
     return parts

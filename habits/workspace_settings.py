@@ -1,4 +1,5 @@
-"""Workspace settings admins can change: time zone, quiet hours, the hourly nudge cap and which moments nudge.
+"""Workspace settings admins can change: time zone, quiet hours, the hourly nudge cap, which moments nudge, and who
+may steer elephant polls and round-tables.
 
 The form is a neutral `Dialog`; what comes back is checked field by field, so each mistake is shown next to the
 field it is about, and nothing is saved until every field is right.
@@ -16,9 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.form_origin import FormOrigin
 from habits.form_values import FormValues, clock, several_of, text_of, time_of
-from habits.messages import Checkboxes, Choice, Dialog, Message, TextInput, TimeInput, ZoneSelect, command
+from habits.messages import (
+    Checkboxes,
+    Choice,
+    ChoiceInput,
+    Dialog,
+    Message,
+    TextInput,
+    TimeInput,
+    ZoneSelect,
+    command,
+)
+from habits.steering import STEERING_LABELS
 from models.outbox import enqueue
-from models.workspaces import DEFAULT_JUNCTURES, Workspace, get_or_create_workspace
+from models.workspaces import DEFAULT_JUNCTURES, STEERING_CHOICES, Workspace, get_or_create_workspace
 
 SETTINGS_DIALOG = "whoelse_settings"
 TIMEZONE = "timezone"
@@ -26,6 +38,7 @@ QUIET_START = "quiet_start"
 QUIET_END = "quiet_end"
 HOURLY_CAP = "hourly_cap"
 JUNCTURES = "junctures"
+POLL_STEERING = "poll_steering"
 LARGEST_HOURLY_CAP = 100
 
 JUNCTURE_LABELS = {
@@ -47,6 +60,8 @@ class WorkspaceSettings:
     # Nudges per channel per hour; 0 means no cap.
     hourly_cap: int
     junctures: list[str]
+    # Who may start, stop and reschedule polls and round-tables; None leaves it as it is.
+    poll_steering: str | None = None
 
 
 class InvalidSettings(ValueError):
@@ -101,8 +116,31 @@ def settings_dialog(workspace: Workspace, *, origin: FormOrigin, own_zone: str =
                 ],
                 initial=[juncture for juncture in workspace.junctures if juncture in JUNCTURE_LABELS],
             ),
+            steering_input(workspace),
         ],
     )
+
+
+def steering_input(workspace: Workspace) -> ChoiceInput:
+    """Its own block, so it stays apart from the other fields whatever form they take."""
+    return ChoiceInput(
+        input_id=POLL_STEERING,
+        label="Who may start, stop and reschedule elephant polls and round-tables",
+        choices=[Choice(value=value, label=STEERING_LABELS[value]) for value in STEERING_CHOICES],
+        initial=workspace.poll_steering if workspace.poll_steering in STEERING_CHOICES else None,
+        style="radio",
+    )
+
+
+def read_steering(values: FormValues, errors: dict[str, str]) -> str | None:
+    """The steering choice, None when the form did not carry the field; an unknown value is an error."""
+    chosen = values.get(POLL_STEERING)
+    if chosen is None or chosen == "":
+        return None
+    if chosen not in STEERING_CHOICES:
+        errors[POLL_STEERING] = "Pick one of the choices offered."
+        return None
+    return str(chosen)
 
 
 def read_settings(values: FormValues) -> WorkspaceSettings:
@@ -129,10 +167,16 @@ def read_settings(values: FormValues) -> WorkspaceSettings:
         errors[HOURLY_CAP] = f"Use a whole number from 0 (no cap) to {LARGEST_HOURLY_CAP}."
     chosen = several_of(values, JUNCTURES)
     junctures = [juncture for juncture in DEFAULT_JUNCTURES if juncture in chosen]
+    steering = read_steering(values, errors)
     if errors or timezone is None or cap is None:
         raise InvalidSettings(errors)
     return WorkspaceSettings(
-        timezone=timezone, quiet_start=start, quiet_end=end, hourly_cap=cap, junctures=junctures
+        timezone=timezone,
+        quiet_start=start,
+        quiet_end=end,
+        hourly_cap=cap,
+        junctures=junctures,
+        poll_steering=steering,
     )
 
 
@@ -156,6 +200,8 @@ async def save_settings(
     # Moments the form does not offer (set some other way) are kept rather than silently dropped.
     unlisted = [juncture for juncture in workspace.junctures if juncture not in JUNCTURE_LABELS]
     workspace.junctures = settings.junctures + unlisted
+    if settings.poll_steering is not None:
+        workspace.poll_steering = settings.poll_steering
     await session.flush()
     await enqueue(
         session,
@@ -181,6 +227,8 @@ def saved_message(workspace: Workspace) -> Message:
         f"• Hourly cap: {cap}",
         "• Moments that get a nudge: "
         + ("; ".join(moments) if moments else f"none (only {command('nudge <topic>')})"),
+        "• Who may start, stop and reschedule polls and round-tables: "
+        + STEERING_LABELS.get(workspace.poll_steering, workspace.poll_steering),
     ]
     return Message(text="\n".join(lines))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import ColumnElement, ForeignKey, String, Text, UniqueConstraint, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,11 @@ from models.outbox import OutboxMessage
 NAMING = "naming"
 VOTING = "voting"
 CLOSED = "closed"
+
+# How a poll runs: naming and voting at the same time, or naming first and voting after.
+OVERLAP = "overlap"
+TWO_PHASE = "two_phase"
+MODES = (OVERLAP, TWO_PHASE)
 
 
 class ElephantSchedule(Base):
@@ -48,6 +53,9 @@ class ElephantSchedule(Base):
     # had already passed.
     effective_from: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who last set the schedule: they may close its polls early (NULL for schedules set before this was kept).
+    created_by: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
+    mode: Mapped[str] = mapped_column(String(16), default=OVERLAP, server_default=OVERLAP)
 
 
 class ElephantPoll(Base):
@@ -76,8 +84,21 @@ class ElephantPoll(Base):
     version: Mapped[int] = mapped_column(default=0)
     # How many different people named an elephant or voted; set when the poll closes.
     participants: Mapped[int | None]
+    # How many people voted; set when the poll closes (NULL for polls closed before it was kept).
+    voters: Mapped[int | None]
     poll_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     voting_outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    # Who ran `/whoelse elephant now` (NULL for a poll its weekly schedule opened), while the poll is open: they may
+    # close it early. Tied to no answer, and set to NULL when the poll closes like everything else naming a person.
+    started_by: Mapped[str | None] = mapped_column(String(PLATFORM_ID_LENGTH))
+    mode: Mapped[str] = mapped_column(String(16), default=TWO_PHASE, server_default=TWO_PHASE)
+    # Overlapping polls only, live while open like the other arrays: HMAC(secret, "workspace:user:submission") for
+    # every elephant a person had on a ballot they sent, whether they voted for it or not, so nobody judges the same
+    # elephant twice and nothing says which of them they picked.
+    seen_tokens: Mapped[list[str] | None]
+    # How many elephants the channel was last told about, and on which local day (at most one word a day).
+    announced_named: Mapped[int] = mapped_column(default=0, server_default="0")
+    announced_on: Mapped[date | None]
 
 
 def new_submission_id() -> str:

@@ -21,6 +21,10 @@ DEFAULT_JUNCTURES = [
     "ticket.priority_raised",
 ]
 
+STEERING_ANYONE = "anyone"
+STEERING_ADMINS = "admins_and_creator"
+STEERING_CHOICES = (STEERING_ANYONE, STEERING_ADMINS)
+
 
 class Workspace(Base):
     __tablename__ = "workspaces"
@@ -33,6 +37,11 @@ class Workspace(Base):
     hourly_cap: Mapped[int] = mapped_column(default=6)
     junctures: Mapped[list[str]] = mapped_column(default=lambda: list(DEFAULT_JUNCTURES))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who may start, stop and reschedule elephant polls and round-tables: STEERING_ANYONE or STEERING_ADMINS.
+    # Filled by the database (read back on insert), so rows written by older code or older revisions get it too.
+    poll_steering: Mapped[str] = mapped_column(String(32), server_default=STEERING_ANYONE)
+
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (read once by the mapper, never changed)
 
 
 async def get_or_create_workspace(
@@ -48,6 +57,7 @@ async def get_or_create_workspace(
             quiet_end=time(8, 0),
             hourly_cap=6,
             junctures=list(DEFAULT_JUNCTURES),
+            poll_steering=STEERING_ANYONE,
         )
         try:
             async with session.begin_nested():

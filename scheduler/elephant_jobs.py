@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError
+from habits.elephants.overlap import announce_new_elephants
 from habits.elephants.polls import advance, with_retries
 from habits.elephants.reminders import Colleague, send_reminders
 from habits.elephants.schedule import open_scheduled_poll, opening_due, recurrence_of
 from models.base import utcnow
 from models.db import session_scope
-from models.elephants import ElephantSchedule, active_schedules, open_polls, polls_due
+from models.elephants import OVERLAP, ElephantSchedule, active_schedules, open_polls, polls_due
 from scheduler.jobs import JobSpec, schedule_job_id
 from scheduler.runtime import job_context
 from scheduler.triggers import RecurrenceTrigger
@@ -103,7 +104,8 @@ async def remind() -> None:
 
 
 async def sweep_polls(context: AppContext) -> None:
-    """Opens polls whose weekly opening was missed, then opens voting on and closes every poll that is due."""
+    """Opens polls whose weekly opening was missed, opens voting on and closes every poll that is due, and tells
+    overlapping polls' channels about newly named elephants (at most once a day each)."""
     now = context.clock()
     async with session_scope(context.sessions) as session:
         schedules = [
@@ -112,6 +114,7 @@ async def sweep_polls(context: AppContext) -> None:
             if opening_due(schedule, now, grace=OPEN_GRACE) is not None
         ]
         due = await polls_due(session, now=now)
+        overlapping = [(poll.workspace_id, poll.id) for poll in await open_polls(session) if poll.mode == OVERLAP]
     changed = False
     for workspace_id, schedule_id in schedules:
         try:
@@ -133,6 +136,16 @@ async def sweep_polls(context: AppContext) -> None:
         except Exception:
             logger.exception(
                 "could not move an elephant poll on", extra={"workspace": workspace_id, "poll": poll_id}
+            )
+    for workspace_id, poll_id in overlapping:
+        try:
+            changed |= await with_retries(
+                context.sessions,
+                partial(announce_new_elephants, workspace_id=workspace_id, poll_id=poll_id, now=now),
+            )
+        except Exception:
+            logger.exception(
+                "could not announce new elephants", extra={"workspace": workspace_id, "poll": poll_id}
             )
     if changed:
         context.delivery.wake()

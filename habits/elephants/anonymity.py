@@ -32,3 +32,19 @@ def participant_count(*token_sets: Iterable[str] | None) -> int:
     for tokens in token_sets:
         everyone.update(tokens or ())
     return len(everyone)
+
+
+def judged_token(secret: str, *, workspace_id: str, user_id: str, submission_id: str) -> str:
+    """Marks that this person had this elephant on a ballot they sent: voted for it or not, the token is the same.
+
+    Every elephant on a sent ballot gets one, so the set says which elephants someone has judged (all of those they
+    were shown) and never which of them they voted for.
+    """
+    return hmac.new(
+        secret.encode(), f"{workspace_id}:{user_id}:{submission_id}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def with_tokens(tokens: Iterable[str] | None, added: Iterable[str]) -> list[str]:
+    """The set plus every token of `added`, sorted, like `with_token`."""
+    return sorted({*(tokens or ()), *added})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from habits.form_origin import FormOrigin
 from habits.messages import (
     Actions,
     Button,
+    Checkboxes,
     Choice,
     ChoiceInput,
     Dialog,
@@ -28,6 +30,8 @@ VOTE_BUTTON = "whoelse_elephant_vote"
 SUBMIT_FORM = "whoelse_elephant_submit"
 BALLOT_FORM = "whoelse_elephant_ballot"
 INFO_FORM = "whoelse_elephant_info"
+APPROVAL_FORM = "whoelse_elephant_approval"
+CLOSE_BUTTON = "whoelse_elephant_close"
 TEXT_INPUT = "elephant"
 CHOICE_INPUT = "choice"
 
@@ -83,6 +87,62 @@ def poll_message(*, poll_id: int, naming_for: timedelta, voting_for: timedelta) 
             ),
             Note(text=ANONYMITY_NOTE),
         ],
+    )
+
+
+def overlap_poll_message(*, poll_id: int, open_for: timedelta, named: int) -> Message:
+    """An overlapping poll's one message: naming and voting side by side until it closes."""
+    so_far = (
+        f"*{_elephants(named).capitalize()} named so far* — vote on the ones you haven't seen yet."
+        if named
+        else "Nobody has named one yet: be the first."
+    )
+    return Message(
+        text=f"Elephant in the room: {QUESTION}",
+        parts=[
+            Paragraph(text=f":elephant: *{QUESTION}*"),
+            Paragraph(
+                text=(
+                    "What gets in the way of sales, engineering, marketing and support working together? For the "
+                    f"next {describe_duration(open_for)}, name one anonymously and vote on those named so far: "
+                    "one vote per elephant that matters to you. The results feed the next round-table."
+                )
+            ),
+            Paragraph(text=so_far),
+            Actions(
+                block_id=f"elephant:{poll_id}",
+                controls=[
+                    Button(
+                        action_id=NAME_BUTTON,
+                        label="Name an elephant",
+                        value=str(poll_id),
+                        style="primary",
+                        opens_dialog=True,
+                    ),
+                    Button(action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), opens_dialog=True),
+                ],
+            ),
+            Note(text=ANONYMITY_NOTE),
+        ],
+    )
+
+
+def new_elephants_note(*, named: int) -> Message:
+    """The thread reply that brings people who voted early back to the elephants named since."""
+    text = (
+        f":elephant: New elephants have been named — {_elephants(named)} so far. "
+        "If you voted already, press *Vote* again: you'll only see the ones you haven't judged."
+    )
+    return Message(
+        text=f"New elephants have been named — {_elephants(named)} so far.", parts=[Paragraph(text=text)]
+    )
+
+
+def close_control(*, poll_id: int) -> Actions:
+    """ "Close now", only ever shown privately to someone who may close the poll (checked again at the click)."""
+    return Actions(
+        block_id=f"elephant-close:{poll_id}",
+        controls=[Button(action_id=CLOSE_BUTTON, label="Close now", value=str(poll_id), style="danger")],
     )
 
 
@@ -168,8 +228,11 @@ def too_few_message(*, minimum: int) -> Message:
     return Message(text=text, parts=[Paragraph(text=f":elephant: {text}")])
 
 
-def reminder_message(*, channel_id: str, voting: bool) -> Message:
-    ask = "vote for the elephant that matters most" if voting else "name the elephant in the room"
+def reminder_message(*, channel_id: str, voting: bool, overlap: bool = False) -> Message:
+    if overlap:
+        ask = "name the elephant in the room or vote on those named so far"
+    else:
+        ask = "vote for the elephant that matters most" if voting else "name the elephant in the room"
     return Message(
         text=f"There's an anonymous elephant-in-the-room poll open in {channel_mention(channel_id)}.",
         parts=[
@@ -228,6 +291,54 @@ def ballot_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]]) -
             )
         ],
     )
+
+
+def approval_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]]) -> Dialog:
+    """An overlapping poll's ballot: the elephants this person has not judged yet, any number of them ticked.
+
+    The context carries, besides where the form came from, the ids of the elephants shown: all of them, and only
+    them, are marked as judged when it is sent.
+    """
+    shown = list(submissions)[:RADIO_LIMIT]
+    listing = "\n".join(f"{number}. {quoted(text)}" for number, (_id, text) in enumerate(shown, start=1))
+    context = {**json.loads(origin.encoded()), "ballot": [submission_id for submission_id, _text in shown]}
+    return Dialog(
+        callback_id=APPROVAL_FORM,
+        title="Vote",
+        submit_label="Send my votes",
+        context=json.dumps(context, separators=(",", ":")),
+        intro=shortened(
+            f"{listing}\n\nTick every elephant that matters to you: one vote each. Those you leave unticked "
+            "won't be shown to you again; nobody can see what you ticked.",
+            INTRO_BUDGET,
+        ),
+        inputs=[
+            Checkboxes(
+                input_id=CHOICE_INPUT,
+                label="Which of these matter?",
+                choices=[
+                    Choice(value=submission_id, label=shortened(f"{number}. {quoted(text)}", 75))
+                    for number, (submission_id, text) in enumerate(shown, start=1)
+                ],
+            )
+        ],
+    )
+
+
+def ballot_of(context: object) -> list[str] | None:
+    """The elephant ids an approval form's context lists, or None if it lists none (or not the way whoelse does)."""
+    if not isinstance(context, str):
+        return None
+    try:
+        fields = json.loads(context)
+    except ValueError:
+        return None
+    listed = fields.get("ballot") if isinstance(fields, dict) else None
+    if not isinstance(listed, list) or not 0 < len(listed) <= RADIO_LIMIT:
+        return None
+    if not all(isinstance(submission_id, str) and 0 < len(submission_id) <= 36 for submission_id in listed):
+        return None
+    return [str(submission_id) for submission_id in listed]
 
 
 def info_form(text: str) -> Dialog:

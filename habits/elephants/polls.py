@@ -1,6 +1,8 @@
 """The elephant-in-the-room poll: open it, name an elephant, vote, close and show the results.
 
-A poll has two halves: first people name elephants (one each), then everyone votes for the one that matters most
+A poll runs one of two ways. Overlapping (the default): people name elephants (one each) until the poll closes and,
+meanwhile, vote on those named so far — one vote per person per elephant, ticked on a ballot of the elephants they
+have not judged yet. Two-phase: first people name elephants, then everyone votes for the one that matters most
 (one vote each). Results are shown only if enough people took part to keep everyone anonymous. Every post goes
 through the outbox with a key derived from the poll's key, so a retried job never posts twice.
 """
@@ -17,27 +19,30 @@ from sqlalchemy import delete, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephants.anonymity import new_secret, participant_count, participant_token, with_token
+from habits.elephants.anonymity import (
+    new_secret,
+    participant_count,
+    participant_token,
+    with_token,
+)
 from habits.elephants.messages import (
     MAX_TEXT,
-    POLL_CLOSED,
-    ballot_form,
-    info_form,
     naming_closed_message,
+    overlap_poll_message,
     poll_closed_message,
     poll_message,
     results_message,
-    submission_form,
     too_few_message,
     voting_message,
 )
 from habits.elephants.results import MIN_PARTICIPANTS, ranked_submissions
-from habits.form_origin import FormOrigin
-from habits.messages import Dialog, Message
+from habits.messages import Message
 from models.db import session_scope
 from models.elephants import (
     CLOSED,
     NAMING,
+    OVERLAP,
+    TWO_PHASE,
     VOTING,
     ElephantPoll,
     ElephantSubmission,
@@ -47,6 +52,7 @@ from models.elephants import (
     open_poll_in_channel,
     poll_by_key,
     poll_in_channel,
+    schedule_for_channel,
 )
 from models.outbox import FAILED, OutboxMessage, enqueue
 from models.workspaces import get_or_create_workspace
@@ -65,7 +71,9 @@ StartOutcome = Literal["started", "already_open"]
 SubmitOutcome = Literal[
     "recorded", "already_named", "naming_closed", "poll_closed", "empty", "too_long", "not_found"
 ]
-VoteOutcome = Literal["recorded", "already_voted", "voting_not_open", "poll_closed", "unknown_choice", "not_found"]
+VoteOutcome = Literal[
+    "recorded", "already_voted", "voting_not_open", "poll_closed", "unknown_choice", "ballot_changed", "not_found"
+]
 AdvanceOutcome = Literal["voting_opened", "closed", "unchanged"]
 
 
@@ -97,6 +105,8 @@ def poll_over(poll: ElephantPoll, now: datetime) -> bool:
 
 
 def naming_open(poll: ElephantPoll, now: datetime) -> bool:
+    if poll.mode == OVERLAP:
+        return not poll_over(poll, now)
     return poll.phase == NAMING and now < poll.voting_opens_at
 
 
@@ -127,19 +137,25 @@ async def open_poll(
     now: datetime,
     open_for: timedelta = DEFAULT_OPEN_FOR,
     schedule_id: int | None = None,
+    mode: str = OVERLAP,
+    started_by: str | None = None,
 ) -> tuple[ElephantPoll, bool]:
     """Opens the poll `key` names and queues its message; returns (poll, False) if it was opened before."""
     existing = await poll_by_key(session, workspace_id=workspace_id, key=key)
     if existing is not None:
         return existing, False
     await get_or_create_workspace(session, workspace_id=workspace_id)
-    naming_for = open_for / 2
+    overlap = mode == OVERLAP
+    # Overlapping polls vote from the start; two-phase ones name for the first half.
+    naming_for = timedelta() if overlap else open_for / 2
     poll = ElephantPoll(
         workspace_id=workspace_id,
         channel_id=channel_id,
         schedule_id=schedule_id,
         key=key,
-        phase=NAMING,
+        phase=VOTING if overlap else NAMING,
+        mode=OVERLAP if overlap else TWO_PHASE,
+        started_by=started_by,
         opened_at=now,
         voting_opens_at=now + naming_for,
         closes_at=now + open_for,
@@ -147,6 +163,8 @@ async def open_poll(
         named_tokens=[],
         voted_tokens=[],
         reminded_tokens=[],
+        seen_tokens=[] if overlap else None,
+        announced_named=0,
         version=0,
     )
     try:
@@ -164,7 +182,11 @@ async def open_poll(
         idempotency_key=f"{key}:open",
         channel_id=channel_id,
         not_before=now,
-        message=poll_message(poll_id=poll.id, naming_for=naming_for, voting_for=open_for - naming_for),
+        message=(
+            overlap_poll_message(poll_id=poll.id, open_for=open_for, named=0)
+            if overlap
+            else poll_message(poll_id=poll.id, naming_for=naming_for, voting_for=open_for - naming_for)
+        ),
     )
     poll.poll_outbox_id = row.id
     await session.flush()
@@ -181,12 +203,17 @@ async def start_poll_now(
     workspace_id: str,
     channel_id: str,
     now: datetime,
+    started_by: str,
     open_for: timedelta = DEFAULT_OPEN_FOR,
+    mode: str | None = None,
 ) -> tuple[StartOutcome, ElephantPoll]:
-    """`/whoelse elephant now`: one open poll per channel at a time."""
+    """`/whoelse elephant now`: one open poll per channel at a time, run the way the channel's schedule runs."""
     current = await open_poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id)
     if current is not None:
         return "already_open", current
+    if mode is None:
+        schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+        mode = schedule.mode if schedule is not None else OVERLAP
     poll, _created = await open_poll(
         session,
         workspace_id=workspace_id,
@@ -194,6 +221,8 @@ async def start_poll_now(
         key=f"elephant:now:{channel_id}:{now.isoformat()}",
         now=now,
         open_for=open_for,
+        mode=mode,
+        started_by=started_by,
     )
     return "started", poll
 
@@ -262,7 +291,8 @@ async def vote(
         return "not_found"
     if poll_over(poll, now):
         return "poll_closed"
-    if not voting_open(poll, now):
+    # An overlapping poll is voted on with its own ballot only: one pick here and ticks there would be two votes.
+    if not voting_open(poll, now) or poll.mode == OVERLAP:
         return "voting_not_open"
     token = token_of(poll, user_id)
     if token in (poll.voted_tokens or []):
@@ -342,7 +372,7 @@ async def advance(session: AsyncSession, *, workspace_id: str, poll_id: int, now
     if poll is None or poll.phase == CLOSED:
         return "unchanged"
     if now >= poll.closes_at:
-        await _close(session, poll, now)
+        await close_poll(session, poll, now)
         return "closed"
     if poll.phase == NAMING and now >= poll.voting_opens_at:
         await _open_voting(session, poll, now)
@@ -360,7 +390,7 @@ async def _open_voting(session: AsyncSession, poll: ElephantPoll, now: datetime)
         not_before=now,
         message=voting_message(poll_id=poll.id, named=named, voting_for=poll.closes_at - poll.voting_opens_at),
     )
-    await _replace(
+    await replace_post(
         session, poll, poll.poll_outbox_id, f"{poll.key}:naming-closed", naming_closed_message(named=named), now
     )
     await compare_and_set(session, poll, phase=VOTING, voting_outbox_id=voting.id)
@@ -370,7 +400,8 @@ async def _open_voting(session: AsyncSession, poll: ElephantPoll, now: datetime)
     )
 
 
-async def _close(session: AsyncSession, poll: ElephantPoll, now: datetime) -> None:
+async def close_poll(session: AsyncSession, poll: ElephantPoll, now: datetime) -> None:
+    """Closes the poll now: forgets who took part, posts the results (or that too few took part), edits its posts."""
     participants = participant_count(poll.named_tokens, poll.voted_tokens)
     await _shuffle_storage(session, poll)
     await compare_and_set(
@@ -379,10 +410,14 @@ async def _close(session: AsyncSession, poll: ElephantPoll, now: datetime) -> No
         phase=CLOSED,
         closed_at=now,
         participants=participants,
+        voters=len(poll.voted_tokens or ()),
+        # Who started it only matters while it can be closed early.
+        started_by=None,
         secret=None,
         named_tokens=null(),
         voted_tokens=null(),
         reminded_tokens=null(),
+        seen_tokens=null(),
     )
     # Reminder DMs name the people who had not answered yet; once the poll is over they serve no one.
     await forget_outbox_rows(session, workspace_id=poll.workspace_id, key_prefix=f"{poll.key}:remind:")
@@ -399,8 +434,10 @@ async def _close(session: AsyncSession, poll: ElephantPoll, now: datetime) -> No
         not_before=now,
         message=results,
     )
-    await _replace(session, poll, poll.poll_outbox_id, f"{poll.key}:closed", poll_closed_message(), now)
-    await _replace(session, poll, poll.voting_outbox_id, f"{poll.key}:voting-closed", poll_closed_message(), now)
+    await replace_post(session, poll, poll.poll_outbox_id, f"{poll.key}:closed", poll_closed_message(), now)
+    await replace_post(
+        session, poll, poll.voting_outbox_id, f"{poll.key}:voting-closed", poll_closed_message(), now
+    )
     logger.info(
         "elephant poll closed",
         extra={
@@ -435,7 +472,7 @@ async def _shuffle_storage(session: AsyncSession, poll: ElephantPoll) -> None:
     await session.execute(insert(ElephantSubmission), rows)
 
 
-async def _replace(
+async def replace_post(
     session: AsyncSession, poll: ElephantPoll, target_id: int | None, key: str, message: Message, now: datetime
 ) -> None:
     """Edits an earlier post of this poll, unless that post never made it (an edit of it would wait forever)."""
@@ -474,30 +511,3 @@ async def compare_and_set(session: AsyncSession, poll: ElephantPoll, **values: A
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise PollChanged()
     await session.refresh(poll)
-
-
-async def form_for(
-    session: AsyncSession, *, workspace_id: str, channel_id: str, poll_id: int, user_id: str, now: datetime
-) -> Dialog | None:
-    """What clicking the poll's buttons opens: the naming form, the ballot, or a word on why neither.
-
-    None when the poll is not one of this channel's: the click is refused (`NOT_HERE`), and no form opens.
-    """
-    poll = await poll_in_channel(session, workspace_id=workspace_id, channel_id=channel_id, poll_id=poll_id)
-    if poll is None:
-        return None
-    origin = FormOrigin(channel_id=channel_id, user_id=user_id, subject_id=poll.id)
-    if poll_over(poll, now):
-        return info_form(POLL_CLOSED)
-    if naming_open(poll, now):
-        if has_named(poll, user_id):
-            return info_form(
-                "You've already named this week's elephant — thank you. Voting opens when naming closes."
-            )
-        return submission_form(origin=origin)
-    if has_voted(poll, user_id):
-        return info_form("You've already voted in this poll — thank you. Results come when it closes.")
-    choices = await ballot(session, workspace_id=workspace_id, poll_id=poll.id)
-    if not choices:
-        return info_form("Nobody named an elephant this time, so there is nothing to vote on.")
-    return ballot_form(origin=origin, submissions=choices)

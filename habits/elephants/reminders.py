@@ -19,7 +19,7 @@ from habits.elephants.messages import reminder_message
 from habits.elephants.polls import PollChanged, compare_and_set, token_of, voting_open, with_retries
 from habits.time_words import zone_or_utc
 from models.db import session_scope
-from models.elephants import CLOSED, ElephantPoll, forget_outbox_rows, get_poll
+from models.elephants import CLOSED, OVERLAP, ElephantPoll, forget_outbox_rows, get_poll
 from models.outbox import FAILED, SENT, enqueue
 from models.people import snoozed_users
 
@@ -93,7 +93,7 @@ async def remind(
         idempotency_key=f"{poll.key}:remind:{token}",
         dm_user_id=colleague.user_id,
         not_before=now,
-        message=reminder_message(channel_id=poll.channel_id, voting=voting),
+        message=reminder_message(channel_id=poll.channel_id, voting=voting, overlap=poll.mode == OVERLAP),
     )
     return True
 

@@ -14,17 +14,32 @@ from habits.elephants.polls import DEFAULT_OPEN_FOR, MAX_OPEN_FOR, MIN_OPEN_FOR,
 from habits.messages import Message, command
 from habits.recurrence import Recurrence, describe, next_occurrence, previous_occurrence
 from habits.time_words import describe_duration, describe_moment, known_zone, parse_duration
-from models.elephants import NAMING, ElephantSchedule, open_poll_in_channel, poll_by_key, schedule_for_channel
+from models.elephants import (
+    NAMING,
+    OVERLAP,
+    TWO_PHASE,
+    ElephantSchedule,
+    open_poll_in_channel,
+    poll_by_key,
+    schedule_for_channel,
+)
 from models.workspaces import get_or_create_workspace
 
 # What people type, in English whatever the server's locale.
 WEEKDAY_WORDS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
-WEEKLY_SYNTAX = "elephant weekly <weekday> <HH:MM> [time zone] [open for 2d]"
-NOW_SYNTAX = "elephant now [open for 2d]"
+WEEKLY_SYNTAX = "elephant weekly <weekday> <HH:MM> [time zone] [overlap|two-phase] [open for 2d]"
+NOW_SYNTAX = "elephant now [overlap|two-phase] [open for 2d]"
+MODE_SYNTAX = "elephant mode overlap|two-phase"
+MODE_WORDS = {"overlap": OVERLAP, "overlapping": OVERLAP, "two-phase": TWO_PHASE, "two-phased": TWO_PHASE}
+MODE_NAMES = {
+    OVERLAP: "overlapping (name and vote at the same time)",
+    TWO_PHASE: "two-phase (name first, then vote)",
+}
 WEEKLY_USAGE = f"{command(WEEKLY_SYNTAX)}, e.g. `monday 09:00 Europe/Berlin`"
 NOW_USAGE = command(NOW_SYNTAX)
+MODE_USAGE = command(MODE_SYNTAX)
 
 OpenOutcome = Literal["opened", "already_opened", "not_due", "too_late", "channel_busy", "no_schedule"]
 
@@ -39,6 +54,7 @@ class WeeklyPlan:
     at: time
     timezone: str
     open_for: timedelta
+    mode: str | None = None
 
 
 def parse_weekday(word: str) -> int:
@@ -60,6 +76,21 @@ def parse_timezone(word: str) -> str:
     if known_zone(word) is None:
         raise ScheduleError(f"`{word}` is not a time zone I know; use an IANA name such as Europe/Berlin.")
     return word
+
+
+def parse_mode(word: str) -> str:
+    mode = MODE_WORDS.get(word.lower())
+    if mode is None:
+        raise ScheduleError(f"`{word}` is not a way to run a poll. Try {MODE_USAGE}.")
+    return mode
+
+
+def split_mode(words: list[str]) -> tuple[str | None, list[str]]:
+    """The `overlap`/`two-phase` word among `words`, if any, and the other words."""
+    modes = [MODE_WORDS[word.lower()] for word in words if word.lower() in MODE_WORDS]
+    if len(modes) > 1:
+        raise ScheduleError(f"A poll runs one way: `overlap` or `two-phase`, not both. Try {MODE_USAGE}.")
+    return (modes[0] if modes else None), [word for word in words if word.lower() not in MODE_WORDS]
 
 
 def parse_open_for(words: list[str]) -> timedelta:
@@ -86,23 +117,29 @@ def parse_weekly(arguments: str, *, default_timezone: str) -> WeeklyPlan:
     if len(words) < 2:
         raise ScheduleError(f"When should the weekly poll open? {WEEKLY_USAGE}.")
     weekday, at = parse_weekday(words[0]), parse_clock(words[1])
-    rest = words[2:]
+    mode, rest = split_mode(words[2:])
     timezone = default_timezone
     if rest and ("/" in rest[0] or rest[0].upper() == "UTC"):
         timezone = parse_timezone(rest[0])
         rest = rest[1:]
-    return WeeklyPlan(weekday=weekday, at=at, timezone=timezone, open_for=parse_open_for(rest))
+    return WeeklyPlan(weekday=weekday, at=at, timezone=timezone, open_for=parse_open_for(rest), mode=mode)
 
 
 async def set_weekly(
-    session: AsyncSession, *, workspace_id: str, channel_id: str, plan: WeeklyPlan, now: datetime
+    session: AsyncSession, *, workspace_id: str, channel_id: str, plan: WeeklyPlan, now: datetime, set_by: str
 ) -> ElephantSchedule:
-    """Creates or changes the channel's weekly poll; it starts with the first opening after `now`."""
+    """Creates or changes the channel's weekly poll; it starts with the first opening after `now`.
+
+    Whoever sets it becomes its creator: the one (with admins) who may close its polls early.
+    """
     await get_or_create_workspace(session, workspace_id=workspace_id)
     schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
     if schedule is None:
-        schedule = ElephantSchedule(workspace_id=workspace_id, channel_id=channel_id, created_at=now)
+        schedule = ElephantSchedule(workspace_id=workspace_id, channel_id=channel_id, created_at=now, mode=OVERLAP)
         session.add(schedule)
+    schedule.created_by = set_by
+    if plan.mode is not None:
+        schedule.mode = plan.mode
     schedule.weekday = plan.weekday
     schedule.time_of_day = plan.at
     schedule.timezone = plan.timezone
@@ -111,6 +148,16 @@ async def set_weekly(
     schedule.effective_from = now
     await session.flush()
     return schedule
+
+
+async def set_mode(session: AsyncSession, *, workspace_id: str, channel_id: str, mode: str) -> bool:
+    """Sets how the channel's weekly polls run from the next one on; False when the channel has no weekly poll."""
+    schedule = await schedule_for_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    if schedule is None or not schedule.active:
+        return False
+    schedule.mode = mode
+    await session.flush()
+    return True
 
 
 async def stop_weekly(session: AsyncSession, *, workspace_id: str, channel_id: str) -> bool:
@@ -154,7 +201,8 @@ def weekly_confirmation(schedule: ElephantSchedule, *, now: datetime) -> Message
     return Message(
         text=(
             f"Done: {describe(recurrence_of(schedule))} this channel gets an anonymous elephant-in-the-room poll, "
-            f"open for {describe_duration(open_for(schedule))}. The first one opens {first}."
+            f"open for {describe_duration(open_for(schedule))}, {MODE_NAMES[schedule.mode]}. "
+            f"The first one opens {first}."
         )
     )
 
@@ -167,8 +215,8 @@ async def overview(session: AsyncSession, *, workspace_id: str, channel_id: str,
     if schedule is not None and schedule.active:
         upcoming = describe_moment(next_opening(schedule, now), now=now, timezone=schedule.timezone)
         lines.append(
-            f"*Weekly poll:* {describe(recurrence_of(schedule))}, open for {describe_duration(open_for(schedule))}. "
-            f"Next one opens {upcoming}."
+            f"*Weekly poll:* {describe(recurrence_of(schedule))}, open for {describe_duration(open_for(schedule))}, "
+            f"{MODE_NAMES.get(schedule.mode, schedule.mode)}. Next one opens {upcoming}."
         )
     else:
         lines.append("*No weekly poll* in this channel. Set one with " + WEEKLY_USAGE + ".")
@@ -179,6 +227,9 @@ async def overview(session: AsyncSession, *, workspace_id: str, channel_id: str,
     )
     if current is None:
         lines.append("*Open now:* no poll. Start one with " + NOW_USAGE + ".")
+    elif current.mode == OVERLAP:
+        closes = describe_moment(current.closes_at, now=now, timezone=zone)
+        lines.append(f"*Open now:* naming and voting until {closes}.")
     elif current.phase == NAMING and now < current.voting_opens_at:
         closes = describe_moment(current.voting_opens_at, now=now, timezone=zone)
         lines.append(f"*Open now:* naming elephants until {closes}, then voting.")
@@ -225,5 +276,6 @@ async def open_scheduled_poll(
         now=now,
         open_for=open_for(schedule),
         schedule_id=schedule.id,
+        mode=schedule.mode,
     )
     return "opened" if created else "already_opened"

@@ -408,8 +408,12 @@ async def _failed(session: AsyncSession, *, workspace_id: str, outbox_id: int | 
     return status == FAILED
 
 
-def overview_reply(roundtable: RoundTable, *, now: datetime, missing: list[str] | None) -> Message:
-    return overview(view_of(roundtable), next_meeting=next_meeting(roundtable, now=now), missing=missing)
+def overview_reply(
+    roundtable: RoundTable, *, now: datetime, missing: list[str] | None, steerable: bool = True
+) -> Message:
+    return overview(
+        view_of(roundtable), next_meeting=next_meeting(roundtable, now=now), missing=missing, steerable=steerable
+    )
 
 
 def announcement_message(

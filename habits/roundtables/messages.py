@@ -128,7 +128,10 @@ def missing_teams_line(missing: Sequence[str] | None) -> str:
     return f":warning: Nobody from *{teams_in_words(missing)}* is invited yet. {SILO_NOTE}"
 
 
-def overview(view: RoundTableView, *, next_meeting: datetime, missing: Sequence[str] | None) -> Message:
+def overview(
+    view: RoundTableView, *, next_meeting: datetime, missing: Sequence[str] | None, steerable: bool = True
+) -> Message:
+    """The round-table as its channel sees it; "Change" and "Cancel" only for someone who may use them."""
     parts: list[Part] = [
         Paragraph(text="*This channel's cross-functional round-table*"),
         Facts(
@@ -140,6 +143,10 @@ def overview(view: RoundTableView, *, next_meeting: datetime, missing: Sequence[
             ]
         ),
         Paragraph(text=missing_teams_line(missing)),
+    ]
+    if not steerable:
+        return Message(text=f"Round-table: {view.cadence}", parts=parts)
+    parts.append(
         Actions(
             block_id=f"roundtable:{view.roundtable_id}",
             controls=[
@@ -151,8 +158,8 @@ def overview(view: RoundTableView, *, next_meeting: datetime, missing: Sequence[
                     style="danger",
                 ),
             ],
-        ),
-    ]
+        )
+    )
     return Message(text=f"Round-table: {view.cadence}", parts=parts)
 
 

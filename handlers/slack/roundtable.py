@@ -51,9 +51,11 @@ from habits.roundtables.messages import (
     open_setup_form,
 )
 from habits.roundtables.teams import missing_teams
+from habits.steering import not_allowed_to_steer
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.dialogs import open_dialog
 from handlers.slack.slack_trouble import trouble_asking_slack
+from handlers.steering import may_steer_here
 from models.db import session_scope
 from models.outbox import enqueue
 from models.roundtables import RoundTable
@@ -69,6 +71,7 @@ USAGE = (
 SET_UP_WORDS = ("set", "setup", "change")
 CANCEL_WORDS = ("cancel", "off", "stop")
 CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
+STEER_WHAT = "set up, change or cancel this channel's round-table"
 NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
 RSVP_REFUSALS = {
     "not_found": "I can't find that round-table meeting any more.",
@@ -94,7 +97,13 @@ async def roundtable_command(request: CommandRequest, context: AppContext) -> Me
     if rest.strip():
         return Message(text=f"{unknown_words(rest, after=f'roundtable {action}')}\n{USAGE}")
     if action == "":
-        return await _overview(context, workspace_id=request.workspace_id, channel_id=request.channel_id)
+        return await _overview(
+            context, workspace_id=request.workspace_id, channel_id=request.channel_id, user_id=request.user_id
+        )
+    if not await _may_steer(
+        context, workspace_id=request.workspace_id, channel_id=request.channel_id, user_id=request.user_id
+    ):
+        return not_allowed_to_steer(STEER_WHAT)
     if action in SET_UP_WORDS:
         if not request.trigger_id:
             # Teams opens a dialog only from a card's button, never from a typed message.
@@ -117,12 +126,23 @@ async def roundtable_command(request: CommandRequest, context: AppContext) -> Me
     return Message(text=CANCELLED)
 
 
-async def _overview(context: AppContext, *, workspace_id: str, channel_id: str) -> Message:
+async def _may_steer(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str) -> bool:
+    """Whether this person may set up, change or cancel the channel's round-table, under the workspace's rule."""
     async with session_scope(context.sessions) as session:
         roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
+        creator = roundtable.set_up_by if roundtable is not None else None
+    return await may_steer_here(context, workspace_id=workspace_id, user_id=user_id, creator=creator)
+
+
+async def _overview(context: AppContext, *, workspace_id: str, channel_id: str, user_id: str) -> Message:
+    async with session_scope(context.sessions) as session:
+        roundtable = await channel_roundtable(session, workspace_id=workspace_id, channel_id=channel_id)
+    steerable = await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id)
     if roundtable is None:
-        return no_roundtable()
-    return overview_reply(roundtable, now=context.clock(), missing=await _missing(context, roundtable))
+        return no_roundtable() if steerable else Message(text="This channel has no round-table yet.")
+    return overview_reply(
+        roundtable, now=context.clock(), missing=await _missing(context, roundtable), steerable=steerable
+    )
 
 
 async def _missing(context: AppContext, roundtable: RoundTable) -> list[str] | None:
@@ -304,6 +324,16 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if not channel_id:
             logger.warning("round-table button clicked without a channel", extra={"workspace": _team(body)})
             return
+        user_id = str(body["user"]["id"])
+        if not await _may_steer(context, workspace_id=_team(body), channel_id=channel_id, user_id=user_id):
+            await _tell(
+                context,
+                workspace_id=_team(body),
+                channel_id=channel_id,
+                user_id=user_id,
+                text=not_allowed_to_steer(STEER_WHAT).text,
+            )
+            return
         await _open_setup_form(
             context,
             workspace_id=_team(body),
@@ -319,6 +349,16 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if not channel_id:
             # Nothing to cancel, and nowhere to say so.
             logger.warning("round-table button clicked without a channel", extra={"workspace": workspace_id})
+            return
+        user_id = str(body["user"]["id"])
+        if not await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id):
+            await _tell(
+                context,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                text=not_allowed_to_steer(STEER_WHAT).text,
+            )
             return
         async with session_scope(context.sessions) as session:
             cancelled = await cancel(
@@ -345,6 +385,9 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             await ack(response_action="errors", errors={CADENCE: NOT_YOUR_FORM})
             return
         channel_id = origin.channel_id
+        if not await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id):
+            await ack(response_action="errors", errors={CADENCE: not_allowed_to_steer(STEER_WHAT).text})
+            return
         values = dialog_values(view.get("state") or {})
         known_groups = []
         if values.get(GROUPS):

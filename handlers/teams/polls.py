@@ -10,30 +10,43 @@ import logging
 
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
+from habits.elephants.forms import FormWanted, form_for
 from habits.elephants.messages import (
+    APPROVAL_FORM,
     BALLOT_FORM,
     CHOICE_INPUT,
+    CLOSE_BUTTON,
     INFO_FORM,
     NAME_BUTTON,
     SUBMIT_FORM,
     TEXT_INPUT,
     VOTE_BUTTON,
+    ballot_of,
 )
-from habits.elephants.polls import NOT_HERE, cast_vote, form_for, name_elephant
+from habits.elephants.overlap import approve_elephants
+from habits.elephants.polls import NOT_HERE, cast_vote, name_elephant
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.ids import parse_id
-from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS
-from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message
+from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS, close_poll_for
+from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from models.db import session_scope
 
 logger = logging.getLogger(__name__)
 
-NAMED = "Thank you. Your elephant is in — with no name attached. Voting opens when naming closes."
+NAMED = "Thank you. Your elephant is in — with no name attached. Results come when the poll closes."
 VOTED = "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
 PICK_ONE = "Please pick the elephant that matters most."
 
 
-async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
+async def open_naming_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    return await open_form(invoke, context, wanted="name")
+
+
+async def open_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    return await open_form(invoke, context, wanted="vote")
+
+
+async def open_form(invoke: Invoke, context: AppContext, *, wanted: FormWanted) -> InvokeResponse:
     """The naming form or the ballot for the poll on the card clicked, if that poll is this channel's."""
     poll_id = parse_id(invoke.data.get("value"))
     dialog = None
@@ -46,6 +59,7 @@ async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
                 poll_id=poll_id,
                 user_id=invoke.user_id,
                 now=context.clock(),
+                wanted=wanted,
             )
     if dialog is None:
         logger.warning(
@@ -106,5 +120,48 @@ async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
     return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])
 
 
+async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    """An overlapping poll's ballot: every ticked elephant gets one vote."""
+    form = submitted(invoke.data)
+    origin = _origin(invoke, form.context)
+    shown = ballot_of(form.context)
+    if origin is None or origin.subject_id is None or shown is None:
+        return dialog_message(NOT_YOUR_FORM)
+    ticked = form.values.get(CHOICE_INPUT)
+    outcome = await approve_elephants(
+        context.sessions,
+        workspace_id=invoke.workspace_id,
+        channel_id=origin.channel_id,
+        poll_id=origin.subject_id,
+        user_id=invoke.user_id,
+        chosen=[str(choice) for choice in ticked] if isinstance(ticked, list) else [],
+        shown=shown,
+        now=context.clock(),
+    )
+    return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])
+
+
+async def on_close(invoke: Invoke, context: AppContext) -> InvokeResponse:
+    """ "Close now" from the private answer its starter got: checked again here, as on Slack."""
+    poll_id = parse_id(invoke.data.get("value"))
+    if poll_id is None:
+        return message(NOT_HERE)
+    answer = await close_poll_for(
+        context,
+        workspace_id=invoke.workspace_id,
+        channel_id=invoke.channel_id,
+        user_id=invoke.user_id,
+        poll_id=poll_id,
+    )
+    return message(answer.text)
+
+
 def handlers() -> dict[str, InvokeHandler]:
-    return {NAME_BUTTON: open_form, VOTE_BUTTON: open_form, SUBMIT_FORM: on_naming, BALLOT_FORM: on_ballot}
+    return {
+        NAME_BUTTON: open_naming_form,
+        VOTE_BUTTON: open_ballot,
+        SUBMIT_FORM: on_naming,
+        BALLOT_FORM: on_ballot,
+        APPROVAL_FORM: on_approval,
+        CLOSE_BUTTON: on_close,
+    }

@@ -22,7 +22,7 @@ from habits.ids import parse_id
 from habits.messages import DateInput, Dialog, Input, PeoplePicker, TextInput
 from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import NOTES, NOTES_FORM, SETUP_FORM, FormErrors, read_setup_form
-from habits.roundtables.meetings import answer_rsvp, cancel, notes_dialog, save_notes
+from habits.roundtables.meetings import answer_rsvp, cancel, channel_roundtable, notes_dialog, save_notes
 from habits.roundtables.messages import (
     CANCEL_BUTTON,
     CHANGE_BUTTON,
@@ -30,16 +30,19 @@ from habits.roundtables.messages import (
     NOT_COMING_BUTTON,
     NOTES_BUTTON,
 )
+from habits.steering import not_allowed_to_steer
 from handlers.slack.roundtable import (
     CANCELLED,
     DONE_REFUSALS,
     NOTES_ERRORS,
     NOTHING_TO_CANCEL,
     RSVP_REFUSALS,
+    STEER_WHAT,
     announce_setup,
     save_setup,
     setup_dialog,
 )
+from handlers.steering import may_steer_here
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from models.db import session_scope
 
@@ -83,6 +86,15 @@ async def on_not_coming(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 async def on_cancel(invoke: Invoke, context: AppContext) -> InvokeResponse:
     """Cancels the round-table of the conversation the card is in (whichever round-table the button named)."""
+    async with session_scope(context.sessions) as session:
+        roundtable = await channel_roundtable(
+            session, workspace_id=invoke.workspace_id, channel_id=invoke.channel_id
+        )
+        creator = roundtable.set_up_by if roundtable is not None else None
+    if not await may_steer_here(
+        context, workspace_id=invoke.workspace_id, user_id=invoke.user_id, creator=creator
+    ):
+        return message(not_allowed_to_steer(STEER_WHAT).text)
     async with session_scope(context.sessions) as session:
         cancelled = await cancel(
             session, workspace_id=invoke.workspace_id, channel_id=invoke.channel_id, now=context.clock()

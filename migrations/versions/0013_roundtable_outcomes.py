@@ -2,7 +2,7 @@
 action items that follow up on them (an owner, a due date, done or not, the one reminder)
 
 Revision ID: 0013_roundtable_outcomes
-Revises: 0011_vendor_last_values
+Revises: 0012_poll_steering
 Create Date: 2026-12-02 21:00:00
 """
 
@@ -15,7 +15,7 @@ import models.base
 from models.base import PLATFORM_ID_LENGTH, WORKSPACE_ID_LENGTH
 
 revision: str = "0013_roundtable_outcomes"
-down_revision: str | Sequence[str] | None = "0011_vendor_last_values"
+down_revision: str | Sequence[str] | None = "0012_poll_steering"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,7 +22,7 @@ from habits.elephants.schedule import open_scheduled_poll, parse_weekly, set_wee
 from habits.form_origin import FormOrigin
 from habits.messages import ChoiceInput
 from models.db import session_scope
-from models.elephants import CLOSED, ElephantPoll, ElephantSubmission, get_poll, polls_due
+from models.elephants import CLOSED, TWO_PHASE, ElephantPoll, ElephantSubmission, get_poll, polls_due
 from models.outbox import OutboxMessage
 from models.people import snooze
 from scheduler.elephant_jobs import OPEN_GRACE, job_source
@@ -40,7 +40,9 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def open_poll(sessions: Sessions) -> int:
     async with session_scope(sessions) as session:
-        outcome, poll = await start_poll_now(session, workspace_id=WORKSPACE, channel_id=CHANNEL, now=OPENED)
+        outcome, poll = await start_poll_now(
+            session, workspace_id=WORKSPACE, channel_id=CHANNEL, now=OPENED, started_by="UHOST", mode=TWO_PHASE
+        )
     assert outcome == "started"
     return poll.id
 
@@ -404,6 +406,7 @@ async def test_a_weekly_poll_opens_at_the_same_local_time_across_a_clock_change(
             channel_id=CHANNEL,
             plan=parse_weekly("monday 09:00 America/New_York", default_timezone="UTC"),
             now=set_on,
+            set_by="UHOST",
         )
         schedule_id = schedule.id
         [opening_job] = [spec for spec in await job_source(session) if spec.workspace_id == WORKSPACE]

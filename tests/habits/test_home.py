@@ -10,7 +10,7 @@ from habits.elephants.polls import start_poll_now, submit
 from habits.home import HOME_SNOOZE, Reach, channels_to_ask_about, groups_to_ask_about, home_for
 from habits.messages import Actions, Button, Facts, Message, Paragraph
 from models.db import session_scope
-from models.elephants import ElephantSubmission
+from models.elephants import TWO_PHASE, ElephantSubmission
 from models.nudges import HelpExchange, LoopIn, Nudge
 from models.outbox import SENT, enqueue
 from models.people import snooze
@@ -213,9 +213,21 @@ async def test_elephant_polls_in_my_channels_count_until_i_take_part_and_never_s
     async with session_scope(sessions) as session:
         await get_or_create_workspace(session, workspace_id=WORKSPACE)
         _, mine = await start_poll_now(
-            session, workspace_id=WORKSPACE, channel_id="CSALES", now=NOW - timedelta(hours=1)
+            session,
+            workspace_id=WORKSPACE,
+            channel_id="CSALES",
+            now=NOW - timedelta(hours=1),
+            started_by="UHOST",
+            mode=TWO_PHASE,
         )
-        await start_poll_now(session, workspace_id=WORKSPACE, channel_id="CENG", now=NOW - timedelta(hours=1))
+        await start_poll_now(
+            session,
+            workspace_id=WORKSPACE,
+            channel_id="CENG",
+            now=NOW - timedelta(hours=1),
+            started_by="UHOST",
+            mode=TWO_PHASE,
+        )
         await submit(
             session,
             workspace_id=WORKSPACE,
@@ -326,7 +338,7 @@ async def test_only_channels_with_recent_nudges_or_open_polls_need_their_members
     async with session_scope(sessions) as session:
         await posted_nudge(session, title="A", channel="CSALES", ago=timedelta(days=1))
         await posted_nudge(session, title="B", channel="COLD", ago=timedelta(days=20))
-        await start_poll_now(session, workspace_id=WORKSPACE, channel_id="CENG", now=NOW)
+        await start_poll_now(session, workspace_id=WORKSPACE, channel_id="CENG", now=NOW, started_by="UHOST")
         await posted_nudge(session, title="C", channel="CX", ago=timedelta(days=1), workspace=OTHER_WORKSPACE)
 
     async with session_scope(sessions) as session:

@@ -164,7 +164,7 @@ def button_value(message: dict[str, Any], action_id: str) -> str:
 async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_posted_once(
     app: RunningApp, fake_slack: FakeSlack, clock: Clock
 ) -> None:
-    assert "Started" in await command(app, "elephant now")
+    assert "Started" in await command(app, "elephant now two-phase")
     await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
     [poll_post] = posted_with_key(fake_slack, ":open")
     assert "What is the elephant in the room this week?" in poll_post["text"]
@@ -228,7 +228,7 @@ async def test_a_poll_started_now_is_named_voted_on_and_closed_with_results_post
 async def test_forms_sent_after_the_poll_closed_say_it_has_closed(
     app: RunningApp, fake_slack: FakeSlack, clock: Clock
 ) -> None:
-    await command(app, "elephant now")
+    await command(app, "elephant now two-phase")
     await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
     poll_id = button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
     annas_form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
@@ -331,7 +331,7 @@ NOT_HERE = "That poll is not from this channel, or no longer exists."
 
 async def open_poll(app: RunningApp, fake_slack: FakeSlack) -> str:
     """Starts a poll in the channel; returns the poll id its button carries."""
-    await command(app, "elephant now")
+    await command(app, "elephant now two-phase")
     await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
     return button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
 

@@ -254,7 +254,7 @@ HELP = """*whoelse* asks the two questions that keep teams in the loop:
 • `/whoelse unwatch deals|tickets` — stop turning this channel's deal or ticket posts into nudges
 • `/whoelse stats` — how this channel answered its nudges in the last 7 and 30 days
 • `/whoelse snooze &lt;30m|4h|2d|1w&gt;|off` — no pings or reminder DMs for a while (up to 90 days); `off` ends it early
-• `/whoelse elephant now|weekly|off` — anonymous elephant-in-the-room polls, once or every week \
+• `/whoelse elephant now|weekly|mode|close|history|off` — anonymous elephant-in-the-room polls, once or every week \
 (`/whoelse elephant` alone says more)
 • `/whoelse roundtable set|cancel` — a recurring cross-functional round-table for this channel \
 (`/whoelse roundtable` alone shows it)

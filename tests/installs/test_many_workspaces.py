@@ -88,7 +88,12 @@ async def test_a_nudge_and_a_scheduled_poll_in_workspace_b_are_posted_with_b_s_t
     plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=timedelta(days=2))
     async with session_scope(app.context.sessions) as session:
         schedule = await set_weekly(
-            session, workspace_id=TEAM_B, channel_id="CPOLLS", plan=plan, now=now - timedelta(minutes=5)
+            session,
+            workspace_id=TEAM_B,
+            channel_id="CPOLLS",
+            plan=plan,
+            now=now - timedelta(minutes=5),
+            set_by="UANNA",
         )
         schedule_id = schedule.id
     await open_weekly_poll(workspace_id=TEAM_B, schedule_id=schedule_id)
@@ -156,7 +161,12 @@ async def test_an_expiring_token_is_rotated_by_a_delivery_too(
     plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=timedelta(days=2))
     async with session_scope(app.context.sessions) as session:
         schedule = await set_weekly(
-            session, workspace_id=TEAM_B, channel_id="CPOLLS", plan=plan, now=now - timedelta(minutes=5)
+            session,
+            workspace_id=TEAM_B,
+            channel_id="CPOLLS",
+            plan=plan,
+            now=now - timedelta(minutes=5),
+            set_by="UANNA",
         )
         schedule_id = schedule.id
 
@@ -225,7 +235,12 @@ async def test_a_request_and_a_delivery_that_both_find_the_token_expiring_rotate
     plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=timedelta(days=2))
     async with session_scope(app.context.sessions) as session:
         schedule = await set_weekly(
-            session, workspace_id=TEAM_A, channel_id="CPOLLS", plan=plan, now=now - timedelta(minutes=5)
+            session,
+            workspace_id=TEAM_A,
+            channel_id="CPOLLS",
+            plan=plan,
+            now=now - timedelta(minutes=5),
+            set_by="UANNA",
         )
         schedule_id = schedule.id
     await open_weekly_poll(workspace_id=TEAM_A, schedule_id=schedule_id)

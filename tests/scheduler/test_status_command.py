@@ -166,6 +166,7 @@ async def test_round_table_reminders_and_poll_openings_are_named_in_words_in_the
             channel_id="C0ENG",
             plan=WeeklyPlan(weekday=0, at=time(9, 0), timezone="Europe/Berlin", open_for=timedelta(days=2)),
             now=now,
+            set_by="U0ADMIN",
         )
     application = create_app(settings, job_sources=[roundtable_jobs.job_source, elephant_jobs.job_source])
     async with serving(application) as app:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from habits.elephants.messages import (
+    APPROVAL_FORM,
     CHOICE_INPUT,
+    CLOSE_BUTTON,
     NAME_BUTTON,
     QUESTION,
     SUBMIT_FORM,
@@ -25,13 +27,16 @@ from tests.teams.activities import (
     CHANNEL,
     OTHER_TENANT,
     TENANT,
+    card_action,
     dialog_fetch,
 )
 from tests.teams.scenario import (
     OTHER_CONVERSATION,
     PEOPLE,
     Teams,
+    action_text,
     button_value,
+    by,
     cards,
     closing_text,
     filled,
@@ -48,7 +53,7 @@ ELEPHANTS = {
 
 async def run_a_poll(teams: Teams, clock: Clock) -> None:
     """A poll started, named by three people, voted on by three, and closed."""
-    assert "Started" in await teams.type("elephant now")
+    assert "Started" in await teams.type("elephant now two-phase")
     [poll] = teams.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
     for person, elephant in ELEPHANTS.items():
@@ -98,7 +103,7 @@ async def test_after_a_teams_poll_nothing_stored_ties_a_person_to_what_they_name
 
 
 async def test_with_two_people_on_teams_the_results_stay_hidden(tenant: Teams, clock: Clock) -> None:
-    await tenant.type("elephant now")
+    await tenant.type("elephant now two-phase")
     [poll] = tenant.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
     for person in ["Jane Doe", "Omar Haddad"]:
@@ -136,7 +141,7 @@ async def test_a_weekly_poll_set_on_teams_opens_in_the_channel_at_its_time_in_th
 
 
 async def test_a_poll_button_from_another_channel_or_tenant_opens_nothing(tenant: Teams) -> None:
-    await tenant.type("elephant now")
+    await tenant.type("elephant now two-phase")
     [poll] = tenant.posted(QUESTION)
     poll_id = button_value(poll, NAME_BUTTON)
 
@@ -150,7 +155,7 @@ async def test_a_poll_button_from_another_channel_or_tenant_opens_nothing(tenant
 
 
 async def test_a_form_is_answered_only_by_who_opened_it_in_the_channel_it_was_opened_in(tenant: Teams) -> None:
-    await tenant.type("elephant now")
+    await tenant.type("elephant now two-phase")
     [poll] = tenant.posted(QUESTION)
     form = await tenant.form(NAME_BUTTON, button_value(poll, NAME_BUTTON), "Jane Doe")
     assert form["actions"][0]["data"]["dialog"] == SUBMIT_FORM
@@ -161,3 +166,35 @@ async def test_a_form_is_answered_only_by_who_opened_it_in_the_channel_it_was_op
     assert await tenant.submit({**data, "context": "{not json"}, "Jane Doe") == NOT_YOUR_FORM
     async with session_scope(tenant.app.context.sessions) as session:
         assert list(await session.scalars(select(ElephantSubmission.text))) == []
+
+
+async def test_an_overlapping_poll_on_teams_is_voted_on_as_named_and_closed_early_only_by_its_starter(
+    tenant: Teams,
+) -> None:
+    assert "Started" in await tenant.type("elephant now", "Jane Doe")
+    [poll] = tenant.posted(QUESTION)
+    poll_id = button_value(poll, VOTE_BUTTON)
+    for person, elephant in ELEPHANTS.items():
+        form = await tenant.form(NAME_BUTTON, poll_id, person)
+        assert "Thank you" in await tenant.submit(filled(form, **{TEXT_INPUT: elephant}), person)
+        ballot = await tenant.form(VOTE_BUTTON, poll_id, person)
+        assert ballot["actions"][0]["data"]["dialog"] == APPROVAL_FORM
+        [choices] = [element for element in ballot["body"] if element.get("id") == CHOICE_INPUT]
+        ticked = ",".join(choice["value"] for choice in choices["choices"])
+        assert "Your vote is counted" in await tenant.submit(filled(ballot, **{CHOICE_INPUT: ticked}), person)
+
+    def close_now(person: str) -> dict[str, object]:
+        return by(person, card_action(CLOSE_BUTTON, {"value": poll_id}, tenant.connector.service_url))
+
+    refused = await send(tenant.app, tenant.login, tenant.connector, close_now("Omar Haddad"))
+    assert "only the person who started this poll" in action_text(refused)
+    assert tenant.posted("people took part") == []
+    closed = await send(tenant.app, tenant.login, tenant.connector, close_now("Jane Doe"))
+    assert "Closed the elephant poll" in action_text(closed)
+    await tenant.app.context.delivery.drain()
+    [results] = tenant.posted("3 people took part")
+    # Each ticked everything there was when they voted: Jane's elephant got three votes, Omar's two, Lena's one.
+    shown = str(results)
+    assert "3 votes" in shown and "2 votes" in shown and "1 vote" in shown
+    places = [shown.index(ELEPHANTS[person]) for person in ("Jane Doe", "Omar Haddad", "Lena Park")]
+    assert places == sorted(places)

@@ -87,7 +87,12 @@ async def weekly_poll_in_teams_channel(
     plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=open_for)
     async with session_scope(app.context.sessions) as session:
         schedule = await set_weekly(
-            session, workspace_id=TENANT, channel_id=channel, plan=plan, now=now - timedelta(minutes=5)
+            session,
+            workspace_id=TENANT,
+            channel_id=channel,
+            plan=plan,
+            now=now - timedelta(minutes=5),
+            set_by="UHOST",
         )
         schedule_id = schedule.id
     await app.context.delivery.drain()
