@@ -184,8 +184,20 @@ async def _names(invoke: Invoke, context: AppContext, dialog: Dialog) -> dict[st
     return names
 
 
+async def _may_steer(invoke: Invoke, context: AppContext) -> bool:
+    """Whether this person may set up or change the conversation's round-table, under the workspace's rule."""
+    async with session_scope(context.sessions) as session:
+        roundtable = await channel_roundtable(
+            session, workspace_id=invoke.workspace_id, channel_id=invoke.channel_id
+        )
+        creator = roundtable.set_up_by if roundtable is not None else None
+    return await may_steer_here(context, workspace_id=invoke.workspace_id, user_id=invoke.user_id, creator=creator)
+
+
 async def open_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
     """The set-up form for the conversation the button is in: the round-table as it stands, or a new one."""
+    if not await _may_steer(invoke, context):
+        return dialog_message(not_allowed_to_steer(STEER_WHAT).text)
     dialog = await _setup_form(invoke, context)
     return InvokeResponse(200, render_dialog(dialog, await _names(invoke, context, dialog)))
 
@@ -195,6 +207,9 @@ async def on_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
     origin = read_origin(form.context, user_id=invoke.user_id)
     if origin is None or origin.subject_id is not None or origin.channel_id != invoke.channel_id:
         return dialog_message(NOT_YOUR_FORM)
+    # Checked again on sending: the rule or the round-table's creator may have changed since the form opened.
+    if not await _may_steer(invoke, context):
+        return dialog_message(not_allowed_to_steer(STEER_WHAT).text)
     try:
         # Teams has no user groups to invite: people only.
         plan = read_setup_form(form.values, known_groups=[])
