@@ -39,6 +39,7 @@ from handlers import teams as teams_handlers
 from handlers.slack import command_router
 from handlers.slack.edge import SlackEdge
 from handlers.teams.invokes import invoke_handlers
+from handlers.teams.known_conversations import KnownConversations
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
 from scheduler.jobs import JobSource
@@ -129,6 +130,7 @@ def create_app(
         commands = command_router()
         app.state.commands = commands
         app.state.teams_invokes = invoke_handlers()
+        app.state.teams_conversations = KnownConversations()
         bolt: AsyncApp | None = None
         if client is not None:
             signing_secret = settings.secret("slack_signing_secret")
@@ -266,7 +268,12 @@ def teams_gateways(
 
     def for_tenant(tenant_id: str) -> ChatGateway:
         return TeamsGateway(
-            workspace_id=tenant_id, bot_id=bot_id, sessions=sessions, connector=connector, render=activity_for
+            workspace_id=tenant_id,
+            bot_id=bot_id,
+            sessions=sessions,
+            connector=connector,
+            render=activity_for,
+            admins=settings.teams_admin_ids,
         )
 
     return for_tenant

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Where the bot gets its own token for calling the Bot Connector (default: the cloud's Entra ID endpoint for
     # TEAMS_TENANT_ID, or botframework.com for a multi-tenant bot). Set only for a proxy or a test server.
     teams_token_url: str | None = None
+    # Who may change whoelse's settings and see its status on Teams: people's Entra object ids, comma-separated.
+    # The Bot Connector does not say who administers a tenant or owns a team, so admins are named here.
+    teams_admins: str = ""
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
@@ -150,6 +153,21 @@ class Settings(BaseSettings):
                 f"TEAMS_TENANT_ID={value!r} is not a tenant id: use the Directory (tenant) ID, a GUID, or leave it blank"
             )
         return value
+
+    @field_validator("teams_admins")
+    @classmethod
+    def _admins_are_object_ids(cls, value: str) -> str:
+        for admin in _split_keys(value):
+            if not GUID.match(admin):
+                raise ValueError(
+                    f"TEAMS_ADMINS: {admin!r} is not an Entra object id; list people's Object IDs (GUIDs from "
+                    "Entra ID > Users), comma-separated"
+                )
+        return value
+
+    @property
+    def teams_admin_ids(self) -> frozenset[str]:
+        return frozenset(admin.lower() for admin in _split_keys(self.teams_admins))
 
     @field_validator("whoelse_encryption_keys")
     @classmethod

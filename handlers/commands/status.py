@@ -1,28 +1,25 @@
-"""`/whoelse status`: scheduler and delivery health, for workspace admins."""
+"""`status`: scheduler and delivery health, for whoelse's admins (on Slack and on Teams)."""
 
 from __future__ import annotations
 
-import logging
-
 from bot.context import AppContext
-from bot.gateway import DeliveryError
-from habits.messages import Message
+from bot.gateways import TEAMS
+from habits.messages import Message, command
 from habits.status import admins_only, status_report
 from handlers.commands import CommandRequest, CommandRouter
-from handlers.slack.slack_trouble import trouble_asking_slack
+from handlers.commands.admin_rights import refusal_unless_admin, teams_admins_only
 from models.db import session_scope
-
-logger = logging.getLogger(__name__)
 
 
 async def show_status(request: CommandRequest, context: AppContext) -> Message:
-    try:
-        person = await context.gateway.person(user=request.user_id)
-    except DeliveryError as error:
-        logger.exception("could not look up %s to check admin rights for /whoelse status", request.user_id)
-        return Message(text=trouble_asking_slack(error, to="check your admin rights"))
-    if not person.is_admin:
-        return admins_only()
+    refusal = (
+        teams_admins_only(command("status"), "shows delivery problems across every channel")
+        if request.platform == TEAMS
+        else admins_only()
+    )
+    refused = await refusal_unless_admin(request, context, refusal=refusal)
+    if refused is not None:
+        return refused
     async with session_scope(context.sessions) as session:
         return await status_report(
             session,
@@ -34,4 +31,6 @@ async def show_status(request: CommandRequest, context: AppContext) -> Message:
 
 
 def add_commands(router: CommandRouter) -> None:
-    router.add(show_status, syntax="status", summary="scheduler and delivery health (admins)", order=90)
+    router.add(
+        show_status, syntax="status", summary="scheduler and delivery health (admins)", order=90, on_teams=True
+    )

@@ -13,17 +13,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from microsoft_agents.activity import Activity
+from sqlalchemy import select
 
 from bot.context import AppContext
 from bot.gateways import TEAMS
 from bot.teams.gateway import THREAD_MARKER
 from habits.messages import Message, command
 from handlers.commands import CommandRequest, CommandRouter, answer, parse
-from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, answer_invoke, read_invoke
+from handlers.teams.invokes import (
+    Invoke,
+    InvokeHandler,
+    InvokeResponse,
+    answer_invoke,
+    read_invoke,
+)
+from handlers.teams.invokes import message as short_answer
+from handlers.teams.known_conversations import KnownConversations, StoredReference
 from models.db import session_scope
 from models.outbox import enqueue
 from models.teams import PERSONAL, mark_uninstalled, remember_conversation
-from models.workspaces import get_or_create_workspace
+from models.workspaces import Workspace, get_or_create_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +40,10 @@ BOT_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 NOT_ON_TEAMS_YET = (
     "`{name}` works in Slack today and is coming to Teams. Here you can already use help, nudge, watch, unwatch, "
     "stats and snooze."
+)
+OTHER_PLATFORM = (
+    "whoelse cannot answer here: this Microsoft 365 tenant's id is already the id of a workspace on another chat "
+    "platform. Ask whoever runs whoelse to check which workspace this tenant belongs to."
 )
 # How a conversation reads to commands that care: only channels can watch deals or tickets.
 CHANNEL_NAMES = {"personal": "directmessage", "groupChat": "mpdm-teams-group-chat"}
@@ -76,30 +89,35 @@ async def dispatch(
     context: AppContext,
     commands: CommandRouter,
     invokes: Mapping[str, InvokeHandler] | None = None,
+    known: KnownConversations | None = None,
 ) -> InvokeResponse | None:
     where = conversation_of(activity)
     if where is None:
         logger.info("Teams activity without a tenant or conversation ignored", extra={"type": activity.type})
         return None
+    known = known if known is not None else KnownConversations()
     bot_id = activity.recipient.id if activity.recipient else None
     if activity.type == "conversationUpdate":
         added = {member.id for member in activity.members_added or []}
         removed = {member.id for member in activity.members_removed or []}
         if bot_id in added:
-            await _installed(context, where, welcome=True)
-        elif bot_id in removed:
-            await _uninstalled(context, where)
+            return await _installed(context, where, known, welcome=True)
+        if bot_id in removed:
+            await _uninstalled(context, where, known)
         return None
     if activity.type == "installationUpdate":
         if (activity.action or "").startswith("remove"):
-            await _uninstalled(context, where)
-        else:
-            await _installed(context, where, welcome=False)
-        return None
+            await _uninstalled(context, where, known)
+            return None
+        return await _installed(context, where, known, welcome=False)
     if activity.type == "invoke":
+        if await _platform_of(context, where, known) not in (None, TEAMS):
+            return _refused_tenant(where, invoke=True)
         return await _invoke(activity, where, context, invokes or {})
     if activity.type == "message":
-        await _installed(context, where, welcome=False, user_id=_personal_user(activity, where))
+        refused = await _installed(context, where, known, welcome=False, user_id=_personal_user(activity, where))
+        if refused is not None:
+            return refused
         reply = await _answer_command(activity, where, context, commands)
         if reply is not None:
             await _reply(
@@ -125,6 +143,7 @@ async def _answer_command(
         arguments=arguments,
         trigger_id="",
         channel_name=CHANNEL_NAMES.get(where.conversation_type, ""),
+        platform=TEAMS,
     )
     return await answer(commands, request, context)
 
@@ -165,8 +184,23 @@ def _personal_user(activity: Activity, where: Conversation) -> str | None:
 
 
 async def _installed(
-    context: AppContext, where: Conversation, *, welcome: bool, user_id: str | None = None
-) -> None:
+    context: AppContext,
+    where: Conversation,
+    known: KnownConversations,
+    *,
+    welcome: bool,
+    user_id: str | None = None,
+) -> InvokeResponse | None:
+    """Keeps the conversation reference (unless this very one is already stored); a refusal when the tenant id names
+    a workspace of another platform, whose data a Teams activity must never reach."""
+    reference = StoredReference(
+        service_url=where.service_url,
+        conversation_type=where.conversation_type,
+        team_id=where.team_id,
+        user_id=user_id,
+    )
+    if not welcome and known.unchanged(where.tenant_id, where.conversation_id, reference):
+        return None
     async with session_scope(context.sessions) as session:
         workspace = await get_or_create_workspace(
             session,
@@ -175,17 +209,17 @@ async def _installed(
             platform=TEAMS,
         )
         if workspace.platform != TEAMS:
-            logger.warning("a Teams activity named a workspace that is not a Teams tenant; ignored")
-            return
+            return _refused_tenant(where, invoke=False)
         await remember_conversation(
             session,
             workspace_id=where.tenant_id,
             conversation_id=where.conversation_id,
-            service_url=where.service_url,
-            conversation_type=where.conversation_type,
-            team_id=where.team_id,
-            user_id=user_id,
+            service_url=reference.service_url,
+            conversation_type=reference.conversation_type,
+            team_id=reference.team_id,
+            user_id=reference.user_id,
         )
+    known.remember(where.tenant_id, where.conversation_id, reference)
     if welcome:
         await _reply(
             context,
@@ -194,13 +228,35 @@ async def _installed(
             message=Message(text=WELCOME),
             threaded=False,
         )
+    return None
 
 
-async def _uninstalled(context: AppContext, where: Conversation) -> None:
+async def _platform_of(context: AppContext, where: Conversation, known: KnownConversations) -> str | None:
+    """The platform of the workspace the tenant id names (None when whoelse has no such workspace yet)."""
+    if known.has_tenant(where.tenant_id):
+        return TEAMS
+    async with context.sessions() as session:
+        platform = await session.scalar(select(Workspace.platform).where(Workspace.id == where.tenant_id))
+    return platform
+
+
+def _refused_tenant(where: Conversation, *, invoke: bool) -> InvokeResponse:
+    """Nothing is read, written or queued for it: a reply would be queued in the other platform's workspace."""
+    logger.warning(
+        "a Teams activity named a tenant whose id is another platform's workspace; refused",
+        extra={"workspace": where.tenant_id},
+    )
+    if invoke:
+        return short_answer(OTHER_PLATFORM)
+    return InvokeResponse(403, {"error": OTHER_PLATFORM})
+
+
+async def _uninstalled(context: AppContext, where: Conversation, known: KnownConversations) -> None:
     async with session_scope(context.sessions) as session:
         stopped = await mark_uninstalled(
             session, workspace_id=where.tenant_id, team_id=where.team_id, conversation_id=where.conversation_id
         )
+    known.forget(where.tenant_id)
     logger.info("whoelse was removed from a Teams conversation", extra={"conversations": stopped})
 
 

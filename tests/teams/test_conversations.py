@@ -332,6 +332,10 @@ async def test_a_webhook_for_a_single_tenant_teams_bot_nudges_the_teams_channel_
     async with serving(create_app(teams_only)) as app:
         await send(app, microsoft_login, connector, bot_added(connector.service_url))
         await send(app, microsoft_login, connector, message_to_bot("watch deals", connector.service_url))
+        # Whatever the hour the test runs at: the default quiet hours would hold the nudge until morning.
+        async with session_scope(app.context.sessions) as session:
+            workspace = await get_or_create_workspace(session, workspace_id=TENANT)
+            workspace.quiet_start = workspace.quiet_end = None
         body = json.dumps(
             {"id": "crm-1", "type": "deal", "event": "closed_won", "title": "Acme renewal", "account": "Acme"}
         ).encode()
@@ -344,3 +348,60 @@ async def test_a_webhook_for_a_single_tenant_teams_bot_nudges_the_teams_channel_
     assert accepted.status_code == 202
     [nudge] = [sent for sent in connector.activities() if "Acme renewal" in str(sent.activity.get("attachments"))]
     assert nudge.conversation_id == CHANNEL
+
+
+async def test_a_tenant_whose_id_is_a_slack_workspace_s_is_refused_and_nothing_of_that_workspace_is_touched(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    async with session_scope(app.context.sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TENANT, platform="slack")
+    token = microsoft_login.token(aud=APP_ID, iss=BOT_FRAMEWORK_ISSUER, serviceurl=connector.service_url)
+
+    body, headers = teams_request(message_to_bot("watch deals", connector.service_url), token)
+    typed = await app.post("/api/messages", body, headers)
+    clicked = await send(
+        app,
+        microsoft_login,
+        connector,
+        card_action("whoelse_roundtable_coming", {"value": "1"}, connector.service_url),
+    )
+    await drain(app)
+
+    assert typed.status_code == 403
+    assert "another chat platform" in typed.json()["error"]
+    assert "another chat platform" in clicked.json()["value"]
+    async with app.context.sessions() as session:
+        assert list(await session.scalars(select(ChannelWatch))) == []
+        assert list(await session.scalars(select(TeamsConversation))) == []
+    assert await outbox(app) == []
+    assert connector.activities() == []
+
+
+async def test_messages_from_a_conversation_whoelse_knows_do_not_rewrite_where_it_is(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    async with app.context.sessions() as session:
+        first = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    await send(app, microsoft_login, connector, message_to_bot("stats", connector.service_url))
+    async with app.context.sessions() as session:
+        second = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    await drain(app)
+
+    assert first is not None and second is not None
+    assert second.updated_at == first.updated_at
+    assert len(connector.activities()) == 2
+
+
+async def test_a_message_after_whoelse_was_removed_and_added_back_reaches_that_conversation_again(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    await send(app, microsoft_login, connector, uninstalled(connector.service_url))
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    await drain(app)
+
+    async with app.context.sessions() as session:
+        reference = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    assert reference is not None and reference.installed
+    assert [row.status for row in await outbox(app)] == [SENT, SENT]
