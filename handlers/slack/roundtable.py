@@ -66,7 +66,7 @@ CANCEL_WORDS = ("cancel", "off", "stop")
 CANCELLED = "Cancelled this channel's round-table. No more reminders will go out."
 NOTHING_TO_CANCEL = "This channel has no round-table to cancel."
 SET_UP_NOT_ON_TEAMS = (
-    f"Setting up a round-table ({command('roundtable set')}) works in Slack today and is coming to Teams. "
+    f"Setting up a round-table ({command('roundtable set')}) is coming to Teams but does not work here yet. "
     f"Here you can already see this channel's round-table ({command('roundtable')}) and cancel it."
 )
 RSVP_REFUSALS = {

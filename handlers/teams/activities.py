@@ -37,10 +37,7 @@ from models.workspaces import Workspace, get_or_create_workspace
 logger = logging.getLogger(__name__)
 
 BOT_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
-NOT_ON_TEAMS_YET = (
-    "`{name}` works in Slack today and is coming to Teams. Here you can already use help, nudge, watch, unwatch, "
-    "stats and snooze."
-)
+NOT_ON_TEAMS_YET = "`{name}` is coming to Teams but does not work here yet. Type help to see what does."
 OTHER_PLATFORM = (
     "whoelse cannot answer here: this Microsoft 365 tenant's id is already the id of a workspace on another chat "
     "platform. Ask whoever runs whoelse to check which workspace this tenant belongs to."

@@ -85,7 +85,7 @@ def dialog_message(text: str) -> InvokeResponse:
     return InvokeResponse(200, {"task": {"type": "message", "value": text}})
 
 
-NOT_ON_TEAMS_YET = "That works in Slack today and is coming to Teams."
+NOT_ON_TEAMS_YET = "That is coming to Teams but does not work here yet."
 
 
 async def answer_invoke(

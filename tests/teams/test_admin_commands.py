@@ -4,36 +4,23 @@ reply's button, comes back with what to fix, and saves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.settings import Settings
 from habits.workspace_settings import HOURLY_CAP, JUNCTURES, QUIET_END, QUIET_START, TIMEZONE
 from handlers.commands.settings import OPEN_SETTINGS_BUTTON
 from models.workspaces import Workspace
-from tests.fakes.bot_connector import FakeBotConnector
-from tests.fakes.microsoft_login import FakeMicrosoftLogin
-from tests.handlers.test_elephant_command import Clock
-from tests.teams.activities import TENANT, bot_added, dialog_fetch, dialog_submit
-from tests.teams.scenario import PEOPLE, Teams, by, cards, closing_text, dialog_card, filled, send, serving_teams
+from tests.teams.activities import TENANT, dialog_fetch, dialog_submit
+from tests.teams.scenario import PEOPLE, Teams, by, cards, closing_text, dialog_card, filled, send
 
 JANE, _ = PEOPLE["Jane Doe"]
 OMAR, _ = PEOPLE["Omar Haddad"]
 
 
 @pytest.fixture
-async def teams(
-    settings: Settings, bot_connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin, clock: Clock
-) -> AsyncIterator[Teams]:
-    """Jane is named an admin; Omar and Lena are members of the tenant."""
-    for name, (object_id, _) in PEOPLE.items():
-        bot_connector.add_member(object_id, name, aadObjectId=object_id, tenantId=TENANT, userRole="user")
-    with_admins = settings.model_copy(update={"teams_admins": f"{JANE.upper()}, {PEOPLE['Lena Park'][0]}"})
-    async with serving_teams(with_admins, bot_connector, microsoft_login, clock) as app:
-        await send(app, microsoft_login, bot_connector, bot_added(bot_connector.service_url))
-        yield Teams(app, microsoft_login, bot_connector)
+def teams(teams_with_admins: Teams) -> Teams:
+    return teams_with_admins
 
 
 async def open_form(teams: Teams, person: str) -> Any:
