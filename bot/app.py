@@ -29,6 +29,7 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.turned_off import SlackTurnedOff
 from bot.teams.auth import build_authenticator
 from bot.teams.cards import activity_for
+from bot.teams.certificate import load_certificate
 from bot.teams.clouds import token_url
 from bot.teams.connector import BotConnector, BotCredentials
 from bot.teams.gateway import TeamsGateway
@@ -255,7 +256,16 @@ def _webhook_secret(settings: Settings) -> str | None:
 def bot_credentials(settings: Settings) -> BotCredentials | None:
     """The bot's own credentials for calling the Bot Connector; none in development (the Agents Playground)."""
     password = settings.secret("teams_app_password")
-    if settings.teams_app_id is None or not password:
+    if settings.teams_app_id is None:
+        return None
+    if settings.teams_app_certificate_path is not None:
+        certificate = load_certificate(
+            settings.teams_app_certificate_path, thumbprint=settings.teams_app_certificate_thumbprint
+        )
+        return BotCredentials(
+            app_id=settings.teams_app_id, password=None, token_url=token_url(settings), certificate=certificate
+        )
+    if not password:
         return None
     return BotCredentials(app_id=settings.teams_app_id, password=password, token_url=token_url(settings))
 

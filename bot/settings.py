@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # requests are allowed. Blank values count as unset, so a copied `.env.example` leaves Teams off.
     teams_app_id: str | None = None
     teams_app_password: SecretStr | None = None
+    # Instead of the password: a PEM file with the certificate uploaded to the app registration and its private key;
+    # the thumbprint, if given, must be that certificate's (as the Azure portal lists it).
+    teams_app_certificate_path: str | None = None
+    teams_app_certificate_thumbprint: str | None = None
     teams_tenant_id: str | None = None
     teams_cloud: Literal["public", "usgov"] = "public"
     teams_openid_metadata_url: str | None = None
@@ -133,7 +137,13 @@ class Settings(BaseSettings):
             raise ValueError(f"LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
+    @field_validator(
+        "teams_app_id",
+        "teams_tenant_id",
+        "teams_openid_metadata_url",
+        "teams_app_certificate_path",
+        "teams_app_certificate_thumbprint",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return (value.strip() or None) if value is not None else None
