@@ -39,6 +39,7 @@ from handlers import slack as slack_handlers
 from handlers import teams as teams_handlers
 from handlers.slack import command_router
 from handlers.slack.edge import SlackEdge
+from handlers.teams.activities import reply_batches
 from handlers.teams.invokes import invoke_handlers
 from handlers.teams.known_conversations import KnownConversations
 from models.base import utcnow
@@ -132,6 +133,9 @@ def create_app(
         app.state.commands = commands
         app.state.teams_invokes = invoke_handlers()
         app.state.teams_conversations = KnownConversations()
+        # Replies to Teams messages, queued in shared batches: one transaction for all the replies of a moment.
+        teams_replies = reply_batches(engine)
+        app.state.teams_replies = teams_replies
         bolt: AsyncApp | None = None
         if client is not None:
             signing_secret = settings.secret("slack_signing_secret")
@@ -206,6 +210,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await intake.close()
+            await teams_replies.close()
             if key_fetcher is not None:
                 await key_fetcher.close()
             if connector is not None:

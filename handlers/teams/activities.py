@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from microsoft_agents.activity import Activity
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.context import AppContext
 from bot.gateways import TEAMS
+from bot.group_commit import GroupCommitter
 from bot.teams.gateway import THREAD_MARKER
 from habits.messages import Message, command
 from handlers.commands import CommandRequest, CommandRouter, answer, parse
@@ -29,8 +31,9 @@ from handlers.teams.invokes import (
 )
 from handlers.teams.invokes import message as short_answer
 from handlers.teams.known_conversations import KnownConversations, StoredReference
+from models.base import utcnow
 from models.db import session_scope
-from models.outbox import enqueue
+from models.outbox import PENDING, OutboxMessage, enqueue
 from models.teams import PERSONAL, mark_uninstalled, remember_conversation
 from models.workspaces import Workspace, get_or_create_workspace
 
@@ -87,7 +90,11 @@ async def dispatch(
     commands: CommandRouter,
     invokes: Mapping[str, InvokeHandler] | None = None,
     known: KnownConversations | None = None,
+    replies: GroupCommitter | None = None,
 ) -> InvokeResponse | None:
+    """`known`: the references already stored (none: each message writes its own). `replies`: the outbox's shared
+    batches, which queue each reply to a message in one transaction with the replies to other messages of the
+    moment (none: each in a transaction of its own)."""
     where = conversation_of(activity)
     if where is None:
         logger.info("Teams activity without a tenant or conversation ignored", extra={"type": activity.type})
@@ -116,10 +123,14 @@ async def dispatch(
         if refused is not None:
             return refused
         reply = await _answer_command(activity, where, context, commands)
-        if reply is not None:
-            await _reply(
-                context, where, reply_key=f"teams-reply:{where.conversation_id}:{activity.id}", message=reply
-            )
+        if reply is None:
+            return None
+        reply_key = f"teams-reply:{where.conversation_id}:{activity.id}"
+        if replies is None:
+            await _reply(context, where, reply_key=reply_key, message=reply)
+        else:
+            await replies.insert(reply_row(where, reply_key=reply_key, message=reply))
+            context.delivery.wake()
         return None
     return None
 
@@ -255,6 +266,29 @@ async def _uninstalled(context: AppContext, where: Conversation, known: KnownCon
         )
     known.forget(where.tenant_id)
     logger.info("whoelse was removed from a Teams conversation", extra={"conversations": stopped})
+
+
+def reply_batches(engine: AsyncEngine) -> GroupCommitter:
+    """The outbox's shared batches for replies, deduplicated like `enqueue` by workspace and idempotency key."""
+    outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
+    return GroupCommitter(engine, outbox, ("workspace_id", "idempotency_key"))
+
+
+def reply_row(where: Conversation, *, reply_key: str, message: Message) -> dict[str, Any]:
+    """The outbox row `enqueue` would write for this reply, for the shared batches (a repeat of the same message
+    is a duplicate of the first row and queues nothing)."""
+    now = utcnow()
+    return {
+        "workspace_id": where.tenant_id,
+        "idempotency_key": reply_key[:255],
+        "channel_id": where.conversation_id,
+        "thread_ts": where.thread_root,
+        "message": message.model_dump(mode="json"),
+        "status": PENDING,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
 
 
 async def _reply(

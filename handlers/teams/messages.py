@@ -79,6 +79,7 @@ async def messages(request: Request) -> Response:
         request.app.state.commands,
         request.app.state.teams_invokes,
         request.app.state.teams_conversations,
+        request.app.state.teams_replies,
     )
     if answer is None:
         return Response(status_code=200)
