@@ -405,3 +405,15 @@ async def test_a_message_after_whoelse_was_removed_and_added_back_reaches_that_c
         reference = await session.get(TeamsConversation, (TENANT, CHANNEL))
     assert reference is not None and reference.installed
     assert [row.status for row in await outbox(app)] == [SENT, SENT]
+
+
+async def test_a_message_teams_delivers_twice_is_answered_once(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    question = message_to_bot("help", connector.service_url)
+    await send(app, microsoft_login, connector, question)
+    await send(app, microsoft_login, connector, question)
+    await drain(app)
+
+    assert len(await outbox(app)) == 1
+    assert len(connector.activities()) == 1
