@@ -2,6 +2,8 @@
 
 Installs and uninstalls keep the conversation references that proactive posts need; messages to the bot are
 commands. Replies go through the outbox like every other post, so pacing, retries and 429s are handled in one place.
+A message from a conversation whoelse already knows costs at most one transaction: its reference is not written
+again while unchanged, and its reply shares a batch with the replies to other messages of the moment.
 """
 
 from __future__ import annotations
@@ -22,13 +24,7 @@ from bot.group_commit import GroupCommitter
 from bot.teams.gateway import THREAD_MARKER
 from habits.messages import Message, command
 from handlers.commands import CommandRequest, CommandRouter, answer, parse
-from handlers.teams.invokes import (
-    Invoke,
-    InvokeHandler,
-    InvokeResponse,
-    answer_invoke,
-    read_invoke,
-)
+from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, answer_invoke, read_invoke
 from handlers.teams.invokes import message as short_answer
 from handlers.teams.known_conversations import KnownConversations, StoredReference
 from models.base import utcnow
@@ -119,7 +115,9 @@ async def dispatch(
             return _refused_tenant(where, invoke=True)
         return await _invoke(activity, where, context, invokes or {})
     if activity.type == "message":
-        refused = await _installed(context, where, known, welcome=False, user_id=_personal_user(activity, where))
+        refused = await _installed(
+            context, where, known, welcome=False, user_id=_personal_user(activity, where), skip_if_known=True
+        )
         if refused is not None:
             return refused
         reply = await _answer_command(activity, where, context, commands)
@@ -198,16 +196,18 @@ async def _installed(
     *,
     welcome: bool,
     user_id: str | None = None,
+    skip_if_known: bool = False,
 ) -> InvokeResponse | None:
-    """Keeps the conversation reference (unless this very one is already stored); a refusal when the tenant id names
-    a workspace of another platform, whose data a Teams activity must never reach."""
+    """Keeps the conversation reference (for a message, unless this very one is already stored: an install is
+    always written, since another replica may have recorded the removal before it); a refusal when the tenant id
+    names a workspace of another platform, whose data a Teams activity must never reach."""
     reference = StoredReference(
         service_url=where.service_url,
         conversation_type=where.conversation_type,
         team_id=where.team_id,
         user_id=user_id,
     )
-    if not welcome and known.unchanged(where.tenant_id, where.conversation_id, reference):
+    if skip_if_known and known.unchanged(where.tenant_id, where.conversation_id, reference):
         return None
     async with session_scope(context.sessions) as session:
         workspace = await get_or_create_workspace(

@@ -21,7 +21,7 @@ from bot.teams.connector import BotConnector, BotCredentials
 from habits.messages import Message
 from models.db import session_scope
 from models.outbox import FAILED, PENDING, SENT, OutboxMessage, enqueue
-from models.teams import TeamsConversation
+from models.teams import TeamsConversation, mark_uninstalled
 from models.watches import ChannelWatch
 from models.workspaces import Workspace, get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
@@ -417,3 +417,17 @@ async def test_a_message_teams_delivers_twice_is_answered_once(
 
     assert len(await outbox(app)) == 1
     assert len(connector.activities()) == 1
+
+
+async def test_an_install_is_recorded_even_after_another_replica_recorded_the_removal(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    # Another replica handled the removal: this one still remembers the conversation as it stored it.
+    async with session_scope(app.context.sessions) as session:
+        await mark_uninstalled(session, workspace_id=TENANT, team_id=None, conversation_id=CHANNEL)
+    await send(app, microsoft_login, connector, {**uninstalled(connector.service_url), "action": "add"})
+
+    async with app.context.sessions() as session:
+        reference = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    assert reference is not None and reference.installed
