@@ -245,6 +245,8 @@ async def _platform_of(context: AppContext, where: Conversation, known: KnownCon
         return TEAMS
     async with context.sessions() as session:
         platform = await session.scalar(select(Workspace.platform).where(Workspace.id == where.tenant_id))
+    if platform == TEAMS:
+        known.add_tenant(where.tenant_id)
     return platform
 
 

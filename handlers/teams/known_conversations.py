@@ -36,6 +36,10 @@ class KnownConversations:
     def has_tenant(self, workspace_id: str) -> bool:
         return workspace_id in self._teams_tenants
 
+    def add_tenant(self, workspace_id: str) -> None:
+        """A workspace read from the database and found to be on Teams."""
+        self._teams_tenants.add(workspace_id)
+
     def unchanged(self, workspace_id: str, conversation_id: str, reference: StoredReference) -> bool:
         """True when this very reference was stored for this conversation of a Teams tenant a moment ago."""
         entry = self._stored.get((workspace_id, conversation_id))
