@@ -124,3 +124,14 @@ async def test_the_form_is_neither_opened_nor_saved_for_someone_not_named_an_adm
 
     assert "only for whoelse's admins" in opened and "only for whoelse's admins" in sent
     assert (await workspace(teams)).hourly_cap == 6
+
+
+async def test_when_teams_cannot_say_who_someone_is_the_reply_says_so_in_teams_terms(teams: Teams) -> None:
+    teams.connector.fail_next(503)
+    unreachable = await teams.type("status")
+    teams.connector.sent.clear()
+    teams.connector.fail_next(404)
+    unknown = await teams.type("settings")
+
+    assert "couldn't reach Microsoft Teams to check your admin rights" in unreachable
+    assert "Microsoft Teams couldn't tell whoelse who you are" in unknown
