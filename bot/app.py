@@ -38,6 +38,7 @@ from bot.slack.turned_off import SlackTurnedOff
 from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
 from bot.teams.auth import build_authenticator
 from bot.teams.cards import activity_for
+from bot.teams.certificate import load_certificate
 from bot.teams.clouds import token_url
 from bot.teams.connector import BotConnector, BotCredentials
 from bot.teams.gateway import TeamsGateway
@@ -50,7 +51,9 @@ from handlers.slack import command_router
 from handlers.slack import install as slack_install
 from handlers.slack.edge import SlackEdge
 from handlers.slack.not_installed import refuse_uninstalled
+from handlers.teams.activities import reply_batches
 from handlers.teams.invokes import invoke_handlers
+from handlers.teams.known_conversations import KnownConversations
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory
 from scheduler.jobs import JobSource
@@ -152,6 +155,10 @@ def create_app(
         commands = command_router()
         app.state.commands = commands
         app.state.teams_invokes = invoke_handlers()
+        app.state.teams_conversations = KnownConversations()
+        # Replies to Teams messages, queued in shared batches: one transaction for all the replies of a moment.
+        teams_replies = reply_batches(engine)
+        app.state.teams_replies = teams_replies
         bolt: AsyncApp | None = None
         if client is not None:
             signing_secret = settings.secret("slack_signing_secret")
@@ -233,6 +240,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await intake.close()
+            await teams_replies.close()
             if key_fetcher is not None:
                 await key_fetcher.close()
             if hubspot_http is not None:
@@ -380,7 +388,16 @@ def _add_hubspot_details(settings: Settings, context: AppContext) -> aiohttp.Cli
 def bot_credentials(settings: Settings) -> BotCredentials | None:
     """The bot's own credentials for calling the Bot Connector; none in development (the Agents Playground)."""
     password = settings.secret("teams_app_password")
-    if settings.teams_app_id is None or not password:
+    if settings.teams_app_id is None:
+        return None
+    if settings.teams_app_certificate_path is not None:
+        certificate = load_certificate(
+            settings.teams_app_certificate_path, thumbprint=settings.teams_app_certificate_thumbprint
+        )
+        return BotCredentials(
+            app_id=settings.teams_app_id, password=None, token_url=token_url(settings), certificate=certificate
+        )
+    if not password:
         return None
     return BotCredentials(app_id=settings.teams_app_id, password=password, token_url=token_url(settings))
 
@@ -393,7 +410,12 @@ def teams_gateways(
 
     def for_tenant(tenant_id: str) -> ChatGateway:
         return TeamsGateway(
-            workspace_id=tenant_id, bot_id=bot_id, sessions=sessions, connector=connector, render=activity_for
+            workspace_id=tenant_id,
+            bot_id=bot_id,
+            sessions=sessions,
+            connector=connector,
+            render=activity_for,
+            admins=settings.teams_admin_ids,
         )
 
     return for_tenant

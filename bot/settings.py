@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # requests are allowed. Blank values count as unset, so a copied `.env.example` leaves Teams off.
     teams_app_id: str | None = None
     teams_app_password: SecretStr | None = None
+    # Instead of the password: a PEM file with the certificate uploaded to the app registration and its private key;
+    # the thumbprint, if given, must be that certificate's (as the Azure portal lists it).
+    teams_app_certificate_path: str | None = None
+    teams_app_certificate_thumbprint: str | None = None
     teams_tenant_id: str | None = None
     teams_cloud: Literal["public", "usgov"] = "public"
     teams_openid_metadata_url: str | None = None
@@ -75,6 +79,9 @@ class Settings(BaseSettings):
     # Where the bot gets its own token for calling the Bot Connector (default: the cloud's Entra ID endpoint for
     # TEAMS_TENANT_ID, or botframework.com for a multi-tenant bot). Set only for a proxy or a test server.
     teams_token_url: str | None = None
+    # Who may change whoelse's settings and see its status on Teams: people's Entra object ids, comma-separated.
+    # The Bot Connector does not say who administers a tenant or owns a team, so admins are named here.
+    teams_admins: str = ""
 
     database_url: str = "sqlite+aiosqlite:///./whoelse.db"
     # A database that stops answering must not hold requests for as long as it stalls. PostgreSQL only: how long to
@@ -165,7 +172,14 @@ class Settings(BaseSettings):
             raise ValueError(f"LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("slack_client_id", "teams_app_id", "teams_tenant_id", "teams_openid_metadata_url")
+    @field_validator(
+        "slack_client_id",
+        "teams_app_id",
+        "teams_tenant_id",
+        "teams_openid_metadata_url",
+        "teams_app_certificate_path",
+        "teams_app_certificate_thumbprint",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return (value.strip() or None) if value is not None else None
@@ -220,6 +234,21 @@ class Settings(BaseSettings):
                 "(00D…, 15 or 18 characters) from Setup > Company Information"
             )
         return value.strip()
+
+    @field_validator("teams_admins")
+    @classmethod
+    def _admins_are_object_ids(cls, value: str) -> str:
+        for admin in _split_keys(value):
+            if not GUID.match(admin):
+                raise ValueError(
+                    f"TEAMS_ADMINS: {admin!r} is not an Entra object id; list people's Object IDs (GUIDs from "
+                    "Entra ID > Users), comma-separated"
+                )
+        return value
+
+    @property
+    def teams_admin_ids(self) -> frozenset[str]:
+        return frozenset(admin.lower() for admin in _split_keys(self.teams_admins))
 
     @field_validator("whoelse_encryption_keys")
     @classmethod

@@ -41,8 +41,8 @@ OUTCOME_DETAILS: dict[Outcome, str] = {
     "duplicate_juncture": "this deal or ticket was already nudged for this moment; recorded without a new nudge",
     "not_a_juncture": "recorded; this event is not a moment whoelse nudges about",
     "no_channel": (
-        "recorded, but no channel is watching this kind of event: run `/whoelse watch deals` (or tickets) in a "
-        "channel, or send `channel` with the event"
+        "recorded, but no channel is watching this kind of event: in a channel, run `watch deals` (or tickets) "
+        "(`/whoelse watch deals` on Slack, a message to @whoelse on Teams), or send `channel` with the event"
     ),
 }
 # The nudges table's unique key (models/nudges.py): one nudge per deal or ticket per moment per workspace.

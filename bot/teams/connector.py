@@ -12,12 +12,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
 from bot.gateway import PermanentError, RateLimited, TransientError
+from bot.teams.certificate import CLIENT_ASSERTION_TYPE, BotCertificate
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +32,25 @@ REQUEST_TIMEOUT_SECONDS = 30
 @dataclass(frozen=True)
 class BotCredentials:
     app_id: str
-    password: str
+    # A client secret, or else the certificate whose key signs each token request.
+    password: str | None
     # Entra ID's token endpoint for the bot's tenant (single tenant) or botframework.com (multi tenant).
     token_url: str
+    certificate: BotCertificate | None = None
+
+    def proof(self) -> dict[str, str]:
+        """What proves the request comes from the bot: its secret, or an assertion signed with its certificate."""
+        if self.certificate is not None:
+            assertion = self.certificate.client_assertion(
+                app_id=self.app_id, token_url=self.token_url, now=datetime.now(UTC)
+            )
+            return {"client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": assertion}
+        return {"client_secret": self.password or ""}
+
+    @property
+    def settings_to_check(self) -> str:
+        secret = "TEAMS_APP_CERTIFICATE_PATH" if self.certificate is not None else "TEAMS_APP_PASSWORD"
+        return f"TEAMS_APP_ID and {secret}"
 
 
 class BotConnector:
@@ -66,7 +84,7 @@ class BotConnector:
         form = {
             "grant_type": "client_credentials",
             "client_id": credentials.app_id,
-            "client_secret": credentials.password,
+            **credentials.proof(),
             "scope": BOT_FRAMEWORK_SCOPE,
         }
         try:
@@ -81,7 +99,7 @@ class BotConnector:
             # A wrong app id or secret: say which settings, never the secret.
             refusal = body.get("error") if isinstance(body, dict) else None
             raise PermanentError(
-                f"Entra ID refused the bot's credentials ({refusal or status}): check TEAMS_APP_ID and TEAMS_APP_PASSWORD"
+                f"Entra ID refused the bot's credentials ({refusal or status}): check {credentials.settings_to_check}"
             )
         lifetime = float(body.get("expires_in", 3600))
         return str(body["access_token"]), time.monotonic() + max(lifetime - TOKEN_RENEWAL_MARGIN_SECONDS, 30)

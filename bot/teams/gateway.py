@@ -47,8 +47,11 @@ class TeamsGateway:
         sessions: async_sessionmaker[AsyncSession],
         connector: BotConnector,
         render: ActivityRenderer,
+        admins: frozenset[str] = frozenset(),
     ) -> None:
         self.workspace_id = workspace_id
+        # Entra object ids (lower case) of the people allowed whoelse's admin commands (TEAMS_ADMINS).
+        self._admins = admins
         self.bot_id = bot_id
         self._sessions = sessions
         self._connector = connector
@@ -170,7 +173,23 @@ class TeamsGateway:
             name=str(member.get("name") or member.get("givenName") or user),
             # The Bot Connector does not say; callers fall back to the workspace's time zone.
             timezone="",
+            is_admin=self._is_admin(member),
             title=str(member.get("jobTitle") or ""),
+        )
+
+    def _is_admin(self, member: Mapping[str, Any]) -> bool:
+        """Named in TEAMS_ADMINS, as a member of this very tenant, and not a guest in it.
+
+        The member's `userRole` ("user", "guest") tells no tenant admin or team owner apart, so rights come from
+        the setting; the tenant and guest checks keep someone named there from using them in another organisation.
+        """
+        object_id = str(member.get("aadObjectId") or "").lower()
+        tenant = str(member.get("tenantId") or self.workspace_id).lower()
+        return (
+            bool(object_id)
+            and object_id in self._admins
+            and tenant == self.workspace_id.lower()
+            and str(member.get("userRole") or "").lower() != "guest"
         )
 
     async def _any_reference(self, user: str) -> TeamsConversation:

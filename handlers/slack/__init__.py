@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
-from handlers.commands import CommandRouter, with_help
+from handlers.commands import CommandRouter, settings, status, with_help
 from handlers.slack import (
     commands,
     connections,
@@ -18,7 +18,6 @@ from handlers.slack import (
     home,
     nudge_answers,
     roundtable,
-    status_command,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,8 @@ def command_router() -> CommandRouter:
     habit_commands.add_commands(router)
     elephant.add_commands(router)
     roundtable.add_commands(router)
-    status_command.add_commands(router)
+    settings.add_commands(router)
+    status.add_commands(router)
     connections.add_commands(router)
     return router
 

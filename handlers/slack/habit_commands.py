@@ -1,4 +1,4 @@
-"""The everyday `/whoelse` subcommands: watch, unwatch, nudge, snooze, stats and settings.
+"""The everyday `/whoelse` subcommands: watch, unwatch, nudge, snooze and stats.
 
 Each answers inside Slack's three seconds with a reply only the caller sees; posting to the channel goes through
 the outbox.
@@ -14,18 +14,14 @@ from bot.context import AppContext
 from bot.gateway import DeliveryError
 from bot.slack.typed_text import typed
 from habits import watching
-from habits.form_origin import FormOrigin
 from habits.messages import Message, command
 from habits.nudging import nudge_by_hand
 from habits.snoozing import SnoozeInputError, apply_snooze, read_snooze
 from habits.stats import channel_stats_message
-from habits.workspace_settings import refusal, settings_dialog
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack import settings_view
 from handlers.slack.home import refresh_home
-from handlers.slack.slack_trouble import trouble_asking_slack
 from models.db import session_scope
-from models.workspaces import get_or_create_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -130,36 +126,6 @@ async def stats(request: CommandRequest, context: AppContext) -> Message:
         )
 
 
-async def open_settings(request: CommandRequest, context: AppContext) -> Message | None:
-    try:
-        person = await (await context.gateway_for(request.workspace_id)).person(user=request.user_id)
-    except DeliveryError as error:
-        logger.exception("could not check the admin rights of %s for /whoelse settings", request.user_id)
-        return Message(text=trouble_asking_slack(error, to="check your admin rights"))
-    if not person.is_admin:
-        return refusal()
-    async with session_scope(context.sessions) as session:
-        workspace = await get_or_create_workspace(
-            session, workspace_id=request.workspace_id, default_timezone=context.settings.default_timezone
-        )
-        dialog = settings_dialog(
-            workspace,
-            origin=FormOrigin(channel_id=request.channel_id, user_id=request.user_id),
-            own_zone=person.timezone,
-        )
-    try:
-        await (await context.gateway_for(request.workspace_id)).open_dialog(
-            trigger_id=request.trigger_id, dialog=dialog
-        )
-    except DeliveryError:
-        logger.exception("could not open the settings dialog for %s", request.user_id)
-        return Message(
-            text="Slack didn't let me open the settings just now. Please run `/whoelse settings` again."
-        )
-    # The dialog is the answer; Slack needs only the acknowledgement.
-    return None
-
-
 def add_commands(router: CommandRouter) -> None:
     router.add(
         nudge,
@@ -195,12 +161,6 @@ def add_commands(router: CommandRouter) -> None:
         summary="no pings or reminder DMs for a while (up to 90 days); `off` ends it early",
         order=50,
         on_teams=True,
-    )
-    router.add(
-        open_settings,
-        syntax="settings",
-        summary="time zone, quiet hours, hourly cap and nudge moments (admins)",
-        order=80,
     )
 
 

@@ -2,6 +2,8 @@
 
 Installs and uninstalls keep the conversation references that proactive posts need; messages to the bot are
 commands. Replies go through the outbox like every other post, so pacing, retries and 429s are handled in one place.
+A message from a conversation whoelse already knows costs at most one transaction: its reference is not written
+again while unchanged, and its reply shares a batch with the replies to other messages of the moment.
 """
 
 from __future__ import annotations
@@ -13,24 +15,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from microsoft_agents.activity import Activity
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.context import AppContext
 from bot.gateways import TEAMS
+from bot.group_commit import GroupCommitter
 from bot.teams.gateway import THREAD_MARKER
 from habits.messages import Message, command
 from handlers.commands import CommandRequest, CommandRouter, answer, parse
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, answer_invoke, read_invoke
+from handlers.teams.invokes import message as short_answer
+from handlers.teams.known_conversations import KnownConversations, StoredReference
+from models.base import utcnow
 from models.db import session_scope
-from models.outbox import enqueue
+from models.outbox import PENDING, OutboxMessage, enqueue
 from models.teams import PERSONAL, mark_uninstalled, remember_conversation
-from models.workspaces import get_or_create_workspace
+from models.workspaces import Workspace, get_or_create_workspace
 
 logger = logging.getLogger(__name__)
 
 BOT_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
-NOT_ON_TEAMS_YET = (
-    "`{name}` works in Slack today and is coming to Teams. Here you can already use help, nudge, watch, unwatch, "
-    "stats and snooze."
+NOT_ON_TEAMS_YET = "`{name}` is coming to Teams but does not work here yet. Type help to see what does."
+OTHER_PLATFORM = (
+    "whoelse cannot answer here: this Microsoft 365 tenant's id is already the id of a workspace on another chat "
+    "platform. Ask whoever runs whoelse to check which workspace this tenant belongs to."
 )
 # How a conversation reads to commands that care: only channels can watch deals or tickets.
 CHANNEL_NAMES = {"personal": "directmessage", "groupChat": "mpdm-teams-group-chat"}
@@ -76,35 +85,50 @@ async def dispatch(
     context: AppContext,
     commands: CommandRouter,
     invokes: Mapping[str, InvokeHandler] | None = None,
+    known: KnownConversations | None = None,
+    replies: GroupCommitter | None = None,
 ) -> InvokeResponse | None:
+    """`known`: the references already stored (none: each message writes its own). `replies`: the outbox's shared
+    batches, which queue each reply to a message in one transaction with the replies to other messages of the
+    moment (none: each in a transaction of its own)."""
     where = conversation_of(activity)
     if where is None:
         logger.info("Teams activity without a tenant or conversation ignored", extra={"type": activity.type})
         return None
+    known = known if known is not None else KnownConversations()
     bot_id = activity.recipient.id if activity.recipient else None
     if activity.type == "conversationUpdate":
         added = {member.id for member in activity.members_added or []}
         removed = {member.id for member in activity.members_removed or []}
         if bot_id in added:
-            await _installed(context, where, welcome=True)
-        elif bot_id in removed:
-            await _uninstalled(context, where)
+            return await _installed(context, where, known, welcome=True)
+        if bot_id in removed:
+            await _uninstalled(context, where, known)
         return None
     if activity.type == "installationUpdate":
         if (activity.action or "").startswith("remove"):
-            await _uninstalled(context, where)
-        else:
-            await _installed(context, where, welcome=False)
-        return None
+            await _uninstalled(context, where, known)
+            return None
+        return await _installed(context, where, known, welcome=False)
     if activity.type == "invoke":
+        if await _platform_of(context, where, known) not in (None, TEAMS):
+            return _refused_tenant(where, invoke=True)
         return await _invoke(activity, where, context, invokes or {})
     if activity.type == "message":
-        await _installed(context, where, welcome=False, user_id=_personal_user(activity, where))
+        refused = await _installed(
+            context, where, known, welcome=False, user_id=_personal_user(activity, where), skip_if_known=True
+        )
+        if refused is not None:
+            return refused
         reply = await _answer_command(activity, where, context, commands)
-        if reply is not None:
-            await _reply(
-                context, where, reply_key=f"teams-reply:{where.conversation_id}:{activity.id}", message=reply
-            )
+        if reply is None:
+            return None
+        reply_key = f"teams-reply:{where.conversation_id}:{activity.id}"
+        if replies is None:
+            await _reply(context, where, reply_key=reply_key, message=reply)
+        else:
+            await replies.insert(reply_row(where, reply_key=reply_key, message=reply))
+            context.delivery.wake()
         return None
     return None
 
@@ -125,6 +149,7 @@ async def _answer_command(
         arguments=arguments,
         trigger_id="",
         channel_name=CHANNEL_NAMES.get(where.conversation_type, ""),
+        platform=TEAMS,
     )
     return await answer(commands, request, context)
 
@@ -165,8 +190,25 @@ def _personal_user(activity: Activity, where: Conversation) -> str | None:
 
 
 async def _installed(
-    context: AppContext, where: Conversation, *, welcome: bool, user_id: str | None = None
-) -> None:
+    context: AppContext,
+    where: Conversation,
+    known: KnownConversations,
+    *,
+    welcome: bool,
+    user_id: str | None = None,
+    skip_if_known: bool = False,
+) -> InvokeResponse | None:
+    """Keeps the conversation reference (for a message, unless this very one is already stored: an install is
+    always written, since another replica may have recorded the removal before it); a refusal when the tenant id
+    names a workspace of another platform, whose data a Teams activity must never reach."""
+    reference = StoredReference(
+        service_url=where.service_url,
+        conversation_type=where.conversation_type,
+        team_id=where.team_id,
+        user_id=user_id,
+    )
+    if skip_if_known and known.unchanged(where.tenant_id, where.conversation_id, reference):
+        return None
     async with session_scope(context.sessions) as session:
         workspace = await get_or_create_workspace(
             session,
@@ -175,17 +217,17 @@ async def _installed(
             platform=TEAMS,
         )
         if workspace.platform != TEAMS:
-            logger.warning("a Teams activity named a workspace that is not a Teams tenant; ignored")
-            return
+            return _refused_tenant(where, invoke=False)
         await remember_conversation(
             session,
             workspace_id=where.tenant_id,
             conversation_id=where.conversation_id,
-            service_url=where.service_url,
-            conversation_type=where.conversation_type,
-            team_id=where.team_id,
-            user_id=user_id,
+            service_url=reference.service_url,
+            conversation_type=reference.conversation_type,
+            team_id=reference.team_id,
+            user_id=reference.user_id,
         )
+    known.remember(where.tenant_id, where.conversation_id, reference)
     if welcome:
         await _reply(
             context,
@@ -194,14 +236,61 @@ async def _installed(
             message=Message(text=WELCOME),
             threaded=False,
         )
+    return None
 
 
-async def _uninstalled(context: AppContext, where: Conversation) -> None:
+async def _platform_of(context: AppContext, where: Conversation, known: KnownConversations) -> str | None:
+    """The platform of the workspace the tenant id names (None when whoelse has no such workspace yet)."""
+    if known.has_tenant(where.tenant_id):
+        return TEAMS
+    async with context.sessions() as session:
+        platform = await session.scalar(select(Workspace.platform).where(Workspace.id == where.tenant_id))
+    if platform == TEAMS:
+        known.add_tenant(where.tenant_id)
+    return platform
+
+
+def _refused_tenant(where: Conversation, *, invoke: bool) -> InvokeResponse:
+    """Nothing is read, written or queued for it: a reply would be queued in the other platform's workspace."""
+    logger.warning(
+        "a Teams activity named a tenant whose id is another platform's workspace; refused",
+        extra={"workspace": where.tenant_id},
+    )
+    if invoke:
+        return short_answer(OTHER_PLATFORM)
+    return InvokeResponse(403, {"error": OTHER_PLATFORM})
+
+
+async def _uninstalled(context: AppContext, where: Conversation, known: KnownConversations) -> None:
     async with session_scope(context.sessions) as session:
         stopped = await mark_uninstalled(
             session, workspace_id=where.tenant_id, team_id=where.team_id, conversation_id=where.conversation_id
         )
+    known.forget(where.tenant_id)
     logger.info("whoelse was removed from a Teams conversation", extra={"conversations": stopped})
+
+
+def reply_batches(engine: AsyncEngine) -> GroupCommitter:
+    """The outbox's shared batches for replies, deduplicated like `enqueue` by workspace and idempotency key."""
+    outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
+    return GroupCommitter(engine, outbox, ("workspace_id", "idempotency_key"))
+
+
+def reply_row(where: Conversation, *, reply_key: str, message: Message) -> dict[str, Any]:
+    """The outbox row `enqueue` would write for this reply, for the shared batches (a repeat of the same message
+    is a duplicate of the first row and queues nothing)."""
+    now = utcnow()
+    return {
+        "workspace_id": where.tenant_id,
+        "idempotency_key": reply_key[:255],
+        "channel_id": where.conversation_id,
+        "thread_ts": where.thread_root,
+        "message": message.model_dump(mode="json"),
+        "status": PENDING,
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
 
 
 async def _reply(

@@ -85,7 +85,7 @@ def dialog_message(text: str) -> InvokeResponse:
     return InvokeResponse(200, {"task": {"type": "message", "value": text}})
 
 
-NOT_ON_TEAMS_YET = "That works in Slack today and is coming to Teams."
+NOT_ON_TEAMS_YET = "That is coming to Teams but does not work here yet."
 
 
 async def answer_invoke(
@@ -101,10 +101,11 @@ async def answer_invoke(
 def invoke_handlers() -> dict[str, InvokeHandler]:
     """Every card action and dialog whoelse answers on Teams, by verb."""
     # Imported here: each feature's handlers import this module's Invoke and answers.
-    from handlers.teams import nudge_answers, polls, roundtables
+    from handlers.teams import nudge_answers, polls, roundtables, settings
 
     handlers: dict[str, InvokeHandler] = {}
     handlers.update(nudge_answers.handlers())
     handlers.update(polls.handlers())
     handlers.update(roundtables.handlers())
+    handlers.update(settings.handlers())
     return handlers

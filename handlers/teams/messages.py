@@ -74,7 +74,12 @@ async def messages(request: Request) -> Response:
             return _problem(401, str(rejected))
 
     answer = await activities.dispatch(
-        activity, context, request.app.state.commands, request.app.state.teams_invokes
+        activity,
+        context,
+        request.app.state.commands,
+        request.app.state.teams_invokes,
+        request.app.state.teams_conversations,
+        request.app.state.teams_replies,
     )
     if answer is None:
         return Response(status_code=200)

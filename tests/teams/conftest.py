@@ -15,8 +15,8 @@ from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.handlers.test_elephant_command import Clock
 from tests.support import databases
 from tests.support.teams import APP_ID
-from tests.teams.activities import bot_added
-from tests.teams.scenario import Teams, running_connector, send, serving_teams
+from tests.teams.activities import TENANT, bot_added
+from tests.teams.scenario import PEOPLE, Teams, running_connector, send, serving_teams
 
 
 @pytest.fixture
@@ -65,5 +65,20 @@ async def tenant(
 ) -> AsyncIterator[Teams]:
     """whoelse added to a channel of a Teams tenant (Slack on too), with time and delivery moved by hand."""
     async with serving_teams(settings, bot_connector, microsoft_login, clock) as app:
+        await send(app, microsoft_login, bot_connector, bot_added(bot_connector.service_url))
+        yield Teams(app, microsoft_login, bot_connector)
+
+
+@pytest.fixture
+async def teams_with_admins(
+    settings: Settings, bot_connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin, clock: Clock
+) -> AsyncIterator[Teams]:
+    """Jane and Lena are named admins (Lena shown in some tests as a guest); Omar is a member."""
+    for name, (object_id, _) in PEOPLE.items():
+        bot_connector.add_member(object_id, name, aadObjectId=object_id, tenantId=TENANT, userRole="user")
+    jane, lena = PEOPLE["Jane Doe"][0], PEOPLE["Lena Park"][0]
+    # Written as people copy them from Entra ID: upper case, with spaces after the commas.
+    with_admins = settings.model_copy(update={"teams_admins": f"{jane.upper()}, {lena}"})
+    async with serving_teams(with_admins, bot_connector, microsoft_login, clock) as app:
         await send(app, microsoft_login, bot_connector, bot_added(bot_connector.service_url))
         yield Teams(app, microsoft_login, bot_connector)

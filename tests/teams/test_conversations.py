@@ -21,7 +21,7 @@ from bot.teams.connector import BotConnector, BotCredentials
 from habits.messages import Message
 from models.db import session_scope
 from models.outbox import FAILED, PENDING, SENT, OutboxMessage, enqueue
-from models.teams import TeamsConversation
+from models.teams import TeamsConversation, mark_uninstalled
 from models.watches import ChannelWatch
 from models.workspaces import Workspace, get_or_create_workspace
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
@@ -389,3 +389,86 @@ async def test_on_teams_an_owner_email_is_not_matched_and_the_owner_is_shown_by_
     assert "Dana S." in card
     assert "dana@acme.example" not in card
     assert "<at>" not in card
+
+
+async def test_a_tenant_whose_id_is_a_slack_workspace_s_is_refused_and_nothing_of_that_workspace_is_touched(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    async with session_scope(app.context.sessions) as session:
+        await get_or_create_workspace(session, workspace_id=TENANT, platform="slack")
+    token = microsoft_login.token(aud=APP_ID, iss=BOT_FRAMEWORK_ISSUER, serviceurl=connector.service_url)
+
+    body, headers = teams_request(message_to_bot("watch deals", connector.service_url), token)
+    typed = await app.post("/api/messages", body, headers)
+    clicked = await send(
+        app,
+        microsoft_login,
+        connector,
+        card_action("whoelse_roundtable_coming", {"value": "1"}, connector.service_url),
+    )
+    await drain(app)
+
+    assert typed.status_code == 403
+    assert "another chat platform" in typed.json()["error"]
+    assert "another chat platform" in clicked.json()["value"]
+    async with app.context.sessions() as session:
+        assert list(await session.scalars(select(ChannelWatch))) == []
+        assert list(await session.scalars(select(TeamsConversation))) == []
+    assert await outbox(app) == []
+    assert connector.activities() == []
+
+
+async def test_messages_from_a_conversation_whoelse_knows_do_not_rewrite_where_it_is(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    async with app.context.sessions() as session:
+        first = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    await send(app, microsoft_login, connector, message_to_bot("stats", connector.service_url))
+    async with app.context.sessions() as session:
+        second = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    await drain(app)
+
+    assert first is not None and second is not None
+    assert second.updated_at == first.updated_at
+    assert len(connector.activities()) == 2
+
+
+async def test_a_message_after_whoelse_was_removed_and_added_back_reaches_that_conversation_again(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    await send(app, microsoft_login, connector, uninstalled(connector.service_url))
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    await drain(app)
+
+    async with app.context.sessions() as session:
+        reference = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    assert reference is not None and reference.installed
+    assert [row.status for row in await outbox(app)] == [SENT, SENT]
+
+
+async def test_a_message_teams_delivers_twice_is_answered_once(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    question = message_to_bot("help", connector.service_url)
+    await send(app, microsoft_login, connector, question)
+    await send(app, microsoft_login, connector, question)
+    await drain(app)
+
+    assert len(await outbox(app)) == 1
+    assert len(connector.activities()) == 1
+
+
+async def test_an_install_is_recorded_even_after_another_replica_recorded_the_removal(
+    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
+) -> None:
+    await send(app, microsoft_login, connector, message_to_bot("help", connector.service_url))
+    # Another replica handled the removal: this one still remembers the conversation as it stored it.
+    async with session_scope(app.context.sessions) as session:
+        await mark_uninstalled(session, workspace_id=TENANT, team_id=None, conversation_id=CHANNEL)
+    await send(app, microsoft_login, connector, {**uninstalled(connector.service_url), "action": "add"})
+
+    async with app.context.sessions() as session:
+        reference = await session.get(TeamsConversation, (TENANT, CHANNEL))
+    assert reference is not None and reference.installed

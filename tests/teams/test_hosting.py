@@ -76,7 +76,12 @@ def test_socket_mode_still_needs_slack_on_a_teams_only_bot(teams_settings: Setti
 
 @pytest.mark.parametrize(
     ("field", "value", "variable"),
-    [("teams_app_id", "replace-me", "TEAMS_APP_ID"), ("teams_tenant_id", "contoso/../x", "TEAMS_TENANT_ID")],
+    [
+        ("teams_app_id", "replace-me", "TEAMS_APP_ID"),
+        ("teams_tenant_id", "contoso/../x", "TEAMS_TENANT_ID"),
+        # An email address where an Entra object id belongs.
+        ("teams_admins", "3f2a9c1e-5d4b-4e8a-9b7c-6a5d4c3b2a10, jane@contoso.com", "TEAMS_ADMINS"),
+    ],
 )
 def test_an_id_that_is_not_a_guid_stops_the_start_and_names_the_variable(
     field: str, value: str, variable: str

@@ -153,7 +153,7 @@ async def test_an_invokes_answer_is_the_http_response(
     teams_app: RunningApp, microsoft_login: FakeMicrosoftLogin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def answer_invoke(
-        activity: Activity, context: AppContext, commands: object, invokes: object
+        activity: Activity, context: AppContext, commands: object, invokes: object, known: object, replies: object
     ) -> InvokeResponse | None:
         return InvokeResponse(status=200, body={"task": {"type": "message", "value": activity.name}})
 

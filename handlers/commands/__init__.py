@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.context import AppContext
+from bot.gateways import SLACK
 from habits.command_help import CommandHelp, help_message, unknown_command, unknown_words, usage
 from habits.messages import Message
 
@@ -22,6 +23,8 @@ class CommandRequest:
     trigger_id: str
     # Slack's name for the conversation: "directmessage" for a DM, "mpdm-…" for a group DM.
     channel_name: str = ""
+    # Where it was typed (bot.gateways.SLACK or TEAMS): the few replies that differ by platform read it.
+    platform: str = SLACK
 
 
 # A handler answers with a message only the caller sees (or None when it answers another way, e.g. a modal).
