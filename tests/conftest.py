@@ -124,10 +124,15 @@ async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
 async def eventually(
     condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
     *,
-    within: float = 5.0,
+    within: float = 20.0,
     interval: float = 0.02,
 ) -> None:
-    """Waits for something the bot does after acknowledging (Slack expects an answer within 3 seconds)."""
+    """Waits for something the bot does after acknowledging (Slack expects an answer within 3 seconds).
+
+    The wait is generous because it is not what is measured: a test fails only when the thing never happens, and on
+    a loaded CI machine background work can take many times its usual few milliseconds (speed is measured in
+    bench/).
+    """
     deadline = asyncio.get_running_loop().time() + within
     while True:
         result: Any = condition()
