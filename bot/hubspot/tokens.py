@@ -43,6 +43,8 @@ class HubSpotTokens:
         return None
 
     async def _connected_token(self, workspace_id: str) -> str | None:
+        if self.context.settings.secret("whoelse_encryption_keys") is None:
+            return None  # No connection's secrets could be opened: an install configured by settings alone.
         # Raised database errors reach the intake, which asks again at its next pass.
         async with self.context.sessions() as session:
             connection = await find_connection(session, workspace_id=workspace_id, source=SOURCE)

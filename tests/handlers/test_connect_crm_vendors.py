@@ -237,6 +237,24 @@ async def test_another_workspaces_hubspot_is_read_with_its_own_token_and_nudges_
     assert ours != theirs
 
 
+async def test_once_a_workspace_connects_hubspot_its_connections_token_is_used_rather_than_the_settings_one(
+    connecting: Settings, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    configured = connecting.model_copy(
+        update={"hubspot_private_app_token": SecretStr("pat-na1-from-settings-000")}
+    )
+    fake_slack.add_user(ADMIN, is_admin=True)
+    async with running(configured) as application:
+        await given_workspace(application.context, watching={DEALS: "deals"})
+        path = await connect_hubspot(application, fake_slack)
+
+        await send_hubspot(application, path)
+
+        moved, _created = await posts_once_delivered(application, fake_slack, DEALS)
+    assert "Acme renewal" in moved["text"]
+    assert set(fake_hubspot.tokens_used()) == {PRIVATE_APP_TOKEN}
+
+
 async def test_after_disconnecting_hubspot_its_address_answers_404_and_hubspot_is_not_asked(
     app: RunningApp, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
 ) -> None:
