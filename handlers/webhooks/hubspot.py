@@ -237,6 +237,6 @@ async def hubspot_webhook(request: Request) -> Response:
     body = await capped_body(request, context)
     if isinstance(body, JSONResponse):
         return body
-    secrets = {"client_secret": values["hubspot_client_secret"] or "", "private_app_token": ""}
+    secrets = {"client_secret": values["hubspot_client_secret"] or ""}
     delivery = Delivery(request=request, body=body, context=context, secrets=secrets)
     return await receive(HUBSPOT, delivery, workspace_id=context.default_workspace_id)
