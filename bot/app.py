@@ -26,6 +26,7 @@ from bot.gateway import ChatGateway
 from bot.gateways import GatewayDirectory
 from bot.hubspot.crm import HubSpotCrm
 from bot.hubspot.details import HubSpotDetails
+from bot.hubspot.tokens import HubSpotTokens, can_use_hubspot
 from bot.logs import AccessLog
 from bot.metrics import Metrics, RequestMetrics
 from bot.people_by_email import PeopleByEmail
@@ -366,20 +367,15 @@ def _webhook_secret(settings: Settings) -> str | None:
 
 def _add_hubspot_details(settings: Settings, context: AppContext) -> aiohttp.ClientSession | None:
     """Has HubSpot events completed from HubSpot's CRM API before they are decided, with the private app token of
-    this install's workspace. Returns the HTTP client to close at shutdown (None when no token is set)."""
-    token = settings.secret("hubspot_private_app_token")
-    if not token or not token.strip() or context.intake is None:
+    the workspace they are for (its connection's, or the settings' for this install's own workspace). Returns the
+    HTTP client to close at shutdown (None when HubSpot cannot be used at all)."""
+    if context.intake is None or not can_use_hubspot(context):
         return None
-    workspace_id = context.default_workspace_id
-
-    async def token_for(workspace: str) -> str | None:
-        return token if workspace == workspace_id else None
-
     http = aiohttp.ClientSession()
     context.intake.completers[HUBSPOT] = HubSpotDetails(
         sessions=context.sessions,
         crm=HubSpotCrm(http, api_url=settings.hubspot_api_url),
-        token_for=token_for,
+        token_for=HubSpotTokens(context).token_for,
         clock=context.clock,
     )
     return http

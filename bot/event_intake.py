@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -203,8 +203,11 @@ class EventIntake:
                 continue
             await self._let_waiting_senders_go_first()
             completer = self.completers.get(source)
-            if completer is not None and not await self._completed(completer, event_id):
-                continue
+            if completer is not None:
+                if not await self._completed(completer, event_id):
+                    continue
+                # Completing may have named people the event as received did not (HubSpot's deal owner).
+                payload = await self._stored_payload(event_id)
             # Asked of the chat platform before the transaction opens, so no write waits on it.
             people = await self._people(workspace_id, stored_people(payload))
             # One short transaction per event: SQLite has a single writer, and webhooks arriving meanwhile must
@@ -235,6 +238,13 @@ class EventIntake:
             return True
         self._waiting[event_id] = asyncio.get_running_loop().time() + wait
         return False
+
+    async def _stored_payload(self, event_id: int) -> dict[str, Any] | None:
+        async with self.sessions() as session:
+            payload: dict[str, Any] | None = await session.scalar(
+                select(ReceivedEvent.payload).where(ReceivedEvent.id == event_id)
+            )
+        return payload
 
     async def _people(self, workspace_id: str, emails: dict[PersonRole, str]) -> dict[PersonRole, MatchedPerson]:
         if not emails or self.people is None:

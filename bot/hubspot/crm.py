@@ -90,7 +90,8 @@ class HubSpotCrm:
                 if response.status in (401, 403):
                     raise HubSpotRefused(
                         f"HubSpot refused the private app token ({response.status} to GET {path}): check "
-                        'HUBSPOT_PRIVATE_APP_TOKEN and its scopes (README "HubSpot")',
+                        "HUBSPOT_PRIVATE_APP_TOKEN, or the token given to /whoelse connect hubspot, and its scopes "
+                        '(README "HubSpot")',
                         status=response.status,
                     )
                 if response.status >= 400:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from habits.events import BusinessEvent, EventKind
+from habits.events import BusinessEvent, EventKind, people_emails
 from habits.vendor_events.common import Ignored, UnreadablePayload, is_urgent, raised_to_urgent, text
 
 SOURCE = "hubspot"
@@ -207,7 +207,9 @@ def completed_event(
         # A ticket opened already urgent is escalated from the start, as with Jira.
         moment = "priority_raised"
     stage = stages.get(stage_id or "")
-    owner = record.owner_name or record.owner_email
+    # The owner's address is for finding them in the chat (`people`), never shown: with no name, no owner is shown
+    # unless the address matches someone, who is then mentioned.
+    owner = record.owner_name
     return event.model_copy(
         update={
             "event": moment,
@@ -217,6 +219,7 @@ def completed_event(
             "amount": shown_amount(record.amount, record.currency) if event.kind == "deal" else None,
             "owner": owner[:255] if owner else None,
             "owner_email": record.owner_email,
+            "people": {**event.people, **people_emails(owner=record.owner_email)},
             "url": record.url,
             "pending": None,
         }

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from handlers.webhooks import connected, generic, hubspot, jira, salesforce, zendesk
+from handlers.webhooks import generic, hubspot, jira, salesforce, sources, zendesk
 
 
 def register(app: FastAPI) -> None:
@@ -12,10 +12,11 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/webhooks/jira", jira.jira_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/zendesk", zendesk.zendesk_webhook, methods=["POST"], status_code=202)
     app.add_api_route("/webhooks/hubspot", hubspot.hubspot_webhook, methods=["POST"], status_code=202)
-    # Before the connections' route, which has the same shape: a Salesforce address from settings is matched first.
+    # Before the connections' route, which has the same shape: a Salesforce address from settings is matched first,
+    # and any other key is looked up among the workspaces' Salesforce connections.
     app.add_api_route("/webhooks/salesforce/{token}", salesforce.salesforce_webhook, methods=["POST"])
     # A workspace's own connection (`/whoelse connect <source>`), found by the key in its address.
-    app.add_api_route("/webhooks/{source}/{key}", connected.connected_webhook, methods=["POST"], status_code=202)
+    app.add_api_route("/webhooks/{source}/{key}", sources.connected_webhook, methods=["POST"], status_code=202)
 
 
 __all__ = ["register"]

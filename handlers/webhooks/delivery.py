@@ -1,5 +1,6 @@
 """One delivery from a CRM or helpdesk, and the steps every source takes with it: check the signature with the
-source's own scheme, read the payload with its own mapping, then store the event in the workspace it is for.
+source's own scheme, read the payload with its own mapping, then store the event (or every event of a batch) in the
+workspace it is for, and answer the way that vendor expects.
 
 A source is one `WebhookSource` (handlers/webhooks/sources.py lists them): whether its secret comes from settings
 (a single-workspace install) or from a workspace's connection, a delivery goes through the same steps.
@@ -7,17 +8,18 @@ A source is one `WebhookSource` (handlers/webhooks/sources.py lists them): wheth
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from bot.context import AppContext
+from bot.settings import Settings
 from habits.connections import SourceGuide
 from habits.events import BusinessEvent
 from habits.vendor_events import Ignored
-from handlers.webhooks.intake import ignored, refused_signature, store_and_answer
+from handlers.webhooks.intake import ignored, refused_signature, store_all, store_and_answer
 from handlers.webhooks.signature import SignatureRejected
 
 
@@ -42,10 +44,25 @@ class Delivery:
         return value
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The events of a delivery that carries many (HubSpot's array of notifications, the up to 100 notifications of a
+    Salesforce outbound message), all stored before the sender is answered."""
+
+    events: Sequence[BusinessEvent]
+    # What the sender is told once every event is stored, given each one's id (None: stored before, a repeat).
+    answer: Callable[[Sequence[int | None]], Response]
+
+
 # Raises SignatureRejected (the reason is shown to the sender) unless the delivery is signed as the source signs.
 Verify = Callable[[Delivery], None]
-# The event a trusted delivery describes, Ignored with the reason, or a 400 saying what is wrong with the payload.
-Read = Callable[[Delivery], Awaitable[BusinessEvent | Ignored | JSONResponse]]
+# The event a trusted delivery describes, the batch it carries, Ignored with the reason, or a 4xx saying what is
+# wrong with it.
+Read = Callable[[Delivery], Awaitable[BusinessEvent | Batch | Ignored | Response]]
+
+
+def usual_body_limit(settings: Settings) -> int:
+    return settings.webhook_max_body_bytes
 
 
 @dataclass(frozen=True)
@@ -53,22 +70,28 @@ class WebhookSource:
     guide: SourceGuide
     verify: Verify
     read: Read
+    # The largest body the source may send (Salesforce's messages hold up to 100 records).
+    body_limit: Callable[[Settings], int] = usual_body_limit
 
     @property
     def name(self) -> str:
         return self.guide.source
 
 
-async def receive(source: WebhookSource, delivery: Delivery, *, workspace_id: str) -> JSONResponse:
-    """Checks, reads and stores one delivery in `workspace_id`: 401, 400, 200 ignored or duplicate, 202 or 503."""
+async def receive(source: WebhookSource, delivery: Delivery, *, workspace_id: str) -> Response:
+    """Checks, reads and stores one delivery in `workspace_id`: 401, 400, 200 ignored or duplicate, 202 or 503; a
+    batch is answered as its source says once every event in it is stored."""
     refused = refused_signature(
         delivery.body, sender=f"{source.name} webhook", check=lambda _body: source.verify(delivery)
     )
     if refused is not None:
         return refused
     event = await source.read(delivery)
-    if isinstance(event, JSONResponse):
+    if isinstance(event, Response):
         return event
     if isinstance(event, Ignored):
         return ignored(source.name, event.reason)
+    if isinstance(event, Batch):
+        stored = await store_all(delivery.context, event.events, workspace_id=workspace_id)
+        return stored if isinstance(stored, Response) else event.answer(stored)
     return await store_and_answer(delivery.context, event, workspace_id=workspace_id)

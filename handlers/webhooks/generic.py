@@ -6,7 +6,7 @@ import logging
 from typing import Literal
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
@@ -150,7 +150,7 @@ async def read_delivery(delivery: Delivery) -> BusinessEvent | JSONResponse:
 GENERIC = WebhookSource(guide=GENERIC_GUIDE, verify=verify_delivery, read=read_delivery)
 
 
-async def generic_webhook(request: Request) -> JSONResponse:
+async def generic_webhook(request: Request) -> Response:
     """`POST /webhooks/generic` (registered in handlers/webhooks): the single-workspace install's webhook, signed
     with WHOELSE_WEBHOOK_SECRET."""
     context: AppContext = request.app.state.context

@@ -1,5 +1,5 @@
-"""`POST /webhooks/hubspot`: HubSpot's own webhook subscriptions (deals and tickets), batched, signed with the
-app's client secret (`X-HubSpot-Signature-v3`).
+"""`POST /webhooks/hubspot` (from settings) and a workspace's connected HubSpot (`/webhooks/hubspot/<key>`): HubSpot's
+own webhook subscriptions (deals and tickets), batched, signed with the app's client secret (`X-HubSpot-Signature-v3`).
 
 Each notification is stored before the batch is answered; the deal's or ticket's name, amount, stage and owner are
 read from HubSpot's CRM API afterwards, before the nudge rules decide (bot/hubspot/details.py says why).
@@ -7,34 +7,66 @@ read from HubSpot's CRM API afterwards, before the nudge rules decide (bot/hubsp
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Sequence
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from fastapi.responses import JSONResponse, Response
 
 from bot.context import AppContext
 from bot.settings import Settings
+from habits.connections import Asked, SourceGuide
 from habits.events import BusinessEvent
+from habits.messages import command
 from habits.nudging import OUTCOME_DETAILS
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.hubspot import SOURCE, hubspot_event
-from handlers.webhooks.intake import (
-    STORE_RETRY_AFTER_SECONDS,
-    capped_body,
-    count_ignored,
-    problem,
-    refused_signature,
-)
+from handlers.webhooks.delivery import Batch, Delivery, WebhookSource, receive
+from handlers.webhooks.intake import capped_body, count_ignored, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
+
+
+def _private_app_token_problem(value: str) -> str | None:
+    if not value.startswith("pat-"):
+        return "A private app's access token starts with pat- (its Auth tab, Access token > Show token > Copy)."
+    return None
+
+
+HUBSPOT_GUIDE = SourceGuide(
+    source=SOURCE,
+    name="HubSpot",
+    asks=(
+        Asked(
+            key="client_secret",
+            label="Client secret",
+            placeholder="Your private app's Auth tab > Client secret",
+        ),
+        Asked(
+            key="private_app_token",
+            label="Private app access token",
+            placeholder="pat-… (the same Auth tab > Access token)",
+            problem=_private_app_token_problem,
+        ),
+    ),
+    steps=lambda url, secret: [
+        "Go to *Settings > Integrations > Private Apps* and open (or create) the app whose secret and token you "
+        "gave; on *Scopes*, tick `crm.objects.deals.read`, `tickets` and `crm.objects.owners.read`.",
+        "On its *Webhooks* tab, set the *Target URL* to the webhook address above.",
+        "Create the subscriptions *Deal > Created*, *Deal > Property changed > Deal stage*, *Ticket > Created*, "
+        "*Ticket > Property changed > Priority* and *Ticket > Property changed > Pipeline stage*, then commit the "
+        "changes.",
+        f"New deals, stage changes, wins and losses then nudge the channel that ran {command('watch deals')}; raised "
+        f"priorities, reopenings and escalations the one that ran {command('watch tickets')}, with each deal's or "
+        "ticket's name, amount, stage and owner read from HubSpot with the token.",
+    ],
+)
 
 # HubSpot signs the URI with these characters decoded (its documented list); every other escape stays as sent.
 DECODED_IN_URI = {
@@ -133,35 +165,26 @@ def _notifications(body: bytes) -> list[object] | JSONResponse:
     return document
 
 
-async def receive_hubspot_batch(
-    request: Request, context: AppContext, *, workspace_id: str, client_secret: str
-) -> JSONResponse:
-    """Checks and stores a batch for `workspace_id`, whose HubSpot app signs with `client_secret`: 202 with what was
-    accepted, 200 when nothing was new, 401/413/400 saying why, 503 (with Retry-After) to be sent again."""
-    assert context.intake is not None
-    body = await capped_body(request, context)
-    if isinstance(body, JSONResponse):
-        return body
-    refused = refused_signature(
-        body,
-        sender="hubspot webhook",
-        check=lambda raw: verify_hubspot_v3(
-            secret=client_secret,
-            method=request.method,
-            uri=public_uri(request, context.settings),
-            body=raw,
-            signature=request.headers.get("x-hubspot-signature-v3"),
-            timestamp=request.headers.get("x-hubspot-request-timestamp"),
-            now_ms=int(context.clock().timestamp() * 1000),
-            max_age_seconds=context.settings.webhook_max_age_seconds,
-        ),
+def verify_delivery(delivery: Delivery) -> None:
+    """The v3 signature covers the public URI HubSpot called: a connection's address is PUBLIC_BASE_URL and its path."""
+    request, context = delivery.request, delivery.context
+    verify_hubspot_v3(
+        secret=delivery.secret("client_secret", source=SOURCE),
+        method=request.method,
+        uri=public_uri(request, context.settings),
+        body=delivery.body,
+        signature=request.headers.get("x-hubspot-signature-v3"),
+        timestamp=request.headers.get("x-hubspot-request-timestamp"),
+        now_ms=int(context.clock().timestamp() * 1000),
+        max_age_seconds=context.settings.webhook_max_age_seconds,
     )
-    if refused is not None:
-        return refused
-    notifications = _notifications(body)
+
+
+async def read_delivery(delivery: Delivery) -> Batch | Response:
+    """Every deal or ticket notification of the batch; 400 when none of them is readable."""
+    notifications = _notifications(delivery.body)
     if isinstance(notifications, JSONResponse):
         return notifications
-
     events: list[BusinessEvent] = []
     ignored = 0
     unreadable: list[str] = []
@@ -178,24 +201,17 @@ async def receive_hubspot_batch(
             events.append(event)
     if unreadable and not events:
         return problem(400, "; ".join(unreadable[:10]), unreadable=len(unreadable), ignored=ignored)
+    return Batch(events=events, answer=lambda stored: _answer(stored, ignored=ignored, unreadable=unreadable))
 
-    try:
-        # Side by side, so the whole batch is written in one group commit.
-        stored = await asyncio.gather(
-            *(context.intake.accept(workspace_id=workspace_id, event=event) for event in events)
-        )
-    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
-        logger.exception("could not store a HubSpot batch of %d notifications", len(events))
-        # HubSpot sends the whole batch again; what was stored this time is recognised then.
-        refused = problem(503, "the notifications could not be stored; please retry", retry=True)
-        refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
-        return refused
+
+def _answer(stored: Sequence[int | None], *, ignored: int, unreadable: list[str]) -> JSONResponse:
+    """202 with what was accepted, or 200 when nothing in the batch was new."""
     accepted = [event_id for event_id in stored if event_id is not None]
-    status = "accepted" if accepted else "duplicate_event" if events else "ignored"
+    status = "accepted" if accepted else "duplicate_event" if stored else "ignored"
     answer: dict[str, object] = {
         "status": status,
         "accepted": len(accepted),
-        "duplicates": len(events) - len(accepted),
+        "duplicates": len(stored) - len(accepted),
         "ignored": ignored,
         "event_ids": accepted,
         "detail": BATCH_DETAILS[status],
@@ -205,7 +221,10 @@ async def receive_hubspot_batch(
     return JSONResponse(answer, status_code=202 if accepted else 200)
 
 
-async def hubspot_webhook(request: Request) -> JSONResponse:
+HUBSPOT = WebhookSource(guide=HUBSPOT_GUIDE, verify=verify_delivery, read=read_delivery)
+
+
+async def hubspot_webhook(request: Request) -> Response:
     """`POST /webhooks/hubspot` (registered in handlers/webhooks), for this install's own workspace and HubSpot."""
     context: AppContext = request.app.state.context
     settings = context.settings
@@ -215,8 +234,9 @@ async def hubspot_webhook(request: Request) -> JSONResponse:
         return problem(503, f"HubSpot webhooks are not configured on this whoelse: set {' and '.join(missing)}")
     if not context.default_workspace_id:
         return problem(503, "HubSpot webhooks need a workspace to land in: turn Slack on, or set TEAMS_TENANT_ID")
-    secret = values["hubspot_client_secret"]
-    assert secret is not None
-    return await receive_hubspot_batch(
-        request, context, workspace_id=context.default_workspace_id, client_secret=secret
-    )
+    body = await capped_body(request, context)
+    if isinstance(body, JSONResponse):
+        return body
+    secrets = {"client_secret": values["hubspot_client_secret"] or ""}
+    delivery = Delivery(request=request, body=body, context=context, secrets=secrets)
+    return await receive(HUBSPOT, delivery, workspace_id=context.default_workspace_id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -123,3 +124,22 @@ async def store_and_answer(context: AppContext, event: BusinessEvent, *, workspa
         },
         status_code=202,
     )
+
+
+async def store_all(
+    context: AppContext, events: Sequence[BusinessEvent], *, workspace_id: str
+) -> list[int | None] | JSONResponse:
+    """Stores every event of a batch in `workspace_id`: each one's id (None for one stored before), or 503 to retry
+    the whole batch (what was stored this time is recognised as a repeat then)."""
+    assert context.intake is not None
+    intake = context.intake
+    try:
+        # Side by side, so the batch shares the database's group commits instead of waiting one by one.
+        return list(
+            await asyncio.gather(*(intake.accept(workspace_id=workspace_id, event=event) for event in events))
+        )
+    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
+        logger.exception("could not store a batch of %d events", len(events))
+        refused = problem(503, "the events could not be stored; please send them again", retry=True)
+        refused.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+        return refused

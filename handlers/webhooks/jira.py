@@ -7,7 +7,7 @@ import hmac
 import logging
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.context import AppContext
 from habits.connections import SourceGuide
@@ -74,7 +74,7 @@ async def read_delivery(delivery: Delivery) -> BusinessEvent | Ignored | JSONRes
 JIRA = WebhookSource(guide=JIRA_GUIDE, verify=verify_delivery, read=read_delivery)
 
 
-async def jira_webhook(request: Request) -> JSONResponse:
+async def jira_webhook(request: Request) -> Response:
     """`POST /webhooks/jira` (registered in handlers/webhooks): the single-workspace install's Jira, whose secret is
     JIRA_WEBHOOK_SECRET."""
     context: AppContext = request.app.state.context

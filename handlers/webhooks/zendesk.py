@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.context import AppContext
 from habits.connections import Asked, SourceGuide
@@ -101,7 +101,7 @@ async def read_delivery(delivery: Delivery) -> BusinessEvent | Ignored | JSONRes
 ZENDESK = WebhookSource(guide=ZENDESK_GUIDE, verify=verify_delivery, read=read_delivery)
 
 
-async def zendesk_webhook(request: Request) -> JSONResponse:
+async def zendesk_webhook(request: Request) -> Response:
     """`POST /webhooks/zendesk` (registered in handlers/webhooks): the single-workspace install's Zendesk, whose
     signing secret is ZENDESK_WEBHOOK_SECRET."""
     context: AppContext = request.app.state.context

@@ -60,6 +60,7 @@ class FakeHubSpot(LoopbackFake):
         self._history: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
         self._faults: deque[_Fault] = deque()
         self._requests: list[str] = []
+        self._tokens: list[str] = []
         self._server = LoopbackServer("fake-hubspot", self._build_app)
 
     @property
@@ -107,6 +108,11 @@ class FakeHubSpot(LoopbackFake):
         with self._lock:
             return [path for path in self._requests if path.startswith(prefix)]
 
+    def tokens_used(self) -> list[str]:
+        """The bearer token of each request so far, in order (whether HubSpot accepted it or not)."""
+        with self._lock:
+            return list(self._tokens)
+
     # ------------------------------------------------------------------ HTTP
 
     def _build_app(self) -> web.Application:
@@ -120,6 +126,7 @@ class FakeHubSpot(LoopbackFake):
     async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         with self._lock:
             self._requests.append(request.path)
+            self._tokens.append(request.headers.get("Authorization", "").removeprefix("Bearer "))
             fault = self._faults.popleft() if self._faults else None
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}

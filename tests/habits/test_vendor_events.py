@@ -222,3 +222,19 @@ def test_a_completed_deal_shows_its_name_amount_stage_label_and_owner() -> None:
         "jane@acme.test",
         None,
     )
+    # The owner is looked up in the chat by that address, to be mentioned.
+    assert done.people == {"owner": "jane@acme.test"}
+
+
+def test_an_owner_known_only_by_email_is_not_shown_by_address_but_still_looked_up() -> None:
+    [moved, *_] = sample_list("hubspot_deal_notifications.json")
+    event = hubspot_event(moved)
+    assert not isinstance(event, Ignored)
+
+    done = completed_event(
+        event, record=HubSpotRecord(name="Acme renewal", owner_email="Jane@Acme.test"), previous=None, stages={}
+    )
+    unread = completed_event(event, record=None, previous=None, stages={})
+
+    assert (done.owner, done.people) == (None, {"owner": "jane@acme.test"})
+    assert (unread.owner, unread.people) == (None, {})

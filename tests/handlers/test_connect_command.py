@@ -208,7 +208,7 @@ async def test_a_form_for_a_source_whoelse_does_not_know_is_refused(
 ) -> None:
     view = await open_form(app, fake_slack, "zendesk")
 
-    answer = await submit(app, {**view, "callback_id": "whoelse_connect:salesforce"}, signing_secret="s")
+    answer = await submit(app, {**view, "callback_id": "whoelse_connect:pipedrive"}, signing_secret="s")
 
     assert answer["response_action"] == "update"
     assert "can't be sent from here" in shown_text(answer)
@@ -220,8 +220,8 @@ async def test_an_unknown_source_is_named_with_the_ones_whoelse_knows(
 ) -> None:
     reply = await reply_to(app, "connect pipedrive", user=ADMIN)
 
-    assert "pipedrive" in reply and "generic, jira, zendesk" in reply
-    assert "generic, jira, zendesk" in await reply_to(app, "connect", user=ADMIN)
+    assert "pipedrive" in reply and "generic, hubspot, jira, salesforce, zendesk" in reply
+    assert "generic, hubspot, jira, salesforce, zendesk" in await reply_to(app, "connect", user=ADMIN)
     assert fake_slack.views_opened == []
 
 

@@ -32,6 +32,7 @@ from tests.handlers.test_webhooks import (
     posts_once_delivered,
 )
 from tests.handlers.test_webhooks import send as send_generic
+from tests.support.mentions import pings_in
 from tests.support.vendors import HUBSPOT_SECRET, HUBSPOT_TOKEN, hubspot_headers, sample_list
 
 APP_URI = "http://whoelse.test/webhooks/hubspot"
@@ -134,6 +135,18 @@ async def test_a_signed_batch_asks_the_deal_channel_with_the_deals_name_amount_s
     async with hubspot_app.context.sessions() as session:
         emails = [row.payload.get("owner_email") for row in await session.scalars(select(ReceivedEvent))]
     assert "jane@acme.test" in emails
+
+
+async def test_a_deals_owner_whose_hubspot_email_belongs_to_a_slack_user_is_mentioned(
+    hubspot_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("UJANE", name="jane", email="jane@acme.test")
+
+    await send(hubspot_app, deal_batch())
+
+    moved, created = await posts_once_delivered(hubspot_app, fake_slack, DEALS)
+    assert pings_in(moved) == ["<@UJANE>"] and "acme.test" not in json.dumps(moved)
+    assert pings_in(created) == []
 
 
 async def test_a_retried_batch_is_answered_as_a_repeat_and_never_nudges_twice(
