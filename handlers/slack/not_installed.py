@@ -52,7 +52,16 @@ def refusal(body: dict[str, Any], message: str) -> BoltResponse:
         # The slash command's own answer: only the person who typed it sees it.
         answer = json.dumps({"response_type": "ephemeral", "text": message})
         return BoltResponse(status=200, body=answer, headers={"Content-Type": "application/json"})
-    if body.get("type") in ("block_actions", "view_submission", "shortcut", "message_action"):
+    if body.get("type") == "view_submission":
+        # A form's answer must be a response action: the form shows the refusal in place of its fields.
+        view = {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "whoelse"},
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": message}}],
+        }
+        answer = json.dumps({"response_action": "update", "view": view})
+        return BoltResponse(status=200, body=answer, headers={"Content-Type": "application/json"})
+    if body.get("type") in ("block_actions", "shortcut", "message_action"):
         return BoltResponse(status=200, body=message)
     # An event: acknowledged so Slack does not retry it, and otherwise left alone.
     return BoltResponse(status=200, body="")
