@@ -50,13 +50,17 @@ async def purge_removed_workspaces(context: AppContext) -> list[str]:
     for workspace_id in due:
         try:
             async with session_scope(context.sessions) as session:
-                if await purge_workspace(session, workspace_id=workspace_id, cutoff=cutoff):
-                    purged.append(workspace_id)
+                deleted = await purge_workspace(session, workspace_id=workspace_id, cutoff=cutoff)
         except Exception:
             logger.exception(
-                "could not delete the data of a workspace that removed whoelse; trying again tomorrow"
+                "could not delete the data of a workspace that removed whoelse; trying again tomorrow",
+                extra={"workspace": workspace_id},
             )
             continue
+        if not deleted:
+            # Installed again since it was read: its data stays.
+            continue
+        purged.append(workspace_id)
         logger.info(
             "deleted every row of workspace %s, which removed whoelse more than %d days ago",
             workspace_id,

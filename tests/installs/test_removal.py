@@ -19,6 +19,7 @@ from scheduler import elephant_jobs
 from scheduler.elephant_jobs import open_weekly_poll, sweep_polls
 from scheduler.removal_jobs import purge_removed_workspaces
 from scheduler.runtime import clear_job_context, set_job_context
+from scheduler.sources import all_job_sources
 from tests.conftest import RunningApp
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_elephant_command import Clock
@@ -262,3 +263,12 @@ async def test_a_reinstall_after_the_grace_period_starts_fresh(
     counts = await rows_by_table(app, TEAM_A)
     assert counts["channel_watches"] == 0
     assert counts["slack_installations"] == 1
+
+
+async def test_the_purge_is_one_daily_job_of_the_scheduler_s_leader(app: RunningApp) -> None:
+    async with app.context.sessions() as session:
+        specs = [spec for source in all_job_sources() for spec in await source(session)]
+
+    [purge] = [spec for spec in specs if spec.func == "scheduler.removal_jobs:purge"]
+    assert purge.workspace_id is None
+    assert purge.trigger.interval == timedelta(days=1)
