@@ -12,6 +12,9 @@ import httpx
 from sqlalchemy import func, select
 
 from habits.elephants.schedule import WeeklyPlan, set_weekly
+from habits.recurrence import next_occurrence
+from habits.roundtables.form import RoundTablePlan
+from habits.roundtables.meetings import post_reminder, recurrence_of, set_up
 from models.base import Base
 from models.db import session_scope
 from models.scheduler_jobs import StoredJob
@@ -62,6 +65,30 @@ async def weekly_poll_due_now(app: RunningApp, team_id: str, channel_id: str) ->
             set_by="U1",
         )
         return schedule.id
+
+
+async def roundtable_reminded(app: RunningApp, team_id: str, channel_id: str) -> None:
+    """A weekly round-table set up in the channel, with its next meeting's reminder (and agenda) queued."""
+    now = app.context.clock()
+    plan = RoundTablePlan(
+        cadence="weekly",
+        weekday=now.weekday(),
+        week_of_month=None,
+        at=now.time().replace(microsecond=0),
+        timezone="UTC",
+        invitees=("U1",),
+        group_ids=(),
+        reminder_minutes=(60,),
+    )
+    async with session_scope(app.context.sessions) as session:
+        roundtable, _ = await set_up(
+            session, workspace_id=team_id, channel_id=channel_id, user_id="U1", plan=plan, now=now
+        )
+        starts_at = next_occurrence(recurrence_of(roundtable), now)
+        reminded = await post_reminder(
+            session, roundtable=roundtable, offset_minutes=60, starts_at=starts_at, now=now
+        )
+        assert reminded.outcome == "posted", reminded
 
 
 async def removed_at(app: RunningApp, team_id: str) -> datetime | None:
