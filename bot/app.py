@@ -35,6 +35,7 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.flow import STATE_EXPIRATION_SECONDS, TOKEN_ROTATION_MINUTES, oauth_flow
 from bot.slack.oauth.installation_store import SqlInstallationStore
 from bot.slack.oauth.state_store import SqlOAuthStateStore
+from bot.slack.removal import WorkspaceRemoval
 from bot.slack.turned_off import SlackTurnedOff
 from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
 from bot.teams.auth import build_authenticator
@@ -50,13 +51,16 @@ from handlers import slack as slack_handlers
 from handlers import teams as teams_handlers
 from handlers.slack import command_router
 from handlers.slack import install as slack_install
+from handlers.slack import uninstall as slack_uninstall
 from handlers.slack.edge import SlackEdge
 from handlers.slack.not_installed import refuse_uninstalled
+from handlers.slack.one_workspace import SlackHome, refuse_other_teams
 from handlers.teams.activities import reply_batches
 from handlers.teams.invokes import invoke_handlers
 from handlers.teams.known_conversations import KnownConversations
 from models.base import utcnow
-from models.db import create_engine_for, create_session_factory
+from models.db import create_engine_for, create_session_factory, session_scope
+from models.workspace_removal import clear_uninstalled
 from scheduler.jobs import JobSource
 from scheduler.service import SchedulerService
 from scheduler.sources import all_job_sources
@@ -135,6 +139,8 @@ def create_app(
             metrics=metrics,
             people=PeopleByEmail(gateways.for_workspace, clock=clock),
         )
+        # Serving one workspace: the team (and Enterprise Grid org) the bot token belongs to.
+        home = await bot_home(settings, client) if client is not None and many is None else None
         context = AppContext(
             settings=settings,
             engine=engine,
@@ -143,8 +149,8 @@ def create_app(
             delivery=delivery,
             # Where signed webhooks land: the Slack team, or a single-tenant Teams bot's tenant.
             # Serving many Slack workspaces, there is none: webhooks are connected per workspace.
-            default_workspace_id=await bot_team(settings, client)
-            if client is not None and many is None
+            default_workspace_id=home.team_id
+            if home is not None
             else ("" if many is not None else settings.teams_tenant_id or ""),
             clock=clock,
             intake=intake,
@@ -152,6 +158,12 @@ def create_app(
             webhook_secret=_webhook_secret(settings),
             gateways=gateways,
         )
+        if many is not None:
+            # A new install (or a reinstall) has jobs to schedule: reconcile now rather than at the next pass.
+            many.installations.on_change(lambda _workspace: context.schedule_changes.set())
+        elif home is not None:
+            # The bot token works (bot_home proved it): a workspace that had removed whoelse installed it again.
+            await _served_again(sessions, context.default_workspace_id)
         hubspot_http = _add_hubspot_details(settings, context)
         commands = command_router()
         app.state.commands = commands
@@ -175,9 +187,14 @@ def create_app(
                     request_verification_enabled=False,
                     process_before_response=False,
                     logger=logging.getLogger("slack_bolt"),
+                    before_authorize=refuse_other_teams(home) if home is not None else None,
                 )
             )
             slack_handlers.register(bolt, context, commands)
+            slack_uninstall.register(
+                bolt,
+                WorkspaceRemoval(context, forget_tokens=many.installations.delete_workspace if many else None),
+            )
             app.state.slack = SlackEdge(
                 bolt, signing_secret=signing_secret, max_body_bytes=settings.slack_max_body_bytes
             )
@@ -351,6 +368,13 @@ class _ManyWorkspaces:
         )
 
 
+async def _served_again(sessions: async_sessionmaker[AsyncSession], workspace_id: str) -> None:
+    async with session_scope(sessions) as session:
+        again = await clear_uninstalled(session, workspace_id=workspace_id)
+    if again:
+        logger.info("Slack workspace %s has whoelse again: its jobs and deliveries resume", workspace_id)
+
+
 def _webhook_secret(settings: Settings) -> str | None:
     """Webhooks land in the Slack team the bot token belongs to, or in a single-tenant Teams bot's tenant; a
     multi-tenant Teams bot alone cannot tell which tenant a webhook is for."""
@@ -419,6 +443,12 @@ def teams_gateways(
 
 async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> str:
     """The Slack team the bot token belongs to; also proves the token and SLACK_API_URL work."""
+    return (await bot_home(settings, client)).team_id
+
+
+async def bot_home(settings: Settings, client: AsyncWebClient | None = None) -> SlackHome:
+    """The Slack team (and Enterprise Grid org) the bot token belongs to; also proves the token and SLACK_API_URL
+    work."""
     client = client or AsyncWebClient(token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url)
     try:
         response = await client.auth_test()
@@ -430,7 +460,12 @@ async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> 
         raise ConfigurationError(
             f"Could not reach the Slack Web API at {settings.slack_api_url}: {error}. Check SLACK_API_URL."
         ) from error
-    return str(response["team_id"])
+    enterprise_id = response.get("enterprise_id")
+    return SlackHome(
+        team_id=str(response["team_id"]),
+        enterprise_id=str(enterprise_id) if enterprise_id else None,
+        is_enterprise_install=bool(response.get("is_enterprise_install")),
+    )
 
 
 async def check_app_token(settings: Settings) -> None:

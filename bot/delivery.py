@@ -23,6 +23,8 @@ from bot.gateways import GatewayDirectory
 from bot.metrics import Metrics
 from models.base import utcnow
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage
+from models.workspace_removal import REMOVED_REASON
+from models.workspaces import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -125,9 +127,15 @@ class DeliveryWorker:
                 )
             ).all()
             parents = await self._parent_statuses(session, rows)
+            removed = await self._removed_workspaces(session, rows)
             picked: list[_Claim] = []
             busy_lanes: set[str] = set()
             for row in rows:
+                if row.workspace_id in removed:
+                    # Queued after (or while) the workspace removed whoelse, by a job or a request in flight then.
+                    row.status, row.last_error, row.lease_until = FAILED, REMOVED_REASON, None
+                    logger.info("giving up on outbox message %s: %s", row.idempotency_key, row.last_error)
+                    continue
                 lane = row.channel_id or f"dm:{row.dm_user_id}"
                 # Keep each channel's messages in order: a blocked first message holds back the ones behind it.
                 if lane in busy_lanes:
@@ -152,6 +160,15 @@ class DeliveryWorker:
                     picked.append(_Claim(row=claim, in_doubt=in_doubt, lane=lane))
             await session.commit()
             return picked
+
+    async def _removed_workspaces(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> set[str]:
+        workspaces = {row.workspace_id for row in rows}
+        if not workspaces:
+            return set()
+        found = await session.scalars(
+            select(Workspace.id).where(Workspace.id.in_(workspaces), Workspace.uninstalled_at.is_not(None))
+        )
+        return set(found)
 
     async def _parent_statuses(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> dict[int, str]:
         wanted = {row.thread_parent_id or row.update_of_id for row in rows} - {None}

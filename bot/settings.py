@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     scheduler_reconcile_seconds: float = Field(default=30.0, gt=0)
     # How often a replica that is not the scheduler leader tries to become it (and how often the leader checks in).
     scheduler_leader_retry_seconds: float = Field(default=5.0, gt=0)
+    # How long the data of a workspace that removed whoelse is kept (so a reinstall finds its history) before a
+    # daily job deletes all of it.
+    uninstalled_data_grace_days: int = Field(default=30, ge=0)
     delivery_max_attempts: int = Field(default=12, ge=1)
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
     # How long a message being sent stays claimed by one worker. After a crash mid-send, the message waits this long

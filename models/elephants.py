@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 from models.outbox import OutboxMessage
+from models.workspaces import still_served
 
 NAMING = "naming"
 VOTING = "voting"
@@ -130,9 +131,11 @@ async def schedule_for_channel(
 
 
 async def active_schedules(session: AsyncSession) -> list[ElephantSchedule]:
-    """Every workspace's active schedules: the scheduler serves them all."""
+    """Every workspace's active schedules: the scheduler serves them all (but a workspace that removed whoelse)."""
     rows = await session.scalars(
-        select(ElephantSchedule).where(ElephantSchedule.active.is_(True)).order_by(ElephantSchedule.id)
+        select(ElephantSchedule)
+        .where(ElephantSchedule.active.is_(True), still_served(ElephantSchedule.workspace_id))
+        .order_by(ElephantSchedule.id)
     )
     return list(rows)
 
@@ -193,8 +196,11 @@ async def _one_poll(
 
 
 async def open_polls(session: AsyncSession) -> list[ElephantPoll]:
+    """Every workspace's open polls (but those of a workspace that removed whoelse): the scheduler's sweeps."""
     rows = await session.scalars(
-        select(ElephantPoll).where(ElephantPoll.phase != CLOSED).order_by(ElephantPoll.closes_at)
+        select(ElephantPoll)
+        .where(ElephantPoll.phase != CLOSED, still_served(ElephantPoll.workspace_id))
+        .order_by(ElephantPoll.closes_at)
     )
     return list(rows)
 
@@ -204,6 +210,7 @@ async def polls_due(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
     rows = await session.execute(
         select(ElephantPoll.workspace_id, ElephantPoll.id).where(
             ElephantPoll.phase != CLOSED,
+            still_served(ElephantPoll.workspace_id),
             (ElephantPoll.closes_at <= now)
             | and_(ElephantPoll.phase == NAMING, ElephantPoll.voting_opens_at <= now),
         )

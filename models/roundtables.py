@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import PLATFORM_ID_LENGTH, Base, utcnow
+from models.workspaces import still_served
 
 WEEKLY = "weekly"
 BIWEEKLY = "biweekly"
@@ -101,7 +102,11 @@ async def roundtable_for_channel(
 
 async def active_roundtables(session: AsyncSession) -> list[RoundTable]:
     """Every workspace's active round-tables: only the scheduler's job source reads across workspaces."""
-    rows = await session.scalars(select(RoundTable).where(RoundTable.active.is_(True)).order_by(RoundTable.id))
+    rows = await session.scalars(
+        select(RoundTable)
+        .where(RoundTable.active.is_(True), still_served(RoundTable.workspace_id))
+        .order_by(RoundTable.id)
+    )
     return list(rows)
 
 

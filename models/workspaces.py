@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import String
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,6 +40,10 @@ class Workspace(Base):
     # Who may start, stop and reschedule elephant polls and round-tables: STEERING_ANYONE or STEERING_ADMINS.
     # Filled by the database (read back on insert), so rows written by older code or older revisions get it too.
     poll_steering: Mapped[str] = mapped_column(String(32), server_default=STEERING_ANYONE)
+    # When the workspace removed whoelse (Slack's app_uninstalled, or its bot token revoked): nothing is sent to it
+    # and none of its jobs run from then on, and its data is deleted once the grace period has passed. A reinstall
+    # clears it.
+    uninstalled_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (read once by the mapper, never changed)
 
@@ -69,3 +73,13 @@ async def get_or_create_workspace(
                 raise
             return created
     return workspace
+
+
+def still_served(workspace_column: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """A condition for queries across workspaces (the scheduler's sweeps): the row's workspace has not removed
+    whoelse."""
+    return workspace_column.not_in(select(Workspace.id).where(Workspace.uninstalled_at.is_not(None)))
+
+
+async def uninstalled_workspaces(session: AsyncSession) -> set[str]:
+    return set(await session.scalars(select(Workspace.id).where(Workspace.uninstalled_at.is_not(None))))

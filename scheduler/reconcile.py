@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import session_scope
 from models.scheduler_jobs import all_stored_job_ids
+from models.workspaces import uninstalled_workspaces
 from scheduler.jobs import JobSource, JobSpec
 from scheduler.loop_executor import off_the_loop
 
@@ -55,6 +56,9 @@ class JobReconciler:
         desired, complete = await self._collect()
         async with session_scope(self.sessions) as session:
             existing = await all_stored_job_ids(session)
+            # A workspace that removed whoelse keeps its schedules (a reinstall finds them) but runs none of them.
+            removed_from = await uninstalled_workspaces(session)
+        desired = {job_id: spec for job_id, spec in desired.items() if spec.workspace_id not in removed_from}
         self.desired = desired if complete else {**self.desired, **desired}
         unwanted = sorted(existing - desired.keys()) if complete else []
         missing = [desired[job_id] for job_id in sorted(desired.keys() - existing)]

@@ -18,6 +18,7 @@ from habits.roundtables.messages import as_written, due_in_words
 from models.outbox import FAILED, OutboxMessage, enqueue
 from models.roundtable_outcomes import RoundTableActionItem, action_item_of_owner
 from models.roundtables import RoundTable, RoundTableMeeting
+from models.workspaces import still_served
 
 DONE_BUTTON = "whoelse_roundtable_action_done"
 # The morning before the due date, on the owner's clock: early enough to act on, late enough to be at work.
@@ -97,6 +98,7 @@ async def items_to_remind(session: AsyncSession, *, now: datetime) -> list[DueIt
             RoundTableActionItem.due_on <= now.date() + timedelta(days=2),
             RoundTableMeeting.workspace_id == RoundTableActionItem.workspace_id,
             RoundTable.workspace_id == RoundTableActionItem.workspace_id,
+            still_served(RoundTableActionItem.workspace_id),
         )
         .order_by(RoundTableActionItem.id)
     )

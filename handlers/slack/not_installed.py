@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -40,14 +41,27 @@ def refuse_uninstalled(store: SqlInstallationStore, *, install_url: str) -> Call
             "Slack request from a workspace that has not installed whoelse",
             extra={"workspace": team_id, "enterprise": req.context.enterprise_id},
         )
-        message = not_installed_message(install_url)
-        if body.get("command"):
-            # The slash command's own answer: only the person who typed it sees it.
-            answer = json.dumps({"response_type": "ephemeral", "text": message})
-            return BoltResponse(status=200, body=answer, headers={"Content-Type": "application/json"})
-        if body.get("type") in ("block_actions", "view_submission", "shortcut", "message_action"):
-            return BoltResponse(status=200, body=message)
-        # An event: acknowledged so Slack does not retry it, and otherwise left alone.
-        return BoltResponse(status=200, body="")
+        return refusal(body, not_installed_message(install_url))
 
     return before_authorize
+
+
+def refusal(body: dict[str, Any], message: str) -> BoltResponse:
+    """A request whoelse does not serve, answered where its sender sees it, having touched nothing."""
+    if body.get("command"):
+        # The slash command's own answer: only the person who typed it sees it.
+        answer = json.dumps({"response_type": "ephemeral", "text": message})
+        return BoltResponse(status=200, body=answer, headers={"Content-Type": "application/json"})
+    if body.get("type") == "view_submission":
+        # A form's answer must be a response action: the form shows the refusal in place of its fields.
+        view = {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "whoelse"},
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": message}}],
+        }
+        answer = json.dumps({"response_action": "update", "view": view})
+        return BoltResponse(status=200, body=answer, headers={"Content-Type": "application/json"})
+    if body.get("type") in ("block_actions", "shortcut", "message_action"):
+        return BoltResponse(status=200, body=message)
+    # An event: acknowledged so Slack does not retry it, and otherwise left alone.
+    return BoltResponse(status=200, body="")

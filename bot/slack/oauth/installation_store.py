@@ -64,9 +64,13 @@ class SqlInstallationStore(AsyncInstallationStore):
             raise NotAWorkspaceInstall("whoelse is installed per workspace; an org-wide install is not kept")
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            await get_or_create_workspace(
+            workspace = await get_or_create_workspace(
                 session, workspace_id=workspace_id, default_timezone=self._default_timezone, platform="slack"
             )
+            if workspace.uninstalled_at is not None:
+                # Installed again within the grace period: its watches, schedules and history are served as before.
+                logger.info("whoelse is installed again in Slack workspace %s", workspace_id)
+                workspace.uninstalled_at = None
             row = await session.get(SlackInstallation, workspace_id)
             if row is None:
                 row = SlackInstallation(workspace_id=workspace_id, installed_at=now)
