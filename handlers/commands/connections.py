@@ -55,6 +55,13 @@ CANNOT_CONNECT_HERE = (
 )
 # The Teams button that opens the connect form; its value names the source.
 OPEN_CONNECT_BUTTON = "whoelse_connect_open"
+# How Slack names a direct message, and Teams commands name a person's own chat with whoelse.
+DIRECT_MESSAGE = "directmessage"
+HIDDEN_KEY = "…"
+ADDRESSES_IN_PRIVATE = (
+    f"Everyone here can read this, so the addresses are shown without their keys: type {command('connections')} "
+    "in your own chat with whoelse to see them whole."
+)
 TEAMS_REFUSAL_WHY = "lets a CRM or helpdesk nudge every channel that watches deals or tickets"
 
 
@@ -201,6 +208,9 @@ async def list_connections(request: CommandRequest, context: AppContext) -> Mess
         return refused
     async with session_scope(context.sessions) as session:
         connections = await workspace_connections(session, workspace_id=request.workspace_id)
+    # A reply on Teams is posted in the channel's thread for everyone there: the addresses' keys (which say where
+    # deliveries for this workspace go) are shown only in the admin's own chat with whoelse, as on Slack.
+    private = request.platform != TEAMS or request.channel_name == DIRECT_MESSAGE
     summaries = []
     for connection in connections:
         webhook = SOURCES.get(connection.source)
@@ -221,7 +231,8 @@ async def list_connections(request: CommandRequest, context: AppContext) -> Mess
             ConnectionSummary(
                 source=connection.source,
                 # Without PUBLIC_BASE_URL (unset since), the path alone still tells the admin which address it is.
-                address=f"{context.settings.public_base_url or ''}{webhook_path(connection.source, connection.key)}",
+                address=f"{context.settings.public_base_url or ''}"
+                + webhook_path(connection.source, connection.key if private else HIDDEN_KEY),
                 connected_by=connection.connected_by,
                 connected_at=connection.connected_at,
                 last_event_at=connection.last_event_at,
@@ -231,7 +242,10 @@ async def list_connections(request: CommandRequest, context: AppContext) -> Mess
             )
         )
     names = {name: webhook.guide.name for name, webhook in SOURCES.items()}
-    return connections_message(summaries, names, now=context.clock())
+    listed = connections_message(summaries, names, now=context.clock())
+    if summaries and not private:
+        return Message(text=f"{listed.text}\n{ADDRESSES_IN_PRIVATE}")
+    return listed
 
 
 async def disconnect(request: CommandRequest, context: AppContext) -> Message:
