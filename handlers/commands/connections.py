@@ -60,7 +60,7 @@ DIRECT_MESSAGE = "directmessage"
 HIDDEN_KEY = "…"
 ADDRESSES_IN_PRIVATE = (
     f"Everyone here can read this, so the addresses are shown without their keys: type {command('connections')} "
-    "in your own chat with whoelse to see them whole."
+    "in your own chat with whoelse to see them whole, and who connected each."
 )
 TEAMS_REFUSAL_WHY = "lets a CRM or helpdesk nudge every channel that watches deals or tickets"
 
@@ -209,7 +209,8 @@ async def list_connections(request: CommandRequest, context: AppContext) -> Mess
     async with session_scope(context.sessions) as session:
         connections = await workspace_connections(session, workspace_id=request.workspace_id)
     # A reply on Teams is posted in the channel's thread for everyone there: the addresses' keys (which say where
-    # deliveries for this workspace go) are shown only in the admin's own chat with whoelse, as on Slack.
+    # deliveries for this workspace go), and who connected each (a mention that would notify them), are shown only
+    # in the admin's own chat with whoelse, as on Slack.
     private = request.platform != TEAMS or request.channel_name == DIRECT_MESSAGE
     summaries = []
     for connection in connections:
@@ -242,7 +243,7 @@ async def list_connections(request: CommandRequest, context: AppContext) -> Mess
             )
         )
     names = {name: webhook.guide.name for name, webhook in SOURCES.items()}
-    listed = connections_message(summaries, names, now=context.clock())
+    listed = connections_message(summaries, names, now=context.clock(), name_people=private)
     if summaries and not private:
         return Message(text=f"{listed.text}\n{ADDRESSES_IN_PRIVATE}")
     return listed

@@ -162,6 +162,7 @@ async def test_an_admin_connects_jira_and_its_signed_delivery_nudges_the_teams_c
     assert connection.workspace_id == TENANT
     listed = await in_own_chat(teams, "connections")
     assert "Jira" in listed and f"{PUBLIC_BASE_URL}{path}" in listed and "last event" in listed
+    assert "connected by <at>Jane Doe</at>" in listed
     assert secret not in listed
 
 
@@ -172,6 +173,8 @@ async def test_connections_typed_in_a_channel_shows_the_addresses_without_their_
 
     assert f"{PUBLIC_BASE_URL}/webhooks/jira/…" in listed and path not in listed
     assert "in your own chat with whoelse" in listed
+    # Nobody is notified because someone listed the connections.
+    assert "connected less than a minute ago" in listed and "<at>" not in listed
 
 
 async def test_the_address_steps_and_secret_are_shown_in_the_dialog_alone(teams: Teams) -> None:
