@@ -382,8 +382,9 @@ def _webhook_secret(settings: Settings) -> str | None:
         return None
     if not settings.slack_enabled and settings.teams_tenant_id is None:
         logger.warning(
-            "WHOELSE_WEBHOOK_SECRET is set but there is no workspace for webhooks: they are refused until Slack is on "
-            "or TEAMS_TENANT_ID names the Teams tenant they are for"
+            "WHOELSE_WEBHOOK_SECRET is set but there is no workspace for the server-wide webhooks: they are refused "
+            "until Slack is on or TEAMS_TENANT_ID names the Teams tenant they are for (each tenant's admins can "
+            "connect their own instead, with `connect <source>` typed to the bot)"
         )
         return None
     return settings.secret("whoelse_webhook_secret")

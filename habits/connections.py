@@ -173,8 +173,10 @@ def connected_message(
 
 
 def connections_message(
-    summaries: Sequence[ConnectionSummary], names: Mapping[str, str], *, now: datetime
+    summaries: Sequence[ConnectionSummary], names: Mapping[str, str], *, now: datetime, name_people: bool = True
 ) -> Message:
+    """`name_people=False` for a list everyone in the channel reads: naming who connected each source there would
+    notify them every time someone lists the connections."""
     if not summaries:
         return Message(
             text=f"No CRM or helpdesk is connected here yet. An admin can connect one with {command(CONNECT_SYNTAX)} "
@@ -183,7 +185,8 @@ def connections_message(
     lines = []
     for summary in summaries:
         name = names.get(summary.source, summary.source)
-        line = f"• *{name}* at `{summary.address}`, connected by {mention(summary.connected_by)} "
+        line = f"• *{name}* at `{summary.address}`, connected "
+        line += f"by {mention(summary.connected_by)} " if name_people else ""
         line += _ago(summary.connected_at, now)
         line += (
             f"; last event {_ago(summary.last_event_at, now)}"

@@ -10,7 +10,8 @@ replies) or a Bot Framework key that does not endorse the activity's channel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,10 @@ from bot.teams.keys import OpenIdKeys, PublishedKey
 ALGORITHMS = ["RS256"]
 # Microsoft's own validators allow five minutes between their clock and ours.
 CLOCK_SKEW_SECONDS = 300
+# Tokens already verified, kept until they expire. The Bot Framework sends the same token with every activity for
+# about an hour, so without this each message paid for parsing it (in pure Python) and checking its RSA signature
+# again; a few hundred tokens at most are live at a time, even for a bot in many tenants.
+VERIFIED_TOKENS_KEPT = 1024
 
 
 class TokenRejected(Exception):
@@ -47,22 +52,70 @@ class VerifiedToken:
             raise TokenRejected(f"the signing key does not endorse channel {channel_id!r}")
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose every check passed, and what it takes to pass them again without its signature: its key
+    still published (the very key, not one fetched since) and its time claims still good."""
+
+    token: VerifiedToken
+    kid: str
+    issuer: str
+    not_before: float
+    expires: float
+
+
 class TeamsAuthenticator:
-    def __init__(self, policy: TrustPolicy, keys: Mapping[str, OpenIdKeys]) -> None:
+    def __init__(
+        self, policy: TrustPolicy, keys: Mapping[str, OpenIdKeys], *, clock: Callable[[], float] = time.time
+    ) -> None:
         missing = policy.metadata_urls - keys.keys()
         if missing:
             raise ValueError(f"no key source for {sorted(missing)}")
         self.policy = policy
         self._keys = keys
+        self._clock = clock
+        # By the token's exact text: a token differing by a single character is another token, checked in full.
+        self._verified: dict[str, _Verified] = {}
 
     async def authenticate(self, authorization: str | None) -> VerifiedToken:
         """The token's verified claims; raises TokenRejected, or KeysUnavailable when no key can be read."""
         token = _bearer(authorization)
+        known = self._verified.get(token)
+        if known is not None:
+            if await self._still_good(known):
+                return known.token
+            del self._verified[token]
+        verified = await self._verify(token)
+        self._remember(token, verified)
+        return verified.token
+
+    async def _still_good(self, known: _Verified) -> bool:
+        """What the signature proved still holds; the time claims are checked as PyJWT checks them, with the same
+        leeway. A key dropped from (or refetched into) its issuer's metadata sends the token through every check."""
+        now = self._clock()
+        if not known.not_before - CLOCK_SKEW_SECONDS <= now < known.expires + CLOCK_SKEW_SECONDS:
+            return False
+        return await self._keys[self.policy.issuers[known.issuer]].get(known.kid) is known.token.key
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            now = self._clock()
+            for kept, entry in list(self._verified.items()):
+                if entry.expires + CLOCK_SKEW_SECONDS <= now:
+                    del self._verified[kept]
+            # Still full of live tokens: the oldest makes room.
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                del self._verified[next(iter(self._verified))]
+        self._verified[token] = verified
+
+    async def _verify(self, token: str) -> _Verified:
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # Header and claims read in one pass; nothing in them is trusted until the signature is checked below.
+            unverified_token = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as error:
             raise TokenRejected("the bearer token is not a JWT") from error
+        header: dict[str, Any] = unverified_token["header"]
+        unverified: dict[str, Any] = unverified_token["payload"]
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             raise TokenRejected(f"tokens signed with {algorithm!r} are not accepted")
@@ -79,7 +132,19 @@ class TeamsAuthenticator:
         claims = _verified_claims(token, key, audience=self.policy.app_id, issuer=issuer)
         if self.policy.is_entra(issuer) and claims.get("tid") != self.policy.tenant_id:
             raise TokenRejected("the token is from another tenant")
-        return VerifiedToken(claims=claims, key=key)
+        return _Verified(
+            token=VerifiedToken(claims=claims, key=key),
+            kid=kid,
+            issuer=issuer,
+            not_before=max(_moment(claims.get("nbf")), _moment(claims.get("iat"))),
+            expires=_moment(claims["exp"]),
+        )
+
+
+def _moment(claim: Any) -> float:
+    """A time claim as PyJWT compared it when it accepted the token (as an integer), or no constraint when the
+    token has none."""
+    return float("-inf") if claim is None else float(int(claim))
 
 
 def _bearer(authorization: str | None) -> str:

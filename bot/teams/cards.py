@@ -65,6 +65,7 @@ __all__ = [
     "VERB_KEY",
     "Names",
     "activity_for",
+    "render_answer_dialog",
     "render_dialog",
     "render_message",
     "submitted",
@@ -88,6 +89,21 @@ def render_dialog(
             "value": {
                 "title": plain(dialog.title, names)[:100],
                 "card": {"contentType": CARD_CONTENT_TYPE, "content": card},
+            },
+        }
+    }
+
+
+def render_answer_dialog(title: str, message: Message, names: Names = NO_NAMES) -> dict[str, Any]:
+    """A dialog's answer shown in the dialog itself, to the person who sent it only (nothing more to send): what
+    Slack's render_answer_view does in place of a form."""
+    shown = message if message.parts else message.model_copy(update={"parts": [Paragraph(text=message.text)]})
+    return {
+        "task": {
+            "type": "continue",
+            "value": {
+                "title": plain(title, names)[:100],
+                "card": {"contentType": CARD_CONTENT_TYPE, "content": render_message(shown, names)},
             },
         }
     }

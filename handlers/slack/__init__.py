@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.context import AppContext
 from handlers.commands import CommandRouter, settings, status, with_help
+from handlers.commands import connections as connection_commands
 from handlers.slack import (
     commands,
     connections,
@@ -31,7 +32,7 @@ def command_router() -> CommandRouter:
     roundtable.add_commands(router)
     settings.add_commands(router)
     status.add_commands(router)
-    connections.add_commands(router)
+    connection_commands.add_commands(router)
     return router
 
 

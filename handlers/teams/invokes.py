@@ -101,9 +101,10 @@ async def answer_invoke(
 def invoke_handlers() -> dict[str, InvokeHandler]:
     """Every card action and dialog whoelse answers on Teams, by verb."""
     # Imported here: each feature's handlers import this module's Invoke and answers.
-    from handlers.teams import nudge_answers, polls, roundtables, settings
+    from handlers.teams import connections, nudge_answers, polls, roundtables, settings
 
     handlers: dict[str, InvokeHandler] = {}
+    handlers.update(connections.handlers())
     handlers.update(nudge_answers.handlers())
     handlers.update(polls.handlers())
     handlers.update(roundtables.handlers())

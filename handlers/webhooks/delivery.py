@@ -39,7 +39,8 @@ class Delivery:
         value = self.secrets.get(name)
         if not value:
             raise SignatureRejected(
-                f"this connection has no {name.replace('_', ' ')} yet: an admin runs /whoelse connect {source} again"
+                # Read on Slack and on Teams (`connections`) and by the sender: no platform's command prefix.
+                f"this connection has no {name.replace('_', ' ')} yet: an admin connects {source} again to add it"
             )
         return value
 

@@ -107,6 +107,11 @@ class FakeMicrosoftLogin(LoopbackFake):
             self._published[kid] = public
         return kid
 
+    def withdraw_key(self, kid: str) -> None:
+        """Stops publishing a key (Microsoft withdrawing one); tokens it signed no longer verify once re-read."""
+        with self._lock:
+            del self._published[kid]
+
     def publish_raw(self, entry: dict[str, Any]) -> None:
         """Publishes a key set entry as given (a malformed key, a key type whoelse does not use)."""
         with self._lock:
