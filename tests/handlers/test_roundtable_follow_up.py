@@ -28,8 +28,10 @@ from tests.handlers.test_roundtable_command import (
     Clock,
     button_value,
     click,
+    command,
     posted_with_key,
     set_up,
+    shown,
     submit,
     text_input,
 )
@@ -233,3 +235,34 @@ async def test_the_monthly_digest_counts_the_month_on_the_channels_clock_once(
     assert "*Round-table attendance by team*\\nsales 1, engineering 1, other 1" in said
     assert HANDOFFS not in said and RELEASES not in said
     assert "<@" not in said, "nobody is named"
+
+
+async def test_what_the_round_table_decided_shows_in_the_elephant_history_of_the_channel(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    roundtable_id = await set_up(app, fake_slack)
+    await send_due_reminder(app, clock, roundtable_id, DAY)
+    await eventually(lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1)
+    [reminder] = posted_with_key(fake_slack, f":{DAY}")
+    meeting_id = int(button_value(reminder, COMING_BUTTON))
+    await close_a_poll(app, at=clock() + timedelta(hours=1), ranked={HANDOFFS: 3, RELEASES: 1})
+    before = shown(await command(app, "elephant history"))
+    assert HANDOFFS in before and "decided:" not in before
+
+    clock.move_to(await meeting_start(app, meeting_id) + timedelta(hours=1))
+    opened = len(fake_slack.views_opened)
+    await click(app, NOTES_BUTTON, str(meeting_id), user="UCARL")
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    form = fake_slack.views_opened[-1]["view"]
+    [handoffs] = [
+        block["block_id"]
+        for block in form["blocks"]
+        if block.get("block_id", "").startswith("pain:") and HANDOFFS in json.dumps(block)
+    ]
+    decided = "Sales adds the deal notes to every handoff ticket"
+    values = {**text_input(NOTES, ""), **text_input(handoffs.replace("pain:", "decision:"), decided)}
+    assert await submit(app, form, values, user="UCARL") == {}
+
+    history = shown(await command(app, "elephant history"))
+    assert f"1. {HANDOFFS} — 3 votes — decided: {decided}" in history
+    assert f'2. {RELEASES} — 1 vote"' in history, "an elephant nobody decided about has no decided line"

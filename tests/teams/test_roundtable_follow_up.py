@@ -51,9 +51,8 @@ async def test_only_the_owner_marks_an_action_item_done_from_teams(tenant: Teams
         assert (await session.scalar(select(RoundTableActionItem.done_at))) is not None
 
 
-async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_to_fix(
-    tenant: Teams, clock: Clock
-) -> None:
+async def meeting_with_a_poll_on_its_agenda(tenant: Teams, clock: Clock) -> str:
+    """A round-table meeting, an hour over, whose agenda took up a poll that closed before it; its id."""
     await post_reminder(tenant, clock)
     [agenda] = tenant.posted("Agenda for the round-table")
     meeting_id = button_value(agenda, NOTES_BUTTON)
@@ -77,6 +76,13 @@ async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_t
         await session.flush()
         session.add(ElephantSubmission(workspace_id=TENANT, poll_id=poll.id, text="Handoffs", votes=2))
     clock.advance(seconds=(meeting.starts_at - clock.now).total_seconds() + 3600)
+    return meeting_id
+
+
+async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_to_fix(
+    tenant: Teams, clock: Clock
+) -> None:
+    meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
     fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
     form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
     ids = {element["id"]: element for element in form["body"] if "id" in element}
@@ -97,3 +103,18 @@ async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_t
     async with session_scope(tenant.app.context.sessions) as session:
         [item] = list(await session.scalars(select(RoundTableActionItem)))
     assert (item.owner_id, item.due_on.isoformat()) == (owner, "2099-01-04")
+
+
+async def test_what_the_round_table_decided_shows_in_the_elephant_history_on_teams(
+    tenant: Teams, clock: Clock
+) -> None:
+    meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
+    assert "decided:" not in await tenant.type("elephant history")
+    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
+    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
+    [decision] = [element["id"] for element in form["body"] if element.get("id", "").startswith("decision:")]
+    [submit] = form["actions"]
+
+    assert "posted" in await tenant.submit({**submit["data"], decision: "Sales writes the handoff"}, "Lena Park")
+
+    assert "Handoffs — 2 votes — decided: Sales writes the handoff" in await tenant.type("elephant history")
