@@ -60,6 +60,7 @@ from habits.messages import Message, Paragraph, command
 from habits.private_notes import tell_privately
 from habits.steering import may_close_early, not_allowed_to_close, not_allowed_to_steer
 from handlers.commands import CommandRequest, CommandRouter
+from handlers.slack.clicks import channel_of, team_of
 from handlers.slack.dialogs import open_dialog
 from handlers.steering import may_steer_here, steerer_of
 from models.db import session_scope
@@ -326,7 +327,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     async def open_form(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         poll_id = parse_id(body["actions"][0].get("value"))
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         async with session_scope(context.sessions) as session:
             dialog = (
                 None
@@ -381,7 +382,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         text = dialog_values(view.get("state") or {}).get(TEXT_INPUT)
         outcome = await name_elephant(
             context.sessions,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=origin.channel_id,
             poll_id=origin.subject_id,
             user_id=user_id,
@@ -411,7 +412,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             return
         outcome = await cast_vote(
             context.sessions,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=origin.channel_id,
             poll_id=origin.subject_id,
             user_id=user_id,
@@ -438,7 +439,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         ticked = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
         outcome = await approve_elephants(
             context.sessions,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=origin.channel_id,
             poll_id=origin.subject_id,
             user_id=user_id,
@@ -460,7 +461,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         """ "Close now" is only shown to those who may, but any click is checked again: a forged one is refused."""
         await ack()
         poll_id = parse_id(body["actions"][0].get("value"))
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         if not channel_id:
             # From the Home tab, which has no channel: the poll's own, answered by direct message.
             await _close_from_home(context, workspace_id=workspace_id, user_id=user_id, poll_id=poll_id)
@@ -508,12 +509,3 @@ async def _close_from_home(context: AppContext, *, workspace_id: str, user_id: s
             message=answer,
         )
     context.delivery.wake()
-
-
-def _team(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
-
-
-def _channel(body: dict[str, Any]) -> str:
-    """The channel of the message clicked, or "" when the payload names none."""
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")

@@ -53,6 +53,7 @@ from habits.roundtables.messages import (
 from habits.roundtables.teams import missing_teams
 from habits.steering import not_allowed_to_steer
 from handlers.commands import CommandRequest, CommandRouter
+from handlers.slack.clicks import channel_of, team_of
 from handlers.slack.dialogs import open_dialog
 from handlers.slack.slack_trouble import trouble_asking_slack
 from handlers.steering import may_steer_here
@@ -293,15 +294,6 @@ async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user
     context.delivery.wake()
 
 
-def _team(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
-
-
-def _channel(body: dict[str, Any]) -> str:
-    """The channel of the message clicked, or "" when the payload names none."""
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-
-
 def _meeting_id(body: dict[str, Any]) -> int | None:
     return parse_id(body["actions"][0].get("value"))
 
@@ -320,15 +312,15 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(CHANGE_BUTTON)
     async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        channel_id = _channel(body)
+        channel_id = channel_of(body)
         if not channel_id:
-            logger.warning("round-table button clicked without a channel", extra={"workspace": _team(body)})
+            logger.warning("round-table button clicked without a channel", extra={"workspace": team_of(body)})
             return
         user_id = str(body["user"]["id"])
-        if not await _may_steer(context, workspace_id=_team(body), channel_id=channel_id, user_id=user_id):
+        if not await _may_steer(context, workspace_id=team_of(body), channel_id=channel_id, user_id=user_id):
             await _tell(
                 context,
-                workspace_id=_team(body),
+                workspace_id=team_of(body),
                 channel_id=channel_id,
                 user_id=user_id,
                 text=not_allowed_to_steer(STEER_WHAT).text,
@@ -336,7 +328,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             return
         await _open_setup_form(
             context,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=channel_id,
             user_id=str(body["user"]["id"]),
             trigger_id=str(body["trigger_id"]),
@@ -345,7 +337,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(CANCEL_BUTTON)
     async def on_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id = _team(body), _channel(body)
+        workspace_id, channel_id = team_of(body), channel_of(body)
         if not channel_id:
             # Nothing to cancel, and nowhere to say so.
             logger.warning("round-table button clicked without a channel", extra={"workspace": workspace_id})
@@ -376,7 +368,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(SETUP_FORM)
     async def on_setup(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
         origin = read_origin(view.get("private_metadata"), user_id=user_id)
         if origin is None:
             logger.warning(
@@ -411,7 +403,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
         await ack()
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         meeting_id = _meeting_id(body)
         outcome = "not_found"
         if meeting_id is not None and channel_id:
@@ -448,7 +440,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(NOTES_BUTTON)
     async def on_notes(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         meeting_id = _meeting_id(body)
         dialog = None
         if meeting_id is not None and channel_id:
@@ -475,14 +467,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             trigger_id=str(body["trigger_id"]),
             dialog=dialog,
             workspace_id=workspace_id,
-            channel_id=_channel(body),
+            channel_id=channel_of(body),
             user_id=str(body["user"]["id"]),
         )
 
     @bolt.action(DONE_BUTTON)
     async def on_done(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         item_id = parse_id(body["actions"][0].get("value"))
         outcome = "not_found"
         if item_id is not None:
@@ -516,7 +508,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             async with session_scope(context.sessions) as session:
                 outcome = await save_notes(
                     session,
-                    workspace_id=_team(body),
+                    workspace_id=team_of(body),
                     channel_id=origin.channel_id,
                     meeting_id=origin.subject_id,
                     user_id=user_id,
