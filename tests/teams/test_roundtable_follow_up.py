@@ -8,15 +8,26 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from habits.roundtables.follow_up import DONE_BUTTON
+from habits.roundtables.follow_up import DONE_BUTTON, reminder_moment
 from habits.roundtables.messages import COMING_BUTTON, NOTES_BUTTON
 from models.db import session_scope
 from models.elephants import CLOSED, ElephantPoll, ElephantSubmission
 from models.roundtable_outcomes import RoundTableActionItem
-from models.roundtables import RoundTableMeeting
+from models.roundtables import RoundTable, RoundTableMeeting
+from scheduler.follow_up_jobs import remind_owners
 from tests.handlers.test_elephant_command import Clock
-from tests.teams.activities import CHANNEL, OTHER_TENANT, TENANT, dialog_fetch, dialog_submit
-from tests.teams.scenario import PEOPLE, Teams, button_value, by, dialog_card, in_conversation, send
+from tests.teams.activities import CHANNEL, OTHER_TENANT, TENANT, card_action, dialog_fetch, dialog_submit
+from tests.teams.scenario import (
+    PEOPLE,
+    Teams,
+    action_text,
+    button_value,
+    by,
+    cards,
+    dialog_card,
+    in_conversation,
+    send,
+)
 from tests.teams.test_roundtables import click, post_reminder
 
 REFUSED = "Only the owner of this action item can mark it done."
@@ -118,3 +129,65 @@ async def test_what_the_round_table_decided_shows_in_the_elephant_history_on_tea
     assert "posted" in await tenant.submit({**submit["data"], decision: "Sales writes the handoff"}, "Lena Park")
 
     assert "Handoffs — 2 votes — decided: Sales writes the handoff" in await tenant.type("elephant history")
+
+
+async def test_the_owner_is_reminded_in_a_personal_chat_on_teams_and_marks_the_item_done_there(
+    tenant: Teams, clock: Clock
+) -> None:
+    meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
+    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
+    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
+    [key] = [
+        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("owner:")
+    ]
+    [submit] = form["actions"]
+    owner = PEOPLE["Omar Haddad"][0]
+    due = clock.now.date() + timedelta(days=3)
+    notes = {
+        **submit["data"],
+        f"action:{key}": "Add a context field to the handoff form",
+        f"owner:{key}": owner,
+        f"due:{key}": due.isoformat(),
+    }
+    assert "posted" in await tenant.submit(notes, "Lena Park")
+    await tenant.app.context.delivery.drain()
+
+    # Teams does not say where the owner is: the morning before, on the round-table's clock (Berlin).
+    async with session_scope(tenant.app.context.sessions) as session:
+        meeting = await session.get(RoundTableMeeting, int(meeting_id))
+        assert meeting is not None
+        roundtable = await session.get(RoundTable, meeting.roundtable_id)
+        assert roundtable is not None and roundtable.timezone == "Europe/Berlin"
+    moment = reminder_moment(due, roundtable.timezone)
+    clock.advance(seconds=(moment - clock.now).total_seconds() - 60)
+    assert await remind_owners(tenant.app.context) == 0
+    clock.advance(seconds=60)
+    assert await remind_owners(tenant.app.context) == 1
+    assert await remind_owners(tenant.app.context) == 0
+    await tenant.app.context.delivery.drain()
+
+    [chat] = tenant.connector.created_conversations
+    assert chat["members"] == [{"id": owner}] and chat["tenantId"] == TENANT
+    [(sent, reminder)] = [
+        (sent, card) for sent, card in cards(tenant.connector) if sent.conversation_id.startswith("a:")
+    ]
+    assert "Your round-table action item is due" in json.dumps(reminder)
+    assert "Add a context field to the handoff form" in json.dumps(reminder)
+    item_id = button_value(reminder, DONE_BUTTON)
+
+    personal = sent.conversation_id
+
+    async def click_in_chat(person: str) -> str:
+        clicked = card_action(DONE_BUTTON, {"value": item_id}, tenant.connector.service_url)
+        activity = in_conversation(personal, by(person, clicked))
+        return action_text(await send(tenant.app, tenant.login, tenant.connector, activity))
+
+    assert await click_in_chat("Lena Park") == REFUSED
+    assert await click_in_chat("Omar Haddad") == "Thanks: marked done."
+    await tenant.app.context.delivery.drain()
+    [(_update, done)] = [
+        (update, card)
+        for update, card in cards(tenant.connector)
+        if update.method == "PUT" and update.conversation_id == personal
+    ]
+    assert "Done:" in json.dumps(done) and DONE_BUTTON not in json.dumps(done)
