@@ -266,3 +266,68 @@ async def test_what_the_round_table_decided_shows_in_the_elephant_history_of_the
     history = shown(await command(app, "elephant history"))
     assert f"1. {HANDOFFS} — 3 votes — decided: {decided}" in history
     assert f'2. {RELEASES} — 1 vote"' in history, "an elephant nobody decided about has no decided line"
+
+
+async def test_an_elephant_gets_several_action_items_from_the_notes_form_each_with_its_owner(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    roundtable_id = await set_up(app, fake_slack)
+    await send_due_reminder(app, clock, roundtable_id, DAY)
+    await eventually(lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1)
+    [reminder] = posted_with_key(fake_slack, f":{DAY}")
+    meeting_id = int(button_value(reminder, COMING_BUTTON))
+    await close_a_poll(app, at=clock() + timedelta(hours=1), ranked={HANDOFFS: 3})
+    starts_at = await meeting_start(app, meeting_id)
+    clock.move_to(starts_at + timedelta(hours=1))
+    opened = len(fake_slack.views_opened)
+    await click(app, NOTES_BUTTON, str(meeting_id), user="UCARL")
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    form = fake_slack.views_opened[-1]["view"]
+    inputs = [block["block_id"] for block in form["blocks"] if block["type"] == "input"]
+    [key] = [block_id.split(":", 1)[1] for block_id in inputs if block_id.startswith("pain:")]
+    assert [block_id for block_id in inputs if block_id.startswith("owner:")] == [
+        f"owner:{key}",
+        f"owner:{key}:2",
+        f"owner:{key}:3",
+    ]
+
+    due = starts_at.date() + timedelta(days=5)
+    values = {
+        **text_input(NOTES, ""),
+        **text_input(f"action:{key}", "Add a context field to the handoff form"),
+        **picked(f"owner:{key}", "UANNA"),
+        **dated(f"due:{key}", due),
+        **text_input(f"action:{key}:2", "Train support on the new field"),
+        **dated(f"due:{key}:2", due),
+    }
+    refused = await submit(app, form, values, user="UCARL")
+    assert list(refused["errors"]) == [f"owner:{key}:2"], "the mistake is shown next to its own row's field"
+    assert await submit(app, form, {**values, **picked(f"owner:{key}:2", "UBEN")}, user="UCARL") == {}
+
+    await eventually(lambda: len(posted_with_key(fake_slack, ":debrief")) == 1)
+    said = blocks_of(posted_with_key(fake_slack, ":debrief")[0])
+    assert "Action: Add a context field to the handoff form — <@UANNA>, due" in said
+    assert "Action: Train support on the new field — <@UBEN>, due" in said
+    async with session_scope(app.context.sessions) as session:
+        items = list(await session.scalars(select(RoundTableActionItem).order_by(RoundTableActionItem.position)))
+    assert [(item.owner_id, item.position) for item in items] == [("UANNA", 1), ("UBEN", 2)]
+
+    # Both owners are reminded, each about their own item.
+    clock.move_to(datetime(due.year, due.month, due.day, 14, tzinfo=UTC) - timedelta(days=1))
+    assert await remind_owners(app.context) == 2
+
+    # The form opens again with both rows as recorded; clearing the second row removes its item.
+    opened = len(fake_slack.views_opened)
+    await click(app, NOTES_BUTTON, str(meeting_id), user="UCARL")
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    again = {
+        block["block_id"]: block for block in fake_slack.views_opened[-1]["view"]["blocks"] if "block_id" in block
+    }
+    assert again[f"owner:{key}:2"]["element"]["initial_user"] == "UBEN"
+    assert again[f"action:{key}:2"]["element"]["initial_value"] == "Train support on the new field"
+    cleared = {**values, **text_input(f"action:{key}:2", ""), **dated(f"due:{key}:2", due)}
+    cleared[f"due:{key}:2"] = {f"due:{key}:2": {"type": "datepicker", "selected_date": None}}
+    assert await submit(app, fake_slack.views_opened[-1]["view"], cleared, user="UCARL") == {}
+    async with session_scope(app.context.sessions) as session:
+        [kept] = list(await session.scalars(select(RoundTableActionItem)))
+    assert kept.owner_id == "UANNA"

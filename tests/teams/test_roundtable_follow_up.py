@@ -97,7 +97,7 @@ async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_t
     fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
     form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
     ids = {element["id"]: element for element in form["body"] if "id" in element}
-    [key] = [input_id.split(":", 1)[1] for input_id in ids if input_id.startswith("owner:")]
+    [key] = [input_id.split(":", 1)[1] for input_id in ids if input_id.startswith("pain:")]
     assert ids[f"owner:{key}"]["choices.data"]["dataset"] == "graph.microsoft.com/users"
     [submit] = form["actions"]
 
@@ -138,7 +138,7 @@ async def test_the_owner_is_reminded_in_a_personal_chat_on_teams_and_marks_the_i
     fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
     form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
     [key] = [
-        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("owner:")
+        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("pain:")
     ]
     [submit] = form["actions"]
     owner = PEOPLE["Omar Haddad"][0]
@@ -191,3 +191,42 @@ async def test_the_owner_is_reminded_in_a_personal_chat_on_teams_and_marks_the_i
         if update.method == "PUT" and update.conversation_id == personal
     ]
     assert "Done:" in json.dumps(done) and DONE_BUTTON not in json.dumps(done)
+
+
+async def test_a_second_action_item_missing_its_owner_comes_back_on_teams_with_both_rows_kept(
+    tenant: Teams, clock: Clock
+) -> None:
+    meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
+    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
+    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
+    [key] = [
+        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("pain:")
+    ]
+    [submit] = form["actions"]
+    owner = PEOPLE["Omar Haddad"][0]
+    notes = {
+        **submit["data"],
+        f"action:{key}": "Add a context field",
+        f"owner:{key}": owner,
+        f"due:{key}": "2099-01-04",
+        f"action:{key}:2": "Train support on it",
+        f"due:{key}:2": "2099-01-05",
+    }
+    activity = in_conversation(CHANNEL, by("Lena Park", dialog_submit(notes, tenant.connector.service_url)))
+    again = dialog_card(await send(tenant.app, tenant.login, tenant.connector, activity))
+
+    body = again["body"]
+    kept = {element["id"]: element for element in body if "id" in element}
+    assert kept[f"action:{key}"]["value"] == "Add a context field"
+    assert kept[f"owner:{key}"]["value"] == owner
+    assert kept[f"action:{key}:2"]["value"] == "Train support on it"
+    assert kept[f"due:{key}:2"]["value"] == "2099-01-05"
+    # The mistake is shown right under the field it is about.
+    position = next(index for index, element in enumerate(body) if element.get("id") == f"owner:{key}:2")
+    assert "Please pick who owns this action item." in json.dumps(body[position : position + 2])
+
+    second_owner = PEOPLE["Jane Doe"][0]
+    assert "posted" in await tenant.submit({**notes, f"owner:{key}:2": second_owner}, "Lena Park")
+    async with session_scope(tenant.app.context.sessions) as session:
+        items = list(await session.scalars(select(RoundTableActionItem).order_by(RoundTableActionItem.position)))
+    assert [(item.owner_id, item.position) for item in items] == [(owner, 1), (second_owner, 2)]
