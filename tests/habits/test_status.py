@@ -16,6 +16,7 @@ from habits.roundtables.meetings import set_up
 from habits.status import status_report
 from models.db import session_scope
 from models.events import ReceivedEvent
+from models.roundtables import RoundTable
 from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID
 
@@ -32,6 +33,30 @@ async def given_events(sessions: async_sessionmaker[AsyncSession], *outcomes: tu
             session.add(
                 ReceivedEvent(**event_row(workspace_id=TEAM_ID, event=event, now=received) | {"outcome": outcome})
             )
+
+
+async def weekly_roundtable(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, user_id: str, timezone: str, now: datetime
+) -> RoundTable:
+    """A round-table on Tuesdays at 14:45 in `timezone`, reminding 15 minutes before."""
+    roundtable, _changed = await set_up(
+        session,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        plan=RoundTablePlan(
+            cadence="weekly",
+            weekday=1,
+            week_of_month=None,
+            at=time(14, 45),
+            timezone=timezone,
+            invitees=(user_id,),
+            group_ids=(),
+            reminder_minutes=(15,),
+        ),
+        now=now,
+    )
+    return roundtable
 
 
 async def report_text(sessions: async_sessionmaker[AsyncSession], workspace_id: str = TEAM_ID) -> str:
@@ -95,21 +120,12 @@ async def test_another_workspaces_round_table_is_not_named_in_a_status(
 ) -> None:
     async with session_scope(sessions) as session:
         await get_or_create_workspace(session, workspace_id="T0OTHER")
-        roundtable, _changed = await set_up(
+        roundtable = await weekly_roundtable(
             session,
             workspace_id="T0OTHER",
             channel_id="CTHEIRS",
             user_id="UTHEM",
-            plan=RoundTablePlan(
-                cadence="weekly",
-                weekday=1,
-                week_of_month=None,
-                at=time(14, 45),
-                timezone="America/New_York",
-                invitees=("UTHEM",),
-                group_ids=(),
-                reminder_minutes=(15,),
-            ),
+            timezone="America/New_York",
             now=NOW,
         )
         name = f"roundtable:{roundtable.id}:reminder:15"
@@ -130,21 +146,12 @@ async def test_a_round_table_s_next_digest_is_told_on_its_channel_s_clock_and_ne
 ) -> None:
     async with session_scope(sessions) as session:
         await get_or_create_workspace(session, workspace_id="T0OTHER")
-        roundtable, _changed = await set_up(
+        roundtable = await weekly_roundtable(
             session,
             workspace_id="T0OTHER",
             channel_id="CTHEIRS",
             user_id="UTHEM",
-            plan=RoundTablePlan(
-                cadence="weekly",
-                weekday=1,
-                week_of_month=None,
-                at=time(14, 45),
-                timezone="Europe/Berlin",
-                invitees=("UTHEM",),
-                group_ids=(),
-                reminder_minutes=(15,),
-            ),
+            timezone="Europe/Berlin",
             now=NOW,
         )
         name = f"roundtable-follow-up:digests:{roundtable.id}"

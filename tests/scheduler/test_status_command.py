@@ -15,8 +15,6 @@ from bot.app import create_app
 from bot.settings import Settings
 from habits.elephants.schedule import WeeklyPlan, set_weekly
 from habits.messages import Message
-from habits.roundtables.form import RoundTablePlan
-from habits.roundtables.meetings import set_up
 from models.base import utcnow
 from models.db import session_scope
 from models.outbox import FAILED, PENDING, enqueue
@@ -28,6 +26,7 @@ from scheduler import elephant_jobs, follow_up_jobs, roundtable_jobs
 from scheduler.jobs import JobSpec, schedule_job_id
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
+from tests.habits.test_status import weekly_roundtable
 from tests.scheduler.service_support import RECORD_RUN, source_of
 from tests.support.signing import slack_form
 
@@ -145,21 +144,12 @@ async def test_round_table_reminders_and_poll_openings_are_named_in_words_in_the
     async with session_scope(sessions) as session:
         session.add(Workspace(id=TEAM_ID, timezone="UTC"))
         await session.flush()
-        await set_up(
+        await weekly_roundtable(
             session,
             workspace_id=TEAM_ID,
             channel_id="C0SALESENG",
             user_id="UADMIN",
-            plan=RoundTablePlan(
-                cadence="weekly",
-                weekday=1,
-                week_of_month=None,
-                at=time(14, 45),
-                timezone="America/New_York",
-                invitees=("UADMIN",),
-                group_ids=(),
-                reminder_minutes=(15,),
-            ),
+            timezone="America/New_York",
             now=now,
         )
         await set_weekly(
@@ -197,21 +187,12 @@ async def test_the_monthly_digest_and_the_owners_reminders_are_named_in_words(
     async with session_scope(sessions) as session:
         session.add(Workspace(id=TEAM_ID, timezone="UTC"))
         await session.flush()
-        roundtable, _changed = await set_up(
+        roundtable = await weekly_roundtable(
             session,
             workspace_id=TEAM_ID,
             channel_id="C0SALESENG",
             user_id="UADMIN",
-            plan=RoundTablePlan(
-                cadence="weekly",
-                weekday=1,
-                week_of_month=None,
-                at=time(14, 45),
-                timezone="Europe/Berlin",
-                invitees=("UADMIN",),
-                group_ids=(),
-                reminder_minutes=(15,),
-            ),
+            timezone="Europe/Berlin",
             now=now,
         )
         meeting = RoundTableMeeting(workspace_id=TEAM_ID, roundtable_id=roundtable.id, starts_at=now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -90,20 +91,33 @@ async def meeting_with_a_poll_on_its_agenda(tenant: Teams, clock: Clock) -> str:
     return meeting_id
 
 
+async def open_notes(tenant: Teams, meeting_id: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The notes dialog as Lena opens it: its card, the key of the elephant on it, and what its submit sends."""
+    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
+    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
+    [key] = [
+        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("pain:")
+    ]
+    [submit] = form["actions"]
+    return form, key, submit["data"]
+
+
+async def send_notes(tenant: Teams, notes: dict[str, Any]) -> dict[str, Any]:
+    """Sends the notes dialog as Lena filled it in; the dialog that comes back (mistakes to fix)."""
+    activity = in_conversation(CHANNEL, by("Lena Park", dialog_submit(notes, tenant.connector.service_url)))
+    return dialog_card(await send(tenant.app, tenant.login, tenant.connector, activity))
+
+
 async def test_notes_with_an_action_item_missing_its_owner_come_back_with_what_to_fix(
     tenant: Teams, clock: Clock
 ) -> None:
     meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
-    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
-    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
+    form, key, data = await open_notes(tenant, meeting_id)
     ids = {element["id"]: element for element in form["body"] if "id" in element}
-    [key] = [input_id.split(":", 1)[1] for input_id in ids if input_id.startswith("pain:")]
     assert ids[f"owner:{key}"]["choices.data"]["dataset"] == "graph.microsoft.com/users"
-    [submit] = form["actions"]
 
-    half = {**submit["data"], f"action:{key}": "Add a context field", f"due:{key}": "2099-01-04"}
-    activity = in_conversation(CHANNEL, by("Lena Park", dialog_submit(half, tenant.connector.service_url)))
-    again = dialog_card(await send(tenant.app, tenant.login, tenant.connector, activity))
+    half = {**data, f"action:{key}": "Add a context field", f"due:{key}": "2099-01-04"}
+    again = await send_notes(tenant, half)
     assert "Please pick who owns this action item." in json.dumps(again)
     kept = {element["id"]: element for element in again["body"] if "id" in element}
     assert kept[f"action:{key}"]["value"] == "Add a context field"
@@ -121,12 +135,9 @@ async def test_what_the_round_table_decided_shows_in_the_elephant_history_on_tea
 ) -> None:
     meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
     assert "decided:" not in await tenant.type("elephant history")
-    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
-    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
-    [decision] = [element["id"] for element in form["body"] if element.get("id", "").startswith("decision:")]
-    [submit] = form["actions"]
+    _form, key, data = await open_notes(tenant, meeting_id)
 
-    assert "posted" in await tenant.submit({**submit["data"], decision: "Sales writes the handoff"}, "Lena Park")
+    assert "posted" in await tenant.submit({**data, f"decision:{key}": "Sales writes the handoff"}, "Lena Park")
 
     assert "Handoffs — 2 votes — decided: Sales writes the handoff" in await tenant.type("elephant history")
 
@@ -135,16 +146,11 @@ async def test_the_owner_is_reminded_in_a_personal_chat_on_teams_and_marks_the_i
     tenant: Teams, clock: Clock
 ) -> None:
     meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
-    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
-    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
-    [key] = [
-        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("pain:")
-    ]
-    [submit] = form["actions"]
+    _form, key, data = await open_notes(tenant, meeting_id)
     owner = PEOPLE["Omar Haddad"][0]
     due = clock.now.date() + timedelta(days=3)
     notes = {
-        **submit["data"],
+        **data,
         f"action:{key}": "Add a context field to the handoff form",
         f"owner:{key}": owner,
         f"due:{key}": due.isoformat(),
@@ -197,23 +203,17 @@ async def test_a_second_action_item_missing_its_owner_comes_back_on_teams_with_b
     tenant: Teams, clock: Clock
 ) -> None:
     meeting_id = await meeting_with_a_poll_on_its_agenda(tenant, clock)
-    fetch = by("Lena Park", dialog_fetch(NOTES_BUTTON, {"value": meeting_id}, tenant.connector.service_url))
-    form = dialog_card(await send(tenant.app, tenant.login, tenant.connector, fetch))
-    [key] = [
-        element["id"].split(":", 1)[1] for element in form["body"] if element.get("id", "").startswith("pain:")
-    ]
-    [submit] = form["actions"]
+    _form, key, data = await open_notes(tenant, meeting_id)
     owner = PEOPLE["Omar Haddad"][0]
     notes = {
-        **submit["data"],
+        **data,
         f"action:{key}": "Add a context field",
         f"owner:{key}": owner,
         f"due:{key}": "2099-01-04",
         f"action:{key}:2": "Train support on it",
         f"due:{key}:2": "2099-01-05",
     }
-    activity = in_conversation(CHANNEL, by("Lena Park", dialog_submit(notes, tenant.connector.service_url)))
-    again = dialog_card(await send(tenant.app, tenant.login, tenant.connector, activity))
+    again = await send_notes(tenant, notes)
 
     body = again["body"]
     kept = {element["id"]: element for element in body if "id" in element}
