@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -21,16 +22,20 @@ from habits.elephants.forms import form_for
 from habits.elephants.history import history_message, past_polls
 from habits.elephants.messages import (
     APPROVAL_FORM,
+    APPROVED_THANKS,
     BALLOT_FORM,
     CHOICE_INPUT,
     CLOSE_BUTTON,
     INFO_FORM,
     MAX_TEXT,
     NAME_BUTTON,
+    NAMED_THANKS,
+    PICK_ONE,
     POLL_CLOSED,
     SUBMIT_FORM,
     TEXT_INPUT,
     VOTE_BUTTON,
+    VOTED_THANKS,
     ballot_of,
     close_control,
     info_form,
@@ -323,6 +328,16 @@ def add_commands(router: CommandRouter) -> None:
     )
 
 
+async def _thank_or_refuse(
+    ack: AsyncAck, outcome: str, *, thanks: str, field: str, refusals: Mapping[str, str]
+) -> None:
+    """A recorded answer turns the form into the thanks; anything else is said next to the field."""
+    if outcome == "recorded":
+        await ack(response_action="update", view=render_dialog(info_form(thanks)))
+        return
+    await ack(response_action="errors", errors={field: refusals[outcome]})
+
+
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     async def open_form(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -389,13 +404,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             text=text if isinstance(text, str) else "",
             now=context.clock(),
         )
-        if outcome == "recorded":
-            thanks = info_form(
-                "Thank you. Your elephant is in — with no name attached. Results come when the poll closes."
-            )
-            await ack(response_action="update", view=render_dialog(thanks))
-            return
-        await ack(response_action="errors", errors={TEXT_INPUT: SUBMIT_ERRORS[outcome]})
+        await _thank_or_refuse(ack, outcome, thanks=NAMED_THANKS, field=TEXT_INPUT, refusals=SUBMIT_ERRORS)
 
     @bolt.view(BALLOT_FORM)
     async def on_ballot(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -406,9 +415,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             return
         choice = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
         if not isinstance(choice, str) or not choice:
-            await ack(
-                response_action="errors", errors={CHOICE_INPUT: "Please pick the elephant that matters most."}
-            )
+            await ack(response_action="errors", errors={CHOICE_INPUT: PICK_ONE})
             return
         outcome = await cast_vote(
             context.sessions,
@@ -419,13 +426,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             submission_id=choice,
             now=context.clock(),
         )
-        if outcome == "recorded":
-            thanks = info_form(
-                "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
-            )
-            await ack(response_action="update", view=render_dialog(thanks))
-            return
-        await ack(response_action="errors", errors={CHOICE_INPUT: VOTE_ERRORS[outcome]})
+        await _thank_or_refuse(ack, outcome, thanks=VOTED_THANKS, field=CHOICE_INPUT, refusals=VOTE_ERRORS)
 
     @bolt.view(APPROVAL_FORM)
     async def on_approval(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -447,14 +448,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             shown=shown,
             now=context.clock(),
         )
-        if outcome == "recorded":
-            thanks = info_form(
-                "Thank you. Your votes are counted — and only counted. If more elephants are named, the poll says "
-                "so and you can vote on those too."
-            )
-            await ack(response_action="update", view=render_dialog(thanks))
-            return
-        await ack(response_action="errors", errors={CHOICE_INPUT: VOTE_ERRORS[outcome]})
+        await _thank_or_refuse(ack, outcome, thanks=APPROVED_THANKS, field=CHOICE_INPUT, refusals=VOTE_ERRORS)
 
     @bolt.action(CLOSE_BUTTON)
     async def on_close(ack: AsyncAck, body: dict[str, Any]) -> None:
