@@ -294,6 +294,16 @@ async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user
     context.delivery.wake()
 
 
+async def _tell_who_clicked(context: AppContext, body: dict[str, Any], text: str) -> None:
+    """A note only the person who clicked sees, in the channel of the message clicked; a click naming no channel
+    has nowhere to be answered."""
+    channel_id = channel_of(body)
+    if channel_id:
+        await _tell(
+            context, workspace_id=team_of(body), channel_id=channel_id, user_id=str(body["user"]["id"]), text=text
+        )
+
+
 def _meeting_id(body: dict[str, Any]) -> int | None:
     return parse_id(body["actions"][0].get("value"))
 
@@ -316,21 +326,15 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if not channel_id:
             logger.warning("round-table button clicked without a channel", extra={"workspace": team_of(body)})
             return
-        user_id = str(body["user"]["id"])
-        if not await _may_steer(context, workspace_id=team_of(body), channel_id=channel_id, user_id=user_id):
-            await _tell(
-                context,
-                workspace_id=team_of(body),
-                channel_id=channel_id,
-                user_id=user_id,
-                text=not_allowed_to_steer(STEER_WHAT).text,
-            )
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
+        if not await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id):
+            await _tell_who_clicked(context, body, not_allowed_to_steer(STEER_WHAT).text)
             return
         await _open_setup_form(
             context,
-            workspace_id=team_of(body),
+            workspace_id=workspace_id,
             channel_id=channel_id,
-            user_id=str(body["user"]["id"]),
+            user_id=user_id,
             trigger_id=str(body["trigger_id"]),
         )
 
@@ -344,13 +348,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             return
         user_id = str(body["user"]["id"])
         if not await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id):
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                text=not_allowed_to_steer(STEER_WHAT).text,
-            )
+            await _tell_who_clicked(context, body, not_allowed_to_steer(STEER_WHAT).text)
             return
         async with session_scope(context.sessions) as session:
             cancelled = await cancel(
@@ -358,13 +356,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             )
         if cancelled:
             context.schedule_changes.set()
-        await _tell(
-            context,
-            workspace_id=workspace_id,
-            channel_id=channel_id,
-            user_id=str(body["user"]["id"]),
-            text=CANCELLED if cancelled else NOTHING_TO_CANCEL,
-        )
+        await _tell_who_clicked(context, body, CANCELLED if cancelled else NOTHING_TO_CANCEL)
 
     @bolt.view(SETUP_FORM)
     async def on_setup(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -420,14 +412,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if outcome == "recorded":
             context.delivery.wake()
             return
-        if channel_id:
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                text=RSVP_REFUSALS[outcome],
-            )
+        await _tell_who_clicked(context, body, RSVP_REFUSALS[outcome])
 
     @bolt.action(COMING_BUTTON)
     async def on_coming(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -453,28 +438,21 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                     opened_by=user_id,
                 )
         if dialog is None:
-            if channel_id:
-                await _tell(
-                    context,
-                    workspace_id=workspace_id,
-                    channel_id=channel_id,
-                    user_id=user_id,
-                    text=NOTES_ERRORS["not_found"],
-                )
+            await _tell_who_clicked(context, body, NOTES_ERRORS["not_found"])
             return
         await open_dialog(
             context,
             trigger_id=str(body["trigger_id"]),
             dialog=dialog,
             workspace_id=workspace_id,
-            channel_id=channel_of(body),
-            user_id=str(body["user"]["id"]),
+            channel_id=channel_id,
+            user_id=user_id,
         )
 
     @bolt.action(DONE_BUTTON)
     async def on_done(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
         item_id = parse_id(body["actions"][0].get("value"))
         outcome = "not_found"
         if item_id is not None:
@@ -486,14 +464,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             context.delivery.wake()
             return
         logger.info("refused to mark an action item done: %s", outcome, extra={"workspace": workspace_id})
-        if channel_id:
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                text=DONE_REFUSALS[outcome],
-            )
+        await _tell_who_clicked(context, body, DONE_REFUSALS[outcome])
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
