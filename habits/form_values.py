@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 
-from habits.messages import Checkboxes, ChoiceInput, Dialog, PeoplePicker, TextInput, TimeInput, ZoneSelect
+from habits.messages import (
+    Checkboxes,
+    ChoiceInput,
+    DateInput,
+    Dialog,
+    PeoplePicker,
+    TextInput,
+    TimeInput,
+    ZoneSelect,
+)
 
 FormValues = Mapping[str, str | list[str] | None]
 
@@ -35,6 +44,15 @@ def time_of(values: FormValues, input_id: str) -> time | None:
     return time(int(match.group(1)), int(match.group(2))) if match else None
 
 
+def date_of(values: FormValues, input_id: str) -> date | None:
+    """The date picked ("2027-01-04", as both platforms' date pickers send it), or None when there is none or it is
+    not a date."""
+    try:
+        return date.fromisoformat(text_of(values, input_id))
+    except ValueError:
+        return None
+
+
 def clock(moment: time | None) -> str:
     """A time as the time pickers take it: "09:05"."""
     return moment.strftime("%H:%M") if moment is not None else ""
@@ -51,6 +69,8 @@ def refilled(dialog: Dialog, values: FormValues) -> Dialog:
             field = field.model_copy(update={"initial": text_of(values, field.input_id) or None})
         elif isinstance(field, TimeInput):
             field = field.model_copy(update={"initial": clock(time_of(values, field.input_id))})
+        elif isinstance(field, DateInput):
+            field = field.model_copy(update={"initial": date_of(values, field.input_id)})
         elif isinstance(field, TextInput | ZoneSelect):
             field = field.model_copy(update={"initial": text_of(values, field.input_id)})
         inputs.append(field)

@@ -1,4 +1,5 @@
-"""Scheduled jobs in words for `/whoelse status`: "Round-table reminder, #sales-eng, Tue 14:30 New York time".
+"""Scheduled jobs in words for `/whoelse status`: "Round-table reminder, #sales-eng, Tue 14:30 New York time",
+"Monthly digest, #sales-eng, Mon 1 Feb 09:00 Berlin time".
 
 A job's id says what it is (`roundtable:12:reminder:15@…`); what it is about (the channel, the zone its time keeps)
 is read from the round-table or poll schedule it runs for, in the asking workspace only.
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.ids import parse_id
 from habits.messages import channel_mention
+from habits.roundtables.follow_up import DIGEST_SWEEP, REMINDER_SWEEP, SWEEP_EVERY, reminders_waiting
 from habits.time_words import describe_duration, zone_or_utc
 from models.elephants import ElephantSchedule
 from models.roundtables import RoundTable
@@ -57,9 +59,26 @@ async def _elephant_poll_opens(session: AsyncSession, workspace_id: str, parts: 
     return JobInWords("Elephant poll opens", schedule.channel_id, schedule.timezone)
 
 
+async def _follow_up(session: AsyncSession, workspace_id: str, parts: list[str]) -> JobInWords | None:
+    """The follow-up sweeps as they concern this workspace: its owners' reminders, or one round-table's digest."""
+    if parts == REMINDER_SWEEP.split(":"):
+        waiting = await reminders_waiting(session, workspace_id=workspace_id)
+        every = describe_duration(SWEEP_EVERY)
+        items = f"{waiting} action item{'' if waiting == 1 else 's'}"
+        return JobInWords(f"Reminders to action item owners (checked every {every}; {items} waiting)", None, None)
+    if len(parts) != 3 or parts[:2] != DIGEST_SWEEP.split(":"):
+        return None
+    roundtable_id = parse_id(parts[2])
+    roundtable = await session.get(RoundTable, roundtable_id) if roundtable_id is not None else None
+    if roundtable is None or roundtable.workspace_id != workspace_id:
+        return None
+    return JobInWords("Monthly digest", roundtable.channel_id, roundtable.timezone)
+
+
 DESCRIBERS: dict[str, Describer] = {
     "roundtable": _roundtable_reminder,
     "elephant": _elephant_poll_opens,
+    "roundtable-follow-up": _follow_up,
 }
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.job_words import describe_job
 from habits.messages import Message, Note, Paragraph, channel_mention, command, mention
+from habits.roundtables.follow_up_runs import follow_up_runs
 from models.events import count_unplaced_events
 from models.outbox import OutboxMessage
 from models.outbox_status import count_failed, failed_messages, queue_counts
@@ -53,7 +54,13 @@ async def status_report(
 ) -> Message:
     workspace = await session.get(Workspace, workspace_id)
     zone = ZoneInfo(workspace.timezone if workspace is not None else default_timezone)
-    upcoming = await upcoming_runs(session, workspace_id=workspace_id, limit=UPCOMING_LIMIT)
+    upcoming = sorted(
+        [
+            *await upcoming_runs(session, workspace_id=workspace_id, limit=UPCOMING_LIMIT),
+            *await follow_up_runs(session, workspace_id=workspace_id, now=now),
+        ],
+        key=lambda run: run[1],
+    )[:UPCOMING_LIMIT]
     failed = await failed_messages(session, workspace_id=workspace_id, limit=FAILED_LIMIT)
     failed_total = await count_failed(session, workspace_id=workspace_id)
     queued = await queue_counts(session, workspace_id=workspace_id)

@@ -218,16 +218,6 @@ async def polls_due(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
     return [(workspace_id, poll_id) for workspace_id, poll_id in rows.all()]
 
 
-async def submissions_of(session: AsyncSession, *, workspace_id: str, poll_id: int) -> list[ElephantSubmission]:
-    """A poll's submissions in key order, which is random and says nothing about who wrote what or when."""
-    rows = await session.scalars(
-        select(ElephantSubmission)
-        .where(ElephantSubmission.workspace_id == workspace_id, ElephantSubmission.poll_id == poll_id)
-        .order_by(ElephantSubmission.id)
-    )
-    return list(rows)
-
-
 async def forget_outbox_rows(
     session: AsyncSession, *, workspace_id: str, key_prefix: str, statuses: Collection[str] | None = None
 ) -> int:

@@ -52,15 +52,17 @@ class RoundTableOutcome(Base):
 
 
 class RoundTableActionItem(Base):
-    """Something one person follows up on by a date; one per elephant per meeting."""
+    """Something one person follows up on by a date; a few per elephant per meeting, one per row of the form."""
 
     __tablename__ = "roundtable_action_items"
-    __table_args__ = (UniqueConstraint("meeting_id", "submission_id"),)
+    __table_args__ = (UniqueConstraint("meeting_id", "submission_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
     meeting_id: Mapped[int] = mapped_column(ForeignKey("roundtable_meetings.id"), index=True)
     submission_id: Mapped[str] = mapped_column(String(36))
+    # Its row among the elephant's action items in the notes form, from 1.
+    position: Mapped[int] = mapped_column(default=1)
     text: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[str] = mapped_column(String(PLATFORM_ID_LENGTH))
     due_on: Mapped[date] = mapped_column(index=True)
@@ -128,7 +130,7 @@ async def action_items_of(
     rows = await session.scalars(
         select(RoundTableActionItem)
         .where(RoundTableActionItem.workspace_id == workspace_id, RoundTableActionItem.meeting_id == meeting_id)
-        .order_by(RoundTableActionItem.id)
+        .order_by(RoundTableActionItem.submission_id, RoundTableActionItem.position)
     )
     return list(rows)
 

@@ -110,6 +110,16 @@ async def active_roundtables(session: AsyncSession) -> list[RoundTable]:
     return list(rows)
 
 
+async def workspace_roundtables(session: AsyncSession, *, workspace_id: str) -> list[RoundTable]:
+    """One workspace's active round-tables."""
+    rows = await session.scalars(
+        select(RoundTable)
+        .where(RoundTable.workspace_id == workspace_id, RoundTable.active.is_(True))
+        .order_by(RoundTable.id)
+    )
+    return list(rows)
+
+
 async def get_roundtable(session: AsyncSession, *, workspace_id: str, roundtable_id: int) -> RoundTable | None:
     return await session.scalar(
         select(RoundTable).where(RoundTable.workspace_id == workspace_id, RoundTable.id == roundtable_id)

@@ -53,3 +53,10 @@ async def upcoming_runs(
         for job_id, timestamp in rows
         if timestamp is not None
     ]
+
+
+async def next_run_of(session: AsyncSession, job_id: str) -> datetime | None:
+    """When a job that serves every workspace (stored under its own id) runs next, in UTC; None when it is not
+    scheduled (the scheduler has not stored it yet, or it is paused)."""
+    timestamp = await session.scalar(select(StoredJob.next_run_time).where(StoredJob.id == job_id))
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import AppContext
 from bot.gateway import DeliveryError
 from habits.roundtables.digest import attendance_by_team, digest_counts, digest_due, digest_queued, post_digest
-from habits.roundtables.follow_up import items_to_remind, remind_owner
+from habits.roundtables.follow_up import DIGEST_SWEEP, REMINDER_SWEEP, SWEEP_EVERY, items_to_remind, remind_owner
 from models.db import session_scope
 from models.roundtables import RoundTable, active_roundtables
 from scheduler.jobs import JobSpec
@@ -25,7 +25,6 @@ from scheduler.runtime import job_context
 
 logger = logging.getLogger(__name__)
 
-SWEEP_EVERY = timedelta(minutes=5)
 # After downtime one run catches up at once: what is due is worked out from the clock, not from missed runs.
 CATCH_UP_GRACE = timedelta(days=1)
 
@@ -33,13 +32,13 @@ CATCH_UP_GRACE = timedelta(days=1)
 async def job_source(session: AsyncSession) -> list[JobSpec]:
     return [
         JobSpec(
-            id="roundtable-follow-up:due-reminders",
+            id=REMINDER_SWEEP,
             func="scheduler.follow_up_jobs:due_reminders",
             trigger=IntervalTrigger(seconds=int(SWEEP_EVERY.total_seconds())),
             misfire_grace_seconds=int(CATCH_UP_GRACE.total_seconds()),
         ),
         JobSpec(
-            id="roundtable-follow-up:digests",
+            id=DIGEST_SWEEP,
             func="scheduler.follow_up_jobs:digests",
             trigger=IntervalTrigger(seconds=int(SWEEP_EVERY.total_seconds())),
             misfire_grace_seconds=int(CATCH_UP_GRACE.total_seconds()),

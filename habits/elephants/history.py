@@ -1,4 +1,5 @@
-"""`/whoelse elephant history`: this channel's last polls, their top elephants and how many took part.
+"""`/whoelse elephant history`: this channel's last polls, their top elephants, how many took part and what the
+round-table decided about each elephant.
 
 Everything shown here was shown to the channel when each poll closed (or is a count): the texts are anonymous
 already, and a poll that closed with too few people keeps its elephants hidden here too.
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from habits.elephants.messages import quoted, shortened
 from habits.elephants.results import MIN_PARTICIPANTS, ranked_submissions
 from habits.messages import Message, Paragraph
+from habits.roundtables.outcomes import decisions_for_polls
 from habits.time_words import describe_moment
 from models.elephants import CLOSED, ElephantPoll
 
@@ -51,7 +53,7 @@ class PastPoll:
 async def past_polls(
     session: AsyncSession, *, workspace_id: str, channel_id: str, limit: int = HISTORY_LENGTH
 ) -> list[PastPoll]:
-    """The channel's last `limit` closed polls, newest first."""
+    """The channel's last `limit` closed polls, newest first, with what a round-table decided about their elephants."""
     polls = await session.scalars(
         select(ElephantPoll)
         .where(
@@ -62,8 +64,10 @@ async def past_polls(
         .order_by(ElephantPoll.closed_at.desc(), ElephantPoll.id.desc())
         .limit(limit)
     )
+    closed = list(polls)
+    decided = await decisions_for_polls(session, workspace_id=workspace_id, poll_ids=[poll.id for poll in closed])
     history = []
-    for poll in polls:
+    for poll in closed:
         ranked = await ranked_submissions(session, workspace_id=workspace_id, poll_id=poll.id)
         shown = (poll.participants or 0) >= MIN_PARTICIPANTS
         history.append(
@@ -72,7 +76,10 @@ async def past_polls(
                 named=len(ranked),
                 voted=poll.voters,
                 took_part=poll.participants,
-                top=[RankedElephant(text=text, votes=votes) for text, votes in ranked[:TOP_ELEPHANTS]]
+                top=[
+                    RankedElephant(text=text, votes=votes, decided=decided.get(poll.id, {}).get(text))
+                    for text, votes in ranked[:TOP_ELEPHANTS]
+                ]
                 if shown
                 else [],
             )
@@ -91,7 +98,12 @@ def history_message(history: list[PastPoll], *, now: datetime, timezone: str) ->
         )
     ]
     parts.extend(Paragraph(text=_poll_lines(poll, now=now, timezone=timezone)) for poll in history)
-    return Message(text=f"The last {len(history)} elephant polls in this channel.", parts=parts)
+    summary = (
+        f"The last {len(history)} elephant polls in this channel."
+        if len(history) > 1
+        else "The last elephant poll in this channel."
+    )
+    return Message(text=summary, parts=parts)
 
 
 def _poll_lines(poll: PastPoll, *, now: datetime, timezone: str) -> str:

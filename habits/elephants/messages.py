@@ -36,6 +36,15 @@ TEXT_INPUT = "elephant"
 CHOICE_INPUT = "choice"
 
 MAX_TEXT = 300
+
+# What someone who answered is told, on either platform, as their form closes.
+NAMED_THANKS = "Thank you. Your elephant is in — with no name attached. Results come when the poll closes."
+VOTED_THANKS = "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
+APPROVED_THANKS = (
+    "Thank you. Your votes are counted — and only counted. If more elephants are named, the poll says so and you "
+    "can vote on those too."
+)
+PICK_ONE = "Please pick the elephant that matters most."
 # Slack shows at most ten radio buttons and a hundred menu options.
 RADIO_LIMIT = 10
 BALLOT_LIMIT = 100

@@ -196,6 +196,18 @@ async def post_digest(
     )
 
 
+def next_digest_at(roundtable: RoundTable, now: datetime) -> datetime:
+    """When the next digest is due: 09:00 on the first weekday of this month on the channel's clock, or of next
+    month once that has passed."""
+    zone = ZoneInfo(roundtable.timezone)
+    local = now.astimezone(zone)
+    this_month = datetime.combine(first_weekday(local.year, local.month), POST_AT, tzinfo=zone)
+    if now < this_month:
+        return this_month
+    following = (local.date().replace(day=1) + timedelta(days=32)).replace(day=1)
+    return datetime.combine(first_weekday(following.year, following.month), POST_AT, tzinfo=zone)
+
+
 def digest_due(roundtable: RoundTable, now: datetime) -> date | None:
     """The month to digest when `now` is on or after 09:00 of this month's first weekday on the channel's clock
     (and still that day), else None."""

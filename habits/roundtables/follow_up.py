@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from habits.messages import Actions, Button, Message, Note, Paragraph
@@ -21,6 +21,10 @@ from models.roundtables import RoundTable, RoundTableMeeting
 from models.workspaces import still_served
 
 DONE_BUTTON = "whoelse_roundtable_action_done"
+# The scheduler's two follow-up sweeps (scheduler/follow_up_jobs.py), each serving every workspace.
+REMINDER_SWEEP = "roundtable-follow-up:due-reminders"
+DIGEST_SWEEP = "roundtable-follow-up:digests"
+SWEEP_EVERY = timedelta(minutes=5)
 # The morning before the due date, on the owner's clock: early enough to act on, late enough to be at work.
 REMIND_AT = time(9, 0)
 REMIND_DAYS_BEFORE = 1
@@ -105,6 +109,18 @@ async def items_to_remind(session: AsyncSession, *, now: datetime) -> list[DueIt
     return [
         DueItem(item.workspace_id, item.id, item.owner_id, item.due_on, timezone) for item, timezone in rows.all()
     ]
+
+
+async def reminders_waiting(session: AsyncSession, *, workspace_id: str) -> int:
+    """The workspace's open action items whose reminder has not gone out yet."""
+    count = await session.scalar(
+        select(func.count(RoundTableActionItem.id)).where(
+            RoundTableActionItem.workspace_id == workspace_id,
+            RoundTableActionItem.done_at.is_(None),
+            RoundTableActionItem.reminder_outbox_id.is_(None),
+        )
+    )
+    return count or 0
 
 
 async def remind_owner(session: AsyncSession, *, due: DueItem, timezone: str, now: datetime) -> bool:

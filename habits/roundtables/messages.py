@@ -74,7 +74,7 @@ class DebriefOutcome(Protocol):
     def decision(self) -> str: ...
 
     @property
-    def action(self) -> DebriefAction | None: ...
+    def actions(self) -> Sequence[DebriefAction]: ...
 
 
 @dataclass(frozen=True)
@@ -340,11 +340,10 @@ def debrief(
             lines.append(f"Pain point: {as_written(outcome.pain_point)}")
         if outcome.decision:
             lines.append(f"Decided: {as_written(outcome.decision)}")
-        if outcome.action is not None:
-            action = outcome.action
-            lines.append(
-                f"Action: {as_written(action.text)} — {mention(action.owner_id)}, due {due_in_words(action.due_on)}"
-            )
+        lines.extend(
+            f"Action: {as_written(action.text)} — {mention(action.owner_id)}, due {due_in_words(action.due_on)}"
+            for action in outcome.actions
+        )
         parts.append(Paragraph(text="\n".join(lines)))
     parts.append(Note(text=f"Notes by {mention(by_user)}"))
     return Message(text=f"Round-table debrief — {when}", parts=parts)

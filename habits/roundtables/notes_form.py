@@ -1,18 +1,21 @@
-"""The meeting notes form: free notes, and per elephant on the agenda its pain point, the decision and one action
-item with an owner and a due date. Read back into outcomes, or errors per field."""
+"""The meeting notes form: free notes, and per elephant on the agenda its pain point, the decision and up to three
+action items, each with an owner and a due date. Read back into outcomes, or errors per field."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from habits.form_origin import FormOrigin
+from habits.form_values import FormValues, date_of, text_of
 from habits.messages import DateInput, Dialog, Input, PeoplePicker, TextInput
 from habits.roundtables.form import MAX_NOTES, NOTES, NOTES_FORM, FormErrors
 from habits.roundtables.messages import AgendaElephant
 
 MAX_OUTCOME_TEXT = 500
+# Action item rows per elephant: enough for a decision that needs a few people, few enough for the form to stay short.
+MAX_ACTION_ITEMS = 3
 # What the label shows of an elephant: enough to recognise it.
 ELEPHANT_IN_LABEL = 60
 
@@ -24,9 +27,10 @@ DUE = "due"
 FIELD_KINDS = (PAIN, DECISION, ACTION, OWNER, DUE)
 
 
-def field_id(kind: str, elephant: AgendaElephant) -> str:
-    """One field per elephant, named by its key: what the form names is read back for this agenda's elephants only."""
-    return f"{kind}:{elephant.submission_id}"
+def field_id(kind: str, elephant: AgendaElephant, row: int = 1) -> str:
+    """One field per elephant (and per action item row), named by its key: what the form names is read back for
+    this agenda's elephants only. The first row's fields carry no row number, as before there were several."""
+    return f"{kind}:{elephant.submission_id}" if row == 1 else f"{kind}:{elephant.submission_id}:{row}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class ActionItemEntry:
     text: str
     owner_id: str
     due_on: date
+    # Its row among the elephant's action items in the form, from 1.
+    position: int = 1
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,11 @@ class OutcomeEntry:
     elephant: AgendaElephant
     pain_point: str
     decision: str
-    action: ActionItemEntry | None
+    actions: tuple[ActionItemEntry, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not (self.pain_point or self.decision or self.action)
+        return not (self.pain_point or self.decision or self.actions)
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,8 @@ class Recorded:
 
     pain_point: str = ""
     decision: str = ""
-    action: str = ""
-    owner_id: str | None = None
-    due_on: date | None = None
+    # By row.
+    actions: Mapping[int, ActionItemEntry] = field(default_factory=dict)
 
 
 def notes_form(
@@ -101,24 +106,15 @@ def notes_form(
                 initial=earlier.decision,
                 max_length=MAX_OUTCOME_TEXT,
             ),
-            TextInput(
-                input_id=field_id(ACTION, elephant),
-                label=f"{rank}. Action item",
-                optional=True,
-                initial=earlier.action,
-                max_length=MAX_OUTCOME_TEXT,
-            ),
-            PeoplePicker(
-                input_id=field_id(OWNER, elephant),
-                label=f"{rank}. Owner",
-                multiple=False,
-                initial=[earlier.owner_id] if earlier.owner_id else [],
-            ),
-            DateInput(input_id=field_id(DUE, elephant), label=f"{rank}. Due", initial=earlier.due_on),
         ]
+        for row in range(1, MAX_ACTION_ITEMS + 1):
+            inputs += _action_row(rank, elephant, row, earlier.actions.get(row))
     intro = f"What did the round-table on *{when}* decide? Posted in the channel as the debrief."
     if elephants:
-        intro += " For each elephant: the pain point behind it, the decision, and who does what by when."
+        intro += (
+            " For each elephant: the pain point behind it, the decision, and who does what by when"
+            f" (up to {MAX_ACTION_ITEMS} action items; leave a row empty to skip it)."
+        )
     return Dialog(
         callback_id=NOTES_FORM,
         title="Round-table notes",
@@ -129,41 +125,53 @@ def notes_form(
     )
 
 
-def read_outcomes(
-    values: Mapping[str, str | list[str] | None], *, elephants: Sequence[AgendaElephant], today: date
-) -> list[OutcomeEntry]:
+def _action_row(rank: int, elephant: AgendaElephant, row: int, earlier: ActionItemEntry | None) -> list[Input]:
+    which = f"{rank}. Action item" if row == 1 else f"{rank}. Action item {row}"
+    return [
+        TextInput(
+            input_id=field_id(ACTION, elephant, row),
+            label=which,
+            optional=True,
+            initial=earlier.text if earlier else "",
+            max_length=MAX_OUTCOME_TEXT,
+        ),
+        PeoplePicker(
+            input_id=field_id(OWNER, elephant, row),
+            label=f"{which}: owner",
+            multiple=False,
+            initial=[earlier.owner_id] if earlier else [],
+        ),
+        DateInput(
+            input_id=field_id(DUE, elephant, row),
+            label=f"{which}: due",
+            initial=earlier.due_on if earlier else None,
+        ),
+    ]
+
+
+def read_outcomes(values: FormValues, *, elephants: Sequence[AgendaElephant], today: date) -> list[OutcomeEntry]:
     """The outcome per elephant of the agenda; raises FormErrors naming every field to fix.
 
-    An action item needs all three of what, who and by when, and a due date from today on.
+    An action item needs all three of what, who and by when, and a due date from today on; an empty row is no
+    action item.
     """
     errors: dict[str, str] = {}
     entries: list[OutcomeEntry] = []
     for elephant in elephants:
-        action = _text(values, field_id(ACTION, elephant))
-        owner = _person(values.get(field_id(OWNER, elephant)))
-        due_text = _text(values, field_id(DUE, elephant))
-        due = _date(due_text)
-        item = None
-        if action or owner or due_text:
-            if not action:
-                errors[field_id(ACTION, elephant)] = "Please say what is to be done, or clear the owner and date."
-            if owner is None:
-                errors[field_id(OWNER, elephant)] = "Please pick who owns this action item."
-            if due is None:
-                errors[field_id(DUE, elephant)] = "Please pick the date it is due."
-            elif due < today:
-                errors[field_id(DUE, elephant)] = "Please pick a date from today on."
-            if action and owner is not None and due is not None:
-                item = ActionItemEntry(text=action, owner_id=owner, due_on=due)
-        for kind in (PAIN, DECISION, ACTION):
-            if len(_text(values, field_id(kind, elephant))) > MAX_OUTCOME_TEXT:
+        actions = [
+            item
+            for row in range(1, MAX_ACTION_ITEMS + 1)
+            if (item := _action_item(values, elephant, row, today=today, errors=errors)) is not None
+        ]
+        for kind in (PAIN, DECISION):
+            if len(text_of(values, field_id(kind, elephant))) > MAX_OUTCOME_TEXT:
                 errors[field_id(kind, elephant)] = "Please keep this shorter."
         entries.append(
             OutcomeEntry(
                 elephant=elephant,
-                pain_point=_text(values, field_id(PAIN, elephant)),
-                decision=_text(values, field_id(DECISION, elephant)),
-                action=item,
+                pain_point=text_of(values, field_id(PAIN, elephant)),
+                decision=text_of(values, field_id(DECISION, elephant)),
+                actions=tuple(actions),
             )
         )
     if errors:
@@ -171,9 +179,30 @@ def read_outcomes(
     return entries
 
 
-def _text(values: Mapping[str, str | list[str] | None], key: str) -> str:
-    value = values.get(key)
-    return value.strip() if isinstance(value, str) else ""
+def _action_item(
+    values: FormValues, elephant: AgendaElephant, row: int, *, today: date, errors: dict[str, str]
+) -> ActionItemEntry | None:
+    """The row's action item; None when the row is empty or has mistakes (then added to `errors`)."""
+    what, who, when = (field_id(kind, elephant, row) for kind in (ACTION, OWNER, DUE))
+    action = text_of(values, what)
+    owner = _person(values.get(who))
+    due_text = text_of(values, when)
+    due = date_of(values, when)
+    if not (action or owner or due_text):
+        return None
+    if not action:
+        errors[what] = "Please say what is to be done, or clear the owner and date."
+    elif len(action) > MAX_OUTCOME_TEXT:
+        errors[what] = "Please keep this shorter."
+    if owner is None:
+        errors[who] = "Please pick who owns this action item."
+    if due is None:
+        errors[when] = "Please pick the date it is due."
+    elif due < today:
+        errors[when] = "Please pick a date from today on."
+    if what in errors or who in errors or when in errors or owner is None or due is None:
+        return None
+    return ActionItemEntry(text=action, owner_id=owner, due_on=due, position=row)
 
 
 def _person(value: str | list[str] | None) -> str | None:
@@ -181,10 +210,3 @@ def _person(value: str | list[str] | None) -> str | None:
     if isinstance(value, list):
         value = value[0] if len(value) == 1 else None
     return value.strip() or None if isinstance(value, str) else None
-
-
-def _date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None

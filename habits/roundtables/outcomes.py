@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from habits.roundtables.notes_form import OutcomeEntry, Recorded
+from habits.roundtables.notes_form import MAX_ACTION_ITEMS, ActionItemEntry, OutcomeEntry, Recorded
 from models.elephants import ElephantSubmission
 from models.roundtable_outcomes import (
     RoundTableActionItem,
@@ -25,19 +25,18 @@ async def recorded_for(session: AsyncSession, *, meeting: RoundTableMeeting) -> 
         outcome.submission_id: outcome
         for outcome in await outcomes_of(session, workspace_id=meeting.workspace_id, meeting_id=meeting.id)
     }
-    items = {
-        item.submission_id: item
-        for item in await action_items_of(session, workspace_id=meeting.workspace_id, meeting_id=meeting.id)
-    }
+    items: dict[str, dict[int, ActionItemEntry]] = {}
+    for item in await action_items_of(session, workspace_id=meeting.workspace_id, meeting_id=meeting.id):
+        items.setdefault(item.submission_id, {})[item.position] = ActionItemEntry(
+            text=item.text, owner_id=item.owner_id, due_on=item.due_on, position=item.position
+        )
     recorded: dict[str, Recorded] = {}
     for key in outcomes.keys() | items.keys():
-        outcome, item = outcomes.get(key), items.get(key)
+        outcome = outcomes.get(key)
         recorded[key] = Recorded(
             pain_point=outcome.pain_point if outcome else "",
             decision=outcome.decision if outcome else "",
-            action=item.text if item else "",
-            owner_id=item.owner_id if item else None,
-            due_on=item.due_on if item else None,
+            actions=items.get(key, {}),
         )
     return recorded
 
@@ -51,13 +50,13 @@ async def save_outcomes(
     now: datetime,
 ) -> None:
     """Records each elephant's outcome, replacing what an earlier save said; a cleared action item goes unless it
-    was done already. A new due date gets its own reminder."""
+    was done already. A new due date or owner gets its own reminder."""
     workspace_id = meeting.workspace_id
     outcomes = {
         o.submission_id: o for o in await outcomes_of(session, workspace_id=workspace_id, meeting_id=meeting.id)
     }
     items = {
-        i.submission_id: i
+        (i.submission_id, i.position): i
         for i in await action_items_of(session, workspace_id=workspace_id, meeting_id=meeting.id)
     }
     for entry in entries:
@@ -78,25 +77,51 @@ async def save_outcomes(
             outcome.updated_at = now
         elif outcome is not None:
             await session.delete(outcome)
-        item = items.get(key)
-        if entry.action is not None:
-            if item is None:
-                item = RoundTableActionItem(
-                    workspace_id=workspace_id, meeting_id=meeting.id, submission_id=key, created_at=now
-                )
-                session.add(item)
-            elif item.due_on != entry.action.due_on or item.owner_id != entry.action.owner_id:
-                item.reminder_outbox_id = None
-            item.text = entry.action.text
-            item.owner_id = entry.action.owner_id
-            item.due_on = entry.action.due_on
-        elif item is not None and item.done_at is None:
-            await session.execute(
-                delete(RoundTableActionItem).where(
-                    RoundTableActionItem.workspace_id == workspace_id, RoundTableActionItem.id == item.id
-                )
+        actions = {action.position: action for action in entry.actions}
+        for position in range(1, MAX_ACTION_ITEMS + 1):
+            await _save_action_item(
+                session,
+                meeting=meeting,
+                key=key,
+                position=position,
+                item=items.get((key, position)),
+                action=actions.get(position),
+                now=now,
             )
     await session.flush()
+
+
+async def _save_action_item(
+    session: AsyncSession,
+    *,
+    meeting: RoundTableMeeting,
+    key: str,
+    position: int,
+    item: RoundTableActionItem | None,
+    action: ActionItemEntry | None,
+    now: datetime,
+) -> None:
+    if action is not None:
+        if item is None:
+            item = RoundTableActionItem(
+                workspace_id=meeting.workspace_id,
+                meeting_id=meeting.id,
+                submission_id=key,
+                position=position,
+                created_at=now,
+            )
+            session.add(item)
+        elif item.due_on != action.due_on or item.owner_id != action.owner_id:
+            item.reminder_outbox_id = None
+        item.text = action.text
+        item.owner_id = action.owner_id
+        item.due_on = action.due_on
+    elif item is not None and item.done_at is None:
+        await session.execute(
+            delete(RoundTableActionItem).where(
+                RoundTableActionItem.workspace_id == meeting.workspace_id, RoundTableActionItem.id == item.id
+            )
+        )
 
 
 async def decisions_for_polls(

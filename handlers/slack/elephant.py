@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -21,16 +22,20 @@ from habits.elephants.forms import form_for
 from habits.elephants.history import history_message, past_polls
 from habits.elephants.messages import (
     APPROVAL_FORM,
+    APPROVED_THANKS,
     BALLOT_FORM,
     CHOICE_INPUT,
     CLOSE_BUTTON,
     INFO_FORM,
     MAX_TEXT,
     NAME_BUTTON,
+    NAMED_THANKS,
+    PICK_ONE,
     POLL_CLOSED,
     SUBMIT_FORM,
     TEXT_INPUT,
     VOTE_BUTTON,
+    VOTED_THANKS,
     ballot_of,
     close_control,
     info_form,
@@ -60,6 +65,7 @@ from habits.messages import Message, Paragraph, command
 from habits.private_notes import tell_privately
 from habits.steering import may_close_early, not_allowed_to_close, not_allowed_to_steer
 from handlers.commands import CommandRequest, CommandRouter
+from handlers.slack.clicks import channel_of, team_of
 from handlers.slack.dialogs import open_dialog
 from handlers.steering import may_steer_here, steerer_of
 from models.db import session_scope
@@ -322,11 +328,21 @@ def add_commands(router: CommandRouter) -> None:
     )
 
 
+async def _thank_or_refuse(
+    ack: AsyncAck, outcome: str, *, thanks: str, field: str, refusals: Mapping[str, str]
+) -> None:
+    """A recorded answer turns the form into the thanks; anything else is said next to the field."""
+    if outcome == "recorded":
+        await ack(response_action="update", view=render_dialog(info_form(thanks)))
+        return
+    await ack(response_action="errors", errors={field: refusals[outcome]})
+
+
 def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
     async def open_form(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         poll_id = parse_id(body["actions"][0].get("value"))
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         async with session_scope(context.sessions) as session:
             dialog = (
                 None
@@ -381,20 +397,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         text = dialog_values(view.get("state") or {}).get(TEXT_INPUT)
         outcome = await name_elephant(
             context.sessions,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=origin.channel_id,
             poll_id=origin.subject_id,
             user_id=user_id,
             text=text if isinstance(text, str) else "",
             now=context.clock(),
         )
-        if outcome == "recorded":
-            thanks = info_form(
-                "Thank you. Your elephant is in — with no name attached. Results come when the poll closes."
-            )
-            await ack(response_action="update", view=render_dialog(thanks))
-            return
-        await ack(response_action="errors", errors={TEXT_INPUT: SUBMIT_ERRORS[outcome]})
+        await _thank_or_refuse(ack, outcome, thanks=NAMED_THANKS, field=TEXT_INPUT, refusals=SUBMIT_ERRORS)
 
     @bolt.view(BALLOT_FORM)
     async def on_ballot(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -405,26 +415,18 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             return
         choice = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
         if not isinstance(choice, str) or not choice:
-            await ack(
-                response_action="errors", errors={CHOICE_INPUT: "Please pick the elephant that matters most."}
-            )
+            await ack(response_action="errors", errors={CHOICE_INPUT: PICK_ONE})
             return
         outcome = await cast_vote(
             context.sessions,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=origin.channel_id,
             poll_id=origin.subject_id,
             user_id=user_id,
             submission_id=choice,
             now=context.clock(),
         )
-        if outcome == "recorded":
-            thanks = info_form(
-                "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
-            )
-            await ack(response_action="update", view=render_dialog(thanks))
-            return
-        await ack(response_action="errors", errors={CHOICE_INPUT: VOTE_ERRORS[outcome]})
+        await _thank_or_refuse(ack, outcome, thanks=VOTED_THANKS, field=CHOICE_INPUT, refusals=VOTE_ERRORS)
 
     @bolt.view(APPROVAL_FORM)
     async def on_approval(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -438,7 +440,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         ticked = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
         outcome = await approve_elephants(
             context.sessions,
-            workspace_id=_team(body),
+            workspace_id=team_of(body),
             channel_id=origin.channel_id,
             poll_id=origin.subject_id,
             user_id=user_id,
@@ -446,21 +448,14 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             shown=shown,
             now=context.clock(),
         )
-        if outcome == "recorded":
-            thanks = info_form(
-                "Thank you. Your votes are counted — and only counted. If more elephants are named, the poll says "
-                "so and you can vote on those too."
-            )
-            await ack(response_action="update", view=render_dialog(thanks))
-            return
-        await ack(response_action="errors", errors={CHOICE_INPUT: VOTE_ERRORS[outcome]})
+        await _thank_or_refuse(ack, outcome, thanks=APPROVED_THANKS, field=CHOICE_INPUT, refusals=VOTE_ERRORS)
 
     @bolt.action(CLOSE_BUTTON)
     async def on_close(ack: AsyncAck, body: dict[str, Any]) -> None:
         """ "Close now" is only shown to those who may, but any click is checked again: a forged one is refused."""
         await ack()
         poll_id = parse_id(body["actions"][0].get("value"))
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         if not channel_id:
             # From the Home tab, which has no channel: the poll's own, answered by direct message.
             await _close_from_home(context, workspace_id=workspace_id, user_id=user_id, poll_id=poll_id)
@@ -508,12 +503,3 @@ async def _close_from_home(context: AppContext, *, workspace_id: str, user_id: s
             message=answer,
         )
     context.delivery.wake()
-
-
-def _team(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
-
-
-def _channel(body: dict[str, Any]) -> str:
-    """The channel of the message clicked, or "" when the payload names none."""
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")

@@ -27,6 +27,7 @@ from habits.nudge_answers import (
 )
 from habits.nudge_message import HELP_OPEN, HELP_SUBMIT, LOOP_IN_NOBODY, LOOP_IN_PICK, nudge_id_from
 from handlers.commands import CommandRouter
+from handlers.slack.clicks import team_of
 from handlers.slack.dialogs import open_dialog
 from handlers.slack.home import refresh_home
 from models.db import session_scope
@@ -51,17 +52,13 @@ class Click:
 def _click(body: dict[str, Any], action: dict[str, Any]) -> Click:
     container = body.get("container") or {}
     return Click(
-        workspace_id=_team(body),
+        workspace_id=team_of(body),
         user_id=str(body["user"]["id"]),
         channel_id=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
         thread_ts=container.get("thread_ts"),
         # The picker has no value in Slack's payload; its block id carries the nudge id too.
         nudge_id=nudge_id_from(action.get("value") or action.get("block_id")),
     )
-
-
-def _team(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
 
 
 async def _clicked_nudge(session: AsyncSession, click: Click, context: AppContext) -> Nudge | None:
@@ -166,7 +163,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
         origin = read_origin(view.get("private_metadata"), user_id=user_id)
         if origin is None or origin.subject_id is None:
             logger.warning(

@@ -53,6 +53,7 @@ from habits.roundtables.messages import (
 from habits.roundtables.teams import missing_teams
 from habits.steering import not_allowed_to_steer
 from handlers.commands import CommandRequest, CommandRouter
+from handlers.slack.clicks import channel_of, team_of
 from handlers.slack.dialogs import open_dialog
 from handlers.slack.slack_trouble import trouble_asking_slack
 from handlers.steering import may_steer_here
@@ -293,13 +294,14 @@ async def _tell(context: AppContext, *, workspace_id: str, channel_id: str, user
     context.delivery.wake()
 
 
-def _team(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body["user"]["team_id"])
-
-
-def _channel(body: dict[str, Any]) -> str:
-    """The channel of the message clicked, or "" when the payload names none."""
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+async def _tell_who_clicked(context: AppContext, body: dict[str, Any], text: str) -> None:
+    """A note only the person who clicked sees, in the channel of the message clicked; a click naming no channel
+    has nowhere to be answered."""
+    channel_id = channel_of(body)
+    if channel_id:
+        await _tell(
+            context, workspace_id=team_of(body), channel_id=channel_id, user_id=str(body["user"]["id"]), text=text
+        )
 
 
 def _meeting_id(body: dict[str, Any]) -> int | None:
@@ -320,45 +322,33 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(CHANGE_BUTTON)
     async def on_change(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        channel_id = _channel(body)
+        channel_id = channel_of(body)
         if not channel_id:
-            logger.warning("round-table button clicked without a channel", extra={"workspace": _team(body)})
+            logger.warning("round-table button clicked without a channel", extra={"workspace": team_of(body)})
             return
-        user_id = str(body["user"]["id"])
-        if not await _may_steer(context, workspace_id=_team(body), channel_id=channel_id, user_id=user_id):
-            await _tell(
-                context,
-                workspace_id=_team(body),
-                channel_id=channel_id,
-                user_id=user_id,
-                text=not_allowed_to_steer(STEER_WHAT).text,
-            )
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
+        if not await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id):
+            await _tell_who_clicked(context, body, not_allowed_to_steer(STEER_WHAT).text)
             return
         await _open_setup_form(
             context,
-            workspace_id=_team(body),
+            workspace_id=workspace_id,
             channel_id=channel_id,
-            user_id=str(body["user"]["id"]),
+            user_id=user_id,
             trigger_id=str(body["trigger_id"]),
         )
 
     @bolt.action(CANCEL_BUTTON)
     async def on_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id = _team(body), _channel(body)
+        workspace_id, channel_id = team_of(body), channel_of(body)
         if not channel_id:
             # Nothing to cancel, and nowhere to say so.
             logger.warning("round-table button clicked without a channel", extra={"workspace": workspace_id})
             return
         user_id = str(body["user"]["id"])
         if not await _may_steer(context, workspace_id=workspace_id, channel_id=channel_id, user_id=user_id):
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                text=not_allowed_to_steer(STEER_WHAT).text,
-            )
+            await _tell_who_clicked(context, body, not_allowed_to_steer(STEER_WHAT).text)
             return
         async with session_scope(context.sessions) as session:
             cancelled = await cancel(
@@ -366,17 +356,11 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             )
         if cancelled:
             context.schedule_changes.set()
-        await _tell(
-            context,
-            workspace_id=workspace_id,
-            channel_id=channel_id,
-            user_id=str(body["user"]["id"]),
-            text=CANCELLED if cancelled else NOTHING_TO_CANCEL,
-        )
+        await _tell_who_clicked(context, body, CANCELLED if cancelled else NOTHING_TO_CANCEL)
 
     @bolt.view(SETUP_FORM)
     async def on_setup(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        workspace_id, user_id = _team(body), str(body["user"]["id"])
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
         origin = read_origin(view.get("private_metadata"), user_id=user_id)
         if origin is None:
             logger.warning(
@@ -411,7 +395,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     async def on_rsvp(ack: AsyncAck, body: dict[str, Any], *, attending: bool) -> None:
         await ack()
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         meeting_id = _meeting_id(body)
         outcome = "not_found"
         if meeting_id is not None and channel_id:
@@ -428,14 +412,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         if outcome == "recorded":
             context.delivery.wake()
             return
-        if channel_id:
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                text=RSVP_REFUSALS[outcome],
-            )
+        await _tell_who_clicked(context, body, RSVP_REFUSALS[outcome])
 
     @bolt.action(COMING_BUTTON)
     async def on_coming(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -448,7 +425,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     @bolt.action(NOTES_BUTTON)
     async def on_notes(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, channel_id, user_id = team_of(body), channel_of(body), str(body["user"]["id"])
         meeting_id = _meeting_id(body)
         dialog = None
         if meeting_id is not None and channel_id:
@@ -461,28 +438,21 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
                     opened_by=user_id,
                 )
         if dialog is None:
-            if channel_id:
-                await _tell(
-                    context,
-                    workspace_id=workspace_id,
-                    channel_id=channel_id,
-                    user_id=user_id,
-                    text=NOTES_ERRORS["not_found"],
-                )
+            await _tell_who_clicked(context, body, NOTES_ERRORS["not_found"])
             return
         await open_dialog(
             context,
             trigger_id=str(body["trigger_id"]),
             dialog=dialog,
             workspace_id=workspace_id,
-            channel_id=_channel(body),
-            user_id=str(body["user"]["id"]),
+            channel_id=channel_id,
+            user_id=user_id,
         )
 
     @bolt.action(DONE_BUTTON)
     async def on_done(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        workspace_id, channel_id, user_id = _team(body), _channel(body), str(body["user"]["id"])
+        workspace_id, user_id = team_of(body), str(body["user"]["id"])
         item_id = parse_id(body["actions"][0].get("value"))
         outcome = "not_found"
         if item_id is not None:
@@ -494,14 +464,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             context.delivery.wake()
             return
         logger.info("refused to mark an action item done: %s", outcome, extra={"workspace": workspace_id})
-        if channel_id:
-            await _tell(
-                context,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                text=DONE_REFUSALS[outcome],
-            )
+        await _tell_who_clicked(context, body, DONE_REFUSALS[outcome])
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -516,7 +479,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
             async with session_scope(context.sessions) as session:
                 outcome = await save_notes(
                     session,
-                    workspace_id=_team(body),
+                    workspace_id=team_of(body),
                     channel_id=origin.channel_id,
                     meeting_id=origin.subject_id,
                     user_id=user_id,

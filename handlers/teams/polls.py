@@ -13,14 +13,18 @@ from bot.teams.cards import render_dialog, submitted
 from habits.elephants.forms import FormWanted, form_for
 from habits.elephants.messages import (
     APPROVAL_FORM,
+    APPROVED_THANKS,
     BALLOT_FORM,
     CHOICE_INPUT,
     CLOSE_BUTTON,
     INFO_FORM,
     NAME_BUTTON,
+    NAMED_THANKS,
+    PICK_ONE,
     SUBMIT_FORM,
     TEXT_INPUT,
     VOTE_BUTTON,
+    VOTED_THANKS,
     ballot_of,
 )
 from habits.elephants.overlap import approve_elephants
@@ -32,10 +36,6 @@ from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog
 from models.db import session_scope
 
 logger = logging.getLogger(__name__)
-
-NAMED = "Thank you. Your elephant is in — with no name attached. Results come when the poll closes."
-VOTED = "Thank you. Your vote is counted — and only counted. Results come when the poll closes."
-PICK_ONE = "Please pick the elephant that matters most."
 
 
 async def open_naming_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -97,7 +97,7 @@ async def on_naming(invoke: Invoke, context: AppContext) -> InvokeResponse:
         text=text if isinstance(text, str) else "",
         now=context.clock(),
     )
-    return dialog_message(NAMED if outcome == "recorded" else SUBMIT_ERRORS[outcome])
+    return dialog_message(NAMED_THANKS if outcome == "recorded" else SUBMIT_ERRORS[outcome])
 
 
 async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -117,7 +117,7 @@ async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
         submission_id=choice,
         now=context.clock(),
     )
-    return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])
+    return dialog_message(VOTED_THANKS if outcome == "recorded" else VOTE_ERRORS[outcome])
 
 
 async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -138,7 +138,7 @@ async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
         shown=shown,
         now=context.clock(),
     )
-    return dialog_message(VOTED if outcome == "recorded" else VOTE_ERRORS[outcome])
+    return dialog_message(APPROVED_THANKS if outcome == "recorded" else VOTE_ERRORS[outcome])
 
 
 async def on_close(invoke: Invoke, context: AppContext) -> InvokeResponse:

@@ -8,10 +8,7 @@ outbox with the new counts, as on Slack, so names are shown the way Teams shows 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterable, Mapping
-from datetime import date
 
 from bot.context import AppContext
 from bot.gateway import DeliveryError
@@ -19,7 +16,7 @@ from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.form_values import refilled
 from habits.ids import parse_id
-from habits.messages import DateInput, Dialog, Input, PeoplePicker, TextInput
+from habits.messages import Dialog, PeoplePicker
 from habits.roundtables.follow_up import DONE_BUTTON, mark_done
 from habits.roundtables.form import NOTES, NOTES_FORM, SETUP_FORM, FormErrors, read_setup_form
 from habits.roundtables.meetings import answer_rsvp, cancel, channel_roundtable, notes_dialog, save_notes
@@ -86,14 +83,7 @@ async def on_not_coming(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 async def on_cancel(invoke: Invoke, context: AppContext) -> InvokeResponse:
     """Cancels the round-table of the conversation the card is in (whichever round-table the button named)."""
-    async with session_scope(context.sessions) as session:
-        roundtable = await channel_roundtable(
-            session, workspace_id=invoke.workspace_id, channel_id=invoke.channel_id
-        )
-        creator = roundtable.set_up_by if roundtable is not None else None
-    if not await may_steer_here(
-        context, workspace_id=invoke.workspace_id, user_id=invoke.user_id, creator=creator
-    ):
+    if not await _may_steer(invoke, context):
         return message(not_allowed_to_steer(STEER_WHAT).text)
     async with session_scope(context.sessions) as session:
         cancelled = await cancel(
@@ -150,7 +140,11 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
             )
         if dialog is None:
             return dialog_message(NOTES_ERRORS["not_found"])
-        return InvokeResponse(200, render_dialog(with_errors(dialog, form.values, problems.errors.values())))
+        # As with the set-up form: the same dialog again, as filled in, each mistake under its field.
+        dialog = refilled(dialog, form.values)
+        return InvokeResponse(
+            200, render_dialog(dialog, await _names(invoke, context, dialog), errors=problems.errors)
+        )
     if outcome in NOTES_ERRORS:
         return dialog_message(NOTES_ERRORS[outcome])
     context.delivery.wake()
@@ -185,7 +179,8 @@ async def _names(invoke: Invoke, context: AppContext, dialog: Dialog) -> dict[st
 
 
 async def _may_steer(invoke: Invoke, context: AppContext) -> bool:
-    """Whether this person may set up or change the conversation's round-table, under the workspace's rule."""
+    """Whether this person may set up, change or cancel the conversation's round-table, under the workspace's
+    rule."""
     async with session_scope(context.sessions) as session:
         roundtable = await channel_roundtable(
             session, workspace_id=invoke.workspace_id, channel_id=invoke.channel_id
@@ -242,24 +237,6 @@ async def on_done(invoke: Invoke, context: AppContext) -> InvokeResponse:
         return message(DONE_REFUSALS[outcome])
     context.delivery.wake()
     return message(MARKED_DONE)
-
-
-def with_errors(dialog: Dialog, values: Mapping[str, str | list[str] | None], errors: Iterable[str]) -> Dialog:
-    """The notes dialog again, keeping what was filled in, with what to fix above the fields (a Teams dialog has no
-    per-field errors from the bot)."""
-    inputs: list[Input] = []
-    for field in dialog.inputs:
-        value = values.get(field.input_id)
-        if isinstance(field, TextInput) and isinstance(value, str):
-            field = field.model_copy(update={"initial": value})
-        elif isinstance(field, PeoplePicker) and value:
-            field = field.model_copy(update={"initial": [value] if isinstance(value, str) else value})
-        elif isinstance(field, DateInput) and isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                field = field.model_copy(update={"initial": date.fromisoformat(value)})
-        inputs.append(field)
-    problems = "\n\n".join(f":warning: {error}" for error in errors)
-    return dialog.model_copy(update={"intro": f"{dialog.intro}\n\n{problems}", "inputs": inputs})
 
 
 def handlers() -> dict[str, InvokeHandler]:

@@ -53,7 +53,7 @@ def test_an_action_item_needs_what_who_and_a_due_date_from_today_on() -> None:
             today=TODAY,
         )
         assert entry.decision == "Ship it"
-        assert entry.action == ActionItemEntry("Add a context field", "UANNA", date(2026, 3, 5))
+        assert entry.actions == (ActionItemEntry("Add a context field", "UANNA", date(2026, 3, 5)),)
     [untouched] = read_outcomes(fields(pain="", decision=None), elephants=[ELEPHANT], today=TODAY)
     assert untouched.is_empty
 
@@ -132,7 +132,7 @@ async def meeting_with_item(
                     elephant=elephant,
                     pain_point="Escalations start from zero",
                     decision="Deal notes travel with the ticket",
-                    action=ActionItemEntry("Add a context field", owner, due_on),
+                    actions=(ActionItemEntry("Add a context field", owner, due_on),),
                 )
             ],
             recorded_by="UCARL",
@@ -248,7 +248,7 @@ async def test_a_new_owner_gets_a_reminder_of_their_own(sessions: async_sessionm
         await save_outcomes(
             session,
             meeting=meeting,
-            entries=[OutcomeEntry(elephant=elephant, pain_point="", decision="Kept", action=handed_over)],
+            entries=[OutcomeEntry(elephant=elephant, pain_point="", decision="Kept", actions=(handed_over,))],
             recorded_by="UCARL",
             now=now,
         )
@@ -292,3 +292,20 @@ async def test_each_poll_reaches_exactly_one_agenda_the_first_meeting_it_closed_
     assert "Release notes" not in agendas["2026-03-08T13:00:00+00:00:agenda:15"]
     assert "1. Release notes (1 vote)" in agendas["2026-03-15T13:00:00+00:00:agenda"]
     assert "Late handoffs" not in agendas["2026-03-15T13:00:00+00:00:agenda"], "already on the meeting before"
+
+
+def test_an_elephant_takes_several_action_items_and_an_empty_row_is_skipped() -> None:
+    key = ELEPHANT.submission_id
+    first = fields(action="Add a context field", owner="UANNA", due="2026-03-06")
+    third = {f"action:{key}:3": "Train support on it", f"owner:{key}:3": "UBEN", f"due:{key}:3": "2026-03-09"}
+    empty_second = {f"action:{key}:2": "", f"owner:{key}:2": None, f"due:{key}:2": None}
+
+    [entry] = read_outcomes({**first, **empty_second, **third}, elephants=[ELEPHANT], today=TODAY)
+
+    assert entry.actions == (
+        ActionItemEntry("Add a context field", "UANNA", date(2026, 3, 6), position=1),
+        ActionItemEntry("Train support on it", "UBEN", date(2026, 3, 9), position=3),
+    )
+    with pytest.raises(FormErrors) as half_filled:
+        read_outcomes({**first, f"action:{key}:2": "Tell marketing"}, elephants=[ELEPHANT], today=TODAY)
+    assert set(half_filled.value.errors) == {f"owner:{key}:2", f"due:{key}:2"}, "named on the row to fix"

@@ -10,11 +10,13 @@ from habits.events import BusinessEvent
 from habits.job_words import describe_job, moment_in_words, zone_in_words
 from habits.messages import command
 from habits.nudging import event_row
+from habits.roundtables.digest import next_digest_at
 from habits.roundtables.form import RoundTablePlan
 from habits.roundtables.meetings import set_up
 from habits.status import status_report
 from models.db import session_scope
 from models.events import ReceivedEvent
+from models.roundtables import RoundTable
 from models.workspaces import get_or_create_workspace
 from tests.conftest import TEAM_ID
 
@@ -31,6 +33,30 @@ async def given_events(sessions: async_sessionmaker[AsyncSession], *outcomes: tu
             session.add(
                 ReceivedEvent(**event_row(workspace_id=TEAM_ID, event=event, now=received) | {"outcome": outcome})
             )
+
+
+async def weekly_roundtable(
+    session: AsyncSession, *, workspace_id: str, channel_id: str, user_id: str, timezone: str, now: datetime
+) -> RoundTable:
+    """A round-table on Tuesdays at 14:45 in `timezone`, reminding 15 minutes before."""
+    roundtable, _changed = await set_up(
+        session,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        user_id=user_id,
+        plan=RoundTablePlan(
+            cadence="weekly",
+            weekday=1,
+            week_of_month=None,
+            at=time(14, 45),
+            timezone=timezone,
+            invitees=(user_id,),
+            group_ids=(),
+            reminder_minutes=(15,),
+        ),
+        now=now,
+    )
+    return roundtable
 
 
 async def report_text(sessions: async_sessionmaker[AsyncSession], workspace_id: str = TEAM_ID) -> str:
@@ -94,21 +120,12 @@ async def test_another_workspaces_round_table_is_not_named_in_a_status(
 ) -> None:
     async with session_scope(sessions) as session:
         await get_or_create_workspace(session, workspace_id="T0OTHER")
-        roundtable, _changed = await set_up(
+        roundtable = await weekly_roundtable(
             session,
             workspace_id="T0OTHER",
             channel_id="CTHEIRS",
             user_id="UTHEM",
-            plan=RoundTablePlan(
-                cadence="weekly",
-                weekday=1,
-                week_of_month=None,
-                at=time(14, 45),
-                timezone="America/New_York",
-                invitees=("UTHEM",),
-                group_ids=(),
-                reminder_minutes=(15,),
-            ),
+            timezone="America/New_York",
             now=NOW,
         )
         name = f"roundtable:{roundtable.id}:reminder:15"
@@ -122,3 +139,37 @@ async def test_another_workspaces_round_table_is_not_named_in_a_status(
 
     assert theirs == "Round-table reminder (15 minutes before), #{CTHEIRS}, Mon 07:00 New York time"
     assert ours == f"{name}, Mon 12:00 UTC"
+
+
+async def test_a_round_table_s_next_digest_is_told_on_its_channel_s_clock_and_never_to_another_workspace(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_scope(sessions) as session:
+        await get_or_create_workspace(session, workspace_id="T0OTHER")
+        roundtable = await weekly_roundtable(
+            session,
+            workspace_id="T0OTHER",
+            channel_id="CTHEIRS",
+            user_id="UTHEM",
+            timezone="Europe/Berlin",
+            now=NOW,
+        )
+        name = f"roundtable-follow-up:digests:{roundtable.id}"
+        # January 2027 begins on a Friday: 09:00 in Berlin is 08:00 UTC.
+        new_year = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+        assert next_digest_at(roundtable, NOW) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        december = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+        assert next_digest_at(roundtable, december) == new_year
+        assert next_digest_at(roundtable, new_year - timedelta(minutes=1)) == new_year
+        # Once it is due, the next is February's first weekday, Monday the 1st.
+        assert next_digest_at(roundtable, new_year) == datetime(2027, 2, 1, 8, 0, tzinfo=UTC)
+
+        theirs = await describe_job(
+            session, workspace_id="T0OTHER", name=name, when=new_year, now=december, workspace_zone="UTC"
+        )
+        ours = await describe_job(
+            session, workspace_id=TEAM_ID, name=name, when=new_year, now=december, workspace_zone="UTC"
+        )
+
+    assert theirs == "Monthly digest, #{CTHEIRS}, Fri 1 Jan 09:00 Berlin time"
+    assert ours == f"{name}, Fri 1 Jan 08:00 UTC"

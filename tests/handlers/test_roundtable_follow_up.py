@@ -28,8 +28,10 @@ from tests.handlers.test_roundtable_command import (
     Clock,
     button_value,
     click,
+    command,
     posted_with_key,
     set_up,
+    shown,
     submit,
     text_input,
 )
@@ -93,6 +95,24 @@ async def meeting_start(app: RunningApp, meeting_id: int) -> datetime:
         return meeting.starts_at
 
 
+async def first_meeting(app: RunningApp, fake_slack: FakeSlack, clock: Clock) -> int:
+    """The round-table set up and its day-before reminder posted; the meeting's id."""
+    roundtable_id = await set_up(app, fake_slack)
+    await send_due_reminder(app, clock, roundtable_id, DAY)
+    await eventually(lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1)
+    [reminder] = posted_with_key(fake_slack, f":{DAY}")
+    return int(button_value(reminder, COMING_BUTTON))
+
+
+async def open_notes(app: RunningApp, fake_slack: FakeSlack, meeting_id: int) -> dict[str, Any]:
+    """The notes form as Slack shows it to the note taker."""
+    opened = len(fake_slack.views_opened)
+    await click(app, NOTES_BUTTON, str(meeting_id), user="UCARL")
+    await eventually(lambda: len(fake_slack.views_opened) > opened)
+    form: dict[str, Any] = fake_slack.views_opened[-1]["view"]
+    return form
+
+
 async def test_a_poll_closing_after_the_first_reminder_reaches_the_agenda_and_its_outcome_is_followed_through(
     app: RunningApp, fake_slack: FakeSlack, clock: Clock
 ) -> None:
@@ -116,10 +136,7 @@ async def test_a_poll_closing_after_the_first_reminder_reaches_the_agenda_and_it
     # After the meeting, the notes record what happened to each elephant.
     starts_at = await meeting_start(app, meeting_id)
     clock.move_to(starts_at + timedelta(hours=1))
-    opened = len(fake_slack.views_opened)
-    await click(app, NOTES_BUTTON, str(meeting_id), user="UCARL")
-    await eventually(lambda: len(fake_slack.views_opened) > opened)
-    form = fake_slack.views_opened[-1]["view"]
+    form = await open_notes(app, fake_slack, meeting_id)
     assert form["callback_id"] == NOTES_FORM
     fields = {block["block_id"]: block for block in form["blocks"] if block["type"] == "input"}
     [handoffs] = [block_id.split(":", 1)[1] for block_id, block in fields.items() if HANDOFFS in json.dumps(block)]
@@ -195,20 +212,13 @@ async def test_the_monthly_digest_counts_the_month_on_the_channels_clock_once(
 ) -> None:
     """Berlin's round-table: January 2027 begins on a Friday, so its digest for December is due then at 09:00
     Berlin time (08:00 UTC)."""
-    roundtable_id = await set_up(app, fake_slack)
-    await send_due_reminder(app, clock, roundtable_id, DAY)
-    await eventually(lambda: len(posted_with_key(fake_slack, f":{DAY}")) == 1)
-    [reminder] = posted_with_key(fake_slack, f":{DAY}")
-    meeting_id = int(button_value(reminder, COMING_BUTTON))
+    meeting_id = await first_meeting(app, fake_slack, clock)
     for person in ("UANNA", "UBEN", "UCARL"):
         await click(app, COMING_BUTTON, str(meeting_id), user=person)
     await close_a_poll(app, at=clock() + timedelta(hours=1), ranked={HANDOFFS: 3, RELEASES: 1})
     starts_at = await meeting_start(app, meeting_id)
     clock.move_to(starts_at + timedelta(hours=1))
-    opened = len(fake_slack.views_opened)
-    await click(app, NOTES_BUTTON, str(meeting_id), user="UCARL")
-    await eventually(lambda: len(fake_slack.views_opened) > opened)
-    form = fake_slack.views_opened[-1]["view"]
+    form = await open_notes(app, fake_slack, meeting_id)
     fields = [block["block_id"] for block in form["blocks"] if block.get("block_id", "").startswith("decision:")]
     assert len(fields) == 2
     await submit(
@@ -232,3 +242,81 @@ async def test_the_monthly_digest_counts_the_month_on_the_channels_clock_once(
     assert "*Round-table attendance by team*\\nsales 1, engineering 1, other 1" in said
     assert HANDOFFS not in said and RELEASES not in said
     assert "<@" not in said, "nobody is named"
+
+
+async def test_what_the_round_table_decided_shows_in_the_elephant_history_of_the_channel(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    meeting_id = await first_meeting(app, fake_slack, clock)
+    await close_a_poll(app, at=clock() + timedelta(hours=1), ranked={HANDOFFS: 3, RELEASES: 1})
+    before = shown(await command(app, "elephant history"))
+    assert HANDOFFS in before and "decided:" not in before
+
+    clock.move_to(await meeting_start(app, meeting_id) + timedelta(hours=1))
+    form = await open_notes(app, fake_slack, meeting_id)
+    [handoffs] = [
+        block["block_id"]
+        for block in form["blocks"]
+        if block.get("block_id", "").startswith("pain:") and HANDOFFS in json.dumps(block)
+    ]
+    decided = "Sales adds the deal notes to every handoff ticket"
+    values = {**text_input(NOTES, ""), **text_input(handoffs.replace("pain:", "decision:"), decided)}
+    assert await submit(app, form, values, user="UCARL") == {}
+
+    history = shown(await command(app, "elephant history"))
+    assert f"1. {HANDOFFS} — 3 votes — decided: {decided}" in history
+    assert f'2. {RELEASES} — 1 vote"' in history, "an elephant nobody decided about has no decided line"
+
+
+async def test_an_elephant_gets_several_action_items_from_the_notes_form_each_with_its_owner(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    meeting_id = await first_meeting(app, fake_slack, clock)
+    await close_a_poll(app, at=clock() + timedelta(hours=1), ranked={HANDOFFS: 3})
+    starts_at = await meeting_start(app, meeting_id)
+    clock.move_to(starts_at + timedelta(hours=1))
+    form = await open_notes(app, fake_slack, meeting_id)
+    inputs = [block["block_id"] for block in form["blocks"] if block["type"] == "input"]
+    [key] = [block_id.split(":", 1)[1] for block_id in inputs if block_id.startswith("pain:")]
+    assert [block_id for block_id in inputs if block_id.startswith("owner:")] == [
+        f"owner:{key}",
+        f"owner:{key}:2",
+        f"owner:{key}:3",
+    ]
+
+    due = starts_at.date() + timedelta(days=5)
+    values = {
+        **text_input(NOTES, ""),
+        **text_input(f"action:{key}", "Add a context field to the handoff form"),
+        **picked(f"owner:{key}", "UANNA"),
+        **dated(f"due:{key}", due),
+        **text_input(f"action:{key}:2", "Train support on the new field"),
+        **dated(f"due:{key}:2", due),
+    }
+    refused = await submit(app, form, values, user="UCARL")
+    assert list(refused["errors"]) == [f"owner:{key}:2"], "the mistake is shown next to its own row's field"
+    assert await submit(app, form, {**values, **picked(f"owner:{key}:2", "UBEN")}, user="UCARL") == {}
+
+    await eventually(lambda: len(posted_with_key(fake_slack, ":debrief")) == 1)
+    said = blocks_of(posted_with_key(fake_slack, ":debrief")[0])
+    assert "Action: Add a context field to the handoff form — <@UANNA>, due" in said
+    assert "Action: Train support on the new field — <@UBEN>, due" in said
+    async with session_scope(app.context.sessions) as session:
+        items = list(await session.scalars(select(RoundTableActionItem).order_by(RoundTableActionItem.position)))
+    assert [(item.owner_id, item.position) for item in items] == [("UANNA", 1), ("UBEN", 2)]
+
+    # Both owners are reminded, each about their own item.
+    clock.move_to(datetime(due.year, due.month, due.day, 14, tzinfo=UTC) - timedelta(days=1))
+    assert await remind_owners(app.context) == 2
+
+    # The form opens again with both rows as recorded; clearing the second row removes its item.
+    reopened = await open_notes(app, fake_slack, meeting_id)
+    again = {block["block_id"]: block for block in reopened["blocks"] if "block_id" in block}
+    assert again[f"owner:{key}:2"]["element"]["initial_user"] == "UBEN"
+    assert again[f"action:{key}:2"]["element"]["initial_value"] == "Train support on the new field"
+    cleared = {**values, **text_input(f"action:{key}:2", ""), **dated(f"due:{key}:2", due)}
+    cleared[f"due:{key}:2"] = {f"due:{key}:2": {"type": "datepicker", "selected_date": None}}
+    assert await submit(app, reopened, cleared, user="UCARL") == {}
+    async with session_scope(app.context.sessions) as session:
+        [kept] = list(await session.scalars(select(RoundTableActionItem)))
+    assert kept.owner_id == "UANNA"

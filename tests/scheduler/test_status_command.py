@@ -15,17 +15,18 @@ from bot.app import create_app
 from bot.settings import Settings
 from habits.elephants.schedule import WeeklyPlan, set_weekly
 from habits.messages import Message
-from habits.roundtables.form import RoundTablePlan
-from habits.roundtables.meetings import set_up
 from models.base import utcnow
 from models.db import session_scope
 from models.outbox import FAILED, PENDING, enqueue
-from models.scheduler_jobs import upcoming_runs
+from models.roundtable_outcomes import RoundTableActionItem
+from models.roundtables import RoundTableMeeting
+from models.scheduler_jobs import all_stored_job_ids, upcoming_runs
 from models.workspaces import Workspace
-from scheduler import elephant_jobs, roundtable_jobs
+from scheduler import elephant_jobs, follow_up_jobs, roundtable_jobs
 from scheduler.jobs import JobSpec, schedule_job_id
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
+from tests.habits.test_status import weekly_roundtable
 from tests.scheduler.service_support import RECORD_RUN, source_of
 from tests.support.signing import slack_form
 
@@ -143,21 +144,12 @@ async def test_round_table_reminders_and_poll_openings_are_named_in_words_in_the
     async with session_scope(sessions) as session:
         session.add(Workspace(id=TEAM_ID, timezone="UTC"))
         await session.flush()
-        await set_up(
+        await weekly_roundtable(
             session,
             workspace_id=TEAM_ID,
             channel_id="C0SALESENG",
             user_id="UADMIN",
-            plan=RoundTablePlan(
-                cadence="weekly",
-                weekday=1,
-                week_of_month=None,
-                at=time(14, 45),
-                timezone="America/New_York",
-                invitees=("UADMIN",),
-                group_ids=(),
-                reminder_minutes=(15,),
-            ),
+            timezone="America/New_York",
             now=now,
         )
         await set_weekly(
@@ -185,6 +177,56 @@ async def test_round_table_reminders_and_poll_openings_are_named_in_words_in_the
     assert re.search(reminder, shown), shown
     assert re.search(opening, shown), shown
     assert "roundtable:" not in shown and "elephant:" not in shown
+
+
+async def test_the_monthly_digest_and_the_owners_reminders_are_named_in_words(
+    settings: Settings, fake_slack: FakeSlack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    fake_slack.add_user("UADMIN", is_admin=True)
+    now = utcnow()
+    async with session_scope(sessions) as session:
+        session.add(Workspace(id=TEAM_ID, timezone="UTC"))
+        await session.flush()
+        roundtable = await weekly_roundtable(
+            session,
+            workspace_id=TEAM_ID,
+            channel_id="C0SALESENG",
+            user_id="UADMIN",
+            timezone="Europe/Berlin",
+            now=now,
+        )
+        meeting = RoundTableMeeting(workspace_id=TEAM_ID, roundtable_id=roundtable.id, starts_at=now)
+        session.add(meeting)
+        await session.flush()
+        for number in (1, 2):
+            session.add(
+                RoundTableActionItem(
+                    workspace_id=TEAM_ID,
+                    meeting_id=meeting.id,
+                    submission_id=f"5f0c6d0e-0000-4000-8000-00000000000{number}",
+                    text="Add a context field to the handoff form",
+                    owner_id="UADMIN",
+                    due_on=now.date() + timedelta(days=10),
+                )
+            )
+    application = create_app(settings, job_sources=[follow_up_jobs.job_source])
+    async with serving(application) as app:
+
+        async def sweeps_scheduled() -> bool:
+            async with session_scope(sessions) as session:
+                return len(await all_stored_job_ids(session)) == 2
+
+        await eventually(sweeps_scheduled)
+        shown = await whoelse_status(app, "UADMIN")
+
+    # The first weekday of next month (or of this one, if it is still to come), 09:00 on the channel's clock.
+    digest = r"• Monthly digest, <#C0SALESENG>, (Mon|Tue|Wed|Thu|Fri)( \d+ \w+)? 09:00 Berlin time"
+    assert re.search(digest, shown), shown
+    sweep = (
+        r"• Reminders to action item owners \(checked every 5 minutes; 2 action items waiting\), \w+ \d\d:\d\d UTC"
+    )
+    assert re.search(sweep, shown), shown
+    assert "roundtable-follow-up" not in shown
 
 
 async def test_status_is_listed_in_the_help(app: RunningApp) -> None:

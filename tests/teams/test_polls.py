@@ -181,7 +181,7 @@ async def test_an_overlapping_poll_on_teams_is_voted_on_as_named_and_closed_earl
         assert ballot["actions"][0]["data"]["dialog"] == APPROVAL_FORM
         [choices] = [element for element in ballot["body"] if element.get("id") == CHOICE_INPUT]
         ticked = ",".join(choice["value"] for choice in choices["choices"])
-        assert "Your vote is counted" in await tenant.submit(filled(ballot, **{CHOICE_INPUT: ticked}), person)
+        assert "Your votes are counted" in await tenant.submit(filled(ballot, **{CHOICE_INPUT: ticked}), person)
 
     def close_now(person: str) -> dict[str, object]:
         return by(person, card_action(CLOSE_BUTTON, {"value": poll_id}, tenant.connector.service_url))
