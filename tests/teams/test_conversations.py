@@ -171,16 +171,6 @@ async def test_a_nudge_typed_on_teams_asks_the_two_questions_in_that_channel(
     assert "Acme renewal pricing" in str(card)
 
 
-async def test_a_command_that_needs_a_slack_form_says_it_is_not_on_teams_yet(
-    app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
-) -> None:
-    await send(app, microsoft_login, connector, message_to_bot("roundtable set", connector.service_url))
-    await drain(app)
-
-    [reply] = connector.texts()
-    assert "coming to Teams" in reply
-
-
 async def test_after_whoelse_is_removed_nothing_more_is_posted_in_that_team(
     app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMicrosoftLogin
 ) -> None:
