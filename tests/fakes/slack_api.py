@@ -416,10 +416,11 @@ class FakeSlack(LoopbackFake):
             published = [p for p in self._views_published if p["user_id"] == user_id]
             return copy.deepcopy(published[-1]["view"]) if published else None
 
-    def posted_keys(self) -> list[tuple[str, str | None]]:
-        """(channel, idempotency key) of every stored message, in order: cheaper than `messages()` to poll."""
+    def posted_keys(self) -> list[tuple[str, str | None, str | None]]:
+        """(channel, idempotency key, workspace of the token used) of every stored message, in order: cheaper than
+        `messages()` to poll."""
         with self._lock:
-            return [(m["channel"], _idempotency_key(m)) for m in self._messages]
+            return [(m["channel"], _idempotency_key(m), m["team"]) for m in self._messages]
 
     def rate_limited(self, method: str = "chat.postMessage") -> int:
         """How many calls to `method` were answered 429."""

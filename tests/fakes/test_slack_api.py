@@ -378,5 +378,5 @@ def test_a_post_with_another_workspace_s_token_is_refused_as_if_the_channel_did_
     alpha.chat_postMessage(channel="CALPHA", text="its own channel", metadata=_metadata("a1"))
 
     assert slack.foreign_token_posts == [{"channel": "CBRAVO", "channel_team": "TBRAVO", "token_team": "TALPHA"}]
-    assert slack.posted_keys() == [("CALPHA", "a1")]
+    assert slack.posted_keys() == [("CALPHA", "a1", "TALPHA")]
     assert [m["team"] for m in slack.messages()] == ["TALPHA"]
