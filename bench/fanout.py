@@ -350,6 +350,15 @@ def run_teams(args: argparse.Namespace, workdir: Path, database: str) -> Outcome
     return Outcome(took, per_channel, lost, duplicates, connector.throttled, 0, {}, ideal, words, rss, log)
 
 
+def logged_errors(log: str) -> list[str]:
+    """Errors whoelse logged, but not a job cut short because the benchmark stopped the server."""
+    return [
+        line
+        for line in log.splitlines()
+        if ("Traceback" in line or '"level": "error"' in line) and "CancelledError" not in line
+    ]
+
+
 def took_words(outcome: Outcome, timeout: float) -> str:
     if outcome.delivered_after is None:
         return f"not all within {timeout:g} s"
@@ -403,8 +412,9 @@ def print_comparison(args: argparse.Namespace, installed: Outcome, baseline: Out
     for label, outcome in (("installed", installed), ("one token", baseline)):
         calls = ", ".join(f"{method} {count}" for method, count in sorted(outcome.other_calls.items())) or "none"
         print(f"Slack calls besides chat.postMessage ({label}): {calls}")
-        if "Traceback" in outcome.log:
-            print(f"whoelse ({label}) logged errors; see its log:\n" + outcome.log[-3000:])
+        errors = logged_errors(outcome.log)
+        if errors:
+            print(f"whoelse ({label}) logged {len(errors)} errors; the last:\n" + errors[-1][:3000])
 
 
 def main() -> None:
@@ -458,7 +468,7 @@ def main() -> None:
     print(f"duplicate posts:            {outcome.duplicates} (must be 0)")
     print(f"429 answers honoured:       {outcome.rate_limited}")
     print(f"peak RSS of whoelse:        {outcome.rss:.1f} MiB")
-    if "Traceback" in outcome.log:
+    if logged_errors(outcome.log):
         print("whoelse logged errors; see its log:\n" + outcome.log[-3000:])
 
 
