@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slack_sdk.oauth.installation_store import Bot
+from sqlalchemy import func, select
 
 from bench.harness import (
     BOT_TOKEN,
@@ -52,6 +53,7 @@ from bot.secret_box import SecretBox, generate_key
 from bot.slack.oauth.installation_store import SqlInstallationStore
 from habits.elephants.schedule import WeeklyPlan, set_weekly
 from models.db import create_engine_for, create_session_factory
+from models.outbox import OutboxMessage
 from models.teams import CHANNEL, remember_conversation
 from models.workspaces import get_or_create_workspace
 from tests.fakes.bot_connector import FakeBotConnector
@@ -179,6 +181,8 @@ class Outcome:
     duplicates: int
     rate_limited: int
     wrong_token: int
+    # When the scheduler had queued the last opening (seconds after the due minute): the rest is delivery.
+    queued_after: float | None
     other_calls: dict[str, int]
     ideal_seconds: float
     ideal_words: str
@@ -247,7 +251,8 @@ def run_slack(args: argparse.Namespace, workdir: Path, database: str) -> Outcome
         took, rss, log = wait_for_delivery(
             env, workdir, due, args.timeout, lambda: len(poll_posts(fake)), len(targets)
         )
-        return slack_outcome(fake, [(TEAM_ID, channel) for _, channel in targets], took, rss, log)
+        queued = asyncio.run(last_opening_queued(database, due))
+        return slack_outcome(fake, [(TEAM_ID, channel) for _, channel in targets], took, rss, log, queued)
 
 
 def run_installed(args: argparse.Namespace, workdir: Path, database: str) -> Outcome:
@@ -281,11 +286,27 @@ def run_installed(args: argparse.Namespace, workdir: Path, database: str) -> Out
         took, rss, log = wait_for_delivery(
             env, workdir, due, args.timeout, lambda: len(poll_posts(fake)), len(targets)
         )
-        return slack_outcome(fake, targets, took, rss, log)
+        queued = asyncio.run(last_opening_queued(database, due))
+        return slack_outcome(fake, targets, took, rss, log, queued)
+
+
+async def last_opening_queued(database_url: str, due: datetime) -> float | None:
+    engine = create_engine_for(database_url)
+    async with create_session_factory(engine)() as session:
+        last = await session.scalar(
+            select(func.max(OutboxMessage.created_at)).where(OutboxMessage.idempotency_key.like("elephant:%:open"))
+        )
+    await engine.dispose()
+    return None if last is None else (last.replace(tzinfo=UTC) - due).total_seconds()
 
 
 def slack_outcome(
-    fake: FakeSlack, targets: list[tuple[str, str]], took: float | None, rss: float, log: str
+    fake: FakeSlack,
+    targets: list[tuple[str, str]],
+    took: float | None,
+    rss: float,
+    log: str,
+    queued_after: float | None,
 ) -> Outcome:
     """What the fake saw, against `targets`: the (Slack workspace, channel) pairs that should each get one poll."""
     per_channel = poll_posts(fake)
@@ -305,6 +326,7 @@ def slack_outcome(
         duplicates,
         fake.rate_limited("chat.postMessage"),
         wrong_token,
+        queued_after,
         dict(other_calls),
         slack_ideal_seconds(targets),
         SLACK_LIMITS_IN_WORDS,
@@ -347,7 +369,7 @@ def run_teams(args: argparse.Namespace, workdir: Path, database: str) -> Outcome
     # Every request counts against the bot-wide limit, so the polls cannot all be out sooner than this.
     ideal = max(len(targets) / TEAMS_BOT_LIMIT, max(per_channel.values(), default=1) / TEAMS_CONVERSATION_LIMIT)
     words = f"{TEAMS_BOT_LIMIT:g} req/s bot-wide, {TEAMS_CONVERSATION_LIMIT:g}/s per conversation"
-    return Outcome(took, per_channel, lost, duplicates, connector.throttled, 0, {}, ideal, words, rss, log)
+    return Outcome(took, per_channel, lost, duplicates, connector.throttled, 0, None, {}, ideal, words, rss, log)
 
 
 def logged_errors(log: str) -> list[str]:
@@ -363,6 +385,10 @@ def took_words(outcome: Outcome, timeout: float) -> str:
     if outcome.delivered_after is None:
         return f"not all within {timeout:g} s"
     return f"{outcome.delivered_after:.1f} s"
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 def ratio(installed: float | None, baseline: float | None) -> str:
@@ -382,6 +408,12 @@ def print_comparison(args: argparse.Namespace, installed: Outcome, baseline: Out
             took_words(installed, args.timeout),
             took_words(baseline, args.timeout),
             ratio(installed.delivered_after, baseline.delivered_after),
+        ),
+        (
+            "last poll queued by the scheduler",
+            seconds(installed.queued_after),
+            seconds(baseline.queued_after),
+            ratio(installed.queued_after, baseline.queued_after),
         ),
         (
             "ideal the limits allow",
