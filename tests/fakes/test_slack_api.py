@@ -321,8 +321,8 @@ def test_texts_over_block_kits_limits_are_refused_as_slack_refuses_them(
 
 
 def test_workspace_cap_refuses_posts_beyond_the_burst_in_any_channel_and_refills_at_its_rate() -> None:
-    # 120 a minute: two a second once the burst of three is spent.
-    with FakeSlack(bot_token=TOKEN, workspace_posts_per_minute=120, workspace_burst=3) as fake:
+    # 60 a minute: one a second once the burst of three is spent.
+    with FakeSlack(bot_token=TOKEN, workspace_posts_per_minute=60, workspace_burst=3) as fake:
         client = WebClient(token=TOKEN, base_url=fake.base_url, retry_handlers=[])
         for channel in ("C1", "C2", "C3"):
             client.chat_postMessage(channel=channel, text="within the burst")
@@ -333,13 +333,13 @@ def test_workspace_cap_refuses_posts_beyond_the_burst_in_any_channel_and_refills
         assert info.value.response.headers["Retry-After"] == "1"
         assert fake.rate_limited("chat.postMessage") == 1
 
-        time.sleep(0.55)
+        time.sleep(1.05)
         client.chat_postMessage(channel="C4", text="refilled")
         assert [m["channel"] for m in fake.messages()] == ["C1", "C2", "C3", "C4"]
 
 
 def test_workspace_cap_is_counted_per_workspace() -> None:
-    with FakeSlack(bot_token=TOKEN, workspace_posts_per_minute=60, workspace_burst=1) as fake:
+    with FakeSlack(bot_token=TOKEN, workspace_posts_per_minute=20, workspace_burst=1) as fake:
         fake.add_workspace("T0002", token="xoxb-second")
         first = WebClient(token=TOKEN, base_url=fake.base_url, retry_handlers=[])
         second = WebClient(token="xoxb-second", base_url=fake.base_url, retry_handlers=[])
