@@ -64,6 +64,9 @@ class DeliveryWorker:
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics = field(default_factory=Metrics)
     _lane_ready_at: dict[str, datetime] = field(default_factory=dict)
+    # A 429 may be the workspace's limit (Slack caps posts per workspace as well as per channel): until its
+    # Retry-After has passed, none of the workspace's channels is tried, rather than each earning a 429 of its own.
+    _workspace_ready_at: dict[str, datetime] = field(default_factory=dict)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
 
@@ -100,6 +103,11 @@ class DeliveryWorker:
 
         async def send(claim: _Claim) -> None:
             async with limit:
+                paused_until = self._workspace_ready_at.get(claim.row.workspace_id)
+                if paused_until is not None and paused_until > self.clock() and not claim.in_doubt:
+                    # Rate limited while this claim waited its turn: handed back untried, nothing was sent.
+                    await self._finish(claim.row, status=PENDING, not_before=paused_until, count=False)
+                    return
                 await self._deliver(claim)
 
         await asyncio.gather(*(send(claim) for claim in claims))
@@ -135,6 +143,8 @@ class DeliveryWorker:
                     # Queued after (or while) the workspace removed whoelse, by a job or a request in flight then.
                     row.status, row.last_error, row.lease_until = FAILED, REMOVED_REASON, None
                     logger.info("giving up on outbox message %s: %s", row.idempotency_key, row.last_error)
+                    continue
+                if self._workspace_ready_at.get(row.workspace_id, now) > now:
                     continue
                 lane = row.channel_id or f"dm:{row.dm_user_id}"
                 # Keep each channel's messages in order: a blocked first message holds back the ones behind it.
@@ -211,6 +221,9 @@ class DeliveryWorker:
             self.metrics.delivery_attempts.labels("rate_limited").inc()
             wait = timedelta(seconds=max(limited.retry_after, 1))
             self._lane_ready_at[claim.lane] = self.clock() + wait
+            self._workspace_ready_at[row.workspace_id] = max(
+                self._workspace_ready_at.get(row.workspace_id, self.clock()), self.clock() + wait
+            )
             logger.info("rate limited in %s; retrying in %ss", claim.lane, wait.total_seconds())
             await self._finish(
                 row, status=PENDING, not_before=self.clock() + wait, error=str(limited), count=False

@@ -44,13 +44,19 @@ def worker(
 
 
 async def queue(
-    sessions: async_sessionmaker[AsyncSession], key: str, *, channel: str = "C1", clock: Clock, **extra: object
+    sessions: async_sessionmaker[AsyncSession],
+    key: str,
+    *,
+    channel: str = "C1",
+    clock: Clock,
+    workspace: str = WORKSPACE,
+    **extra: object,
 ) -> int:
     async with sessions() as session:
-        await get_or_create_workspace(session, workspace_id=WORKSPACE)
+        await get_or_create_workspace(session, workspace_id=workspace)
         row = await enqueue(
             session,
-            workspace_id=WORKSPACE,
+            workspace_id=workspace,
             idempotency_key=key,
             channel_id=channel,
             message=Message(text=f"hello {key}", parts=[Paragraph(text=f"hello {key}")]),
@@ -120,6 +126,32 @@ async def test_slack_429_is_honoured_and_the_message_still_goes_out(
     await sender.drain()
     assert len(fake_slack.messages("C1")) == 1
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_a_429_holds_back_every_channel_of_the_workspace_until_retry_after_but_not_other_workspaces(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack, clock: Clock
+) -> None:
+    # Slack caps posts per workspace as well as per channel, and a 429 does not say which limit was hit: trying the
+    # workspace's other channels at once would only earn more 429s.
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=5)
+    for channel in ("C1", "C2", "C3"):
+        await queue(sessions, f"poll-{channel}", channel=channel, clock=clock)
+    await queue(sessions, "elsewhere", channel="COTHER", workspace="T0002", clock=clock)
+    # One send at a time, so the 429 comes back before the next channel's turn.
+    sender = worker(sessions, fake_slack, clock, concurrency=1)
+
+    await sender.drain()
+    assert [m["channel"] for m in fake_slack.messages()] == ["COTHER"], "another workspace is not held back"
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2, "no other channel of the workspace was tried"
+
+    clock.advance(seconds=4)
+    await sender.drain()
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2, "nothing is tried before Retry-After has passed"
+
+    clock.advance(seconds=1)
+    await sender.drain()
+    assert sorted(m["channel"] for m in fake_slack.messages()) == ["C1", "C2", "C3", "COTHER"]
+    assert fake_slack.duplicates_by_metadata_key() == {}
 
 
 async def test_while_slack_is_down_messages_wait_with_growing_backoff_and_are_not_lost(

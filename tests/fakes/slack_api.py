@@ -12,7 +12,14 @@ public channel named after its id.  Seed users, channels and user groups for the
 Several workspaces: each bot token belongs to one team (`add_workspace`), `auth.test` answers for the token's team,
 and every call remembers the token that made it (`tokens_used`).  Slack's install flow: `grant_install` makes a code
 that `oauth.v2.access` exchanges for a new workspace token (a rotating one, with a refresh token, if asked), and
-`oauth.v2.access` with `grant_type=refresh_token` rotates it.  Expired and revoked tokens are refused.
+`oauth.v2.access` with `grant_type=refresh_token` rotates it.  Expired and revoked tokens are refused.  A channel
+seeded for a workspace (`add_channel(team_id=...)`, `add_workspace(channels=...)`) exists only there: a post to it
+with another workspace's token is refused `channel_not_found`, as Slack refuses it, and counted
+(`foreign_token_posts`).
+
+Rate limits, as Slack documents them for chat.postMessage: about one message per second per channel
+(`channel_rate_limit_per_second`) and, above that, a workspace-wide cap of several hundred a minute
+(`workspace_posts_per_minute`, a token bucket holding `workspace_burst` posts), both answered 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -110,6 +117,16 @@ class _Channel:
     name: str
     members: list[str] = field(default_factory=list)
     im_user: str | None = None
+    # The workspace the channel is in; None: whichever workspace posts to it.
+    team_id: str | None = None
+
+
+@dataclass
+class _Bucket:
+    """A workspace's posting allowance: refilled at the workspace-wide rate, never above the burst."""
+
+    tokens: float
+    refilled_at: float
 
 
 class FakeSlack(LoopbackFake):
@@ -125,11 +142,17 @@ class FakeSlack(LoopbackFake):
         *,
         app_token: str = "xapp-test-token",
         channel_rate_limit_per_second: float | None = None,
+        workspace_posts_per_minute: float | None = None,
+        workspace_burst: int | None = None,
         client_id: str = "1111.2222",
         client_secret: str = "fake-client-secret",
     ) -> None:
         if channel_rate_limit_per_second is not None and channel_rate_limit_per_second <= 0:
             raise ValueError("channel_rate_limit_per_second must be positive")
+        if workspace_posts_per_minute is not None and workspace_posts_per_minute <= 0:
+            raise ValueError("workspace_posts_per_minute must be positive")
+        if workspace_burst is not None and workspace_burst < 1:
+            raise ValueError("workspace_burst must be at least 1")
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
@@ -137,6 +160,15 @@ class FakeSlack(LoopbackFake):
         self.client_secret = client_secret
         self._min_post_interval = (
             None if channel_rate_limit_per_second is None else 1.0 / channel_rate_limit_per_second
+        )
+        self._workspace_rate = None if workspace_posts_per_minute is None else workspace_posts_per_minute / 60
+        # Slack grants "generous burst behaviour"; without a burst given, a minute's worth may come at once.
+        self._workspace_burst = float(
+            workspace_burst
+            if workspace_burst is not None
+            else math.ceil(workspace_posts_per_minute)
+            if workspace_posts_per_minute is not None
+            else 0
         )
         self._lock = threading.Lock()
 
@@ -197,6 +229,9 @@ class FakeSlack(LoopbackFake):
         self._delays: dict[str, float] = {}
         self._down = False
         self._last_post_at: dict[str, float] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._rate_limited: Counter[str] = Counter()
+        self._foreign_posts: list[JSONDict] = []
         self._last_ts_micros = 0
         self._view_counter = 0
 
@@ -257,10 +292,16 @@ class FakeSlack(LoopbackFake):
         with self._lock:
             self._users[user_id] = user
 
-    def add_channel(self, channel_id: str, *, name: str | None = None, members: Iterable[str] = ()) -> None:
+    def add_channel(
+        self, channel_id: str, *, name: str | None = None, members: Iterable[str] = (), team_id: str | None = None
+    ) -> None:
+        """A channel; with `team_id`, one that only that workspace's tokens can post to."""
         with self._lock:
             self._channels[channel_id] = _Channel(
-                id=channel_id, name=name if name is not None else channel_id.lower(), members=list(members)
+                id=channel_id,
+                name=name if name is not None else channel_id.lower(),
+                members=list(members),
+                team_id=team_id,
             )
 
     def add_usergroup(
@@ -276,10 +317,12 @@ class FakeSlack(LoopbackFake):
                 "users": list(users),
             }
 
-    def add_workspace(self, team_id: str, *, token: str) -> None:
-        """Another workspace the app is installed in, with its own bot token."""
+    def add_workspace(self, team_id: str, *, token: str, channels: Iterable[str] = ()) -> None:
+        """Another workspace the app is installed in, with its own bot token and, if given, its own channels."""
         with self._lock:
             self._tokens[token] = _Token(team_id)
+            for channel_id in channels:
+                self._channels[channel_id] = _Channel(id=channel_id, name=channel_id.lower(), team_id=team_id)
 
     def grant_install(
         self,
@@ -373,6 +416,23 @@ class FakeSlack(LoopbackFake):
             published = [p for p in self._views_published if p["user_id"] == user_id]
             return copy.deepcopy(published[-1]["view"]) if published else None
 
+    def posted_keys(self) -> list[tuple[str, str | None, str | None]]:
+        """(channel, idempotency key, workspace of the token used) of every stored message, in order: cheaper than
+        `messages()` to poll."""
+        with self._lock:
+            return [(m["channel"], _idempotency_key(m), m["team"]) for m in self._messages]
+
+    def rate_limited(self, method: str = "chat.postMessage") -> int:
+        """How many calls to `method` were answered 429."""
+        with self._lock:
+            return self._rate_limited[method]
+
+    @property
+    def foreign_token_posts(self) -> list[JSONDict]:
+        """Posts refused because the token belongs to another workspace than the channel: channel and both teams."""
+        with self._lock:
+            return copy.deepcopy(self._foreign_posts)
+
     def duplicates_by_metadata_key(self) -> dict[str, int]:
         with self._lock:
             counts = Counter(key for key in (_idempotency_key(m) for m in self._messages) if key is not None)
@@ -442,6 +502,8 @@ class FakeSlack(LoopbackFake):
                     status, body, headers = self._oauth_v2_access(params, _basic_auth(request))
                 else:
                     status, body, headers = self._dispatch(method, params, bearer)
+                if status == 429:
+                    self._rate_limited[method] += 1
         if delay:
             await asyncio.sleep(delay)
         return web.json_response(body, status=status, headers=headers)
@@ -505,15 +567,29 @@ class FakeSlack(LoopbackFake):
         self._view_counter += 1
         return f"V{self._view_counter:08d}"
 
-    def _check_channel_rate(self, channel: str) -> None:
-        if self._min_post_interval is None:
-            return
+    def _admit_post(self, channel: str, team_id: str | None) -> None:
+        """Counts a post against its channel's and its workspace's limits, or refuses it (429) leaving both as they
+        were."""
         now = time.monotonic()
-        last = self._last_post_at.get(channel)
-        if last is not None and now - last < self._min_post_interval:
-            retry_after = max(1, math.ceil(self._min_post_interval - (now - last)))
-            raise _SlackError("ratelimited", status=429, headers={"Retry-After": str(retry_after)})
-        self._last_post_at[channel] = now
+        if self._min_post_interval is not None:
+            last = self._last_post_at.get(channel)
+            if last is not None and now - last < self._min_post_interval:
+                _rate_limited(self._min_post_interval - (now - last))
+        bucket: _Bucket | None = None
+        if self._workspace_rate is not None:
+            bucket = self._buckets.setdefault(team_id or "", _Bucket(self._workspace_burst, now))
+            refilled = bucket.tokens + (now - bucket.refilled_at) * self._workspace_rate
+            bucket.tokens, bucket.refilled_at = min(self._workspace_burst, refilled), now
+            if bucket.tokens < 1:
+                _rate_limited((1 - bucket.tokens) / self._workspace_rate)
+        if self._min_post_interval is not None:
+            self._last_post_at[channel] = now
+        if bucket is not None:
+            bucket.tokens -= 1
+
+    def _team_of_current_token(self) -> str | None:
+        held = self._tokens.get(self._current_token or "")
+        return held.team_id if held is not None else None
 
     def _public_message(self, message: JSONDict, *, include_metadata: bool) -> JSONDict:
         out: JSONDict = {
@@ -656,10 +732,17 @@ class FakeSlack(LoopbackFake):
         if not text and not blocks and not params.get("attachments"):
             raise _SlackError("no_text")
         _check_blocks(blocks)
-        self._check_channel_rate(channel)
+        team = self._team_of_current_token()
+        seeded = self._channels.get(channel)
+        if seeded is not None and seeded.team_id is not None and seeded.team_id != team:
+            # Slack does not tell another workspace's app that the channel exists.
+            self._foreign_posts.append({"channel": channel, "channel_team": seeded.team_id, "token_team": team})
+            raise _SlackError("channel_not_found")
+        self._admit_post(channel, team)
         ts = self._next_ts()
         message: JSONDict = {
             "channel": channel,
+            "team": team,
             "ts": ts,
             "text": text or "",
             "blocks": blocks,
@@ -1108,6 +1191,10 @@ def _in_range(ts: Decimal, oldest: Decimal | None, latest: Decimal | None, inclu
     if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
         return False
     return not (latest is not None and (ts > latest or (ts == latest and not inclusive)))
+
+
+def _rate_limited(wait_seconds: float) -> None:
+    raise _SlackError("ratelimited", status=429, headers={"Retry-After": str(max(1, math.ceil(wait_seconds)))})
 
 
 def _idempotency_key(message: JSONDict) -> str | None:

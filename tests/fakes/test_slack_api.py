@@ -318,3 +318,65 @@ def test_texts_over_block_kits_limits_are_refused_as_slack_refuses_them(
     )
     client.views_open(trigger_id="t1", view=form | {"title": {"type": "plain_text", "text": "t" * 24}})
     assert len(slack.messages()) == 1 and len(slack.views_opened) == 1
+
+
+def test_workspace_cap_refuses_posts_beyond_the_burst_in_any_channel_and_refills_at_its_rate() -> None:
+    # 60 a minute: one a second once the burst of three is spent.
+    with FakeSlack(bot_token=TOKEN, workspace_posts_per_minute=60, workspace_burst=3) as fake:
+        client = WebClient(token=TOKEN, base_url=fake.base_url, retry_handlers=[])
+        for channel in ("C1", "C2", "C3"):
+            client.chat_postMessage(channel=channel, text="within the burst")
+        with pytest.raises(SlackApiError) as info:
+            client.chat_postMessage(channel="C4", text="a fresh channel, but the workspace is spent")
+        assert info.value.response.status_code == 429
+        assert info.value.response["error"] == "ratelimited"
+        assert info.value.response.headers["Retry-After"] == "1"
+        assert fake.rate_limited("chat.postMessage") == 1
+
+        time.sleep(1.05)
+        client.chat_postMessage(channel="C4", text="refilled")
+        assert [m["channel"] for m in fake.messages()] == ["C1", "C2", "C3", "C4"]
+
+
+def test_workspace_cap_is_counted_per_workspace() -> None:
+    with FakeSlack(bot_token=TOKEN, workspace_posts_per_minute=20, workspace_burst=1) as fake:
+        fake.add_workspace("T0002", token="xoxb-second")
+        first = WebClient(token=TOKEN, base_url=fake.base_url, retry_handlers=[])
+        second = WebClient(token="xoxb-second", base_url=fake.base_url, retry_handlers=[])
+        first.chat_postMessage(channel="C1", text="first workspace")
+        second.chat_postMessage(channel="C2", text="second workspace, its own allowance")
+        with pytest.raises(SlackApiError) as info:
+            first.chat_postMessage(channel="C3", text="first workspace again")
+        assert info.value.response.status_code == 429
+        assert [m["team"] for m in fake.messages()] == ["T0001", "T0002"]
+
+
+def test_a_refused_post_spends_neither_the_channel_nor_the_workspace_allowance() -> None:
+    with FakeSlack(
+        bot_token=TOKEN, channel_rate_limit_per_second=1, workspace_posts_per_minute=60, workspace_burst=2
+    ) as fake:
+        client = WebClient(token=TOKEN, base_url=fake.base_url, retry_handlers=[])
+        client.chat_postMessage(channel="C1", text="one")
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel="C1", text="too soon for the channel")
+        # The channel's refusal left the workspace one post to spend.
+        client.chat_postMessage(channel="C2", text="two")
+        assert fake.rate_limited() == 1
+        assert len(fake.messages()) == 2
+
+
+def test_a_post_with_another_workspace_s_token_is_refused_as_if_the_channel_did_not_exist(
+    slack: FakeSlack,
+) -> None:
+    slack.add_workspace("TALPHA", token="xoxb-alpha", channels=["CALPHA"])
+    slack.add_workspace("TBRAVO", token="xoxb-bravo", channels=["CBRAVO"])
+    alpha = WebClient(token="xoxb-alpha", base_url=slack.base_url, retry_handlers=[])
+
+    with pytest.raises(SlackApiError) as info:
+        alpha.chat_postMessage(channel="CBRAVO", text="wrong workspace")
+    assert info.value.response["error"] == "channel_not_found"
+    alpha.chat_postMessage(channel="CALPHA", text="its own channel", metadata=_metadata("a1"))
+
+    assert slack.foreign_token_posts == [{"channel": "CBRAVO", "channel_team": "TBRAVO", "token_team": "TALPHA"}]
+    assert slack.posted_keys() == [("CALPHA", "a1", "TALPHA")]
+    assert [m["team"] for m in slack.messages()] == ["TALPHA"]
