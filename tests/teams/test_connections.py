@@ -220,7 +220,10 @@ async def test_an_unknown_source_is_named_with_the_ones_whoelse_knows(teams: Tea
     typed = await teams.type("connect salesfarce")
     opened = closing_text(await open_form(teams, source="salesfarce"))
 
-    assert "generic, jira, zendesk" in typed and "generic, jira, zendesk" in opened
+    assert (
+        "generic, hubspot, jira, salesforce, zendesk" in typed
+        and "generic, hubspot, jira, salesforce, zendesk" in opened
+    )
 
 
 async def test_after_disconnecting_the_address_answers_404(teams: Teams) -> None:
