@@ -20,6 +20,8 @@ from models.workspaces import Workspace
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.handlers.test_elephant_command import Clock
+from tests.support.databases import table_offline
+from tests.support.teams import APP_ID, BOT_FRAMEWORK_ISSUER, teams_request
 from tests.teams.activities import BOT, CHANNEL, OTHER_TENANT, TENANT, bot_added
 from tests.teams.scenario import OTHER_CONVERSATION, Teams, by, cards, send, serving_teams
 
@@ -202,3 +204,18 @@ async def test_whoelses_own_posts_are_never_taken_for_a_crms(channel: Teams) -> 
 
     assert channel.connector.activities() == []
     assert await stored_events(channel) == []
+
+
+async def test_a_post_that_cannot_be_stored_is_refused_so_teams_sends_it_again(channel: Teams) -> None:
+    post = crm_card_post(channel.connector.service_url)
+    body, headers = teams_request(
+        post, channel.login.token(aud=APP_ID, iss=BOT_FRAMEWORK_ISSUER, serviceurl=channel.connector.service_url)
+    )
+
+    async with table_offline(channel.app.context.engine, "events"):
+        refused = await channel.app.post("/api/messages", body, headers)
+
+    assert refused.status_code == 503
+    assert "retry" in refused.json()["error"]
+    await deliver(channel, post)
+    assert len(list(cards(channel.connector))) == 1
