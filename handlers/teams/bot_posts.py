@@ -7,9 +7,12 @@ only what an app posted, never what a person wrote: a person's message is conver
 neither answered nor stored. What counts as an app's post is what the Bot Framework says about its sender:
 
 - `from.role` is "bot" (the Bot Framework's own marker for a bot account), or
-- `from.id` is a Bot Framework bot id, "28:<app id>": the id every Teams bot posts under, including the apps behind
-  CRM and helpdesk integrations and Microsoft's Workflows app, which posts what a Power Automate flow or an incoming
-  webhook sends. People post under "29:…" ids with their Entra object id.
+- `from.id` is a Bot Framework bot id, "28:<app id>": the id every Teams bot posts under, the apps behind CRM and
+  helpdesk integrations among them (and Microsoft's Workflows app, which posts what a Power Automate flow or an
+  incoming webhook sends). People post under "29:…" ids with their Entra object id.
+
+Microsoft documents the consent for people's messages; which other apps' posts Teams shows a bot is not documented,
+so the README points to the CRM's webhook (`connect <source>`) for a tenant whose CRM posts do not arrive.
 
 whoelse's own posts (its nudges and replies) are never taken in: their sender is the activity's recipient.
 """
