@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from habits.events import BusinessEvent, EventKind
 
 SOURCE = "slack_message"
+TEAMS_SOURCE = "teams_message"
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,9 @@ _TICKET_WORDS = re.compile(
 )
 
 
-def parse_bot_post(post: BotPost, *, kind: EventKind) -> BusinessEvent | None:
-    """The deal or ticket event a bot's post announces, or None when it announces nothing whoelse knows."""
+def parse_bot_post(post: BotPost, *, kind: EventKind, source: str = SOURCE) -> BusinessEvent | None:
+    """The deal or ticket event a bot's post announces, or None when it announces nothing whoelse knows. `source`
+    names the chat platform it was posted on."""
     text = post.text
     fields = _fields(text)
     moment = _moment(text, fields, kind)
@@ -130,7 +132,7 @@ def parse_bot_post(post: BotPost, *, kind: EventKind) -> BusinessEvent | None:
     # Thread replies answer in their own thread: a reply's ts cannot be a thread root.
     thread_root = post.thread_ts or post.ts
     return BusinessEvent(
-        source=SOURCE,
+        source=source,
         external_id=f"{post.channel_id}:{post.ts}",
         kind=kind,
         event=moment.event,
@@ -144,6 +146,15 @@ def parse_bot_post(post: BotPost, *, kind: EventKind) -> BusinessEvent | None:
         channel=post.channel_id,
         thread_ts=thread_root,
     )
+
+
+def kind_in_channel(watched: frozenset[str], post: BotPost) -> EventKind:
+    """What a post in a channel watching `watched` (deals, tickets or both) is about."""
+    if watched == {"deals"}:
+        return "deal"
+    if watched == {"tickets"}:
+        return "ticket"
+    return guess_kind(post)
 
 
 def guess_kind(post: BotPost) -> EventKind:

@@ -34,7 +34,7 @@ def people_emails(**by_role: object) -> dict[PersonRole, str]:
 
 
 class BusinessEvent(BaseModel):
-    source: str = Field(description="where it came from: webhook or slack_message")
+    source: str = Field(description="where it came from: a webhook source, slack_message or teams_message")
     external_id: str = Field(min_length=1, max_length=255, description="the sender's id for this event")
     kind: EventKind
     event: str = Field(min_length=1, max_length=64)

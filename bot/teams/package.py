@@ -23,6 +23,11 @@ COLOR_ICON = "color.png"
 OUTLINE_ICON = "outline.png"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+# Resource-specific consent: a team's owner lets whoelse read the messages of that team's channels (without it, Teams
+# shows a bot only the messages that mention it), so it can turn CRM and helpdesk bot posts into nudges.
+READ_CHANNEL_MESSAGES = "ChannelMessage.Read.Group"
+# Teams asks for a web application entry next to RSC permissions; the resource is never used by RSC but must be set.
+RSC_RESOURCE = "api://botid-{bot_id}"
 # Placeholders that make a valid package for trying whoelse out; the README asks people to put their own.
 DEFAULT_WEBSITE = "https://example.com/whoelse"
 
@@ -114,7 +119,10 @@ def manifest(app: AppInfo) -> dict[str, Any]:
                 "When a deal or ticket reaches a moment that matters, whoelse asks the channel two questions: "
                 "who else needs to know, and what else can we help with. It also runs a weekly anonymous "
                 "elephant-in-the-room poll and a recurring round-table, so sales, engineering, marketing and "
-                "support keep talking. Events come from your CRM or helpdesk through a signed webhook."
+                "support keep talking. Events come from your CRM or helpdesk through a signed webhook, or from the "
+                "posts your CRM's or helpdesk's own bot makes in a channel that whoelse was asked to watch: whoelse "
+                "reads a watching channel's bot posts only, and never stores or answers people's messages unless "
+                "they mention it."
             ),
         },
         "icons": {"color": COLOR_ICON, "outline": OUTLINE_ICON},
@@ -132,6 +140,10 @@ def manifest(app: AppInfo) -> dict[str, Any]:
             }
         ],
         "validDomains": list(app.domains),
+        "webApplicationInfo": {"id": app.bot_id, "resource": RSC_RESOURCE.format(bot_id=app.bot_id)},
+        "authorization": {
+            "permissions": {"resourceSpecific": [{"name": READ_CHANNEL_MESSAGES, "type": "Application"}]}
+        },
     }
 
 

@@ -23,8 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.context import AppContext
-from habits.bot_posts import BotPost, Link, guess_kind, parse_bot_post
-from habits.events import EventKind
+from habits.bot_posts import BotPost, Link, kind_in_channel, parse_bot_post
 from handlers.commands import CommandRouter
 
 logger = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ async def take_in_bot_post(context: AppContext, message: dict[str, Any], body: d
     kinds = await context.watched.kinds(workspace_id=workspace_id, channel_id=post.channel_id)
     if not kinds:
         return
-    parsed = parse_bot_post(post, kind=_kind(kinds, post))
+    parsed = parse_bot_post(post, kind=kind_in_channel(kinds, post))
     if parsed is None:
         logger.debug("bot post %s:%s announces no deal or ticket moment", post.channel_id, post.ts)
         return
@@ -82,14 +81,6 @@ async def take_in_bot_post(context: AppContext, message: dict[str, Any], body: d
         "bot post in a watched channel",
         extra={"channel": post.channel_id, "ts": post.ts, "event_id": event_id, "repeat": event_id is None},
     )
-
-
-def _kind(watched: frozenset[str], post: BotPost) -> EventKind:
-    if watched == {"deals"}:
-        return "deal"
-    if watched == {"tickets"}:
-        return "ticket"
-    return guess_kind(post)
 
 
 def bot_post_from(message: dict[str, Any]) -> BotPost | None:

@@ -1,7 +1,9 @@
 """What whoelse does with each Teams activity, once the request carrying it has been authenticated.
 
 Installs and uninstalls keep the conversation references that proactive posts need; messages to the bot are
-commands. Replies go through the outbox like every other post, so pacing, retries and 429s are handled in one place.
+commands. Where Teams shows whoelse every message of a channel (its resource-specific consent), a message that does
+not mention whoelse is a CRM or helpdesk bot's post to take in (handlers/teams/bot_posts.py) or a person's words,
+which whoelse neither answers nor stores. Replies go through the outbox like every other post, so pacing, retries and 429s are handled in one place.
 A message from a conversation whoelse already knows costs at most one transaction: its reference is not written
 again while unchanged, and its reply shares a batch with the replies to other messages of the moment.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from microsoft_agents.activity import Activity
 from sqlalchemy import Table, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.context import AppContext
@@ -24,6 +27,7 @@ from bot.group_commit import GroupCommitter
 from bot.teams.gateway import THREAD_MARKER
 from habits.messages import Message, command
 from handlers.commands import CommandRequest, CommandRouter, answer, parse
+from handlers.teams.bot_posts import from_an_app, take_in_bot_post
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, answer_invoke, read_invoke
 from handlers.teams.invokes import message as short_answer
 from handlers.teams.known_conversations import KnownConversations, StoredReference
@@ -43,6 +47,7 @@ OTHER_PLATFORM = (
 )
 # How a conversation reads to commands that care: only channels can watch deals or tickets.
 CHANNEL_NAMES = {"personal": "directmessage", "groupChat": "mpdm-teams-group-chat"}
+NOT_STORED = "the post could not be stored; please retry"
 WELCOME = (
     "Hi, I'm *whoelse*. At the moments that matter I ask two questions: *Who else needs to know?* and "
     f"*What else can we help with?* Type {command('help')} to see what I can do."
@@ -115,6 +120,8 @@ async def dispatch(
             return _refused_tenant(where, invoke=True)
         return await _invoke(activity, where, context, invokes or {})
     if activity.type == "message":
+        if where.conversation_type != PERSONAL and not _mentions_whoelse(activity, bot_id):
+            return await _unmentioned(activity, where, context, known)
         refused = await _installed(
             context, where, known, welcome=False, user_id=_personal_user(activity, where), skip_if_known=True
         )
@@ -130,6 +137,32 @@ async def dispatch(
             await replies.insert(reply_row(where, reply_key=reply_key, message=reply))
             context.delivery.wake()
         return None
+    return None
+
+
+def _mentions_whoelse(activity: Activity, bot_id: str | None) -> bool:
+    """Outside a one-to-one chat, a message is for whoelse only when it mentions whoelse."""
+    return bot_id is not None and activity.get_account_mention(bot_id) is not None
+
+
+async def _unmentioned(
+    activity: Activity, where: Conversation, context: AppContext, known: KnownConversations
+) -> InvokeResponse | None:
+    """A channel message not addressed to whoelse: an app's post is taken in if the channel watches deals or
+    tickets; anything else (a person's words) is left alone, unanswered and unstored."""
+    if not from_an_app(activity):
+        return None
+    platform = await _platform_of(context, where, known)
+    if platform is None:
+        # No workspace for this tenant: no channel of it can watch anything.
+        return None
+    if platform != TEAMS:
+        return _refused_tenant(where, invoke=False)
+    try:
+        await take_in_bot_post(context, activity, where)
+    except (SQLAlchemyError, OSError):  # OSError includes TimeoutError: the database did not answer in time.
+        logger.exception("could not store a Teams bot post", extra={"workspace": where.tenant_id})
+        return InvokeResponse(503, {"error": NOT_STORED})
     return None
 
 

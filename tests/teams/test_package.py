@@ -113,6 +113,21 @@ def manifest_problems(manifest: dict[str, Any], files: set[str]) -> list[str]:
                     problems.append(f"command {command.get('title')!r}: title 1-32, description at most 128")
     if len(manifest.get("validDomains", [])) > 100:
         problems.append("at most 100 validDomains")
+    permissions = manifest.get("authorization", {}).get("permissions", {}).get("resourceSpecific", [])
+    if len(permissions) > 16 or any(
+        set(permission) != {"name", "type"}
+        or not 0 < len(permission["name"]) <= 128
+        or permission["type"] not in ("Application", "Delegated")
+        for permission in permissions
+    ):
+        problems.append("authorization.permissions.resourceSpecific: at most 16 {name, type} entries")
+    web_application = manifest.get("webApplicationInfo")
+    if permissions and (
+        web_application is None
+        or not GUID.match(web_application.get("id", ""))
+        or not 0 < len(web_application.get("resource", "")) <= 2048
+    ):
+        problems.append("resource-specific permissions need webApplicationInfo with the app's id and a resource")
     return problems
 
 
@@ -148,6 +163,24 @@ def test_the_package_holds_a_manifest_for_the_bot_and_its_two_icons(
     assert set(bot["scopes"]) == SCOPES
     assert manifest["validDomains"] == ["bots.example.org"]
     assert manifest["developer"]["privacyUrl"] == "https://bots.example.org/privacy"
+
+
+def test_team_owners_are_asked_to_let_whoelse_read_channel_messages_for_the_bot_posts_it_watches(
+    in_empty_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, manifest = package(in_empty_dir, monkeypatch)
+
+    assert manifest_problems(manifest, set(archive.namelist())) == []
+    assert manifest["authorization"]["permissions"]["resourceSpecific"] == [
+        {"name": "ChannelMessage.Read.Group", "type": "Application"}
+    ]
+    assert manifest["webApplicationInfo"]["id"] == BOT_ID
+    # The store asks that the description say what the bot does with the messages it reads.
+    assert "bot posts only" in manifest["description"]["full"]
+    without_app = {key: value for key, value in manifest.items() if key != "webApplicationInfo"}
+    assert manifest_problems(without_app, set(archive.namelist())) == [
+        "resource-specific permissions need webApplicationInfo with the app's id and a resource"
+    ]
 
 
 def test_people_see_every_command_in_channels_and_their_own_in_a_chat_with_whoelse(
