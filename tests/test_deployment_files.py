@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from bot.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -146,3 +148,34 @@ def test_compose_reads_secrets_from_an_env_file_and_builds_this_image() -> None:
     # The published port reaches the one whoelse listens on.
     assert any(str(port).endswith(":3000") for port in whoelse["ports"])
     assert whoelse["environment"]["PORT"] == "3000"
+
+
+def _documented_variables(example: str) -> dict[str, bool]:
+    """Each variable `.env.example` sets or shows commented out, and whether a comment explains it: the comment
+    lines just above it, or above the group of variables it belongs to (section headers do not count)."""
+    assignment = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=")
+    lines = example.splitlines()
+    documented: dict[str, bool] = {}
+    for number, line in enumerate(lines):
+        found = assignment.match(line)
+        if not found:
+            continue
+        above = number - 1
+        while above >= 0 and assignment.match(lines[above]):
+            above -= 1
+        explained = above >= 0 and lines[above].startswith("#") and not lines[above].startswith("# ---")
+        documented[found.group(1)] = explained
+    return documented
+
+
+def test_every_setting_is_in_the_example_configuration_with_a_comment() -> None:
+    documented = _documented_variables((ROOT / ".env.example").read_text())
+    variables = [name.upper() for name in Settings.model_fields]
+    assert [name for name in variables if name not in documented] == []
+    assert [name for name in variables if not documented[name]] == []
+
+
+def test_the_example_configuration_names_no_variable_whoelse_does_not_read() -> None:
+    documented = _documented_variables((ROOT / ".env.example").read_text())
+    variables = {name.upper() for name in Settings.model_fields}
+    assert sorted(set(documented) - variables) == []
