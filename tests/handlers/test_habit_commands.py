@@ -259,8 +259,8 @@ HELP = """*whoelse* asks the two questions that keep teams in the loop:
 • `/whoelse roundtable set|cancel` — a recurring cross-functional round-table for this channel \
 (`/whoelse roundtable` alone shows it)
 • `/whoelse settings` — time zone, quiet hours, hourly cap and nudge moments (admins)
-• `/whoelse connect &lt;source&gt;` — connect this workspace's CRM or helpdesk (generic, jira, zendesk) to nudge on \
-its events (admins)
+• `/whoelse connect &lt;source&gt;` — connect this workspace's CRM or helpdesk \
+(generic, hubspot, jira, salesforce, zendesk) to nudge on its events (admins)
 • `/whoelse connections` — the CRMs and helpdesks connected here, their last event and last refused delivery (admins)
 • `/whoelse disconnect &lt;source&gt;` — remove a connected CRM or helpdesk; its webhook address stops working \
 (admins)
