@@ -8,9 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from habits.elephants.schedule import WeeklyPlan, open_scheduled_poll, set_weekly
+from habits.elephants.schedule import WeeklyPlan, missed_opening, open_scheduled_poll, opening_windows, set_weekly
 from models.db import session_scope
-from models.elephants import ElephantPoll
+from models.elephants import ElephantPoll, ElephantSchedule
 from scheduler.elephant_jobs import MISSED_AFTER, OPEN_GRACE, sweep_polls_at
 from tests.habits.test_poll_steering import WORKSPACE, announcements, name, open_overlapping
 
@@ -142,3 +142,39 @@ async def test_the_sweep_announces_new_elephants_once_per_local_day_across_the_s
     # Monday 00:10 in Berlin is Sunday 22:10 in UTC: Monday's word may come.
     assert await sweep_polls_at(sessions, now=datetime(2026, 3, 29, 22, 10, tzinfo=UTC))
     assert await announcements(sessions) == ["2026-03-28", "2026-03-29", "2026-03-30"]
+
+
+def test_the_windows_the_database_narrows_schedules_with_hold_every_missed_opening_across_clock_changes() -> None:
+    # Every hour of the week in two zones whose clocks change on different days, swept across both spring changes.
+    zones = ("Europe/Berlin", "America/New_York")
+    schedules = [
+        ElephantSchedule(
+            id=number,
+            workspace_id=WORKSPACE,
+            channel_id=f"C{number}",
+            weekday=weekday,
+            time_of_day=time(hour, 30),
+            timezone=zone,
+            open_minutes=60,
+            active=True,
+            effective_from=datetime(2026, 3, 1, tzinfo=UTC),
+        )
+        for number, (zone, weekday, hour) in enumerate(
+            (zone, weekday, hour) for zone in zones for weekday in range(7) for hour in range(24)
+        )
+    ]
+    checked = 0
+    for step in range(0, 24 * 60 * 3, 50):
+        for start in (datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 27, tzinfo=UTC)):
+            now = start + timedelta(minutes=step)
+            windows = opening_windows(zones, earliest=now - OPEN_GRACE, latest=now - MISSED_AFTER)
+            for schedule in schedules:
+                if missed_opening(schedule, now, grace=OPEN_GRACE, wait=MISSED_AFTER):
+                    checked += 1
+                    assert any(
+                        window.timezone == schedule.timezone
+                        and window.weekday == schedule.weekday
+                        and window.earliest <= schedule.time_of_day <= window.latest
+                        for window in windows
+                    ), (schedule.timezone, schedule.weekday, schedule.time_of_day, now)
+    assert checked > 1000
