@@ -275,10 +275,12 @@ async def schedules_without_recent_poll(
                     for window in windows
                 )
             ),
+            # A schedule's polls run in its channel: the channel's index finds them among every week's polls.
             ~exists().where(
                 other.workspace_id == ElephantSchedule.workspace_id,
+                other.channel_id == ElephantSchedule.channel_id,
                 or_(
-                    and_(other.channel_id == ElephantSchedule.channel_id, other.phase != CLOSED),
+                    other.phase != CLOSED,
                     and_(other.schedule_id == ElephantSchedule.id, other.opened_at >= opened_since),
                 ),
             ),
