@@ -14,16 +14,29 @@ Anonymity is a property of these tables, not a promise in the code around them:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import ColumnElement, ForeignKey, String, Text, UniqueConstraint, and_, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from models.base import PLATFORM_ID_LENGTH, Base, utcnow
 from models.outbox import OutboxMessage
-from models.workspaces import still_served
+from models.workspaces import Workspace, still_served
 
 NAMING = "naming"
 VOTING = "voting"
@@ -216,6 +229,111 @@ async def polls_due(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
         )
     )
     return [(workspace_id, poll_id) for workspace_id, poll_id in rows.all()]
+
+
+@dataclass(frozen=True)
+class OpeningWindow:
+    """Weekly openings at `weekday` between `earliest` and `latest` (inclusive), in `timezone`'s wall-clock time."""
+
+    timezone: str
+    weekday: int
+    earliest: time
+    latest: time
+
+
+async def schedule_timezones(session: AsyncSession) -> list[str]:
+    """The time zones of every workspace's active schedules, each once."""
+    rows = await session.scalars(
+        select(ElephantSchedule.timezone)
+        .where(ElephantSchedule.active.is_(True), still_served(ElephantSchedule.workspace_id))
+        .distinct()
+    )
+    return list(rows)
+
+
+async def schedules_without_recent_poll(
+    session: AsyncSession, *, windows: Sequence[OpeningWindow], opened_since: datetime
+) -> list[ElephantSchedule]:
+    """Active schedules with an opening in one of `windows` whose channel has no poll open and no poll of theirs
+    opened since `opened_since`: the weekly openings that may have been missed. Schedules that have had this week's
+    poll, or whose opening is not near, are left in the database."""
+    if not windows:
+        return []
+    other = aliased(ElephantPoll)
+    rows = await session.scalars(
+        select(ElephantSchedule)
+        .where(
+            ElephantSchedule.active.is_(True),
+            still_served(ElephantSchedule.workspace_id),
+            or_(
+                *(
+                    and_(
+                        ElephantSchedule.timezone == window.timezone,
+                        ElephantSchedule.weekday == window.weekday,
+                        ElephantSchedule.time_of_day.between(window.earliest, window.latest),
+                    )
+                    for window in windows
+                )
+            ),
+            # A schedule's polls run in its channel: the channel's index finds them among every week's polls.
+            ~exists().where(
+                other.workspace_id == ElephantSchedule.workspace_id,
+                other.channel_id == ElephantSchedule.channel_id,
+                or_(
+                    other.phase != CLOSED,
+                    and_(other.schedule_id == ElephantSchedule.id, other.opened_at >= opened_since),
+                ),
+            ),
+        )
+        .order_by(ElephantSchedule.id)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class Unannounced:
+    """An open overlapping poll with elephants named since the channel was last told, and what decides the day."""
+
+    workspace_id: str
+    poll_id: int
+    announced_on: date | None
+    timezone: str
+
+
+async def polls_with_unannounced_elephants(session: AsyncSession, *, now: datetime) -> list[Unannounced]:
+    """Open overlapping polls with more people having named an elephant than the channel was last told about.
+
+    Each with the time zone its "at most once a day" is counted in: its channel's weekly poll's, else the
+    workspace's. Only counts are compared; nothing here tells who named what.
+    """
+    rows = await session.execute(
+        select(
+            ElephantPoll.workspace_id,
+            ElephantPoll.id,
+            ElephantPoll.announced_on,
+            func.coalesce(ElephantSchedule.timezone, Workspace.timezone),
+        )
+        .join(Workspace, Workspace.id == ElephantPoll.workspace_id)
+        .outerjoin(
+            ElephantSchedule,
+            and_(
+                ElephantSchedule.workspace_id == ElephantPoll.workspace_id,
+                ElephantSchedule.channel_id == ElephantPoll.channel_id,
+            ),
+        )
+        .where(
+            ElephantPoll.phase != CLOSED,
+            ElephantPoll.mode == OVERLAP,
+            ElephantPoll.closes_at > now,
+            Workspace.uninstalled_at.is_(None),
+            func.json_array_length(ElephantPoll.named_tokens) > ElephantPoll.announced_named,
+        )
+        .order_by(ElephantPoll.id)
+    )
+    return [
+        Unannounced(workspace_id=workspace_id, poll_id=poll_id, announced_on=announced_on, timezone=timezone)
+        for workspace_id, poll_id, announced_on, timezone in rows.all()
+    ]
 
 
 async def forget_outbox_rows(

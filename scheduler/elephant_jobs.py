@@ -1,28 +1,36 @@
 """Elephant polls on the clock: each channel's weekly opening, a sweep that moves polls on, and the one reminder.
 
 The weekly job opens a poll on time. The sweep makes time-dependent work survive crashes and downtime: it opens a
-poll whose weekly job was lost mid-run (the job store had already moved on to next week), opens voting and closes
-polls that are due, however late. Both are idempotent: a poll's key and its outbox keys make a repeat a no-op.
+poll whose weekly job was lost mid-run (the job store had already moved on to next week) once it is a few minutes
+late, opens voting and closes polls that are due, however late. Both are idempotent: a poll's key and its outbox keys make a repeat a no-op.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError
-from habits.elephants.overlap import announce_new_elephants
+from habits.elephants.overlap import announce_new_elephants, local_day
 from habits.elephants.polls import advance, with_retries
 from habits.elephants.reminders import Colleague, send_reminders
-from habits.elephants.schedule import open_scheduled_poll, opening_due, recurrence_of
+from habits.elephants.schedule import missed_opening, open_scheduled_poll, opening_windows, recurrence_of
 from models.base import utcnow
 from models.db import session_scope
-from models.elephants import OVERLAP, ElephantSchedule, active_schedules, open_polls, polls_due
+from models.elephants import (
+    ElephantSchedule,
+    active_schedules,
+    open_polls,
+    polls_due,
+    polls_with_unannounced_elephants,
+    schedule_timezones,
+    schedules_without_recent_poll,
+)
 from scheduler.jobs import JobSpec, schedule_job_id
 from scheduler.runtime import job_context
 from scheduler.triggers import RecurrenceTrigger
@@ -31,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # An opening that is hours late is still this week's poll; one days late would squeeze or overlap the next.
 OPEN_GRACE = timedelta(hours=3)
+# How long a weekly opening is left to its own job before the sweep opens it instead.
+MISSED_AFTER = timedelta(minutes=5)
 # How often due polls are moved on; after a crash halfway through opening polls, also how soon the rest open.
 SWEEP_EVERY = timedelta(seconds=10)
 REMINDERS_EVERY = timedelta(minutes=10)
@@ -105,20 +115,29 @@ async def remind() -> None:
 
 async def sweep_polls(context: AppContext) -> None:
     """Opens polls whose weekly opening was missed, opens voting on and closes every poll that is due, and tells
-    overlapping polls' channels about newly named elephants (at most once a day each)."""
-    now = context.clock()
-    async with session_scope(context.sessions) as session:
-        schedules = [
-            (schedule.workspace_id, schedule.id)
-            for schedule in await active_schedules(session)
-            if opening_due(schedule, now, grace=OPEN_GRACE) is not None
-        ]
+    overlapping polls' channels about newly named elephants (at most once a day each).
+
+    A few queries find what has something to do; only those polls get a transaction of their own, so a sweep over
+    thousands of open polls with nothing to do stays well within its ten seconds.
+    """
+    if await sweep_polls_at(context.sessions, now=context.clock()):
+        context.delivery.wake()
+
+
+async def sweep_polls_at(sessions: async_sessionmaker[AsyncSession], *, now: datetime) -> bool:
+    """The sweep at `now`; True when it queued something to post."""
+    async with session_scope(sessions) as session:
+        missed = await _missed_openings(session, now)
         due = await polls_due(session, now=now)
-        overlapping = [(poll.workspace_id, poll.id) for poll in await open_polls(session) if poll.mode == OVERLAP]
+        unannounced = [
+            (poll.workspace_id, poll.poll_id)
+            for poll in await polls_with_unannounced_elephants(session, now=now)
+            if poll.announced_on != local_day(now, poll.timezone)
+        ]
     changed = False
-    for workspace_id, schedule_id in schedules:
+    for workspace_id, schedule_id in missed:
         try:
-            async with session_scope(context.sessions) as session:
+            async with session_scope(sessions) as session:
                 outcome = await open_scheduled_poll(
                     session, workspace_id=workspace_id, schedule_id=schedule_id, now=now, grace=OPEN_GRACE
                 )
@@ -130,25 +149,39 @@ async def sweep_polls(context: AppContext) -> None:
     for workspace_id, poll_id in due:
         try:
             moved = await with_retries(
-                context.sessions, partial(advance, workspace_id=workspace_id, poll_id=poll_id, now=now)
+                sessions, partial(advance, workspace_id=workspace_id, poll_id=poll_id, now=now)
             )
             changed |= moved != "unchanged"
         except Exception:
             logger.exception(
                 "could not move an elephant poll on", extra={"workspace": workspace_id, "poll": poll_id}
             )
-    for workspace_id, poll_id in overlapping:
+    for workspace_id, poll_id in unannounced:
         try:
             changed |= await with_retries(
-                context.sessions,
+                sessions,
                 partial(announce_new_elephants, workspace_id=workspace_id, poll_id=poll_id, now=now),
             )
         except Exception:
             logger.exception(
                 "could not announce new elephants", extra={"workspace": workspace_id, "poll": poll_id}
             )
-    if changed:
-        context.delivery.wake()
+    return changed
+
+
+async def _missed_openings(session: AsyncSession, now: datetime) -> list[tuple[str, int]]:
+    """(workspace, schedule id) of weekly openings due for a while with no poll: their weekly job was lost (after a
+    crash mid-run, or a schedule stored while the scheduler was down). The first minutes are left to the weekly
+    jobs, which a fan-out over thousands of channels keeps busy for a minute or two."""
+    windows = opening_windows(
+        await schedule_timezones(session), earliest=now - OPEN_GRACE, latest=now - MISSED_AFTER
+    )
+    candidates = await schedules_without_recent_poll(session, windows=windows, opened_since=now - OPEN_GRACE)
+    return [
+        (schedule.workspace_id, schedule.id)
+        for schedule in candidates
+        if missed_opening(schedule, now, grace=OPEN_GRACE, wait=MISSED_AFTER)
+    ]
 
 
 async def remind_open_polls(context: AppContext) -> None:

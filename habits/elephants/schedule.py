@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
@@ -19,6 +20,7 @@ from models.elephants import (
     OVERLAP,
     TWO_PHASE,
     ElephantSchedule,
+    OpeningWindow,
     open_poll_in_channel,
     poll_by_key,
     schedule_for_channel,
@@ -245,6 +247,43 @@ def opening_due(schedule: ElephantSchedule, now: datetime, *, grace: timedelta) 
     if opening < schedule.effective_from or now - opening > grace:
         return None
     return opening
+
+
+# Wall-clock time moves against UTC by at most an hour at a DST change: windows are widened by that much.
+DST_MARGIN = timedelta(hours=1)
+
+
+def opening_windows(timezones: Iterable[str], *, earliest: datetime, latest: datetime) -> list[OpeningWindow]:
+    """The weekdays and times of day, per time zone, of every weekly opening between `earliest` and `latest`.
+
+    A superset (widened for DST changes, split at local midnight) for the database to narrow schedules down with;
+    `opening_due` decides exactly. An unknown time zone gets no window: such a schedule never opens anyway.
+    """
+    windows = []
+    for timezone in sorted(set(timezones)):
+        zone = known_zone(timezone)
+        if zone is None:
+            continue
+        start = (earliest - DST_MARGIN).astimezone(zone).replace(tzinfo=None)
+        end = (latest + DST_MARGIN).astimezone(zone).replace(tzinfo=None)
+        day = start.date()
+        while day <= end.date():
+            windows.append(
+                OpeningWindow(
+                    timezone=timezone,
+                    weekday=day.weekday(),
+                    earliest=start.time() if day == start.date() else time.min,
+                    latest=end.time() if day == end.date() else time.max,
+                )
+            )
+            day += timedelta(days=1)
+    return windows
+
+
+def missed_opening(schedule: ElephantSchedule, now: datetime, *, grace: timedelta, wait: timedelta) -> bool:
+    """Whether the schedule's opening is due and has been for `wait`, long enough for its weekly job to have run."""
+    opening = opening_due(schedule, now, grace=grace)
+    return opening is not None and now - opening >= wait
 
 
 async def open_scheduled_poll(

@@ -19,6 +19,7 @@ from models.base import Base
 from models.db import session_scope
 from models.scheduler_jobs import StoredJob
 from models.workspaces import Workspace
+from scheduler.elephant_jobs import MISSED_AFTER
 from scheduler.jobs import JobSource
 from scheduler.loop_executor import off_the_loop
 from scheduler.reconcile import JobReconciler
@@ -53,15 +54,17 @@ async def tokens_revoked(
 
 
 async def weekly_poll_due_now(app: RunningApp, team_id: str, channel_id: str) -> int:
+    # Due long enough ago that the sweep opens it, not only its weekly job.
     now = app.context.clock()
-    plan = WeeklyPlan(weekday=now.weekday(), at=now.time(), timezone="UTC", open_for=timedelta(days=2))
+    moment = now - MISSED_AFTER
+    plan = WeeklyPlan(weekday=moment.weekday(), at=moment.time(), timezone="UTC", open_for=timedelta(days=2))
     async with session_scope(app.context.sessions) as session:
         schedule = await set_weekly(
             session,
             workspace_id=team_id,
             channel_id=channel_id,
             plan=plan,
-            now=now - timedelta(minutes=5),
+            now=moment - timedelta(minutes=5),
             set_by="U1",
         )
         return schedule.id

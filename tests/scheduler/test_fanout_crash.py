@@ -21,6 +21,7 @@ from models.db import session_scope
 from models.elephants import ElephantPoll, ElephantSchedule
 from models.outbox import SENT, OutboxMessage
 from models.workspaces import get_or_create_workspace
+from scheduler.elephant_jobs import MISSED_AFTER
 from tests.conftest import TEAM_ID, eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.support.signing import BOT_TOKEN, SIGNING_SECRET
@@ -72,8 +73,9 @@ def whoelse_serve(database_url: str, fake_slack: FakeSlack, log: Path) -> Iterat
 
 async def schedule_a_poll_due_now_in_every_channel(sessions: async_sessionmaker[AsyncSession]) -> None:
     now = utcnow()
-    # The weekly moment that has just passed (this minute, UTC): the scheduler's sweep opens it at once.
-    moment = now.astimezone(UTC).replace(second=0, microsecond=0)
+    # A weekly moment that passed while whoelse was not running, long enough ago that no weekly job will open it:
+    # the scheduler's sweep opens it at once.
+    moment = (now - MISSED_AFTER - timedelta(minutes=1)).astimezone(UTC).replace(second=0, microsecond=0)
     async with session_scope(sessions) as session:
         await get_or_create_workspace(session, workspace_id=TEAM_ID)
         for channel in CHANNELS:
