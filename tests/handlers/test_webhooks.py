@@ -576,7 +576,7 @@ async def test_an_accepted_event_that_cannot_be_decided_yet_is_kept_and_nudged_o
 
 def _snippet() -> str:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Webhooks\n", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("\n## Webhooks and connections\n", 1)[1].split("\n## ", 1)[0]
     found = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert found is not None, "the README's Webhooks section has no bash example"
     return found.group(1)
