@@ -44,9 +44,18 @@ CHANNEL_COMMANDS = (
     ("roundtable", "Set up, show, change or cancel this channel's recurring cross-functional round-table"),
     ("elephant", "Start or schedule the weekly anonymous elephant-in-the-room poll"),
 )
-# In a one-to-one chat with whoelse there is no channel to watch, nudge or meet in: only what is about you.
-PERSONAL_COMMANDS = tuple(
-    command for command in CHANNEL_COMMANDS if command[0] in ("help", "snooze", "settings", "status")
+# Teams lists at most ten commands per scope, and the channel list is full: connecting a CRM or helpdesk is offered
+# in the one-to-one chat, which is also where `connections` shows whole addresses (in a channel everyone reads it).
+CONNECTION_COMMANDS = (
+    ("connect", "connect jira · connect hubspot · …: connect this workspace's CRM or helpdesk (admins)"),
+    ("connections", "The CRMs and helpdesks connected here, their addresses and last events (admins)"),
+    ("disconnect", "disconnect jira · …: remove a connected CRM or helpdesk (admins)"),
+)
+# In a one-to-one chat with whoelse there is no channel to watch, nudge or meet in: only what is about you, and the
+# admins' connections.
+PERSONAL_COMMANDS = (
+    *(command for command in CHANNEL_COMMANDS if command[0] in ("help", "snooze", "settings", "status")),
+    *CONNECTION_COMMANDS,
 )
 
 

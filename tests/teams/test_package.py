@@ -205,7 +205,16 @@ def test_people_see_every_command_in_channels_and_their_own_in_a_chat_with_whoel
         "roundtable",
         "elephant",
     ]
-    assert [command["title"] for command in lists[("personal",)]] == ["help", "snooze", "settings", "status"]
+    # The channel list holds Teams' most (ten); connecting a CRM or helpdesk is offered in the one-to-one chat.
+    assert [command["title"] for command in lists[("personal",)]] == [
+        "help",
+        "snooze",
+        "settings",
+        "status",
+        "connect",
+        "connections",
+        "disconnect",
+    ]
     described = {command["title"]: command["description"] for command in lists[("team", "groupChat")]}
     assert "watch deals" in described["watch"] and "watch tickets" in described["watch"]
     assert "nudge <topic>" in described["nudge"]
