@@ -11,7 +11,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Sequence
 
@@ -27,7 +26,7 @@ from habits.nudging import OUTCOME_DETAILS
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.hubspot import SOURCE, hubspot_event
 from handlers.webhooks.delivery import Batch, Delivery, WebhookSource, receive
-from handlers.webhooks.intake import capped_body, count_ignored, problem
+from handlers.webhooks.intake import capped_body, count_ignored, json_document, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -154,12 +153,9 @@ def public_uri(request: Request, settings: Settings) -> str:
 
 
 def _notifications(body: bytes) -> list[object] | JSONResponse:
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return problem(400, f"body is not valid JSON: {error}")
-    except RecursionError:
-        return problem(400, "body is not valid JSON: nested too deeply")
+    document = json_document(body)
+    if isinstance(document, JSONResponse):
+        return document
     if not isinstance(document, list):
         return problem(400, "body must be a JSON array of HubSpot notifications")
     return document

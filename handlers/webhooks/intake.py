@@ -64,15 +64,22 @@ def refused_signature(body: bytes, *, sender: str, check: Callable[[bytes], None
     return None
 
 
-def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
-    """The body as a JSON object, or a 400 saying why it is not one."""
+def json_document(body: bytes) -> Any | JSONResponse:
+    """The body read as JSON, of whatever shape, or a 400 saying why it cannot be read."""
     try:
-        document = json.loads(body)
+        return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return problem(400, f"body is not valid JSON: {error}")
     except RecursionError:
         # Python's JSON reader recurses once per level of nesting; no event needs more than a few.
         return problem(400, "body is not valid JSON: nested too deeply")
+
+
+def json_object(body: bytes) -> dict[str, Any] | JSONResponse:
+    """The body as a JSON object, or a 400 saying why it is not one."""
+    document = json_document(body)
+    if isinstance(document, JSONResponse):
+        return document
     if not isinstance(document, dict):
         return problem(400, "body must be a JSON object")
     return document
