@@ -9,7 +9,6 @@ through the outbox, exactly as on Slack.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
-from bot.gateway import DeliveryError
 from bot.teams.cards import render_dialog, render_message, submitted
 from bot.teams.gateway import mentioned_people
 from habits.form_origin import NOT_YOUR_FORM, read_origin
@@ -44,6 +42,7 @@ from handlers.teams.invokes import (
     dialog_message,
     message,
 )
+from handlers.teams.names import display_names
 from models.db import session_scope
 from models.nudges import Nudge
 from models.outbox import OutboxMessage
@@ -105,7 +104,7 @@ async def on_pick(invoke: Invoke, context: AppContext) -> InvokeResponse:
         posted = await _posted(session, nudge)
     context.delivery.wake()
     if result.newly_looped:
-        names = await _names(context, invoke.workspace_id, result.newly_looped)
+        names = await display_names(context, invoke.workspace_id, result.newly_looped)
         note = f"You looped in {and_list([shown(names.get(user, user)) for user in result.newly_looped])}."
     else:
         note = ALREADY_LOOPED
@@ -205,20 +204,4 @@ async def _refreshed(context: AppContext, invoke: Invoke, posted: Message | None
         return message(note)
     refreshed = posted.model_copy(update={"parts": [*posted.parts, Note(text=note)]})
     users = sorted(mentioned_people(refreshed))
-    return card(render_message(refreshed, await _names(context, invoke.workspace_id, users)))
-
-
-async def _names(context: AppContext, workspace_id: str, users: list[str]) -> dict[str, str]:
-    """Display names, as the Bot Connector gives them; a name it cannot give is left out (the id shows instead)."""
-    gateway = await context.gateway_for(workspace_id)
-
-    async def name(user: str) -> str | None:
-        try:
-            found = (await gateway.person(user=user)).name
-        except DeliveryError:
-            logger.warning("could not read the Teams name of a person", extra={"user": user})
-            return None
-        return found if found != user else None
-
-    found = await asyncio.gather(*(name(user) for user in users))
-    return {user: name for user, name in zip(users, found, strict=True) if name}
+    return card(render_message(refreshed, await display_names(context, invoke.workspace_id, users)))

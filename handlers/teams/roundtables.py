@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from bot.context import AppContext
-from bot.gateway import DeliveryError
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.form_values import refilled
@@ -41,6 +40,7 @@ from handlers.slack.roundtable import (
 )
 from handlers.steering import may_steer_here
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
+from handlers.teams.names import display_names
 from models.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -166,16 +166,7 @@ async def _setup_form(invoke: Invoke, context: AppContext) -> Dialog:
 async def _names(invoke: Invoke, context: AppContext, dialog: Dialog) -> dict[str, str]:
     """The Teams names of the people the form shows as invited (else the form would show their ids)."""
     people = {person for field in dialog.inputs if isinstance(field, PeoplePicker) for person in field.initial}
-    if not people:
-        return {}
-    gateway = await context.gateway_for(invoke.workspace_id)
-    names: dict[str, str] = {}
-    for person in people:
-        try:
-            names[person] = (await gateway.person(user=person)).name
-        except DeliveryError:
-            logger.warning("could not read the Teams name of a round-table invitee; the form shows their id")
-    return names
+    return await display_names(context, invoke.workspace_id, sorted(people)) if people else {}
 
 
 async def _may_steer(invoke: Invoke, context: AppContext) -> bool:
