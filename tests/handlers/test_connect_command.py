@@ -392,7 +392,7 @@ async def test_a_delivery_lands_in_the_workspace_whose_address_it_was_sent_to(
     assert fake_slack.messages(SUPPORT) == []
     # Each workspace lists, and can remove, only its own connections.
     listed = await reply_to(app, "connections", user=ADMIN)
-    assert "UADMIN" in listed and "U2" not in listed
+    assert "<@UADMIN>" in listed and "<@U2>" not in listed and other.key not in listed
     # Ours only refused the delivery signed with the other workspace's secret.
     assert "no event received yet" in listed and "signature does not match the body" in listed
     await reply_to(app, "disconnect jira", user=ADMIN)
