@@ -5,7 +5,8 @@ FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/whoelse
 WORKDIR /src
-# The lock alone first, so a code change does not reinstall every dependency.
+# The runtime lock alone first, so a code change does not reinstall every dependency; the test and lint tools
+# are in requirements-dev.lock and stay out of the image.
 COPY requirements.lock ./
 RUN /opt/whoelse/bin/pip install --require-virtualenv -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
