@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from habits.ids import parse_id
 from models.base import PLATFORM_ID_LENGTH
@@ -31,18 +32,17 @@ class FormOrigin:
         )
 
 
-def read_origin(context: object, *, user_id: str) -> FormOrigin | None:
-    """The origin written into a form, if `context` is one and the form was opened by `user_id`; else None."""
-    if not isinstance(context, str):
-        return None
-    try:
-        fields = json.loads(context)
-    except ValueError:
-        return None
-    if not isinstance(fields, dict):
+def read_origin(context: object, *, user_id: str, channel_id: str | None = None) -> FormOrigin | None:
+    """The origin written into a form, if `context` is one and the form was opened by `user_id` (and, given the
+    `channel_id` it is sent from, opened there: Teams says which conversation a dialog is sent from, Slack does
+    not); else None."""
+    fields = context_fields(context)
+    if fields is None:
         return None
     channel, opener, subject = fields.get("channel"), fields.get("user"), fields.get("id")
     if not isinstance(channel, str) or not _platform_id(channel) or opener != user_id:
+        return None
+    if channel_id is not None and channel != channel_id:
         return None
     if subject is None:
         return FormOrigin(channel_id=channel, user_id=user_id)
@@ -51,6 +51,17 @@ def read_origin(context: object, *, user_id: str) -> FormOrigin | None:
         return None
     subject_id = parse_id(str(subject))
     return None if subject_id is None else FormOrigin(channel_id=channel, user_id=user_id, subject_id=subject_id)
+
+
+def context_fields(context: object) -> dict[str, Any] | None:
+    """The JSON object a form's context holds (its origin, and whatever else the form wrote there), or None."""
+    if not isinstance(context, str):
+        return None
+    try:
+        fields = json.loads(context)
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) else None
 
 
 def _platform_id(value: str) -> bool:

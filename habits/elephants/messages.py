@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import timedelta
 
-from habits.form_origin import FormOrigin
+from habits.form_origin import FormOrigin, context_fields
 from habits.messages import (
     Actions,
     Button,
@@ -84,15 +84,7 @@ def poll_message(*, poll_id: int, naming_for: timedelta, voting_for: timedelta) 
             ),
             Actions(
                 block_id=f"elephant:{poll_id}",
-                controls=[
-                    Button(
-                        action_id=NAME_BUTTON,
-                        label="Name an elephant",
-                        value=str(poll_id),
-                        style="primary",
-                        opens_dialog=True,
-                    )
-                ],
+                controls=[_name_button(poll_id)],
             ),
             Note(text=ANONYMITY_NOTE),
         ],
@@ -121,18 +113,18 @@ def overlap_poll_message(*, poll_id: int, open_for: timedelta, named: int) -> Me
             Actions(
                 block_id=f"elephant:{poll_id}",
                 controls=[
-                    Button(
-                        action_id=NAME_BUTTON,
-                        label="Name an elephant",
-                        value=str(poll_id),
-                        style="primary",
-                        opens_dialog=True,
-                    ),
+                    _name_button(poll_id),
                     Button(action_id=VOTE_BUTTON, label="Vote", value=str(poll_id), opens_dialog=True),
                 ],
             ),
             Note(text=ANONYMITY_NOTE),
         ],
+    )
+
+
+def _name_button(poll_id: int) -> Button:
+    return Button(
+        action_id=NAME_BUTTON, label="Name an elephant", value=str(poll_id), style="primary", opens_dialog=True
     )
 
 
@@ -336,13 +328,8 @@ def approval_form(*, origin: FormOrigin, submissions: Sequence[tuple[str, str]])
 
 def ballot_of(context: object) -> list[str] | None:
     """The elephant ids an approval form's context lists, or None if it lists none (or not the way whoelse does)."""
-    if not isinstance(context, str):
-        return None
-    try:
-        fields = json.loads(context)
-    except ValueError:
-        return None
-    listed = fields.get("ballot") if isinstance(fields, dict) else None
+    fields = context_fields(context)
+    listed = fields.get("ballot") if fields is not None else None
     if not isinstance(listed, list) or not 0 < len(listed) <= RADIO_LIMIT:
         return None
     if not all(isinstance(submission_id, str) and 0 < len(submission_id) <= 36 for submission_id in listed):

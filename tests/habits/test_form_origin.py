@@ -20,3 +20,10 @@ def test_an_id_longer_than_any_platform_s_is_refused() -> None:
     forged = FormOrigin(channel_id="C" * 300, user_id="U1", subject_id=7)
 
     assert read_origin(forged.encoded(), user_id="U1") is None
+
+
+def test_a_form_sent_from_another_conversation_than_it_was_opened_in_is_refused() -> None:
+    origin = FormOrigin(channel_id=TEAMS_CHAT, user_id=TEAMS_PERSON, subject_id=7)
+
+    assert read_origin(origin.encoded(), user_id=TEAMS_PERSON, channel_id=TEAMS_CHAT) == origin
+    assert read_origin(origin.encoded(), user_id=TEAMS_PERSON, channel_id="19:another-channel") is None
