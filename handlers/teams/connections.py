@@ -14,7 +14,6 @@ from bot.teams.cards import render_answer_dialog, render_dialog, submitted
 from habits.connections import InvalidAnswers, dialog_id, read_answers, source_of_dialog
 from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
 from habits.form_values import refilled
-from handlers.commands.admin_rights import refusal_unless_person_is_admin
 from handlers.commands.connections import (
     CANNOT_CONNECT_HERE,
     OPEN_CONNECT_BUTTON,
@@ -23,6 +22,7 @@ from handlers.commands.connections import (
     save_answers,
     setup_problem,
 )
+from handlers.teams.admin_rights import refusal_unless_admin
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message
 from handlers.webhooks.sources import SOURCES
 
@@ -32,17 +32,11 @@ UNKNOWN_SOURCE = "whoelse does not know that source. Type connect with one of: {
 
 
 async def _refusal(invoke: Invoke, context: AppContext) -> InvokeResponse | None:
-    refused = await refusal_unless_person_is_admin(
-        context,
-        workspace_id=invoke.workspace_id,
-        user_id=invoke.user_id,
-        platform=TEAMS,
-        refusal=refusal_for(TEAMS),
-    )
+    refused = await refusal_unless_admin(invoke, context, refusal=refusal_for(TEAMS))
     if refused is None:
         problem = setup_problem(context)
         return None if problem is None else dialog_message(CANNOT_CONNECT_HERE.format(problem=problem))
-    return dialog_message(refused.text)
+    return refused
 
 
 def _unknown_source() -> InvokeResponse:
@@ -74,8 +68,8 @@ async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
     refused = await _refusal(invoke, context)
     if refused is not None:
         return refused
-    origin = read_origin(form.context, user_id=invoke.user_id)
-    if origin is None or origin.channel_id != invoke.channel_id:
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
+    if origin is None:
         logger.warning("refused a connect form that %s did not open here", invoke.user_id)
         return dialog_message(NOT_YOUR_FORM)
     try:

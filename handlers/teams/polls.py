@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
 from habits.elephants.forms import FormWanted, form_for
@@ -29,11 +31,12 @@ from habits.elephants.messages import (
 )
 from habits.elephants.overlap import approve_elephants
 from habits.elephants.polls import NOT_HERE, cast_vote, name_elephant
-from habits.form_origin import NOT_YOUR_FORM, FormOrigin, read_origin
+from habits.form_origin import NOT_YOUR_FORM, read_origin
 from habits.ids import parse_id
+from habits.messages import Dialog
 from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS, close_poll_for
+from handlers.teams.dialogs import dialog_for_click
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
-from models.db import session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -48,23 +51,23 @@ async def open_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 async def open_form(invoke: Invoke, context: AppContext, *, wanted: FormWanted) -> InvokeResponse:
     """The naming form or the ballot for the poll on the card clicked, if that poll is this channel's."""
-    poll_id = parse_id(invoke.data.get("value"))
-    dialog = None
-    if poll_id is not None:
-        async with session_scope(context.sessions) as session:
-            dialog = await form_for(
-                session,
-                workspace_id=invoke.workspace_id,
-                channel_id=invoke.channel_id,
-                poll_id=poll_id,
-                user_id=invoke.user_id,
-                now=context.clock(),
-                wanted=wanted,
-            )
+
+    async def poll_form(session: AsyncSession, poll_id: int) -> Dialog | None:
+        return await form_for(
+            session,
+            workspace_id=invoke.workspace_id,
+            channel_id=invoke.channel_id,
+            poll_id=poll_id,
+            user_id=invoke.user_id,
+            now=context.clock(),
+            wanted=wanted,
+        )
+
+    dialog = await dialog_for_click(invoke, context, poll_form)
     if dialog is None:
         logger.warning(
             "refused a click on elephant poll %s: it is not in the channel clicked from",
-            poll_id,
+            parse_id(invoke.data.get("value")),
             extra={"workspace": invoke.workspace_id, "channel": invoke.channel_id, "user": invoke.user_id},
         )
         return dialog_message(NOT_HERE)
@@ -74,17 +77,9 @@ async def open_form(invoke: Invoke, context: AppContext, *, wanted: FormWanted) 
     return InvokeResponse(200, render_dialog(dialog))
 
 
-def _origin(invoke: Invoke, context_text: str) -> FormOrigin | None:
-    """The form's origin, if this person opened it for a poll of the conversation it is sent from."""
-    origin = read_origin(context_text, user_id=invoke.user_id)
-    if origin is None or origin.subject_id is None or origin.channel_id != invoke.channel_id:
-        return None
-    return origin
-
-
 async def on_naming(invoke: Invoke, context: AppContext) -> InvokeResponse:
     form = submitted(invoke.data)
-    origin = _origin(invoke, form.context)
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
     if origin is None or origin.subject_id is None:
         return dialog_message(NOT_YOUR_FORM)
     text = form.values.get(TEXT_INPUT)
@@ -102,7 +97,7 @@ async def on_naming(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
     form = submitted(invoke.data)
-    origin = _origin(invoke, form.context)
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
     if origin is None or origin.subject_id is None:
         return dialog_message(NOT_YOUR_FORM)
     choice = form.values.get(CHOICE_INPUT)
@@ -123,7 +118,7 @@ async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
 async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
     """An overlapping poll's ballot: every ticked elephant gets one vote."""
     form = submitted(invoke.data)
-    origin = _origin(invoke, form.context)
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
     shown = ballot_of(form.context)
     if origin is None or origin.subject_id is None or shown is None:
         return dialog_message(NOT_YOUR_FORM)

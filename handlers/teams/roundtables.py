@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
 from habits.form_origin import NOT_YOUR_FORM, read_origin
@@ -39,6 +41,7 @@ from handlers.slack.roundtable import (
     setup_dialog,
 )
 from handlers.steering import may_steer_here
+from handlers.teams.dialogs import dialog_for_click
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from handlers.teams.names import display_names
 from models.db import session_scope
@@ -95,17 +98,16 @@ async def on_cancel(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 
 async def open_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
-    meeting_id = parse_id(invoke.data.get("value"))
-    dialog = None
-    if meeting_id is not None:
-        async with session_scope(context.sessions) as session:
-            dialog = await notes_dialog(
-                session,
-                workspace_id=invoke.workspace_id,
-                channel_id=invoke.channel_id,
-                meeting_id=meeting_id,
-                opened_by=invoke.user_id,
-            )
+    async def meeting_notes(session: AsyncSession, meeting_id: int) -> Dialog | None:
+        return await notes_dialog(
+            session,
+            workspace_id=invoke.workspace_id,
+            channel_id=invoke.channel_id,
+            meeting_id=meeting_id,
+            opened_by=invoke.user_id,
+        )
+
+    dialog = await dialog_for_click(invoke, context, meeting_notes)
     if dialog is None:
         return dialog_message(NOTES_ERRORS["not_found"])
     return InvokeResponse(200, render_dialog(dialog))
@@ -113,8 +115,8 @@ async def open_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
     form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id)
-    if origin is None or origin.subject_id is None or origin.channel_id != invoke.channel_id:
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
+    if origin is None or origin.subject_id is None:
         return dialog_message(NOT_YOUR_FORM)
     text = form.values.get(NOTES)
     try:
@@ -190,8 +192,8 @@ async def open_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 async def on_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
     form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id)
-    if origin is None or origin.subject_id is not None or origin.channel_id != invoke.channel_id:
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
+    if origin is None or origin.subject_id is not None:
         return dialog_message(NOT_YOUR_FORM)
     # Checked again on sending: the rule or the round-table's creator may have changed since the form opened.
     if not await _may_steer(invoke, context):

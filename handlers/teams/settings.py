@@ -20,8 +20,8 @@ from habits.workspace_settings import (
     saved_message,
     settings_dialog,
 )
-from handlers.commands.admin_rights import refusal_unless_person_is_admin
 from handlers.commands.settings import OPEN_SETTINGS_BUTTON, refusal_for
+from handlers.teams.admin_rights import refusal_unless_admin
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message
 from models.db import session_scope
 from models.workspaces import get_or_create_workspace
@@ -29,19 +29,8 @@ from models.workspaces import get_or_create_workspace
 logger = logging.getLogger(__name__)
 
 
-async def _refusal(invoke: Invoke, context: AppContext) -> InvokeResponse | None:
-    refused = await refusal_unless_person_is_admin(
-        context,
-        workspace_id=invoke.workspace_id,
-        user_id=invoke.user_id,
-        platform=TEAMS,
-        refusal=refusal_for(TEAMS),
-    )
-    return None if refused is None else dialog_message(refused.text)
-
-
 async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
-    refused = await _refusal(invoke, context)
+    refused = await refusal_unless_admin(invoke, context, refusal=refusal_for(TEAMS))
     if refused is not None:
         return refused
     async with session_scope(context.sessions) as session:
@@ -58,12 +47,12 @@ async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 
 async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
-    refused = await _refusal(invoke, context)
+    refused = await refusal_unless_admin(invoke, context, refusal=refusal_for(TEAMS))
     if refused is not None:
         return refused
     form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id)
-    if origin is None or origin.channel_id != invoke.channel_id:
+    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
+    if origin is None:
         logger.warning("refused a settings form that %s did not open here", invoke.user_id)
         return dialog_message(NOT_YOUR_FORM)
     try:
