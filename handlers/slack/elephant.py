@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.context import AppContext
 from bot.gateway import DeliveryError
-from bot.slack.blocks import dialog_values, render_dialog
+from bot.slack.blocks import render_dialog
 from habits.command_help import unknown_words
 from habits.elephants.closing import close_early, starter_of
 from habits.elephants.forms import form_for
@@ -59,7 +59,7 @@ from habits.elephants.schedule import (
     stop_weekly,
     weekly_confirmation,
 )
-from habits.form_origin import NOT_YOUR_FORM, read_origin
+from habits.form_origin import NOT_YOUR_FORM
 from habits.ids import parse_id
 from habits.messages import Message, Paragraph, command
 from habits.private_notes import tell_privately
@@ -67,6 +67,7 @@ from habits.steering import may_close_early, not_allowed_to_close, not_allowed_t
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.clicks import channel_of, team_of
 from handlers.slack.dialogs import open_dialog
+from handlers.slack.sent_forms import form_about_subject
 from handlers.steering import may_steer_here, steerer_of
 from models.db import session_scope
 from models.elephants import get_poll, open_poll_in_channel, schedule_for_channel
@@ -389,18 +390,16 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(SUBMIT_FORM)
     async def on_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str(body["user"]["id"])
-        origin = read_origin(view.get("private_metadata"), user_id=user_id)
-        if origin is None or origin.subject_id is None:
-            await ack(response_action="errors", errors={TEXT_INPUT: NOT_YOUR_FORM})
+        form = await form_about_subject(ack, body, view, field=TEXT_INPUT)
+        if form is None:
             return
-        text = dialog_values(view.get("state") or {}).get(TEXT_INPUT)
+        text = form.values.get(TEXT_INPUT)
         outcome = await name_elephant(
             context.sessions,
-            workspace_id=team_of(body),
-            channel_id=origin.channel_id,
-            poll_id=origin.subject_id,
-            user_id=user_id,
+            workspace_id=form.workspace_id,
+            channel_id=form.channel_id,
+            poll_id=form.subject_id,
+            user_id=form.user_id,
             text=text if isinstance(text, str) else "",
             now=context.clock(),
         )
@@ -408,21 +407,19 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(BALLOT_FORM)
     async def on_ballot(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str(body["user"]["id"])
-        origin = read_origin(view.get("private_metadata"), user_id=user_id)
-        if origin is None or origin.subject_id is None:
-            await ack(response_action="errors", errors={CHOICE_INPUT: NOT_YOUR_FORM})
+        form = await form_about_subject(ack, body, view, field=CHOICE_INPUT)
+        if form is None:
             return
-        choice = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
+        choice = form.values.get(CHOICE_INPUT)
         if not isinstance(choice, str) or not choice:
             await ack(response_action="errors", errors={CHOICE_INPUT: PICK_ONE})
             return
         outcome = await cast_vote(
             context.sessions,
-            workspace_id=team_of(body),
-            channel_id=origin.channel_id,
-            poll_id=origin.subject_id,
-            user_id=user_id,
+            workspace_id=form.workspace_id,
+            channel_id=form.channel_id,
+            poll_id=form.subject_id,
+            user_id=form.user_id,
             submission_id=choice,
             now=context.clock(),
         )
@@ -430,20 +427,20 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(APPROVAL_FORM)
     async def on_approval(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str(body["user"]["id"])
-        context_text = view.get("private_metadata")
-        origin = read_origin(context_text, user_id=user_id)
-        shown = ballot_of(context_text)
-        if origin is None or origin.subject_id is None or shown is None:
+        shown = ballot_of(view.get("private_metadata"))
+        if shown is None:
             await ack(response_action="errors", errors={CHOICE_INPUT: NOT_YOUR_FORM})
             return
-        ticked = dialog_values(view.get("state") or {}).get(CHOICE_INPUT)
+        form = await form_about_subject(ack, body, view, field=CHOICE_INPUT)
+        if form is None:
+            return
+        ticked = form.values.get(CHOICE_INPUT)
         outcome = await approve_elephants(
             context.sessions,
-            workspace_id=team_of(body),
-            channel_id=origin.channel_id,
-            poll_id=origin.subject_id,
-            user_id=user_id,
+            workspace_id=form.workspace_id,
+            channel_id=form.channel_id,
+            poll_id=form.subject_id,
+            user_id=form.user_id,
             chosen=[str(choice) for choice in ticked] if isinstance(ticked, list) else [],
             shown=shown,
             now=context.clock(),

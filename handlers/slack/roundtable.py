@@ -55,6 +55,7 @@ from habits.steering import not_allowed_to_steer
 from handlers.commands import CommandRequest, CommandRouter
 from handlers.slack.clicks import channel_of, team_of
 from handlers.slack.dialogs import open_dialog
+from handlers.slack.sent_forms import form_about_subject
 from handlers.slack.slack_trouble import trouble_asking_slack
 from handlers.steering import may_steer_here
 from models.db import session_scope
@@ -468,24 +469,21 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
 
     @bolt.view(NOTES_FORM)
     async def on_notes_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user_id = str(body["user"]["id"])
-        origin = read_origin(view.get("private_metadata"), user_id=user_id)
-        if origin is None or origin.subject_id is None:
-            await ack(response_action="errors", errors={NOTES: NOT_YOUR_FORM})
+        form = await form_about_subject(ack, body, view, field=NOTES)
+        if form is None:
             return
-        values = dialog_values(view.get("state") or {})
-        text = values.get(NOTES)
+        text = form.values.get(NOTES)
         try:
             async with session_scope(context.sessions) as session:
                 outcome = await save_notes(
                     session,
-                    workspace_id=team_of(body),
-                    channel_id=origin.channel_id,
-                    meeting_id=origin.subject_id,
-                    user_id=user_id,
+                    workspace_id=form.workspace_id,
+                    channel_id=form.channel_id,
+                    meeting_id=form.subject_id,
+                    user_id=form.user_id,
                     text=text if isinstance(text, str) else "",
                     now=context.clock(),
-                    values=values,
+                    values=form.values,
                 )
         except FormErrors as problems:
             await ack(response_action="errors", errors=problems.errors)
