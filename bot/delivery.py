@@ -8,7 +8,6 @@ after its lease, and the channel is searched for its idempotency key before it i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.gateway import ChatGateway, NotInChannel, PermanentError, RateLimited, TransientError
 from bot.gateways import GatewayDirectory
 from bot.metrics import Metrics
+from bot.passes import Passes
 from models.base import utcnow
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage
 from models.workspace_removal import REMOVED_REASON
@@ -67,31 +67,23 @@ class DeliveryWorker:
     # A 429 may be the workspace's limit (Slack caps posts per workspace as well as per channel): until its
     # Retry-After has passed, none of the workspace's channels is tried, rather than each earning a 429 of its own.
     _workspace_ready_at: dict[str, datetime] = field(default_factory=dict)
-    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    _stopping: bool = False
+    _passes: Passes = field(default_factory=Passes)
 
     def wake(self) -> None:
         """Called after queueing, so a new message goes out now rather than at the next poll."""
-        self._wakeup.set()
+        self._passes.wake()
 
     def stop(self) -> None:
         """Asks run_forever to return after the pass in flight, so a shutdown never leaves a send half-recorded."""
-        self._stopping = True
-        self._wakeup.set()
+        self._passes.stop()
 
     async def run_forever(self) -> None:
-        self._stopping = False
-        while not self._stopping:
-            try:
-                handled = await self.run_once()
-            except Exception:
-                logger.exception("delivery pass failed; retrying at the next pass")
-                handled = 0
-            if handled or self._stopping:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+        await self._passes.run(
+            self.run_once,
+            poll_seconds=self.poll_seconds,
+            logger=logger,
+            failure="delivery pass failed; retrying at the next pass",
+        )
 
     async def run_once(self) -> int:
         """One pass: claims what is due (one message per channel) and sends it. Returns how many were handled."""

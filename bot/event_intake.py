@@ -9,7 +9,6 @@ rules' own uniqueness (one nudge per deal per juncture) keeps two workers from n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.delivery import DeliveryWorker
 from bot.group_commit import GroupCommitter
 from bot.metrics import Metrics
+from bot.passes import Passes
 from bot.people_by_email import PeopleByEmail
 from bot.single_flight import SingleFlight
 from habits.events import BusinessEvent, PersonRole
@@ -61,8 +61,7 @@ class EventIntake:
     # One check per workspace at a time: after a restart, a burst of Slack events would otherwise each open a
     # transaction to ask the same question, and on SQLite's single connection the last of them time out.
     _checking_workspaces: SingleFlight[str, None] = field(default_factory=lambda: SingleFlight("ensure-workspace"))
-    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    _stopping: bool = False
+    _passes: Passes = field(default_factory=Passes)
     # While events are pouring in, acknowledging them comes first: deciding (tens of milliseconds of work each) waits
     # for a lull, no write queued and nothing accepted for `quiet_seconds`, but never longer than
     # `max_deferral_seconds` at a time, so decisions keep coming under sustained load.
@@ -112,7 +111,7 @@ class EventIntake:
         self._last_accept = asyncio.get_running_loop().time()
         self.metrics.events_received.labels(event.source, "duplicate" if event_id is None else "stored").inc()
         if event_id is not None:
-            self._wakeup.set()
+            self._passes.wake()
         return event_id
 
     async def existing_event_id(self, *, workspace_id: str, event: BusinessEvent) -> int | None:
@@ -155,22 +154,15 @@ class EventIntake:
 
     def stop(self) -> None:
         """Asks run_forever to return after the event in flight is decided."""
-        self._stopping = True
-        self._wakeup.set()
+        self._passes.stop()
 
     async def run_forever(self) -> None:
-        self._stopping = False
-        while not self._stopping:
-            try:
-                decided = await self.decide_pending()
-            except Exception:
-                logger.exception("deciding stored events failed; retrying at the next pass")
-                decided = 0
-            if decided or self._stopping:
-                continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+        await self._passes.run(
+            self.decide_pending,
+            poll_seconds=self.poll_seconds,
+            logger=logger,
+            failure="deciding stored events failed; retrying at the next pass",
+        )
 
     async def decide_pending(self) -> int:
         """Applies the rules to one batch of stored, undecided events. Returns how many were decided.
@@ -197,7 +189,7 @@ class EventIntake:
         nudged = False
         decided = 0
         for event_id, source, workspace_id, payload in pending:
-            if self._stopping:
+            if self._passes.stopping:
                 break
             if event_id in waiting:
                 continue
