@@ -12,14 +12,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from bot.context import AppContext
 from bot.settings import Settings
 from habits.connections import SourceGuide
 from habits.events import BusinessEvent
 from habits.vendor_events import Ignored
-from handlers.webhooks.intake import ignored, refused_signature, store_all, store_and_answer
+from handlers.webhooks.intake import (
+    capped_body,
+    ignored,
+    no_single_workspace,
+    problem,
+    refused_signature,
+    store_all,
+    store_and_answer,
+)
 from handlers.webhooks.signature import SignatureRejected
 
 
@@ -96,3 +104,23 @@ async def receive(source: WebhookSource, delivery: Delivery, *, workspace_id: st
         stored = await store_all(delivery.context, event.events, workspace_id=workspace_id)
         return stored if isinstance(stored, Response) else event.answer(stored)
     return await store_and_answer(delivery.context, event, workspace_id=workspace_id)
+
+
+async def receive_server_wide(
+    request: Request, source: WebhookSource, *, secret_setting: str, secret_name: str
+) -> Response:
+    """A vendor's address for the whole server (`POST /webhooks/<source>`), on a single-workspace install: signed
+    with the secret in the setting `secret_setting`, which the source's check reads as `secret_name`."""
+    context: AppContext = request.app.state.context
+    if (refused := no_single_workspace(context)) is not None:
+        return refused
+    secret = context.settings.secret(secret_setting)
+    if not secret or not secret.strip() or not context.default_workspace_id:
+        return problem(
+            503, f"{source.guide.name} webhooks are not configured on this whoelse: set {secret_setting.upper()}"
+        )
+    body = await capped_body(request, context)
+    if isinstance(body, JSONResponse):
+        return body
+    delivery = Delivery(request=request, body=body, context=context, secrets={secret_name: secret})
+    return await receive(source, delivery, workspace_id=context.default_workspace_id)

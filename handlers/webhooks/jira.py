@@ -9,14 +9,13 @@ import logging
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.context import AppContext
 from habits.connections import SourceGuide
 from habits.events import BusinessEvent
 from habits.messages import command
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.jira import jira_event
-from handlers.webhooks.delivery import Delivery, WebhookSource, receive
-from handlers.webhooks.intake import capped_body, json_object, no_single_workspace, problem
+from handlers.webhooks.delivery import Delivery, WebhookSource, receive_server_wide
+from handlers.webhooks.intake import json_object, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -77,14 +76,4 @@ JIRA = WebhookSource(guide=JIRA_GUIDE, verify=verify_delivery, read=read_deliver
 async def jira_webhook(request: Request) -> Response:
     """`POST /webhooks/jira` (registered in handlers/webhooks): the single-workspace install's Jira, whose secret is
     JIRA_WEBHOOK_SECRET."""
-    context: AppContext = request.app.state.context
-    if (refused := no_single_workspace(context)) is not None:
-        return refused
-    secret = context.settings.secret("jira_webhook_secret")
-    if not secret or not secret.strip() or not context.default_workspace_id:
-        return problem(503, "Jira webhooks are not configured on this whoelse: set JIRA_WEBHOOK_SECRET")
-    body = await capped_body(request, context)
-    if isinstance(body, JSONResponse):
-        return body
-    delivery = Delivery(request=request, body=body, context=context, secrets={"secret": secret})
-    return await receive(JIRA, delivery, workspace_id=context.default_workspace_id)
+    return await receive_server_wide(request, JIRA, secret_setting="jira_webhook_secret", secret_name="secret")

@@ -13,14 +13,13 @@ from datetime import UTC, datetime
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.context import AppContext
 from habits.connections import Asked, SourceGuide
 from habits.events import BusinessEvent
 from habits.messages import command
 from habits.vendor_events import Ignored, UnreadablePayload
 from habits.vendor_events.zendesk import zendesk_event
-from handlers.webhooks.delivery import Delivery, WebhookSource, receive
-from handlers.webhooks.intake import capped_body, json_object, no_single_workspace, problem
+from handlers.webhooks.delivery import Delivery, WebhookSource, receive_server_wide
+from handlers.webhooks.intake import json_object, problem
 from handlers.webhooks.signature import SignatureRejected
 
 logger = logging.getLogger(__name__)
@@ -104,14 +103,6 @@ ZENDESK = WebhookSource(guide=ZENDESK_GUIDE, verify=verify_delivery, read=read_d
 async def zendesk_webhook(request: Request) -> Response:
     """`POST /webhooks/zendesk` (registered in handlers/webhooks): the single-workspace install's Zendesk, whose
     signing secret is ZENDESK_WEBHOOK_SECRET."""
-    context: AppContext = request.app.state.context
-    if (refused := no_single_workspace(context)) is not None:
-        return refused
-    secret = context.settings.secret("zendesk_webhook_secret")
-    if not secret or not secret.strip() or not context.default_workspace_id:
-        return problem(503, "Zendesk webhooks are not configured on this whoelse: set ZENDESK_WEBHOOK_SECRET")
-    body = await capped_body(request, context)
-    if isinstance(body, JSONResponse):
-        return body
-    delivery = Delivery(request=request, body=body, context=context, secrets={"signing_secret": secret})
-    return await receive(ZENDESK, delivery, workspace_id=context.default_workspace_id)
+    return await receive_server_wide(
+        request, ZENDESK, secret_setting="zendesk_webhook_secret", secret_name="signing_secret"
+    )
