@@ -7,6 +7,7 @@ is only answered for the person who opened it, in the channel it was opened from
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,19 @@ class FormOrigin:
         return json.dumps(
             {"channel": self.channel_id, "user": self.user_id, "id": self.subject_id}, separators=(",", ":")
         )
+
+
+@dataclass(frozen=True)
+class SentForm:
+    """A form sent back about one nudge, poll or meeting by the person who opened it, as either platform gives it."""
+
+    workspace_id: str
+    user_id: str
+    # Where the form was opened, and what it answers.
+    channel_id: str
+    subject_id: int
+    # {input_id: value}: a list for inputs that take several values, None for one left empty.
+    values: Mapping[str, str | list[str] | None]
 
 
 def read_origin(context: object, *, user_id: str, channel_id: str | None = None) -> FormOrigin | None:

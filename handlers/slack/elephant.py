@@ -18,6 +18,7 @@ from bot.gateway import DeliveryError
 from bot.slack.blocks import render_dialog
 from habits.command_help import unknown_words
 from habits.elephants.closing import close_early, starter_of
+from habits.elephants.form_answers import NOTHING_PICKED, record_approval, record_ballot, record_naming
 from habits.elephants.forms import form_for
 from habits.elephants.history import history_message, past_polls
 from habits.elephants.messages import (
@@ -40,8 +41,7 @@ from habits.elephants.messages import (
     close_control,
     info_form,
 )
-from habits.elephants.overlap import approve_elephants
-from habits.elephants.polls import NOT_HERE, cast_vote, name_elephant, start_poll_now
+from habits.elephants.polls import NOT_HERE, start_poll_now
 from habits.elephants.schedule import (
     MODE_NAMES,
     MODE_SYNTAX,
@@ -107,6 +107,7 @@ VOTE_ERRORS = {
     "unknown_choice": "That elephant isn't in this poll any more. Please pick another.",
     "ballot_changed": "You've voted on some of these in another ballot since. Please open the ballot again.",
     "not_found": "This poll no longer exists.",
+    NOTHING_PICKED: PICK_ONE,
 }
 
 
@@ -393,16 +394,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         form = await form_about_subject(ack, body, view, field=TEXT_INPUT)
         if form is None:
             return
-        text = form.values.get(TEXT_INPUT)
-        outcome = await name_elephant(
-            context.sessions,
-            workspace_id=form.workspace_id,
-            channel_id=form.channel_id,
-            poll_id=form.subject_id,
-            user_id=form.user_id,
-            text=text if isinstance(text, str) else "",
-            now=context.clock(),
-        )
+        outcome = await record_naming(context.sessions, form, now=context.clock())
         await _thank_or_refuse(ack, outcome, thanks=NAMED_THANKS, field=TEXT_INPUT, refusals=SUBMIT_ERRORS)
 
     @bolt.view(BALLOT_FORM)
@@ -410,19 +402,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         form = await form_about_subject(ack, body, view, field=CHOICE_INPUT)
         if form is None:
             return
-        choice = form.values.get(CHOICE_INPUT)
-        if not isinstance(choice, str) or not choice:
-            await ack(response_action="errors", errors={CHOICE_INPUT: PICK_ONE})
-            return
-        outcome = await cast_vote(
-            context.sessions,
-            workspace_id=form.workspace_id,
-            channel_id=form.channel_id,
-            poll_id=form.subject_id,
-            user_id=form.user_id,
-            submission_id=choice,
-            now=context.clock(),
-        )
+        outcome = await record_ballot(context.sessions, form, now=context.clock())
         await _thank_or_refuse(ack, outcome, thanks=VOTED_THANKS, field=CHOICE_INPUT, refusals=VOTE_ERRORS)
 
     @bolt.view(APPROVAL_FORM)
@@ -434,17 +414,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
         form = await form_about_subject(ack, body, view, field=CHOICE_INPUT)
         if form is None:
             return
-        ticked = form.values.get(CHOICE_INPUT)
-        outcome = await approve_elephants(
-            context.sessions,
-            workspace_id=form.workspace_id,
-            channel_id=form.channel_id,
-            poll_id=form.subject_id,
-            user_id=form.user_id,
-            chosen=[str(choice) for choice in ticked] if isinstance(ticked, list) else [],
-            shown=shown,
-            now=context.clock(),
-        )
+        outcome = await record_approval(context.sessions, form, shown=shown, now=context.clock())
         await _thank_or_refuse(ack, outcome, thanks=APPROVED_THANKS, field=CHOICE_INPUT, refusals=VOTE_ERRORS)
 
     @bolt.action(CLOSE_BUTTON)

@@ -3,24 +3,13 @@ form itself, which stays open."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
 from bot.slack.blocks import dialog_values
-from habits.form_origin import NOT_YOUR_FORM, read_origin
+from habits.form_origin import NOT_YOUR_FORM, SentForm, read_origin
 from handlers.slack.clicks import team_of
-
-
-@dataclass(frozen=True)
-class SentForm:
-    workspace_id: str
-    user_id: str
-    # Where the form was opened, and the poll or meeting it answers.
-    channel_id: str
-    subject_id: int
-    values: dict[str, str | list[str] | None]
 
 
 async def form_about_subject(

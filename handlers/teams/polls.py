@@ -12,30 +12,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import AppContext
 from bot.teams.cards import render_dialog, submitted
+from habits.elephants.form_answers import record_approval, record_ballot, record_naming
 from habits.elephants.forms import FormWanted, form_for
 from habits.elephants.messages import (
     APPROVAL_FORM,
     APPROVED_THANKS,
     BALLOT_FORM,
-    CHOICE_INPUT,
     CLOSE_BUTTON,
     INFO_FORM,
     NAME_BUTTON,
     NAMED_THANKS,
-    PICK_ONE,
     SUBMIT_FORM,
-    TEXT_INPUT,
     VOTE_BUTTON,
     VOTED_THANKS,
     ballot_of,
 )
-from habits.elephants.overlap import approve_elephants
-from habits.elephants.polls import NOT_HERE, cast_vote, name_elephant
-from habits.form_origin import NOT_YOUR_FORM, read_origin
+from habits.elephants.polls import NOT_HERE
+from habits.form_origin import NOT_YOUR_FORM
 from habits.ids import parse_id
 from habits.messages import Dialog
 from handlers.slack.elephant import SUBMIT_ERRORS, VOTE_ERRORS, close_poll_for
-from handlers.teams.dialogs import dialog_for_click
+from handlers.teams.dialogs import dialog_for_click, form_about_subject
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 
 logger = logging.getLogger(__name__)
@@ -78,61 +75,28 @@ async def open_form(invoke: Invoke, context: AppContext, *, wanted: FormWanted) 
 
 
 async def on_naming(invoke: Invoke, context: AppContext) -> InvokeResponse:
-    form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
-    if origin is None or origin.subject_id is None:
+    form = form_about_subject(invoke)
+    if form is None:
         return dialog_message(NOT_YOUR_FORM)
-    text = form.values.get(TEXT_INPUT)
-    outcome = await name_elephant(
-        context.sessions,
-        workspace_id=invoke.workspace_id,
-        channel_id=origin.channel_id,
-        poll_id=origin.subject_id,
-        user_id=invoke.user_id,
-        text=text if isinstance(text, str) else "",
-        now=context.clock(),
-    )
+    outcome = await record_naming(context.sessions, form, now=context.clock())
     return dialog_message(NAMED_THANKS if outcome == "recorded" else SUBMIT_ERRORS[outcome])
 
 
 async def on_ballot(invoke: Invoke, context: AppContext) -> InvokeResponse:
-    form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
-    if origin is None or origin.subject_id is None:
+    form = form_about_subject(invoke)
+    if form is None:
         return dialog_message(NOT_YOUR_FORM)
-    choice = form.values.get(CHOICE_INPUT)
-    if not isinstance(choice, str) or not choice:
-        return dialog_message(PICK_ONE)
-    outcome = await cast_vote(
-        context.sessions,
-        workspace_id=invoke.workspace_id,
-        channel_id=origin.channel_id,
-        poll_id=origin.subject_id,
-        user_id=invoke.user_id,
-        submission_id=choice,
-        now=context.clock(),
-    )
+    outcome = await record_ballot(context.sessions, form, now=context.clock())
     return dialog_message(VOTED_THANKS if outcome == "recorded" else VOTE_ERRORS[outcome])
 
 
 async def on_approval(invoke: Invoke, context: AppContext) -> InvokeResponse:
     """An overlapping poll's ballot: every ticked elephant gets one vote."""
-    form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
-    shown = ballot_of(form.context)
-    if origin is None or origin.subject_id is None or shown is None:
+    form = form_about_subject(invoke)
+    shown = ballot_of(submitted(invoke.data).context)
+    if form is None or shown is None:
         return dialog_message(NOT_YOUR_FORM)
-    ticked = form.values.get(CHOICE_INPUT)
-    outcome = await approve_elephants(
-        context.sessions,
-        workspace_id=invoke.workspace_id,
-        channel_id=origin.channel_id,
-        poll_id=origin.subject_id,
-        user_id=invoke.user_id,
-        chosen=[str(choice) for choice in ticked] if isinstance(ticked, list) else [],
-        shown=shown,
-        now=context.clock(),
-    )
+    outcome = await record_approval(context.sessions, form, shown=shown, now=context.clock())
     return dialog_message(APPROVED_THANKS if outcome == "recorded" else VOTE_ERRORS[outcome])
 
 

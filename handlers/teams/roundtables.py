@@ -41,7 +41,7 @@ from handlers.slack.roundtable import (
     setup_dialog,
 )
 from handlers.steering import may_steer_here
-from handlers.teams.dialogs import dialog_for_click
+from handlers.teams.dialogs import dialog_for_click, form_about_subject
 from handlers.teams.invokes import Invoke, InvokeHandler, InvokeResponse, dialog_message, message
 from handlers.teams.names import display_names
 from models.db import session_scope
@@ -114,9 +114,8 @@ async def open_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
 
 
 async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
-    form = submitted(invoke.data)
-    origin = read_origin(form.context, user_id=invoke.user_id, channel_id=invoke.channel_id)
-    if origin is None or origin.subject_id is None:
+    form = form_about_subject(invoke)
+    if form is None:
         return dialog_message(NOT_YOUR_FORM)
     text = form.values.get(NOTES)
     try:
@@ -124,8 +123,8 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
             outcome = await save_notes(
                 session,
                 workspace_id=invoke.workspace_id,
-                channel_id=origin.channel_id,
-                meeting_id=origin.subject_id,
+                channel_id=form.channel_id,
+                meeting_id=form.subject_id,
                 user_id=invoke.user_id,
                 text=text if isinstance(text, str) else "",
                 now=context.clock(),
@@ -136,8 +135,8 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
             dialog = await notes_dialog(
                 session,
                 workspace_id=invoke.workspace_id,
-                channel_id=origin.channel_id,
-                meeting_id=origin.subject_id,
+                channel_id=form.channel_id,
+                meeting_id=form.subject_id,
                 opened_by=invoke.user_id,
             )
         if dialog is None:
