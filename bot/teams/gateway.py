@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import DeliveryError, PermanentError, Person, Posted, UserGroup
+from bot.teams.card_text import Names, PostedIn
 from bot.teams.connector import BotConnector, NotFound, conversation_path
 from habits.messages import GROUP_PREFIX, MENTION, Dialog, Message
 from models.teams import (
@@ -28,7 +29,7 @@ from models.teams import (
 
 # Renders a neutral message into a Bot Framework message activity (text, card attachments, mention entities), with
 # the display names of the people it mentions.
-ActivityRenderer = Callable[[Message, Mapping[str, str]], dict[str, Any]]
+ActivityRenderer = Callable[[Message, Names], dict[str, Any]]
 THREAD_MARKER = ";messageid="
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class TeamsGateway:
             name = await self._member_name(reference, user)
             if name:
                 self._names[user] = name
-        return self._render(message, self._names)
+        return self._render(message, PostedIn(self._names, reference.conversation_id))
 
     async def _member_name(self, reference: TeamsConversation, user: str) -> str | None:
         try:

@@ -135,7 +135,9 @@ async def test_a_deal_nudges_the_channel_nobody_else_refreshes_the_card_and_help
     service_url = playground.service_url
     await send(whoelse, added_to_the_team(service_url))
     await eventually(lambda: any("Hi, I'm" in text for text in playground.texts()))
-    assert "now watches deals" in await reply_to(whoelse, playground, new_post("watch deals", service_url))
+    assert "This channel now watches deals" in await reply_to(
+        whoelse, playground, new_post("watch deals", service_url)
+    )
     async with session_scope(whoelse.context.sessions) as session:
         # Whatever the time of day the test runs at: no quiet hours to hold the nudge back.
         workspace = await session.get(Workspace, TENANT)
