@@ -231,8 +231,8 @@ def create_app(
             transport += f" for every workspace that installs it at {settings.slack_install_url}"
         webhooks = "per workspace" if many is not None else "on" if context.webhook_secret else "off"
         logger.info(
-            "whoelse is up: Slack over %s, %s, webhooks %s",
-            transport,
+            "whoelse is up: %s, %s, webhooks %s",
+            _platforms_served(settings, transport),
             settings.database_label,
             webhooks,
             extra={
@@ -373,6 +373,15 @@ async def _served_again(sessions: async_sessionmaker[AsyncSession], workspace_id
         again = await clear_uninstalled(session, workspace_id=workspace_id)
     if again:
         logger.info("Slack workspace %s has whoelse again: its jobs and deliveries resume", workspace_id)
+
+
+def _platforms_served(settings: Settings, slack_transport: str) -> str:
+    """What the start-up line says is served: a Teams-only whoelse is not "Slack over HTTP"."""
+    platforms = [f"Slack over {slack_transport}"] if settings.slack_enabled else []
+    if settings.teams_enabled:
+        checked = " without checking tokens (development only)" if settings.teams_allow_unauthenticated else ""
+        platforms.append(f"Teams at /api/messages{checked}")
+    return " and ".join(platforms) or f"Slack over {slack_transport}"
 
 
 def _webhook_secret(settings: Settings) -> str | None:

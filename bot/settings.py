@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import make_url
 
@@ -66,6 +66,8 @@ class Settings(BaseSettings):
 
     # Microsoft Teams (see bot/teams/): on when TEAMS_APP_ID is set, or in development when unauthenticated
     # requests are allowed. Blank values count as unset, so a copied `.env.example` leaves Teams off.
+    # Declared before the ids below: their checks read it (fields are validated in this order).
+    teams_allow_unauthenticated: bool = False
     teams_app_id: str | None = None
     teams_app_password: SecretStr | None = None
     # Instead of the password: a PEM file with the certificate uploaded to the app registration and its private key;
@@ -75,7 +77,6 @@ class Settings(BaseSettings):
     teams_tenant_id: str | None = None
     teams_cloud: Literal["public", "usgov"] = "public"
     teams_openid_metadata_url: str | None = None
-    teams_allow_unauthenticated: bool = False
     # Where the bot gets its own token for calling the Bot Connector (default: the cloud's Entra ID endpoint for
     # TEAMS_TENANT_ID, or botframework.com for a multi-tenant bot). Set only for a proxy or a test server.
     teams_token_url: str | None = None
@@ -196,8 +197,8 @@ class Settings(BaseSettings):
 
     @field_validator("teams_tenant_id")
     @classmethod
-    def _tenant_is_a_guid(cls, value: str | None) -> str | None:
-        if value is not None and not GUID.match(value):
+    def _tenant_is_a_guid(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not GUID.match(value) and not _playground_ids(info):
             raise ValueError(
                 f"TEAMS_TENANT_ID={value!r} is not a tenant id: use the Directory (tenant) ID, a GUID, or leave it blank"
             )
@@ -240,9 +241,9 @@ class Settings(BaseSettings):
 
     @field_validator("teams_admins")
     @classmethod
-    def _admins_are_object_ids(cls, value: str) -> str:
+    def _admins_are_object_ids(cls, value: str, info: ValidationInfo) -> str:
         for admin in _split_keys(value):
-            if not GUID.match(admin):
+            if not GUID.match(admin) and not _playground_ids(info):
                 raise ValueError(
                     f"TEAMS_ADMINS: {admin!r} is not an Entra object id; list people's Object IDs (GUIDs from "
                     "Entra ID > Users), comma-separated"
@@ -425,6 +426,13 @@ class Settings(BaseSettings):
         # A placeholder never gets this far (require_for_serving refuses it); empty means unset.
         secret = self.secret("whoelse_webhook_secret")
         return secret is not None and bool(secret.strip())
+
+
+def _playground_ids(info: ValidationInfo) -> bool:
+    """Unauthenticated development takes the ids the Microsoft 365 Agents Playground makes up, which are not all
+    GUIDs (its tenant is `00000000-0000-0000-0000-0000000000001`). Nothing is fetched or checked with them then: no
+    token is validated, and without TEAMS_APP_ID none is requested."""
+    return bool(info.data.get("teams_allow_unauthenticated"))
 
 
 def _split_keys(keys: str) -> list[str]:

@@ -16,6 +16,19 @@ from habits.messages import GROUP_PREFIX
 Names = Mapping[str, str] | Callable[[str], str | None]
 NO_NAMES: Mapping[str, str] = {}
 
+
+class PostedIn:
+    """The names for a message posted in a channel, which its text calls "this channel": Teams does not tell a bot
+    channels' names, and "a channel now watches deals" said in that very channel left people guessing which."""
+
+    def __init__(self, names: Names, channel_id: str) -> None:
+        self.names = names
+        self.channel_id = channel_id
+
+    def __call__(self, target: str) -> str | None:
+        return self.names(target) if callable(self.names) else self.names.get(target)
+
+
 TOKEN = re.compile(
     r"<(?P<url>https?://[^\s|<>]+)(?:\|(?P<label>[^<>\n]*))?>"
     r"|@\{(?P<mention>[A-Za-z0-9_.:@-]+)\}"
@@ -120,6 +133,8 @@ class _Writer:
                 return self.literal(f"@{group}" if group else "a group")
             return self.person(target)
         if token["channel"] is not None:
+            if isinstance(self.names, PostedIn) and token["channel"] == self.names.channel_id:
+                return self.literal("This channel" if token.start() == 0 else "this channel")
             channel = name_of(token["channel"], self.names)
             return self.literal(f"#{channel}" if channel else "a channel")
         if token["command"] is not None:

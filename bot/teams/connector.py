@@ -29,6 +29,10 @@ TOKEN_RENEWAL_MARGIN_SECONDS = 300
 REQUEST_TIMEOUT_SECONDS = 30
 
 
+class NotFound(PermanentError):
+    """The Bot Connector knows no such conversation, activity or member (404)."""
+
+
 @dataclass(frozen=True)
 class BotCredentials:
     app_id: str
@@ -122,6 +126,8 @@ class BotConnector:
             raise TransientError("the Bot Connector refused the bot's token (401)")
         if status >= 500:
             raise TransientError(f"the Bot Connector answered {status}")
+        if status == 404:
+            raise NotFound(f"the Bot Connector answered 404: {_reason(text)}")
         if status >= 400:
             raise PermanentError(f"the Bot Connector answered {status}: {_reason(text)}")
         if not text:

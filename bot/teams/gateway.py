@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import DeliveryError, PermanentError, Person, Posted, UserGroup
-from bot.teams.connector import BotConnector, conversation_path
+from bot.teams.card_text import Names, PostedIn
+from bot.teams.connector import BotConnector, NotFound, conversation_path
 from habits.messages import GROUP_PREFIX, MENTION, Dialog, Message
 from models.teams import (
     PERSONAL,
@@ -28,7 +29,7 @@ from models.teams import (
 
 # Renders a neutral message into a Bot Framework message activity (text, card attachments, mention entities), with
 # the display names of the people it mentions.
-ActivityRenderer = Callable[[Message, Mapping[str, str]], dict[str, Any]]
+ActivityRenderer = Callable[[Message, Names], dict[str, Any]]
 THREAD_MARKER = ";messageid="
 logger = logging.getLogger(__name__)
 
@@ -84,13 +85,11 @@ class TeamsGateway:
             name = await self._member_name(reference, user)
             if name:
                 self._names[user] = name
-        return self._render(message, self._names)
+        return self._render(message, PostedIn(self._names, reference.conversation_id))
 
     async def _member_name(self, reference: TeamsConversation, user: str) -> str | None:
         try:
-            member = await self._connector.call(
-                "GET", reference.service_url, conversation_path(reference.conversation_id, "members", user)
-            )
+            member = await self._member(reference, user)
         except DeliveryError:
             # Someone no longer in the team, or the connector is busy: the mention shows their id instead.
             logger.warning("could not read the Teams name of a mentioned person", extra={"user": user})
@@ -165,9 +164,7 @@ class TeamsGateway:
 
     async def person(self, *, user: str) -> Person:
         reference = await self._any_reference(user)
-        member = await self._connector.call(
-            "GET", reference.service_url, conversation_path(reference.conversation_id, "members", user)
-        )
+        member = await self._member(reference, user)
         return Person(
             user_id=user,
             name=str(member.get("name") or member.get("givenName") or user),
@@ -176,6 +173,26 @@ class TeamsGateway:
             is_admin=self._is_admin(member),
             title=str(member.get("jobTitle") or ""),
         )
+
+    async def _member(self, reference: TeamsConversation, user: str) -> Mapping[str, Any]:
+        """A member by the id whoelse knows them by, their Entra object id. Teams finds members by it; a connector
+        that finds them only by their Bot Framework id (the Microsoft 365 Agents Playground) is asked for the
+        conversation's members instead, which name both."""
+        try:
+            found: Mapping[str, Any] = await self._connector.call(
+                "GET", reference.service_url, conversation_path(reference.conversation_id, "members", user)
+            )
+        except NotFound:
+            members = await self._connector.call(
+                "GET", reference.service_url, conversation_path(reference.conversation_id, "members")
+            )
+            for member in members or []:
+                # The member list names the object id `objectId`; a single member, `aadObjectId`.
+                object_id = isinstance(member, dict) and (member.get("aadObjectId") or member.get("objectId"))
+                if isinstance(object_id, str) and object_id.lower() == user.lower():
+                    return {**member, "aadObjectId": object_id}
+            raise
+        return found
 
     def _is_admin(self, member: Mapping[str, Any]) -> bool:
         """Named in TEAMS_ADMINS, as a member of this very tenant, and not a guest in it.

@@ -66,8 +66,11 @@ class FakeBotConnector(LoopbackFake):
         app_password: str = "fake-app-password",
         conversation_limit_per_second: float | None = None,
         bot_limit_per_second: float | None = None,
+        tokens_required: bool = True,
     ) -> None:
         self.app_id = app_id
+        # False: like the Microsoft 365 Agents Playground's connector, which takes replies carrying no token.
+        self.tokens_required = tokens_required
         self.app_password = app_password
         self.conversation_limit_per_second = conversation_limit_per_second
         # Requests answered 429 because a rate limit was reached (queued faults are not counted).
@@ -131,7 +134,7 @@ class FakeBotConnector(LoopbackFake):
         return web.json_response({"token_type": "Bearer", "expires_in": 3599, "access_token": BOT_TOKEN})
 
     def _refusal(self, request: web.Request, *, conversation: str | None = None) -> web.Response | None:
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        if self.tokens_required and request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"error": {"code": "Unauthorized"}}, status=401)
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None

@@ -131,7 +131,8 @@ async def test_when_teams_cannot_say_who_someone_is_the_reply_says_so_in_teams_t
     teams.connector.fail_next(503)
     unreachable = await teams.type("status")
     teams.connector.sent.clear()
-    teams.connector.fail_next(404)
+    # Not found by their object id, nor in the conversation's member list.
+    teams.connector.fail_next(404, times=2)
     unknown = await teams.type("settings")
 
     assert "couldn't reach Microsoft Teams to check your admin rights" in unreachable

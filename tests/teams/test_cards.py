@@ -10,6 +10,7 @@ from typing import Any, get_args
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.teams.card_text import PostedIn
 from bot.teams.cards import (
     CARD_CONTENT_TYPE,
     CONTEXT_KEY,
@@ -465,6 +466,21 @@ def test_a_message_without_parts_is_plain_text_with_its_mentions() -> None:
             {"type": "mention", "text": "<at>Ann Archer</at>", "mentioned": {"id": "U0ANN", "name": "Ann Archer"}}
         ],
     }
+
+
+def test_the_channel_a_message_is_posted_in_is_this_channel_and_others_are_a_channel() -> None:
+    # Teams does not tell a bot channels' names.
+    posted_in_deals = PostedIn(NAMES, "19:deals@thread.tacv2")
+    message = Message(
+        text="#{19:deals@thread.tacv2} now watches deals; @{U0ANN} moved tickets from #{19:support@thread.tacv2} "
+        "to #{19:deals@thread.tacv2}."
+    )
+
+    activity = activity_for(message, posted_in_deals)
+
+    assert activity["text"] == (
+        "This channel now watches deals; <at>Ann Archer</at> moved tickets from a channel to this channel."
+    )
 
 
 async def test_a_nudge_activity_carries_its_card_and_says_what_it_is_in_notifications(sessions: Sessions) -> None:
