@@ -35,6 +35,7 @@ from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.flow import STATE_EXPIRATION_SECONDS, TOKEN_ROTATION_MINUTES, oauth_flow
 from bot.slack.oauth.installation_store import SqlInstallationStore
 from bot.slack.oauth.state_store import SqlOAuthStateStore
+from bot.slack.remembered import RememberedInstallations
 from bot.slack.removal import WorkspaceRemoval
 from bot.slack.turned_off import SlackTurnedOff
 from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
@@ -321,7 +322,7 @@ class _ManyWorkspaces:
             sessions, settings.secret_box(), default_timezone=settings.default_timezone, clock=clock
         )
         rotator = SharedRotation(
-            installations,
+            RememberedInstallations(installations),
             client_id=settings.slack_client_id or "",
             client_secret=settings.secret("slack_client_secret") or "",
             client=client,
@@ -354,7 +355,7 @@ class _ManyWorkspaces:
             installation_store=self.installations,
             # Bolt takes its authorize classes here, though its annotation names only plain functions.
             authorize=authorize,  # type: ignore[arg-type]
-            before_authorize=refuse_uninstalled(self.installations, install_url=settings.slack_install_url),
+            before_authorize=refuse_uninstalled(self.rotator.installed, install_url=settings.slack_install_url),
         )
 
 

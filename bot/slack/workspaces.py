@@ -20,6 +20,7 @@ from bot.gateway import ChatGateway, PermanentError, TransientError
 from bot.single_flight import SingleFlight
 from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.installation_store import SqlInstallationStore
+from bot.slack.remembered import RememberedInstallations
 
 
 class SharedRotation:
@@ -33,7 +34,7 @@ class SharedRotation:
 
     def __init__(
         self,
-        store: SqlInstallationStore,
+        installations: RememberedInstallations,
         *,
         client_id: str,
         client_secret: str,
@@ -41,7 +42,8 @@ class SharedRotation:
         rotation_minutes: int,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
+        self._installations = installations
+        self._store = installations.store
         self._rotator = AsyncTokenRotator(client_id=client_id, client_secret=client_secret, client=client)
         self._rotation_minutes = rotation_minutes
         self._now = now
@@ -53,18 +55,26 @@ class SharedRotation:
             return None
         return float(bot.bot_token_expires_at - self._rotation_minutes * 60)
 
+    async def installed(self, workspace_id: str) -> bool:
+        """Whether the workspace has installed whoelse (its token is not rotated for this)."""
+        return await self._installations.is_installed(workspace_id)
+
     async def bot(self, workspace_id: str) -> Bot | None:
         """The workspace's bot with a token fresh enough to use (None: not installed).
 
         Raises SlackTokenRotationError when the token is due and Slack would not rotate it.
         """
-        bot = await self._store.async_find_bot(enterprise_id=None, team_id=workspace_id)
+        bot = await self._installations.bot(workspace_id)
         if bot is None:
             return None
         due = self.fresh_until(bot)
         if due is None or due > self._now():
             return bot
-        return await self._running.run(workspace_id, lambda: self._store.refresh_bot(workspace_id, self._rotate))
+        fresh = await self._running.run(workspace_id, lambda: self._store.refresh_bot(workspace_id, self._rotate))
+        # Rotated here, the store's announcement forgot the remembered bot already; rotated by another replica, the
+        # bot remembered here is the expiring one, and the next caller should read the new one.
+        self._installations.forget(workspace_id)
+        return fresh
 
     async def _rotate(self, bot: Bot) -> Bot | None:
         # Read again under the lock: None when another replica (or an earlier caller here) has rotated it already.
