@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +75,13 @@ def server(argv: list[str], *, env: dict[str, str], port: int, log: Path) -> Ite
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+            try:
+                wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+            except RuntimeError as stopped:
+                # The log is in a scratch directory the run deletes: its end says why the server stopped.
+                output.flush()
+                tail = log.read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"{stopped}; the end of its log:\n" + "\n".join(tail)) from None
             yield process
         finally:
             process.terminate()
@@ -84,19 +92,40 @@ def server(argv: list[str], *, env: dict[str, str], port: int, log: Path) -> Ite
                 process.wait()
 
 
+@dataclass(frozen=True)
+class FakeSlackProcess:
+    """The fake Slack Web API running in a process of its own, and how to ask it what it was called for."""
+
+    base_url: str
+    client_id: str
+    client_secret: str
+    process: subprocess.Popen[bytes]
+
+    def calls_by_method(self) -> Counter[str]:
+        """How many times each Web API method was called so far."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(b"calls\n")
+        self.process.stdin.flush()
+        return Counter(json.loads(self.process.stdout.readline()))
+
+
 @contextmanager
 def fake_slack(
-    *, channel_rate_limit_per_second: float | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The fake Slack Web API in its own process, so it does not share a GIL with what is measured."""
+    *, channel_rate_limit_per_second: float | None = None, workspaces: Sequence[tuple[str, str]] = ()
+) -> Iterator[FakeSlackProcess]:
+    """The fake Slack Web API in its own process, so it does not share a GIL with what is measured; it knows the
+    bench's bot token and, for `workspaces` ((team id, bot token) pairs), each installed workspace's own."""
     code = (
-        "import sys, time\n"
+        "import collections, json, sys\n"
         "from tests.fakes.slack_api import FakeSlack\n"
         f"fake = FakeSlack(bot_token={BOT_TOKEN!r}, team_id={TEAM_ID!r}, "
         f"channel_rate_limit_per_second={channel_rate_limit_per_second!r})\n"
+        f"for team_id, token in {list(workspaces)!r}:\n"
+        "    fake.add_workspace(team_id, token=token)\n"
         "fake.start()\n"
-        "print(fake.base_url, flush=True)\n"
-        "sys.stdin.read()\n"
+        "print(fake.base_url, fake.client_id, fake.client_secret, flush=True)\n"
+        "for _ in sys.stdin:\n"
+        "    print(json.dumps(collections.Counter(call.method for call in fake.calls)), flush=True)\n"
     )
     process = subprocess.Popen(
         [PYTHON, "-c", code],
@@ -107,8 +136,8 @@ def fake_slack(
     )
     try:
         assert process.stdout is not None
-        base_url = process.stdout.readline().decode().strip()
-        yield base_url, process
+        base_url, client_id, client_secret = process.stdout.readline().decode().split()
+        yield FakeSlackProcess(base_url, client_id, client_secret, process)
     finally:
         process.kill()
         process.wait()

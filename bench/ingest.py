@@ -10,6 +10,11 @@ bare app's Teams endpoint only checks the token (bench/bare_teams.py). `--mix al
 `--mix hubspot` sends HubSpot's own batches (ten deal notifications a request, v3-signed) to `/webhooks/hubspot`;
 whoelse stores each notification before answering and reads each deal from a fake HubSpot CRM API afterwards, while
 the bare app only checks the signature.
+`--installed N` has whoelse serve N Slack workspaces through Slack's install flow instead of one bot token: each
+installation saved through the installation store (its token sealed), each workspace watching the same channel, and
+the Slack bot posts sent from the N workspaces in turn (server-wide webhooks are per workspace in that mode, so the
+mix is Slack only). The run then prints the Slack Web API calls made while it ran, `auth.test` among them: what
+answering a workspace's request costs in calls to Slack, beyond the request itself.
 Teams is not in the default mix: a Teams message costs whoelse several times what a webhook does, so mixed in it
 would hide a change in the Slack and webhook figures behind its own.
 Run: `.venv/bin/python bench/ingest.py` (about two minutes).
@@ -53,6 +58,7 @@ from bench.harness import (
     TEAMS_APP_ID,
     TEAMS_APP_PASSWORD,
     WEBHOOK_SECRET,
+    FakeSlackProcess,
     cpu_seconds,
     fake_bot_connector,
     fake_hubspot,
@@ -62,6 +68,7 @@ from bench.harness import (
     percentile,
     server,
 )
+from bot.secret_box import generate_key
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.support.teams import BOT_FRAMEWORK_ISSUER
 from tests.teams.activities import message_to_bot
@@ -83,6 +90,16 @@ class TeamsTraffic:
 
 
 _teams: TeamsTraffic | None = None
+# The Slack workspaces the bot posts come from: the bench's one workspace, or (--installed) every installed one.
+_slack_workspaces = [TEAM_ID]
+
+
+def installed_workspaces(count: int) -> list[str]:
+    return [f"TI{n:05d}" for n in range(count)]
+
+
+def installed_token(workspace_id: str) -> str:
+    return f"xoxb-{workspace_id}-bench"
 
 
 def _slack_signed(body: bytes) -> dict[str, str]:
@@ -170,7 +187,7 @@ def slack_message_request() -> tuple[str, bytes, dict[str, str]]:
     body = json.dumps(
         {
             "type": "event_callback",
-            "team_id": TEAM_ID,
+            "team_id": _slack_workspaces[n % len(_slack_workspaces)],
             "api_app_id": "A1",
             "event_id": f"Ev{n}",
             "event_time": int(time.time()),
@@ -302,8 +319,9 @@ async def closed_loop(base: str, concurrency: int, seconds: float) -> Step:
     return Step(f"max ({concurrency} senders)", sent, ok, elapsed, latencies, ok_by_path)
 
 
-def prepare_whoelse_database(url: str) -> None:
-    """Migrates a fresh database and watches one channel for deals, as `/whoelse watch deals` would."""
+def prepare_whoelse_database(url: str, *, workspaces: list[str], encryption_key: str | None = None) -> None:
+    """Migrates a fresh database and watches one channel for deals in each workspace, as `/whoelse watch deals`
+    would; with an encryption key, installs whoelse in each workspace as the install flow stores it."""
     import subprocess
 
     env = {"DATABASE_URL": url, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -313,14 +331,17 @@ def prepare_whoelse_database(url: str) -> None:
         "from models.db import create_engine_for, create_session_factory\n"
         "from models.watches import watch_channel\n"
         "from models.workspaces import get_or_create_workspace\n"
+        "from bench.fanout import seed_installations\n"
         f"url = {url!r}\n"
         "upgrade_database(url)\n"
         "async def main():\n"
-        "    engine = create_engine_for(url)\n"
+        + (f"    await seed_installations(url, {encryption_key!r}, {workspaces!r})\n" if encryption_key else "")
+        + "    engine = create_engine_for(url)\n"
         "    async with create_session_factory(engine)() as s:\n"
-        f"        w = await get_or_create_workspace(s, workspace_id={TEAM_ID!r})\n"
-        "        w.quiet_start = None; w.quiet_end = None\n"
-        f"        await watch_channel(s, workspace_id={TEAM_ID!r}, channel_id={WATCHED_CHANNEL!r}, kind='deals', user_id='U0ADMIN')\n"
+        f"        for workspace_id in {workspaces!r}:\n"
+        "            w = await get_or_create_workspace(s, workspace_id=workspace_id)\n"
+        "            w.quiet_start = None; w.quiet_end = None\n"
+        f"            await watch_channel(s, workspace_id=workspace_id, channel_id={WATCHED_CHANNEL!r}, kind='deals', user_id='U0ADMIN')\n"
         "        await s.commit()\n"
         "    await engine.dispose()\n"
         "asyncio.run(main())\n"
@@ -489,16 +510,38 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="senders in the max-throughput rounds")
     parser.add_argument("--rounds", type=int, default=6, help="max-throughput rounds per app, alternating")
     parser.add_argument("--round-seconds", type=float, default=4.0, help="length of each max-throughput round")
-    parser.add_argument("--mix", choices=sorted(MIX), default="both", help="which kinds of events to send")
+    parser.add_argument(
+        "--mix", choices=sorted(MIX), help="which kinds of events to send (default: both; slack with --installed)"
+    )
     parser.add_argument("--database-url", help="measure whoelse on this database instead of a SQLite file")
+    parser.add_argument(
+        "--installed",
+        type=int,
+        metavar="N",
+        help="whoelse installed in N Slack workspaces (tokens from its installation store), not one bot token",
+    )
     args = parser.parse_args()
-    global _chosen_mix
+    if args.mix is None:
+        args.mix = "slack" if args.installed else "both"
+    if args.installed and args.mix != "slack":
+        parser.error(
+            "--installed sends Slack bot posts only (server-wide webhooks are per workspace in that mode)"
+        )
+    global _chosen_mix, _slack_workspaces
     _chosen_mix = MIX[args.mix]
+    if args.installed:
+        _slack_workspaces = installed_workspaces(args.installed)
+    # Installed workspaces' tokens are sealed with this key (a fresh one each run).
+    encryption_key = generate_key() if args.installed else None
 
     global _teams
     with (
         tempfile.TemporaryDirectory() as scratch,
-        fake_slack() as (slack_url, _),
+        fake_slack(
+            workspaces=[(workspace, installed_token(workspace)) for workspace in _slack_workspaces]
+            if args.installed
+            else ()
+        ) as slack,
         fake_bot_connector() as connector,
         fake_hubspot() as hubspot_url,
         FakeMicrosoftLogin() as login,
@@ -512,15 +555,15 @@ def main() -> None:
         _teams = TeamsTraffic(connector.service_url, tokens)
         workdir = Path(scratch)
         database = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-        prepare_whoelse_database(database)
+        prepare_whoelse_database(database, workspaces=_slack_workspaces, encryption_key=encryption_key)
         apps: list[App] = []
         processes = {}
         for kind in ("bare", "whoelse"):
             port = free_port()
             env = {
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                **slack_mode(kind, slack, encryption_key),
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_API_URL": slack_url,
+                "SLACK_API_URL": slack.base_url,
                 "WHOELSE_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "PORT": str(port),
                 "HOST": "127.0.0.1",
@@ -538,7 +581,9 @@ def main() -> None:
             log = workdir / f"{kind}.log"
             processes[kind] = stack.enter_context(server(app_command(kind, port), env=env, port=port, log=log))
             apps.append(App(kind, f"http://127.0.0.1:{port}", processes[kind].pid))
+        calls_before = slack.calls_by_method()
         steps = asyncio.run(measure(apps, args))
+        slack_calls = slack.calls_by_method() - calls_before
         acknowledged: Counter[str] = sum((step.ok_by_path for step in steps["whoelse"]), Counter())
         teams_acknowledged = acknowledged.pop(TEAMS_PATH, 0)
         refused = {key: acknowledged.pop(key) for key in list(acknowledged) if " answered " in key}
@@ -550,6 +595,17 @@ def main() -> None:
         rss = {kind: peak_rss_mib(process.pid) for kind, process in processes.items()}
 
     report(args, steps["bare"], steps["whoelse"], stored, rss)
+    slack_events = acknowledged.get("/slack/events", 0)
+    if slack_events:
+        others = ", ".join(
+            f"{method} {count}" for method, count in sorted(slack_calls.items()) if method != "auth.test"
+        )
+        print(
+            f"Slack Web API calls while the senders ran (both apps): auth.test {slack_calls['auth.test']} for "
+            f"{slack_events} Slack events whoelse acknowledged"
+            + (f" from {len(_slack_workspaces)} installed workspaces" if args.installed else "")
+            + f"; others: {others or 'none'}"
+        )
     if refused:
         print("whoelse refused: " + ", ".join(f"{count} x {key}" for key, count in sorted(refused.items())))
     if teams_acknowledged:
@@ -564,11 +620,24 @@ def main() -> None:
         )
 
 
+def slack_mode(kind: str, slack: FakeSlackProcess, encryption_key: str | None) -> dict[str, str]:
+    """The bare app always has the one bot token; whoelse serves many workspaces when they were installed."""
+    if kind == "bare" or encryption_key is None:
+        return {"SLACK_BOT_TOKEN": BOT_TOKEN}
+    return {
+        "SLACK_CLIENT_ID": slack.client_id,
+        "SLACK_CLIENT_SECRET": slack.client_secret,
+        "WHOELSE_ENCRYPTION_KEYS": encryption_key,
+    }
+
+
 def report(
     args: argparse.Namespace, bare: list[Step], whoelse: list[Step], stored: Stored, rss: dict[str, float]
 ) -> None:
+    installed = f", whoelse installed in {args.installed} Slack workspaces" if args.installed else ""
     print(
-        f"ingest benchmark: {args.mix} ({' / '.join(KINDS[kind] for kind in MIX[args.mix])}); open-loop steps of "
+        f"ingest benchmark: {args.mix} ({' / '.join(KINDS[kind] for kind in MIX[args.mix])}){installed}; "
+        "open-loop steps of "
         f"{args.seconds:g}s, then {args.rounds} max-throughput rounds of {args.round_seconds:g}s per app, alternating"
     )
     print(f"{'step':<18}{'app':<9}{'sent':>6}{'ok':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}")

@@ -14,7 +14,6 @@ from apscheduler.events import EVENT_JOB_SUBMITTED
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,10 +30,12 @@ from bot.logs import AccessLog
 from bot.metrics import Metrics, RequestMetrics
 from bot.people_by_email import PeopleByEmail
 from bot.settings import ConfigurationError, Settings
+from bot.slack.authorize import StoredAuthorize
 from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.flow import STATE_EXPIRATION_SECONDS, TOKEN_ROTATION_MINUTES, oauth_flow
 from bot.slack.oauth.installation_store import SqlInstallationStore
 from bot.slack.oauth.state_store import SqlOAuthStateStore
+from bot.slack.remembered import RememberedInstallations
 from bot.slack.removal import WorkspaceRemoval
 from bot.slack.turned_off import SlackTurnedOff
 from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
@@ -321,36 +322,27 @@ class _ManyWorkspaces:
             sessions, settings.secret_box(), default_timezone=settings.default_timezone, clock=clock
         )
         rotator = SharedRotation(
+            RememberedInstallations(installations),
             client_id=settings.slack_client_id or "",
             client_secret=settings.secret("slack_client_secret") or "",
             client=client,
+            rotation_minutes=TOKEN_ROTATION_MINUTES,
         )
         return cls(
             settings=settings,
             client=client,
             installations=installations,
             states=SqlOAuthStateStore(sessions, expiration_seconds=STATE_EXPIRATION_SECONDS, clock=clock),
-            workspaces=InstalledWorkspaces(
-                installations,
-                base_url=settings.slack_api_url,
-                rotator=rotator,
-                rotation_minutes=TOKEN_ROTATION_MINUTES,
-            ),
+            workspaces=InstalledWorkspaces(installations, base_url=settings.slack_api_url, rotation=rotator),
             rotator=rotator,
         )
 
     def bolt(self, signing_secret: str) -> AsyncApp:
         settings = self.settings
         bolt_logger = logging.getLogger("slack_bolt")
-        authorize = AsyncInstallationStoreAuthorize(
-            logger=bolt_logger,
-            installation_store=self.installations,
-            client_id=settings.slack_client_id,
-            client_secret=settings.secret("slack_client_secret"),
-            token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
-        )
-        # The same rotation as deliveries and jobs use, so a request and a post never rotate one token twice.
-        authorize.token_rotator = self.rotator
+        # The same rotation as deliveries and jobs use, so a request and a post never rotate one token twice; and
+        # auth.test once per token rather than once per request.
+        authorize = StoredAuthorize(self.installations, self.rotator, client=self.client)
         return AsyncApp(
             client=self.client,
             signing_secret=signing_secret,
@@ -361,10 +353,9 @@ class _ManyWorkspaces:
                 settings, client=self.client, installations=self.installations, states=self.states
             ),
             installation_store=self.installations,
-            # Bolt's own authorize (Bolt takes its authorize classes here, though its annotation names only plain
-            # functions).
+            # Bolt takes its authorize classes here, though its annotation names only plain functions.
             authorize=authorize,  # type: ignore[arg-type]
-            before_authorize=refuse_uninstalled(self.installations, install_url=settings.slack_install_url),
+            before_authorize=refuse_uninstalled(self.rotator.installed, install_url=settings.slack_install_url),
         )
 
 

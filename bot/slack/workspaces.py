@@ -20,36 +20,67 @@ from bot.gateway import ChatGateway, PermanentError, TransientError
 from bot.single_flight import SingleFlight
 from bot.slack.gateway import SlackGateway
 from bot.slack.oauth.installation_store import SqlInstallationStore
+from bot.slack.remembered import RememberedInstallations
 
 
-class SharedRotation(AsyncTokenRotator):
-    """Token rotation with at most one exchange per workspace under way in this process: a request (Bolt's
-    authorize) and a delivery that both find a token about to expire share one new token instead of each spending
-    the refresh token."""
+class SharedRotation:
+    """Each workspace's bot token as stored, rotated when the Slack app rotates tokens and this one is about to
+    expire: once per workspace across every replica sharing the database.
 
-    def __init__(self, *, client_id: str, client_secret: str, client: AsyncWebClient) -> None:
-        super().__init__(client_id=client_id, client_secret=client_secret, client=client)
+    In this process, concurrent callers (a request and a delivery, say) share one rotation; across processes, the
+    installation's row is locked around reading, rotating and storing, and read again once locked, so a replica that
+    waited uses the token the first one stored instead of spending the same refresh token again.
+    """
+
+    def __init__(
+        self,
+        installations: RememberedInstallations,
+        *,
+        client_id: str,
+        client_secret: str,
+        client: AsyncWebClient,
+        rotation_minutes: int,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._installations = installations
+        self._store = installations.store
+        self._rotator = AsyncTokenRotator(client_id=client_id, client_secret=client_secret, client=client)
+        self._rotation_minutes = rotation_minutes
+        self._now = now
         self._running: SingleFlight[str, Bot | None] = SingleFlight("slack-token-rotation")
-        # Per workspace, the refresh token last spent and what it gave: a caller that read the workspace before the
-        # new token was saved gets that, rather than spending the same refresh token again.
-        self._last: dict[str, tuple[str, Bot]] = {}
 
-    async def perform_bot_token_rotation(self, *, bot: Bot, minutes_before_expiration: int = 120) -> Bot | None:
-        workspace = bot.team_id or bot.enterprise_id or ""
-        last = self._last.get(workspace)
-        if last is not None and bot.bot_refresh_token == last[0]:
-            return last[1]
-        rotate = super().perform_bot_token_rotation
+    def fresh_until(self, bot: Bot) -> float | None:
+        """When the bot's token is due for rotation (None: it does not expire)."""
+        if bot.bot_refresh_token is None or bot.bot_token_expires_at is None:
+            return None
+        return float(bot.bot_token_expires_at - self._rotation_minutes * 60)
 
-        async def rotate_and_remember() -> Bot | None:
-            rotated = await rotate(bot=bot, minutes_before_expiration=minutes_before_expiration)
-            # Remembered before the flight ends: a caller arriving just after it must find this, not spend the same
-            # refresh token again.
-            if rotated is not None and bot.bot_refresh_token is not None:
-                self._last[workspace] = (bot.bot_refresh_token, rotated)
-            return rotated
+    async def installed(self, workspace_id: str) -> bool:
+        """Whether the workspace has installed whoelse (its token is not rotated for this)."""
+        return await self._installations.is_installed(workspace_id)
 
-        return await self._running.run(workspace, rotate_and_remember)
+    async def bot(self, workspace_id: str) -> Bot | None:
+        """The workspace's bot with a token fresh enough to use (None: not installed).
+
+        Raises SlackTokenRotationError when the token is due and Slack would not rotate it.
+        """
+        bot = await self._installations.bot(workspace_id)
+        if bot is None:
+            return None
+        due = self.fresh_until(bot)
+        if due is None or due > self._now():
+            return bot
+        fresh = await self._running.run(workspace_id, lambda: self._store.refresh_bot(workspace_id, self._rotate))
+        # Rotated here, the store's announcement forgot the remembered bot already; rotated by another replica, the
+        # bot remembered here is the expiring one, and the next caller should read the new one.
+        self._installations.forget(workspace_id)
+        return fresh
+
+    async def _rotate(self, bot: Bot) -> Bot | None:
+        # Read again under the lock: None when another replica (or an earlier caller here) has rotated it already.
+        return await self._rotator.perform_bot_token_rotation(
+            bot=bot, minutes_before_expiration=self._rotation_minutes
+        )
 
 
 NOT_INSTALLED = "whoelse isn't installed in this Slack workspace (or was removed from it)"
@@ -68,14 +99,11 @@ class InstalledWorkspaces:
         store: SqlInstallationStore,
         *,
         base_url: str,
-        rotator: AsyncTokenRotator,
-        rotation_minutes: int,
+        rotation: SharedRotation,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
         self._base_url = base_url
-        self._rotator = rotator
-        self._rotation_minutes = rotation_minutes
+        self._rotation = rotation
         self._now = now
         self._held: dict[str, _Held] = {}
         self._reading: SingleFlight[str, SlackGateway] = SingleFlight("slack-workspace-token")
@@ -93,24 +121,14 @@ class InstalledWorkspaces:
         return await self._reading.run(workspace_id, lambda: self._read(workspace_id))
 
     async def _read(self, workspace_id: str) -> SlackGateway:
-        bot = await self._store.async_find_bot(enterprise_id=None, team_id=workspace_id)
+        try:
+            bot = await self._rotation.bot(workspace_id)
+        except SlackTokenRotationError as error:
+            raise TransientError(f"could not rotate the workspace's Slack token: {error}") from error
         if bot is None:
             raise PermanentError(NOT_INSTALLED)
-        if bot.bot_refresh_token is not None:
-            try:
-                rotated = await self._rotator.perform_bot_token_rotation(
-                    bot=bot, minutes_before_expiration=self._rotation_minutes
-                )
-            except SlackTokenRotationError as error:
-                raise TransientError(f"could not rotate the workspace's Slack token: {error}") from error
-            if rotated is not None:
-                # Saving announces the change, which forgets what is held: hold the new token only after that.
-                await self._store.async_save_bot(rotated)
-                bot = rotated
         # No retries inside the client: the outbox retries, after checking whether the first attempt landed.
         client = AsyncWebClient(token=bot.bot_token, base_url=self._base_url, retry_handlers=[])
         gateway = SlackGateway(client)
-        expires_at = bot.bot_token_expires_at
-        fresh_until = None if expires_at is None else expires_at - self._rotation_minutes * 60
-        self._held[workspace_id] = _Held(gateway, fresh_until)
+        self._held[workspace_id] = _Held(gateway, self._rotation.fresh_until(bot))
         return gateway

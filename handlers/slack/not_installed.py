@@ -11,8 +11,6 @@ from typing import Any
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.slack.oauth.installation_store import SqlInstallationStore
-
 logger = logging.getLogger(__name__)
 
 # Slack sends these whatever the installation's state; they are how an uninstall is told.
@@ -24,8 +22,10 @@ def not_installed_message(install_url: str) -> str:
     return f"whoelse isn't installed in this workspace: install it at {install_url}"
 
 
-def refuse_uninstalled(store: SqlInstallationStore, *, install_url: str) -> Callable[..., Awaitable[BoltResponse]]:
-    """Bolt middleware run before authorize."""
+def refuse_uninstalled(
+    installed: Callable[[str], Awaitable[bool]], *, install_url: str
+) -> Callable[..., Awaitable[BoltResponse]]:
+    """Bolt middleware run before authorize; `installed` says whether a workspace has installed whoelse."""
 
     async def before_authorize(
         req: AsyncBoltRequest, resp: BoltResponse, next_: Callable[[], Awaitable[BoltResponse]]
@@ -35,7 +35,7 @@ def refuse_uninstalled(store: SqlInstallationStore, *, install_url: str) -> Call
         if body.get("type") in ALWAYS_LET_THROUGH or event.get("type") in UNINSTALL_EVENTS:
             return await next_()
         team_id = req.context.team_id
-        if team_id and not req.context.is_enterprise_install and await store.is_installed(team_id):
+        if team_id and not req.context.is_enterprise_install and await installed(team_id):
             return await next_()
         logger.warning(
             "Slack request from a workspace that has not installed whoelse",

@@ -7,7 +7,7 @@ Grid) install has no workspace and is never stored: the install flow refuses it 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from slack_sdk.oauth.installation_store import Bot, Installation
@@ -81,15 +81,36 @@ class SqlInstallationStore(AsyncInstallationStore):
             row.bot_id = bot.bot_id
             row.bot_user_id = bot.bot_user_id
             row.bot_scopes = ",".join(bot.bot_scopes or [])
-            row.bot_token_sealed = self._box.seal(bot.bot_token)
-            row.bot_refresh_token_sealed = self._box.seal(bot.bot_refresh_token) if bot.bot_refresh_token else None
-            row.bot_token_expires_at = (
-                datetime.fromtimestamp(bot.bot_token_expires_at, UTC) if bot.bot_token_expires_at else None
-            )
+            self._seal_tokens(row, bot)
             if installer_user_id is not None:
                 row.installer_user_id = installer_user_id
             row.updated_at = now
         self._announce(workspace_id)
+
+    async def refresh_bot(self, workspace_id: str, refresh: Callable[[Bot], Awaitable[Bot | None]]) -> Bot | None:
+        """The workspace's bot as stored, or as `refresh` renews it (None: not installed).
+
+        `refresh` gets the bot read with its row locked, and what it returns is saved before the lock is let go: every
+        replica sharing the database refreshes a workspace's token one at a time, and whoever waited reads the token
+        the first one stored (and `refresh` can see it needs nothing more). The lock is held while `refresh` runs, so it
+        should be one short exchange with Slack.
+        """
+        async with self._sessions() as session, session.begin():
+            # FOR UPDATE on PostgreSQL; SQLite ignores it, and every transaction there already holds the database's
+            # write lock from its start (models/db.py begins them IMMEDIATE).
+            row = await session.scalar(
+                select(SlackInstallation).where(SlackInstallation.workspace_id == workspace_id).with_for_update()
+            )
+            if row is None:
+                return None
+            bot = self._bot(row)
+            refreshed = await refresh(bot)
+            if refreshed is None:
+                return bot
+            self._seal_tokens(row, refreshed)
+            row.updated_at = self._clock()
+        self._announce(workspace_id)
+        return refreshed
 
     async def async_find_bot(
         self,
@@ -163,6 +184,13 @@ class SqlInstallationStore(AsyncInstallationStore):
             return None
         async with self._sessions() as session:
             return await session.get(SlackInstallation, team_id)
+
+    def _seal_tokens(self, row: SlackInstallation, bot: Bot) -> None:
+        row.bot_token_sealed = self._box.seal(bot.bot_token)
+        row.bot_refresh_token_sealed = self._box.seal(bot.bot_refresh_token) if bot.bot_refresh_token else None
+        row.bot_token_expires_at = (
+            datetime.fromtimestamp(bot.bot_token_expires_at, UTC) if bot.bot_token_expires_at else None
+        )
 
     def _bot(self, row: SlackInstallation) -> Bot:
         return Bot(
