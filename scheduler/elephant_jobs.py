@@ -18,14 +18,13 @@ from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError
 from habits.elephants.overlap import announce_new_elephants, local_day
 from habits.elephants.polls import advance, with_retries
-from habits.elephants.reminders import Colleague, send_reminders
+from habits.elephants.reminders import Colleague, polls_to_remind, send_reminders
 from habits.elephants.schedule import missed_opening, open_scheduled_poll, opening_windows, recurrence_of
 from models.base import utcnow
 from models.db import session_scope
 from models.elephants import (
     ElephantSchedule,
     active_schedules,
-    open_polls,
     polls_due,
     polls_with_unannounced_elephants,
     schedule_timezones,
@@ -185,10 +184,15 @@ async def _missed_openings(session: AsyncSession, now: datetime) -> list[tuple[s
 
 
 async def remind_open_polls(context: AppContext) -> None:
-    """Sends the one reminder to each channel member who has not taken part, when it is their working day."""
+    """Sends the one reminder to each channel member who has not taken part, when it is their working day.
+
+    Only polls in their reminder window with someone maybe left to remind cost a request to the chat platform.
+    """
     now = context.clock()
     async with session_scope(context.sessions) as session:
-        polls = [(poll.workspace_id, poll.id, poll.channel_id) for poll in await open_polls(session)]
+        polls = [
+            (poll.workspace_id, poll.poll_id, poll.channel_id) for poll in await polls_to_remind(session, now=now)
+        ]
 
     queued = 0
     for workspace_id, poll_id, channel_id in polls:

@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import available_timezones
 
+import pytest
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,7 +19,7 @@ from habits.elephants.anonymity import participant_token
 from habits.elephants.history import past_polls
 from habits.elephants.messages import ballot_form
 from habits.elephants.polls import advance, ballot, cast_vote, name_elephant, start_poll_now
-from habits.elephants.reminders import Colleague, send_reminders
+from habits.elephants.reminders import Colleague, in_working_hours, send_reminders, working_hours_somewhere
 from habits.elephants.schedule import open_scheduled_poll, parse_weekly, set_weekly
 from habits.form_origin import FormOrigin
 from habits.messages import ChoiceInput
@@ -313,6 +315,30 @@ async def test_one_reminder_for_each_person_who_has_not_answered_in_their_workin
 
     await move_on(sessions, poll_id, CLOSED_AT)
     assert await _reminder_rows(sessions) == [], "closing forgets who was reminded"
+
+
+@pytest.mark.parametrize(
+    "week",
+    [
+        datetime(2026, 3, 23, tzinfo=UTC),  # Europe moves its clocks on Sunday the 29th
+        datetime(2026, 10, 26, tzinfo=UTC),  # the United States on Sunday 1 November
+    ],
+)
+def test_reminders_skip_only_the_hours_that_are_working_hours_in_no_time_zone(week: datetime) -> None:
+    zones = sorted(available_timezones())
+    nowhere = []
+    for hour in range(7 * 24 + 1):
+        moment = week + timedelta(hours=hour)
+        somewhere = any(in_working_hours(moment, zone) for zone in zones)
+        assert working_hours_somewhere(moment) == somewhere, moment
+        if not somewhere:
+            nowhere.append(moment)
+    # From Friday 17:00 at UTC-12 to Monday 09:00 at UTC+14.
+    assert (nowhere[0], nowhere[-1]) == (
+        week + timedelta(days=5, hours=5),
+        week + timedelta(days=6, hours=18),
+    )
+    assert len(nowhere) == 38
 
 
 async def test_a_closed_poll_takes_no_more_answers_and_closing_twice_posts_once(sessions: Sessions) -> None:
