@@ -14,6 +14,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from habits.earth_clocks import FURTHEST_AHEAD, FURTHEST_BEHIND
 from habits.elephants.anonymity import with_token
 from habits.elephants.messages import reminder_message
 from habits.elephants.polls import PollChanged, compare_and_set, token_of, voting_open, with_retries
@@ -35,9 +36,6 @@ from models.people import snoozed_users
 
 WORKDAY_START = time(9, 0)
 WORKDAY_END = time(17, 0)
-# The furthest behind and ahead of UTC any time zone's clock runs (Etc/GMT+12, Pacific/Kiritimati).
-FURTHEST_BEHIND = timedelta(hours=12)
-FURTHEST_AHEAD = timedelta(hours=14)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class Clock:
     def advance(self, **delta: float) -> None:
         self.ahead += timedelta(**delta)
 
-    def set(self, moment: datetime) -> None:
+    def move_to(self, moment: datetime) -> None:
         self.ahead = moment - utcnow()
 
 
@@ -345,7 +345,7 @@ def dms_to(fake_slack: FakeSlack, user: str) -> list[dict[str, Any]]:
 
 async def named_two_day_poll(app: RunningApp, fake_slack: FakeSlack, clock: Clock, opened: datetime) -> None:
     """A poll open for two days from `opened`, in which UANNA has named an elephant."""
-    clock.set(opened)
+    clock.move_to(opened)
     await command(app, "elephant now open for 2d")
     await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
     poll_id = button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
@@ -354,7 +354,7 @@ async def named_two_day_poll(app: RunningApp, fake_slack: FakeSlack, clock: Cloc
 
 
 async def remind_at(app: RunningApp, clock: Clock, moment: datetime) -> None:
-    clock.set(moment)
+    clock.move_to(moment)
     await remind_open_polls(app.context)
     await app.context.delivery.drain()
 
@@ -421,7 +421,7 @@ async def test_a_poll_open_over_the_weekend_is_read_only_once_it_is_a_working_da
     app: RunningApp, fake_slack: FakeSlack, clock: Clock
 ) -> None:
     friday = MONDAY + timedelta(days=4)
-    clock.set(friday)
+    clock.move_to(friday)
     await command(app, "elephant now open for 6d")
     await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
 
