@@ -115,8 +115,8 @@ class ElephantPoll(Base):
     # How many elephants the channel was last told about, and on which local day (at most one word a day).
     announced_named: Mapped[int] = mapped_column(default=0, server_default="0")
     announced_on: Mapped[date | None]
-    # Every channel member had taken part, been reminded or was a bot at the last reminder pass: the poll's members
-    # are not read again. Nothing here says who.
+    # At a reminder pass every channel member had taken part, been reminded (the reminder sent) or was a bot: the
+    # poll's members are not read again. Nothing here says who.
     reminders_done: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 

@@ -171,6 +171,7 @@ async def send_reminders(
     forgotten, marks the poll done: its members are not read again, and someone who joins the channel after that is
     not reminded.
     """
+    members = list(members)
     unsent = True
     async with session_scope(sessions) as session:
         poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id)
@@ -186,8 +187,9 @@ async def send_reminders(
     if waiting is None:
         return 0
     sent = 0
-    # Reminders still waiting to be sent name their recipients: a later pass forgets them once sent.
-    everyone_reached = waiting.snoozed == 0 and not unsent
+    # Reminders still waiting to be sent name their recipients: a later pass forgets them once sent. No members at all
+    # says more about the platform's answer than about the channel.
+    everyone_reached = bool(members) and waiting.snoozed == 0 and not unsent
     for user_id in waiting.members:
         colleague = await look_up(user_id)
         if colleague is not None and colleague.is_bot:
