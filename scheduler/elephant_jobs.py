@@ -195,6 +195,8 @@ async def remind_open_polls(context: AppContext) -> None:
         ]
 
     queued = 0
+    # Someone in several channels with polls is read once a pass: (workspace, person) -> what was read, or None.
+    people: dict[tuple[str, str], Colleague | None] = {}
     for workspace_id, poll_id, channel_id in polls:
         try:
             # Members and people are read from the poll's own platform: a Teams tenant's channel is not Slack's.
@@ -205,7 +207,7 @@ async def remind_open_polls(context: AppContext) -> None:
                 workspace_id=workspace_id,
                 poll_id=poll_id,
                 members=members,
-                look_up=partial(_colleague, gateway),
+                look_up=partial(_colleague, gateway, people, workspace_id),
                 now=now,
             )
         except Exception:
@@ -214,10 +216,17 @@ async def remind_open_polls(context: AppContext) -> None:
         context.delivery.wake()
 
 
-async def _colleague(gateway: ChatGateway, user_id: str) -> Colleague | None:
+async def _colleague(
+    gateway: ChatGateway, people: dict[tuple[str, str], Colleague | None], workspace_id: str, user_id: str
+) -> Colleague | None:
+    if (workspace_id, user_id) in people:
+        return people[workspace_id, user_id]
     try:
         person = await gateway.person(user=user_id)
     except DeliveryError:
         logger.warning("could not read a channel member's time zone; trying again at the next pass")
-        return None
-    return Colleague(user_id=person.user_id, timezone=person.timezone, is_bot=person.is_bot)
+        colleague = None
+    else:
+        colleague = Colleague(user_id=person.user_id, timezone=person.timezone, is_bot=person.is_bot)
+    people[workspace_id, user_id] = colleague
+    return colleague

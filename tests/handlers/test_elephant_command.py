@@ -19,6 +19,7 @@ from habits.elephants.messages import (
     TEXT_INPUT,
     VOTE_BUTTON,
 )
+from habits.elephants.polls import start_poll_now
 from habits.form_origin import FormOrigin
 from models.base import utcnow
 from models.db import session_scope
@@ -415,6 +416,30 @@ async def test_someone_outside_their_working_hours_keeps_the_poll_read_until_the
 
     assert reads_of_people(fake_slack) == reads
     assert [len(dms_to(fake_slack, person)) for person in [*PEOPLE, "UTOKYO"]] == [0, 1, 1, 1]
+
+
+async def test_someone_in_two_channels_with_polls_is_read_once_a_pass(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    fake_slack.add_user("UTOKYO", tz="Asia/Tokyo")
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        fake_slack.add_channel(channel, members=["UTOKYO"])
+        async with session_scope(app.context.sessions) as session:
+            outcome, _poll = await start_poll_now(
+                session,
+                workspace_id=TEAM_ID,
+                channel_id=channel,
+                now=MONDAY,
+                started_by="UANNA",
+                open_for=timedelta(days=2),
+            )
+        assert outcome == "started"
+
+    # 19:00 in Tokyo: both channels are read, and their one member once, to learn it is evening there.
+    await remind_at(app, clock, TUESDAY)
+
+    assert len(fake_slack.calls_to("conversations.members")) == 2
+    assert fake_slack.calls_to("users.info") == [{"user": "UTOKYO"}]
 
 
 async def test_a_poll_open_over_the_weekend_is_read_only_once_it_is_a_working_day_somewhere(
