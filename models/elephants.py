@@ -27,9 +27,11 @@ from sqlalchemy import (
     and_,
     delete,
     exists,
+    false,
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
@@ -113,6 +115,9 @@ class ElephantPoll(Base):
     # How many elephants the channel was last told about, and on which local day (at most one word a day).
     announced_named: Mapped[int] = mapped_column(default=0, server_default="0")
     announced_on: Mapped[date | None]
+    # At a reminder pass every channel member had taken part, been reminded (the reminder sent) or was a bot: the
+    # poll's members are not read again. Nothing here says who.
+    reminders_done: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 def new_submission_id() -> str:
@@ -208,14 +213,48 @@ async def _one_poll(
     return await session.scalar(query)
 
 
-async def open_polls(session: AsyncSession) -> list[ElephantPoll]:
-    """Every workspace's open polls (but those of a workspace that removed whoelse): the scheduler's sweeps."""
-    rows = await session.scalars(
-        select(ElephantPoll)
-        .where(ElephantPoll.phase != CLOSED, still_served(ElephantPoll.workspace_id))
+@dataclass(frozen=True)
+class RemindablePoll:
+    """An open poll whose reminders are not all out yet, with the fields that say when its reminders may go."""
+
+    workspace_id: str
+    poll_id: int
+    channel_id: str
+    opened_at: datetime
+    closes_at: datetime
+
+
+async def polls_with_reminders_left(session: AsyncSession, *, now: datetime) -> list[RemindablePoll]:
+    """Open polls running at `now` (but a removed workspace's) with someone in their channel maybe still to remind.
+
+    Only the columns that decide the reminder window are read, never the token arrays.
+    """
+    rows = await session.execute(
+        select(
+            ElephantPoll.workspace_id,
+            ElephantPoll.id,
+            ElephantPoll.channel_id,
+            ElephantPoll.opened_at,
+            ElephantPoll.closes_at,
+        )
+        .where(
+            ElephantPoll.phase != CLOSED,
+            ElephantPoll.reminders_done.is_(False),
+            ElephantPoll.opened_at <= now,
+            ElephantPoll.closes_at > now,
+            still_served(ElephantPoll.workspace_id),
+        )
         .order_by(ElephantPoll.closes_at)
     )
-    return list(rows)
+    return [RemindablePoll(*row) for row in rows.all()]
+
+
+async def mark_reminders_done(session: AsyncSession, *, workspace_id: str, poll_id: int) -> None:
+    await session.execute(
+        update(ElephantPoll)
+        .where(ElephantPoll.workspace_id == workspace_id, ElephantPoll.id == poll_id)
+        .values(reminders_done=True)
+    )
 
 
 async def polls_due(session: AsyncSession, *, now: datetime) -> list[tuple[str, int]]:
@@ -336,6 +375,11 @@ async def polls_with_unannounced_elephants(session: AsyncSession, *, now: dateti
     ]
 
 
+def _with_prefix(key_prefix: str) -> ColumnElement[bool]:
+    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return OutboxMessage.idempotency_key.like(escaped + "%", escape="\\")
+
+
 async def forget_outbox_rows(
     session: AsyncSession, *, workspace_id: str, key_prefix: str, statuses: Collection[str] | None = None
 ) -> int:
@@ -343,12 +387,17 @@ async def forget_outbox_rows(
 
     Used for reminder DMs: each row names someone who had not answered yet, so none is kept longer than needed.
     """
-    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = delete(OutboxMessage).where(
-        OutboxMessage.workspace_id == workspace_id,
-        OutboxMessage.idempotency_key.like(escaped + "%", escape="\\"),
-    )
+    query = delete(OutboxMessage).where(OutboxMessage.workspace_id == workspace_id, _with_prefix(key_prefix))
     if statuses is not None:
         query = query.where(OutboxMessage.status.in_(list(statuses)))
     result = await session.execute(query)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def has_outbox_rows(session: AsyncSession, *, workspace_id: str, key_prefix: str) -> bool:
+    found = await session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.workspace_id == workspace_id, _with_prefix(key_prefix))
+        .limit(1)
+    )
+    return found is not None

@@ -18,14 +18,13 @@ from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError
 from habits.elephants.overlap import announce_new_elephants, local_day
 from habits.elephants.polls import advance, with_retries
-from habits.elephants.reminders import Colleague, send_reminders
+from habits.elephants.reminders import Colleague, polls_to_remind, send_reminders
 from habits.elephants.schedule import missed_opening, open_scheduled_poll, opening_windows, recurrence_of
 from models.base import utcnow
 from models.db import session_scope
 from models.elephants import (
     ElephantSchedule,
     active_schedules,
-    open_polls,
     polls_due,
     polls_with_unannounced_elephants,
     schedule_timezones,
@@ -185,12 +184,19 @@ async def _missed_openings(session: AsyncSession, now: datetime) -> list[tuple[s
 
 
 async def remind_open_polls(context: AppContext) -> None:
-    """Sends the one reminder to each channel member who has not taken part, when it is their working day."""
+    """Sends the one reminder to each channel member who has not taken part, when it is their working day.
+
+    Only polls in their reminder window with someone maybe left to remind cost a request to the chat platform.
+    """
     now = context.clock()
     async with session_scope(context.sessions) as session:
-        polls = [(poll.workspace_id, poll.id, poll.channel_id) for poll in await open_polls(session)]
+        polls = [
+            (poll.workspace_id, poll.poll_id, poll.channel_id) for poll in await polls_to_remind(session, now=now)
+        ]
 
     queued = 0
+    # Someone in several channels with polls is read once a pass: (workspace, person) -> what was read, or None.
+    people: dict[tuple[str, str], Colleague | None] = {}
     for workspace_id, poll_id, channel_id in polls:
         try:
             # Members and people are read from the poll's own platform: a Teams tenant's channel is not Slack's.
@@ -201,7 +207,7 @@ async def remind_open_polls(context: AppContext) -> None:
                 workspace_id=workspace_id,
                 poll_id=poll_id,
                 members=members,
-                look_up=partial(_colleague, gateway),
+                look_up=partial(_colleague, gateway, people, workspace_id),
                 now=now,
             )
         except Exception:
@@ -210,10 +216,17 @@ async def remind_open_polls(context: AppContext) -> None:
         context.delivery.wake()
 
 
-async def _colleague(gateway: ChatGateway, user_id: str) -> Colleague | None:
+async def _colleague(
+    gateway: ChatGateway, people: dict[tuple[str, str], Colleague | None], workspace_id: str, user_id: str
+) -> Colleague | None:
+    if (workspace_id, user_id) in people:
+        return people[workspace_id, user_id]
     try:
         person = await gateway.person(user=user_id)
     except DeliveryError:
         logger.warning("could not read a channel member's time zone; trying again at the next pass")
-        return None
-    return Colleague(user_id=person.user_id, timezone=person.timezone, is_bot=person.is_bot)
+        colleague = None
+    else:
+        colleague = Colleague(user_id=person.user_id, timezone=person.timezone, is_bot=person.is_bot)
+    people[workspace_id, user_id] = colleague
+    return colleague

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from habits.earth_clocks import FURTHEST_AHEAD, FURTHEST_BEHIND
 from habits.elephants.anonymity import with_token
 from habits.elephants.messages import reminder_message
 from habits.elephants.polls import PollChanged, compare_and_set, token_of, voting_open, with_retries
 from habits.time_words import zone_or_utc
 from models.db import session_scope
-from models.elephants import CLOSED, OVERLAP, ElephantPoll, forget_outbox_rows, get_poll
+from models.elephants import (
+    CLOSED,
+    OVERLAP,
+    ElephantPoll,
+    RemindablePoll,
+    forget_outbox_rows,
+    get_poll,
+    has_outbox_rows,
+    mark_reminders_done,
+    polls_with_reminders_left,
+)
 from models.outbox import FAILED, SENT, enqueue
 from models.people import snoozed_users
 
@@ -40,10 +51,28 @@ def in_working_hours(now: datetime, timezone: str) -> bool:
     return local.weekday() < 5 and WORKDAY_START <= local.time().replace(tzinfo=None) < WORKDAY_END
 
 
-def reminder_window(poll: ElephantPoll) -> tuple[datetime, datetime]:
+def working_hours_somewhere(now: datetime) -> bool:
+    """Whether `in_working_hours` holds at `now` in some time zone: from Saturday 05:00 to Sunday 19:00 UTC it holds
+    nowhere, so nobody can be reminded and nobody's time zone needs reading."""
+    earliest = (now - FURTHEST_BEHIND).astimezone(UTC).replace(tzinfo=None)
+    latest = (now + FURTHEST_AHEAD).astimezone(UTC).replace(tzinfo=None)
+    day: date = earliest.date()
+    while day <= latest.date():
+        opens, closes = datetime.combine(day, WORKDAY_START), datetime.combine(day, WORKDAY_END)
+        if day.weekday() < 5 and opens <= latest and earliest < closes:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
+def window_between(opened_at: datetime, closes_at: datetime) -> tuple[datetime, datetime]:
     """Not right after the poll opened (everyone just saw it), and not so late that answering is a rush."""
-    span = poll.closes_at - poll.opened_at
-    return poll.opened_at + span / 4, poll.closes_at - span / 8
+    span = closes_at - opened_at
+    return opened_at + span / 4, closes_at - span / 8
+
+
+def reminder_window(poll: ElephantPoll) -> tuple[datetime, datetime]:
+    return window_between(poll.opened_at, poll.closes_at)
 
 
 def _remindable(poll: ElephantPoll | None, now: datetime) -> bool:
@@ -53,22 +82,48 @@ def _remindable(poll: ElephantPoll | None, now: datetime) -> bool:
     return start <= now < end
 
 
+async def polls_to_remind(session: AsyncSession, *, now: datetime) -> list[RemindablePoll]:
+    """The open polls that may have a reminder due at `now`, found without asking the chat platform anything.
+
+    A superset of where `send_reminders` queues one: polls in their reminder window, not yet done, at a moment that
+    is somebody's working hours somewhere. Who exactly is due still takes the channel's members and their zones.
+    """
+    if not working_hours_somewhere(now):
+        return []
+    polls = await polls_with_reminders_left(session, now=now)
+    return [poll for poll in polls if _in_window(poll, now)]
+
+
+def _in_window(poll: RemindablePoll, now: datetime) -> bool:
+    start, end = window_between(poll.opened_at, poll.closes_at)
+    return start <= now < end
+
+
 def _answered_or_reminded(poll: ElephantPoll) -> set[str]:
     return {*(poll.named_tokens or ()), *(poll.voted_tokens or ()), *(poll.reminded_tokens or ())}
 
 
+@dataclass(frozen=True)
+class Awaiting:
+    """Channel members who have neither taken part nor been reminded: those to remind now, and how many of them
+    snoozed whoelse (they are due once their snooze ends)."""
+
+    members: list[str]
+    snoozed: int
+
+
 async def awaiting_reminder(
     session: AsyncSession, *, workspace_id: str, poll_id: int, members: Iterable[str], now: datetime
-) -> list[str]:
-    """Channel members who have neither taken part nor been reminded, and have not snoozed whoelse."""
+) -> Awaiting | None:
+    """Who in `members` awaits a reminder; None when the poll takes no reminders at `now`."""
     poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id)
     if poll is None or not _remindable(poll, now):
-        return []
+        return None
     snoozed = await snoozed_users(session, workspace_id=workspace_id, now=now)
     done = _answered_or_reminded(poll)
-    return [
-        member for member in dict.fromkeys(members) if member not in snoozed and token_of(poll, member) not in done
-    ]
+    waiting = [member for member in dict.fromkeys(members) if token_of(poll, member) not in done]
+    awake = [member for member in waiting if member not in snoozed]
+    return Awaiting(members=awake, snoozed=len(waiting) - len(awake))
 
 
 async def remind(
@@ -112,20 +167,35 @@ async def send_reminders(
     `look_up` answers None for someone it could not find out about; they are tried again at the next pass.
 
     Each reminder is its own transaction, so a failure halfway keeps the ones already queued (and their tokens).
+    A pass that finds every member has taken part, been reminded or is a bot, with every reminder DM sent and
+    forgotten, marks the poll done: its members are not read again, and someone who joins the channel after that is
+    not reminded.
     """
+    members = list(members)
+    unsent = True
     async with session_scope(sessions) as session:
         poll = await get_poll(session, workspace_id=workspace_id, poll_id=poll_id)
         if poll is not None:
+            prefix = f"{poll.key}:remind:"
             await forget_outbox_rows(
-                session, workspace_id=workspace_id, key_prefix=f"{poll.key}:remind:", statuses=(SENT, FAILED)
+                session, workspace_id=workspace_id, key_prefix=prefix, statuses=(SENT, FAILED)
             )
+            unsent = await has_outbox_rows(session, workspace_id=workspace_id, key_prefix=prefix)
         waiting = await awaiting_reminder(
             session, workspace_id=workspace_id, poll_id=poll_id, members=members, now=now
         )
+    if waiting is None:
+        return 0
     sent = 0
-    for user_id in waiting:
+    # Reminders still waiting to be sent name their recipients: a later pass forgets them once sent. No members at all
+    # says more about the platform's answer than about the channel.
+    everyone_reached = bool(members) and waiting.snoozed == 0 and not unsent
+    for user_id in waiting.members:
         colleague = await look_up(user_id)
-        if colleague is None or colleague.is_bot or not in_working_hours(now, colleague.timezone):
+        if colleague is not None and colleague.is_bot:
+            continue
+        if colleague is None or not in_working_hours(now, colleague.timezone):
+            everyone_reached = False
             continue
         try:
             reminded = await with_retries(
@@ -133,6 +203,11 @@ async def send_reminders(
             )
         except PollChanged:
             # Busy poll: this person is still awaiting a reminder and gets it at the next pass.
-            continue
+            reminded = False
+        # Not queued (the poll changed, or they snoozed just now): the next pass looks again.
+        everyone_reached &= reminded
         sent += reminded
+    if everyone_reached and not sent:
+        async with session_scope(sessions) as session:
+            await mark_reminders_done(session, workspace_id=workspace_id, poll_id=poll_id)
     return sent

@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from habits.earth_clocks import FURTHEST_AHEAD, FURTHEST_BEHIND
 from habits.messages import Actions, Button, Message, Note, Paragraph
 from habits.roundtables.messages import as_written, due_in_words
 from models.outbox import FAILED, OutboxMessage, enqueue
@@ -42,6 +43,19 @@ def reminder_moment(due_on: date, timezone: str) -> datetime:
 
 def end_of(day: date, timezone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
+
+
+def remindable_due_dates(now: datetime) -> tuple[date, date]:
+    """The first and last due dates whose reminder may be due at `now` in some time zone.
+
+    A reminder is due from 09:00 the day before on the owner's clock (earliest in UTC on the clock furthest ahead)
+    until their due day ends (latest on the clock furthest behind); a reminder on the due day itself still helps.
+    """
+    wall_clock = now.astimezone(UTC).replace(tzinfo=None)
+    since_reminder_time = timedelta(hours=REMIND_AT.hour, minutes=REMIND_AT.minute)
+    last = (wall_clock + FURTHEST_AHEAD - since_reminder_time).date() + timedelta(days=REMIND_DAYS_BEFORE)
+    first = (wall_clock - FURTHEST_BEHIND).date()
+    return first, last
 
 
 def reminder_key(item: RoundTableActionItem) -> str:
@@ -88,8 +102,9 @@ class DueItem:
 
 
 async def items_to_remind(session: AsyncSession, *, now: datetime) -> list[DueItem]:
-    """Open action items of every workspace due within a day or two and not reminded yet: the scheduler's sweep."""
-    # Every zone on Earth is within 14 hours of UTC: two days ahead covers anyone's "tomorrow".
+    """Open action items of every workspace not reminded yet whose reminder may be due at `now` on some clock on
+    Earth: the scheduler's sweep, which reads the owners' time zones of these only."""
+    first, last = remindable_due_dates(now)
     rows = await session.execute(
         select(RoundTableActionItem, RoundTable.timezone)
         .join(RoundTableMeeting, RoundTableMeeting.id == RoundTableActionItem.meeting_id)
@@ -97,9 +112,7 @@ async def items_to_remind(session: AsyncSession, *, now: datetime) -> list[DueIt
         .where(
             RoundTableActionItem.done_at.is_(None),
             RoundTableActionItem.reminder_outbox_id.is_(None),
-            # A day back too: somewhere it is still yesterday, and a reminder on the due day itself still helps.
-            RoundTableActionItem.due_on >= now.date() - timedelta(days=1),
-            RoundTableActionItem.due_on <= now.date() + timedelta(days=2),
+            RoundTableActionItem.due_on.between(first, last),
             RoundTableMeeting.workspace_id == RoundTableActionItem.workspace_id,
             RoundTable.workspace_id == RoundTableActionItem.workspace_id,
             still_served(RoundTableActionItem.workspace_id),

@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import available_timezones
 
-from sqlalchemy import Connection, inspect, select, text
+import pytest
+from sqlalchemy import Connection, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.slack.blocks import render_dialog
@@ -17,13 +19,13 @@ from habits.elephants.anonymity import participant_token
 from habits.elephants.history import past_polls
 from habits.elephants.messages import ballot_form
 from habits.elephants.polls import advance, ballot, cast_vote, name_elephant, start_poll_now
-from habits.elephants.reminders import Colleague, send_reminders
+from habits.elephants.reminders import Colleague, in_working_hours, send_reminders, working_hours_somewhere
 from habits.elephants.schedule import open_scheduled_poll, parse_weekly, set_weekly
 from habits.form_origin import FormOrigin
 from habits.messages import ChoiceInput
 from models.db import session_scope
 from models.elephants import CLOSED, TWO_PHASE, ElephantPoll, ElephantSubmission, get_poll, polls_due
-from models.outbox import OutboxMessage
+from models.outbox import SENT, OutboxMessage
 from models.people import snooze
 from scheduler.elephant_jobs import OPEN_GRACE, job_source
 
@@ -315,6 +317,64 @@ async def test_one_reminder_for_each_person_who_has_not_answered_in_their_workin
     assert await _reminder_rows(sessions) == [], "closing forgets who was reminded"
 
 
+async def test_a_poll_is_done_with_reminders_once_nobody_is_left_to_remind_and_every_reminder_is_sent(
+    sessions: Sessions,
+) -> None:
+    poll_id = await open_poll(sessions)
+    await name(sessions, poll_id, "UANSWERED", "Nobody reads the release notes")
+    tuesday_nine = OPENED + timedelta(days=1)  # in New York, where everyone here works
+    async with session_scope(sessions) as session:
+        await snooze(session, workspace_id=WORKSPACE, user_id="USNOOZED", until=tuesday_nine + timedelta(hours=6))
+    channel = ["UANSWERED", "UNEWYORK", "USNOOZED", "UBOT"]
+
+    async def done_after_pass(now: datetime, members: list[str]) -> bool:
+        await send_reminders(
+            sessions,
+            workspace_id=WORKSPACE,
+            poll_id=poll_id,
+            members=members,
+            look_up=lambda user: _colleague(user, "America/New_York", is_bot=user == "UBOT"),
+            now=now,
+        )
+        return (await poll_row(sessions, poll_id)).reminders_done
+
+    assert not await done_after_pass(tuesday_nine, []), "no members at all is no answer to go by"
+    assert not await done_after_pass(tuesday_nine, channel), "UNEWYORK reminded just now"
+    assert not await done_after_pass(tuesday_nine + timedelta(minutes=10), channel), "the reminder is not sent yet"
+    await _all_sent(sessions)
+    assert not await done_after_pass(tuesday_nine + timedelta(minutes=20), channel), (
+        "USNOOZED is due after the snooze"
+    )
+    assert not await done_after_pass(tuesday_nine + timedelta(hours=6), channel), "USNOOZED reminded just now"
+    await _all_sent(sessions)
+    assert await done_after_pass(tuesday_nine + timedelta(hours=6, minutes=10), channel)
+    assert await _reminder_rows(sessions) == [], "sent reminders are forgotten before the poll is left alone"
+
+
+@pytest.mark.parametrize(
+    "week",
+    [
+        datetime(2026, 3, 23, tzinfo=UTC),  # Europe moves its clocks on Sunday the 29th
+        datetime(2026, 10, 26, tzinfo=UTC),  # the United States on Sunday 1 November
+    ],
+)
+def test_reminders_skip_only_the_hours_that_are_working_hours_in_no_time_zone(week: datetime) -> None:
+    zones = sorted(available_timezones())
+    nowhere = []
+    for hour in range(7 * 24 + 1):
+        moment = week + timedelta(hours=hour)
+        somewhere = any(in_working_hours(moment, zone) for zone in zones)
+        assert working_hours_somewhere(moment) == somewhere, moment
+        if not somewhere:
+            nowhere.append(moment)
+    # From Friday 17:00 at UTC-12 to Monday 09:00 at UTC+14.
+    assert (nowhere[0], nowhere[-1]) == (
+        week + timedelta(days=5, hours=5),
+        week + timedelta(days=6, hours=18),
+    )
+    assert len(nowhere) == 38
+
+
 async def test_a_closed_poll_takes_no_more_answers_and_closing_twice_posts_once(sessions: Sessions) -> None:
     poll_id = await open_poll(sessions)
     for person in ("UA", "UB", "UC"):
@@ -334,6 +394,11 @@ async def test_a_closed_poll_takes_no_more_answers_and_closing_twice_posts_once(
 
 async def _colleague(user: str, timezone: str, *, is_bot: bool = False) -> Colleague:
     return Colleague(user_id=user, timezone=timezone, is_bot=is_bot)
+
+
+async def _all_sent(sessions: Sessions) -> None:
+    async with session_scope(sessions) as session:
+        await session.execute(update(OutboxMessage).values(status=SENT))
 
 
 async def _reminder_rows(sessions: Sessions) -> list[OutboxMessage]:

@@ -4,13 +4,21 @@ own clock (daylight saving included), the monthly digest's day and counts, and d
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import available_timezones
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from habits.roundtables.digest import attendance_by_team, digest_due, first_weekday, month_before
-from habits.roundtables.follow_up import DueItem, items_to_remind, mark_done, remind_owner, reminder_moment
+from habits.roundtables.follow_up import (
+    DueItem,
+    end_of,
+    items_to_remind,
+    mark_done,
+    remind_owner,
+    reminder_moment,
+)
 from habits.roundtables.form import FormErrors
 from habits.roundtables.meetings import set_up
 from habits.roundtables.messages import AgendaElephant
@@ -167,6 +175,26 @@ async def test_an_action_item_is_reminded_once_at_the_owners_nine_oclock_across_
         [row] = list(await session.scalars(select(OutboxMessage)))
     assert (row.dm_user_id, row.channel_id) == ("UANNA", None)
     assert "due Mon 9 Mar" in row.neutral_message().text
+
+
+async def test_the_sweep_reads_an_item_exactly_while_its_reminder_is_due_on_some_clock_on_earth(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Due the Monday New York moves its clocks: whose time zone is read is decided before any is known.
+    due_on = date(2026, 3, 9)
+    await meeting_with_item(sessions, due_on=due_on)
+    zones = sorted(available_timezones())
+    read = []
+    for hour in range(4 * 24):
+        now = datetime(2026, 3, 7, tzinfo=UTC) + timedelta(hours=hour)
+        async with session_scope(sessions) as session:
+            found = bool(await items_to_remind(session, now=now))
+        somewhere = any(reminder_moment(due_on, zone) <= now < end_of(due_on, zone) for zone in zones)
+        assert found == somewhere, now
+        if found:
+            read.append(now)
+    # From 09:00 the day before on Kiritimati (UTC+14) until the due day ends at UTC-12.
+    assert (read[0], read[-1]) == (datetime(2026, 3, 7, 19, tzinfo=UTC), datetime(2026, 3, 10, 11, tzinfo=UTC))
 
 
 async def test_a_second_run_from_the_same_stale_read_queues_nothing_more(

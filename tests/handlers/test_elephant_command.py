@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,10 +19,12 @@ from habits.elephants.messages import (
     TEXT_INPUT,
     VOTE_BUTTON,
 )
+from habits.elephants.polls import start_poll_now
 from habits.form_origin import FormOrigin
 from models.base import utcnow
 from models.db import session_scope
 from models.elephants import ElephantSubmission
+from models.outbox import OutboxMessage
 from scheduler.elephant_jobs import remind_open_polls, sweep_polls
 from tests.conftest import TEAM_ID, RunningApp, eventually, serving
 from tests.fakes.slack_api import FakeSlack
@@ -48,6 +50,9 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.ahead += timedelta(**delta)
+
+    def move_to(self, moment: datetime) -> None:
+        self.ahead = moment - utcnow()
 
 
 @pytest.fixture
@@ -323,6 +328,135 @@ async def test_people_who_have_not_answered_get_one_reminder_by_dm(
         [dm] = fake_slack.messages(fake_slack.dm_channel_id(user))
         assert "elephant-in-the-room poll open" in dm["text"]
     assert fake_slack.messages(fake_slack.dm_channel_id("UANNA")) == [], "who took part is not reminded"
+
+
+# 11:00 in Berlin, where everyone in the channel works.
+MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+TUESDAY = MONDAY + timedelta(days=1)
+
+
+def reads_of_people(fake_slack: FakeSlack) -> int:
+    """Requests that read a channel's members or a person: what a reminder pass spends on each poll it looks at."""
+    return len(fake_slack.calls_to("conversations.members")) + len(fake_slack.calls_to("users.info"))
+
+
+def dms_to(fake_slack: FakeSlack, user: str) -> list[dict[str, Any]]:
+    return fake_slack.messages(fake_slack.dm_channel_id(user))
+
+
+async def named_two_day_poll(app: RunningApp, fake_slack: FakeSlack, clock: Clock, opened: datetime) -> None:
+    """A poll open for two days from `opened`, in which UANNA has named an elephant."""
+    clock.move_to(opened)
+    await command(app, "elephant now open for 2d")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+    poll_id = button_value(posted_with_key(fake_slack, ":open")[0], NAME_BUTTON)
+    form = await click(app, fake_slack, NAME_BUTTON, poll_id, "UANNA")
+    await submit(app, form, "UANNA", elephant("Nobody owns onboarding"))
+
+
+async def remind_at(app: RunningApp, clock: Clock, moment: datetime) -> None:
+    clock.move_to(moment)
+    await remind_open_polls(app.context)
+    await app.context.delivery.drain()
+
+
+async def test_an_open_poll_outside_its_reminder_window_costs_no_request_to_slack(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    await named_two_day_poll(app, fake_slack, clock, MONDAY)
+
+    # Reminders wait a quarter of the poll (until Monday 22:00) and stop an eighth before it closes (Wednesday 04:00):
+    # both moments are working hours in Berlin or Tokyo.
+    await remind_at(app, clock, MONDAY + timedelta(hours=2))
+    await remind_at(app, clock, TUESDAY + timedelta(hours=18, minutes=30))
+    assert reads_of_people(fake_slack) == 0
+    assert all(dms_to(fake_slack, person) == [] for person in PEOPLE)
+
+    await remind_at(app, clock, TUESDAY)
+    assert len(fake_slack.calls_to("conversations.members")) == 1, "inside the window the channel is read"
+
+
+async def test_a_poll_whose_reminders_all_went_out_is_not_read_again(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    await named_two_day_poll(app, fake_slack, clock, MONDAY)
+
+    await remind_at(app, clock, TUESDAY)
+    # The next pass finds everyone has answered or been reminded, and their reminders sent.
+    await remind_at(app, clock, TUESDAY + timedelta(minutes=10))
+    reads = reads_of_people(fake_slack)
+    for minutes in range(20, 18 * 60, 10):
+        await remind_at(app, clock, TUESDAY + timedelta(minutes=minutes))
+
+    assert reads_of_people(fake_slack) == reads
+    assert [len(dms_to(fake_slack, person)) for person in PEOPLE] == [0, 1, 1]
+    async with session_scope(app.context.sessions) as session:
+        reminder_rows = await session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.idempotency_key.contains(":remind:"))
+        )
+        assert list(reminder_rows) == [], "sent reminders, which name who had not answered, are forgotten"
+
+
+async def test_someone_outside_their_working_hours_keeps_the_poll_read_until_their_reminder_goes_out(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    fake_slack.add_user("UTOKYO", tz="Asia/Tokyo")
+    fake_slack.add_channel(CHANNEL, members=[*PEOPLE, "UTOKYO"])
+    await named_two_day_poll(app, fake_slack, clock, MONDAY)
+
+    # 19:00 in Tokyo: Berlin is reminded, Tokyo is not yet.
+    await remind_at(app, clock, TUESDAY)
+    await remind_at(app, clock, TUESDAY + timedelta(hours=1))
+    assert dms_to(fake_slack, "UTOKYO") == []
+    # Wednesday 09:30 in Tokyo.
+    await remind_at(app, clock, TUESDAY + timedelta(hours=14, minutes=30))
+    await remind_at(app, clock, TUESDAY + timedelta(hours=14, minutes=40))
+    reads = reads_of_people(fake_slack)
+    await remind_at(app, clock, TUESDAY + timedelta(hours=14, minutes=50))
+
+    assert reads_of_people(fake_slack) == reads
+    assert [len(dms_to(fake_slack, person)) for person in [*PEOPLE, "UTOKYO"]] == [0, 1, 1, 1]
+
+
+async def test_someone_in_two_channels_with_polls_is_read_once_a_pass(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    fake_slack.add_user("UTOKYO", tz="Asia/Tokyo")
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        fake_slack.add_channel(channel, members=["UTOKYO"])
+        async with session_scope(app.context.sessions) as session:
+            outcome, _poll = await start_poll_now(
+                session,
+                workspace_id=TEAM_ID,
+                channel_id=channel,
+                now=MONDAY,
+                started_by="UANNA",
+                open_for=timedelta(days=2),
+            )
+        assert outcome == "started"
+
+    # 19:00 in Tokyo: both channels are read, and their one member once, to learn it is evening there.
+    await remind_at(app, clock, TUESDAY)
+
+    assert len(fake_slack.calls_to("conversations.members")) == 2
+    assert fake_slack.calls_to("users.info") == [{"user": "UTOKYO"}]
+
+
+async def test_a_poll_open_over_the_weekend_is_read_only_once_it_is_a_working_day_somewhere(
+    app: RunningApp, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    friday = MONDAY + timedelta(days=4)
+    clock.move_to(friday)
+    await command(app, "elephant now open for 6d")
+    await eventually(lambda: len(posted_with_key(fake_slack, ":open")) == 1)
+
+    # Sunday 10:00 UTC is in the poll's reminder window and working hours in no time zone on Earth.
+    await remind_at(app, clock, friday + timedelta(days=2))
+    assert reads_of_people(fake_slack) == 0
+    # Sunday 20:00 UTC is Monday 10:00 on Kiritimati: someone in the channel could be there.
+    await remind_at(app, clock, friday + timedelta(days=2, hours=10))
+    assert len(fake_slack.calls_to("conversations.members")) == 1
+    assert all(dms_to(fake_slack, person) == [] for person in PEOPLE), "still Sunday in Berlin"
 
 
 OTHER_CHANNEL = "CHR"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -172,6 +172,13 @@ async def test_a_poll_closing_after_the_first_reminder_reaches_the_agenda_and_it
     assert "Pain point: Support starts every escalation from zero" in said
     assert "Action: Add a context field to the handoff form — <@UANNA>, due" in said
     assert RELEASES not in said, "an elephant nobody recorded anything for is left out"
+
+    # Before 09:00 the day before the due date on the clock furthest ahead (Kiritimati), it is nobody's moment yet:
+    # the owner's time zone is not asked for.
+    people_read = len(fake_slack.calls_to("users.info"))
+    clock.move_to(datetime.combine(due - timedelta(days=2), time(18, 59), UTC))
+    assert await remind_owners(app.context) == 0
+    assert len(fake_slack.calls_to("users.info")) == people_read
 
     # The owner (in New York) is reminded once, at 09:00 on her clock the day before it is due.
     nine_in_new_york = datetime(due.year, due.month, due.day, 14, tzinfo=UTC) - timedelta(days=1)
