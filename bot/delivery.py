@@ -128,13 +128,15 @@ class DeliveryWorker:
 
     async def _claim_due(self, now: datetime) -> list[_Claim]:
         paced = self.pacer.paced(now)
+        # Only paced workspaces free to post now are read; the others are woken for when they are.
+        ready = [workspace for workspace in paced if self.pacer.next_release(workspace, now) <= now]
         async with self.sessions() as session:
             # Paced workspaces are read apart, a few rows each, so a long queue of theirs waiting for its pace never
             # fills the batch and holds back workspaces that were never told to slow down.
             unpaced = self._due(now) if not paced else self._due(now, OutboxMessage.workspace_id.not_in(paced))
             rows = list(await session.scalars(unpaced.order_by(OutboxMessage.id).limit(self.policy.batch_size)))
-            if paced:
-                rows += await self._due_in_paced(session, now, paced)
+            if ready:
+                rows += await self._due_in_paced(session, now, ready)
             parents = await self._parent_statuses(session, rows)
             removed = await self._removed_workspaces(session, rows)
             picked: list[_Claim] = []
@@ -145,9 +147,6 @@ class DeliveryWorker:
                     # Queued after (or while) the workspace removed whoelse, by a job or a request in flight then.
                     row.status, row.last_error, row.lease_until = FAILED, REMOVED_REASON, None
                     logger.info("giving up on outbox message %s: %s", row.idempotency_key, row.last_error)
-                    continue
-                if self.pacer.held_until(row.workspace_id, now) is not None:
-                    waiting.add(row.workspace_id)
                     continue
                 lane = row.channel_id or f"dm:{row.dm_user_id}"
                 # Keep each channel's messages in order: a blocked first message holds back the ones behind it.
@@ -175,7 +174,14 @@ class DeliveryWorker:
                 if claim is not None:
                     picked.append(_Claim(row=claim, in_doubt=in_doubt, lane=lane))
             await session.commit()
-        self._next_release = min((self.pacer.next_release(workspace, now) for workspace in waiting), default=None)
+        self._next_release = min(
+            (
+                self.pacer.next_release(workspace, now)
+                for workspace in paced
+                if workspace in waiting or workspace not in ready
+            ),
+            default=None,
+        )
         return picked
 
     def _due(self, now: datetime, *criteria: ColumnElement[bool]) -> Select[OutboxMessage]:
