@@ -16,6 +16,7 @@ from bot.slack.gateway import SlackGateway
 from habits.messages import Message, Paragraph
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage, enqueue
 from models.workspaces import get_or_create_workspace
+from tests.conftest import eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.support.signing import BOT_TOKEN
 
@@ -204,6 +205,25 @@ async def test_a_workspace_that_never_saw_a_429_is_not_slowed_by_one_that_is_pac
         clock.advance(seconds=1)
         await sender.drain()
     assert sorted(m["channel"] for m in fake_slack.messages()) == sorted(paced + others)
+    assert fake_slack.duplicates_by_metadata_key() == {}
+
+
+async def test_the_running_worker_sends_a_paced_workspace_s_posts_as_its_pace_allows_not_at_its_next_poll(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack
+) -> None:
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=1)
+    for channel in ("C1", "C2", "C3"):
+        await queue(sessions, f"poll-{channel}", channel=channel, clock=Clock(datetime.now(UTC)))
+    gateway = SlackGateway(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.base_url))
+    # Nothing new is queued, so without waking for the pace the worker would look again only after its poll.
+    sender = DeliveryWorker(sessions=sessions, gateway=gateway, poll_seconds=60)
+    running = asyncio.create_task(sender.run_forever())
+    try:
+        await eventually(lambda: len(fake_slack.messages()) == 3, within=15)
+    finally:
+        sender.stop()
+        await running
+    assert fake_slack.rate_limited() == 1
     assert fake_slack.duplicates_by_metadata_key() == {}
 
 
