@@ -3,9 +3,9 @@
 A 429 says a limit was reached, not which one nor how high it is: Slack caps posts per channel and per workspace,
 Teams per conversation and per bot. Releasing a workspace's whole queue when its Retry-After has passed only earns
 the next round of 429s, so from its first 429 a workspace is paced: a token bucket whose rate starts slow, doubles
-for every second of posts that go through (until the next 429 halves it, after which it grows by one post a second
-each second), and which is forgotten once the workspace has not been told to slow down for a while. A workspace
-that never saw a 429 is not paced at all.
+for every second of posts that go through (until the next 429 halves it, after which it grows by a tenth each
+second), and which is forgotten once the workspace has not been told to slow down for a while. A workspace that
+never saw a 429 is not paced at all.
 
 Time is an input (`now`), so the rule is tested without waiting.
 """
@@ -20,8 +20,13 @@ from datetime import datetime, timedelta
 class PacingPolicy:
     # The rate a workspace's posts go out at once its first Retry-After has passed.
     start_per_second: float = 1.0
-    # A later 429 multiplies the rate by this, but never below the start.
+    # A later 429 multiplies the rate by this, down to `min_per_second` (several workspaces may share one limit,
+    # such as a Teams bot's, so each may have to go slower than the start).
     decrease: float = 0.5
+    min_per_second: float = 0.1
+    # After a later 429, each post that goes through adds this much to the rate: a tenth more every second. Slower
+    # growth would find a limit shared by many workspaces with fewer 429s, but take longer to use a freed one.
+    recovery: float = 0.1
     # Paced this fast, the workspace is clearly not the one near its limit any more.
     release_per_second: float = 200.0
     # No 429 for this long: the platform's allowance has had time to refill, so the workspace is no longer paced.
@@ -33,7 +38,7 @@ class PacingPolicy:
 @dataclass
 class _Pace:
     per_second: float
-    # Below this the rate doubles each second; above it, it grows by one post a second each second.
+    # Below this the rate doubles each second; above it, it grows by a tenth each second.
     threshold: float
     held_until: datetime
     limited_at: datetime
@@ -63,7 +68,7 @@ class WorkspacePacer:
         if now >= pace.held_until:
             # A 429 that answers a post sent while the workspace was already held (sent at once with the one that
             # earned the hold) says nothing new about the rate: only the first after the hold slows it down.
-            pace.per_second = max(self.policy.start_per_second, pace.per_second * self.policy.decrease)
+            pace.per_second = max(self.policy.min_per_second, pace.per_second * self.policy.decrease)
             pace.threshold = pace.per_second
         pace.held_until = max(pace.held_until, until)
         pace.limited_at = now
@@ -95,7 +100,7 @@ class WorkspacePacer:
         if pace.per_second < pace.threshold:
             pace.per_second += 1.0
         else:
-            pace.per_second += 1.0 / pace.per_second
+            pace.per_second += self.policy.recovery
         if pace.per_second >= self.policy.release_per_second:
             del self._paces[workspace]
 

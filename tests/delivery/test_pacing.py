@@ -60,7 +60,7 @@ def test_the_pace_doubles_for_every_second_of_posts_that_go_through() -> None:
     assert all(later >= 1.5 * earlier for earlier, later in itertools.pairwise(counts)), counts
 
 
-def test_a_429_after_the_wait_halves_the_pace_and_it_then_grows_by_one_post_a_second_each_second() -> None:
+def test_a_429_after_the_wait_halves_the_pace_and_it_then_grows_by_a_tenth_each_second() -> None:
     pacer = WorkspacePacer()
     pacer.rate_limited("T1", retry_after=timedelta(seconds=1), now=START)
     ramped = START + timedelta(seconds=1)
@@ -72,7 +72,7 @@ def test_a_429_after_the_wait_halves_the_pace_and_it_then_grows_by_one_post_a_se
     after = posts_per_second(pacer, "T1", limited + timedelta(seconds=1), 4)
     # The pace had doubled through the last second, so half of it is a little under that second's count.
     assert counts[-1] / 3 <= after[0] < counts[-1], (counts, after)
-    assert all(0 <= later - earlier <= 2 for earlier, later in itertools.pairwise(after)), after
+    assert all(earlier <= later <= 1.2 * earlier for earlier, later in itertools.pairwise(after)), after
 
 
 def test_429s_for_posts_already_on_their_way_when_the_first_came_back_slow_the_pace_only_once() -> None:
@@ -94,7 +94,7 @@ def test_a_workspace_not_told_to_slow_down_for_a_minute_is_no_longer_paced() -> 
     assert all(pacer.take("T1", later) for _ in range(100))
 
 
-def test_a_workspace_whose_pace_has_grown_past_any_limit_is_no_longer_paced() -> None:
+def test_a_workspace_told_to_slow_down_only_once_is_soon_no_longer_paced() -> None:
     pacer = WorkspacePacer(PacingPolicy(release_per_second=50))
     pacer.rate_limited("T1", retry_after=timedelta(seconds=1), now=START)
     posts_per_second(pacer, "T1", START + timedelta(seconds=1), 7)
