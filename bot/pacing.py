@@ -3,9 +3,9 @@
 A 429 says a limit was reached, not which one nor how high it is: Slack caps posts per channel and per workspace,
 Teams per conversation and per bot. Releasing a workspace's whole queue when its Retry-After has passed only earns
 the next round of 429s, so from its first 429 a workspace is paced: a token bucket whose rate starts slow, doubles
-for every second of posts that go through (until the next 429 halves it, after which it grows by a tenth each
-second), and which is forgotten once the workspace has not been told to slow down for a while. A workspace that
-never saw a 429 is not paced at all.
+for every second of posts that go through (until the next 429 halves it, after which it grows by a tenth, and by
+at least one post a second, each second), and which is forgotten once the workspace has not been told to slow down
+for a while. A workspace that never saw a 429 is not paced at all.
 
 Time is an input (`now`), so the rule is tested without waiting.
 """
@@ -24,8 +24,9 @@ class PacingPolicy:
     # such as a Teams bot's, so each may have to go slower than the start).
     decrease: float = 0.5
     min_per_second: float = 0.1
-    # After a later 429, each post that goes through adds this much to the rate: a tenth more every second. Slower
-    # growth would find a limit shared by many workspaces with fewer 429s, but take longer to use a freed one.
+    # After a later 429, each post that goes through adds this much to the rate (a tenth more every second), and at
+    # least enough for one post a second more each second. Slower growth would find a limit shared by many
+    # workspaces with fewer 429s, but take longer to use a freed one.
     recovery: float = 0.1
     # Paced this fast, the workspace is clearly not the one near its limit any more.
     release_per_second: float = 200.0
@@ -38,7 +39,7 @@ class PacingPolicy:
 @dataclass
 class _Pace:
     per_second: float
-    # Below this the rate doubles each second; above it, it grows by a tenth each second.
+    # Below this the rate doubles each second; above it, it grows by a tenth (at least one post a second) a second.
     threshold: float
     held_until: datetime
     limited_at: datetime
@@ -100,7 +101,8 @@ class WorkspacePacer:
         if pace.per_second < pace.threshold:
             pace.per_second += 1.0
         else:
-            pace.per_second += self.policy.recovery
+            # At least one post a second more each second, so a pace halved to a trickle comes back within seconds.
+            pace.per_second += min(1.0, max(self.policy.recovery, 1.0 / pace.per_second))
         if pace.per_second >= self.policy.release_per_second:
             del self._paces[workspace]
 

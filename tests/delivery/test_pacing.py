@@ -99,3 +99,15 @@ def test_a_workspace_told_to_slow_down_only_once_is_soon_no_longer_paced() -> No
     pacer.rate_limited("T1", retry_after=timedelta(seconds=1), now=START)
     posts_per_second(pacer, "T1", START + timedelta(seconds=1), 7)
     assert pacer.paced(START + timedelta(seconds=8)) == []
+
+
+def test_a_pace_halved_to_a_trickle_comes_back_by_at_least_one_post_a_second_each_second() -> None:
+    pacer = WorkspacePacer()
+    now = START
+    for _ in range(6):
+        # Told to slow down again each time its wait is over, before anything went through.
+        pacer.rate_limited("T1", retry_after=timedelta(seconds=1), now=now)
+        now += timedelta(seconds=1)
+    counts = posts_per_second(pacer, "T1", now, 6)
+    assert counts[0] <= 2, counts
+    assert counts[-1] >= 5, counts
