@@ -362,6 +362,7 @@ def run_teams(args: argparse.Namespace, workdir: Path, database: str) -> Outcome
                 env, workdir, due, args.timeout, lambda: len(teams_poll_posts(connector, channels)), len(targets)
             )
         per_channel = teams_poll_posts(connector, channels)
+        queued = asyncio.run(last_opening_queued(database, due))
     finally:
         connector.stop()
     lost = sum(1 for channel in channels if per_channel.get(channel, 0) == 0)
@@ -369,7 +370,7 @@ def run_teams(args: argparse.Namespace, workdir: Path, database: str) -> Outcome
     # Every request counts against the bot-wide limit, so the polls cannot all be out sooner than this.
     ideal = max(len(targets) / TEAMS_BOT_LIMIT, max(per_channel.values(), default=1) / TEAMS_CONVERSATION_LIMIT)
     words = f"{TEAMS_BOT_LIMIT:g} req/s bot-wide, {TEAMS_CONVERSATION_LIMIT:g}/s per conversation"
-    return Outcome(took, per_channel, lost, duplicates, connector.throttled, 0, None, {}, ideal, words, rss, log)
+    return Outcome(took, per_channel, lost, duplicates, connector.throttled, 0, queued, {}, ideal, words, rss, log)
 
 
 def logged_errors(log: str) -> list[str]:
@@ -493,6 +494,7 @@ def main() -> None:
         else f"not all within {args.timeout:g} s"
     )
     print(f"time to deliver all:        {took} after the due minute")
+    print(f"last poll queued:           {seconds(outcome.queued_after)} after the due minute")
     if args.platform == "slack":
         print(f"posts with wrong token:     {outcome.wrong_token} (must be 0)")
     print(f"ideal time ({outcome.ideal_words}): {outcome.ideal_seconds:.1f} s")

@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.gateway import ChatGateway, NotInChannel, PermanentError, RateLimited, TransientError
 from bot.gateways import GatewayDirectory
 from bot.metrics import Metrics
+from bot.pacing import WorkspacePacer
 from bot.passes import Passes
 from models.base import utcnow
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage
@@ -63,10 +64,13 @@ class DeliveryWorker:
     poll_seconds: float = 1.0
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics = field(default_factory=Metrics)
-    _lane_ready_at: dict[str, datetime] = field(default_factory=dict)
     # A 429 may be the workspace's limit (Slack caps posts per workspace as well as per channel): until its
-    # Retry-After has passed, none of the workspace's channels is tried, rather than each earning a 429 of its own.
-    _workspace_ready_at: dict[str, datetime] = field(default_factory=dict)
+    # Retry-After has passed, none of the workspace's channels is tried, rather than each earning a 429 of its own,
+    # and then its posts go out at a pace that starts slow and recovers, rather than all at once.
+    pacer: WorkspacePacer = field(default_factory=WorkspacePacer)
+    _lane_ready_at: dict[str, datetime] = field(default_factory=dict)
+    # When a paced workspace may next post, so the worker wakes for it rather than at the next poll.
+    _next_release: datetime | None = None
     _passes: Passes = field(default_factory=Passes)
 
     def wake(self) -> None:
@@ -83,7 +87,13 @@ class DeliveryWorker:
             poll_seconds=self.poll_seconds,
             logger=logger,
             failure="delivery pass failed; retrying at the next pass",
+            wait_at_most=self._seconds_to_next_release,
         )
+
+    def _seconds_to_next_release(self) -> float | None:
+        if self._next_release is None:
+            return None
+        return (self._next_release - self.clock()).total_seconds()
 
     async def run_once(self) -> int:
         """One pass: claims what is due (one message per channel) and sends it. Returns how many were handled."""
@@ -95,8 +105,8 @@ class DeliveryWorker:
 
         async def send(claim: _Claim) -> None:
             async with limit:
-                paused_until = self._workspace_ready_at.get(claim.row.workspace_id)
-                if paused_until is not None and paused_until > self.clock() and not claim.in_doubt:
+                paused_until = self.pacer.held_until(claim.row.workspace_id, self.clock())
+                if paused_until is not None and not claim.in_doubt:
                     # Rate limited while this claim waited its turn: handed back untried, nothing was sent.
                     await self._finish(claim.row, status=PENDING, not_before=paused_until, count=False)
                     return
@@ -112,31 +122,26 @@ class DeliveryWorker:
                 return
 
     async def _claim_due(self, now: datetime) -> list[_Claim]:
+        paced = self.pacer.paced(now)
+        # Only paced workspaces free to post now are read; the others are woken for when they are.
+        ready = [workspace for workspace in paced if self.pacer.next_release(workspace, now) <= now]
         async with self.sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(
-                        or_(
-                            and_(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now),
-                            and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
-                        )
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(self.policy.batch_size)
-                )
-            ).all()
+            # Paced workspaces are read apart, a few rows each, so a long queue of theirs waiting for its pace never
+            # fills the batch and holds back workspaces that were never told to slow down.
+            unpaced = self._due(now) if not paced else self._due(now, OutboxMessage.workspace_id.not_in(paced))
+            rows = list(await session.scalars(unpaced.order_by(OutboxMessage.id).limit(self.policy.batch_size)))
+            if ready:
+                rows += await self._due_in_paced(session, now, ready)
             parents = await self._parent_statuses(session, rows)
             removed = await self._removed_workspaces(session, rows)
             picked: list[_Claim] = []
             busy_lanes: set[str] = set()
+            waiting: set[str] = set()
             for row in rows:
                 if row.workspace_id in removed:
                     # Queued after (or while) the workspace removed whoelse, by a job or a request in flight then.
                     row.status, row.last_error, row.lease_until = FAILED, REMOVED_REASON, None
                     logger.info("giving up on outbox message %s: %s", row.idempotency_key, row.last_error)
-                    continue
-                if self._workspace_ready_at.get(row.workspace_id, now) > now:
                     continue
                 lane = row.channel_id or f"dm:{row.dm_user_id}"
                 # Keep each channel's messages in order: a blocked first message holds back the ones behind it.
@@ -154,6 +159,9 @@ class DeliveryWorker:
                     continue
                 if waiting_on is not None and parents.get(waiting_on) != SENT:
                     continue
+                if not self.pacer.take(row.workspace_id, now):
+                    waiting.add(row.workspace_id)
+                    continue
                 # A retry after an error may follow a post that did land (a reset connection, a 5xx after storing).
                 # Decided before claiming: the claim itself marks the row as sending.
                 in_doubt = row.status == SENDING or row.attempts > 0
@@ -161,7 +169,45 @@ class DeliveryWorker:
                 if claim is not None:
                     picked.append(_Claim(row=claim, in_doubt=in_doubt, lane=lane))
             await session.commit()
-            return picked
+        self._next_release = min(
+            (
+                self.pacer.next_release(workspace, now)
+                for workspace in paced
+                if workspace in waiting or workspace not in ready
+            ),
+            default=None,
+        )
+        return picked
+
+    def _due(self, now: datetime, *criteria: ColumnElement[bool]) -> Select[OutboxMessage]:
+        return select(OutboxMessage).where(
+            or_(
+                and_(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now),
+                and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+            ),
+            *criteria,
+        )
+
+    async def _due_in_paced(self, session: AsyncSession, now: datetime, paced: list[str]) -> list[OutboxMessage]:
+        """The first due rows of each paced workspace, oldest first: enough for its pace and to know it is waiting."""
+        per_workspace = max(20, self.policy.batch_size // len(paced))
+        ranked = (
+            self._due(now, OutboxMessage.workspace_id.in_(paced))
+            .with_only_columns(
+                OutboxMessage.id,
+                func.row_number()
+                .over(partition_by=OutboxMessage.workspace_id, order_by=OutboxMessage.id)
+                .label("place"),
+            )
+            .subquery()
+        )
+        found = await session.scalars(
+            select(OutboxMessage)
+            .join(ranked, ranked.c.id == OutboxMessage.id)
+            .where(ranked.c.place <= per_workspace)
+            .order_by(OutboxMessage.id)
+        )
+        return list(found)
 
     async def _removed_workspaces(self, session: AsyncSession, rows: Sequence[OutboxMessage]) -> set[str]:
         workspaces = {row.workspace_id for row in rows}
@@ -213,9 +259,7 @@ class DeliveryWorker:
             self.metrics.delivery_attempts.labels("rate_limited").inc()
             wait = timedelta(seconds=max(limited.retry_after, 1))
             self._lane_ready_at[claim.lane] = self.clock() + wait
-            self._workspace_ready_at[row.workspace_id] = max(
-                self._workspace_ready_at.get(row.workspace_id, self.clock()), self.clock() + wait
-            )
+            self.pacer.rate_limited(row.workspace_id, retry_after=wait, now=self.clock())
             logger.info("rate limited in %s; retrying in %ss", claim.lane, wait.total_seconds())
             await self._finish(
                 row, status=PENDING, not_before=self.clock() + wait, error=str(limited), count=False
@@ -240,6 +284,7 @@ class DeliveryWorker:
         else:
             self.metrics.delivered(row.idempotency_key)
             self._lane_ready_at[claim.lane] = self.clock() + self.policy.channel_interval
+            self.pacer.sent(row.workspace_id, self.clock())
             await self._finish(row, status=SENT, sent=(channel, ts))
 
     async def _gateway_for(self, workspace_id: str) -> ChatGateway:

@@ -31,9 +31,11 @@ class Passes:
         poll_seconds: float,
         logger: logging.Logger,
         failure: str,
+        wait_at_most: Callable[[], float | None] | None = None,
     ) -> None:
         """Runs `one_pass` (which returns how much it handled) until stopped. A pass that fails is logged as
-        `failure` and tried again after the wait, so one bad pass never stops the worker."""
+        `failure` and tried again after the wait, so one bad pass never stops the worker. `wait_at_most`, when
+        given, may shorten an idle wait (seconds), for work that falls due before the next poll."""
         self.stopping = False
         while not self.stopping:
             try:
@@ -44,5 +46,9 @@ class Passes:
             if handled or self.stopping:
                 continue
             self.wakeup.clear()
+            timeout = poll_seconds
+            sooner = wait_at_most() if wait_at_most is not None else None
+            if sooner is not None:
+                timeout = min(timeout, max(0.0, sooner))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=poll_seconds)
+                await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)

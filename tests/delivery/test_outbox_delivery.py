@@ -16,6 +16,7 @@ from bot.slack.gateway import SlackGateway
 from habits.messages import Message, Paragraph
 from models.outbox import FAILED, PENDING, SENDING, SENT, OutboxMessage, enqueue
 from models.workspaces import get_or_create_workspace
+from tests.conftest import eventually
 from tests.fakes.slack_api import FakeSlack
 from tests.support.signing import BOT_TOKEN
 
@@ -150,7 +151,79 @@ async def test_a_429_holds_back_every_channel_of_the_workspace_until_retry_after
 
     clock.advance(seconds=1)
     await sender.drain()
+    assert sorted(m["channel"] for m in fake_slack.messages()) == ["C1", "COTHER"], "then one post goes first"
+
+    clock.advance(seconds=1)
+    await sender.drain()
     assert sorted(m["channel"] for m in fake_slack.messages()) == ["C1", "C2", "C3", "COTHER"]
+    assert fake_slack.duplicates_by_metadata_key() == {}
+
+
+async def test_after_a_429_the_workspace_posts_at_a_pace_that_starts_slow_and_picks_up_and_nothing_is_lost(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack, clock: Clock
+) -> None:
+    # Sending all of a workspace's waiting posts the moment Retry-After has passed would earn the next 429s.
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=2)
+    channels = [f"C{n:02d}" for n in range(12)]
+    for channel in channels:
+        await queue(sessions, f"poll-{channel}", channel=channel, clock=clock)
+    sender = worker(sessions, fake_slack, clock, concurrency=1)
+
+    posted_by_second: list[int] = []
+    for _ in range(8):
+        before = len(fake_slack.messages())
+        for _ in range(10):
+            await sender.drain()
+            clock.advance(seconds=0.1)
+        posted_by_second.append(len(fake_slack.messages()) - before)
+
+    assert posted_by_second[:2] == [0, 0], "nothing before Retry-After has passed"
+    assert posted_by_second[2] <= 3, "the first second after it sends a few posts, not all eleven waiting"
+    assert posted_by_second[3] > posted_by_second[2], "the pace picks up as posts go through"
+    assert sorted(m["channel"] for m in fake_slack.messages()) == channels, "every post lands"
+    assert fake_slack.duplicates_by_metadata_key() == {}, "none twice"
+    assert fake_slack.rate_limited() == 1, "and no second 429"
+
+
+async def test_a_workspace_that_never_saw_a_429_is_not_slowed_by_one_that_is_paced(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack, clock: Clock
+) -> None:
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=1)
+    paced = [f"CP{n:02d}" for n in range(30)]
+    for channel in paced:
+        await queue(sessions, f"poll-{channel}", channel=channel, clock=clock)
+    others = [f"CO{n:02d}" for n in range(10)]
+    for channel in others:
+        await queue(sessions, f"poll-{channel}", channel=channel, workspace="T0002", clock=clock)
+    # The paced workspace's queue alone fills a batch, and was queued first.
+    sender = worker(sessions, fake_slack, clock, concurrency=1, batch_size=10)
+
+    await sender.drain()
+    assert sorted(m["channel"] for m in fake_slack.messages()) == others, "all at once, without waiting"
+
+    for _ in range(30):
+        clock.advance(seconds=1)
+        await sender.drain()
+    assert sorted(m["channel"] for m in fake_slack.messages()) == sorted(paced + others)
+    assert fake_slack.duplicates_by_metadata_key() == {}
+
+
+async def test_the_running_worker_sends_a_paced_workspace_s_posts_as_its_pace_allows_not_at_its_next_poll(
+    sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack
+) -> None:
+    fake_slack.rate_limit_next("chat.postMessage", retry_after=1)
+    for channel in ("C1", "C2", "C3"):
+        await queue(sessions, f"poll-{channel}", channel=channel, clock=Clock(datetime.now(UTC)))
+    gateway = SlackGateway(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.base_url))
+    # Nothing new is queued, so without waking for the pace the worker would look again only after its poll.
+    sender = DeliveryWorker(sessions=sessions, gateway=gateway, poll_seconds=60)
+    running = asyncio.create_task(sender.run_forever())
+    try:
+        await eventually(lambda: len(fake_slack.messages()) == 3, within=15)
+    finally:
+        sender.stop()
+        await running
+    assert fake_slack.rate_limited() == 1
     assert fake_slack.duplicates_by_metadata_key() == {}
 
 
