@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.context import AppContext
+from bot.delivery import DeliveryPolicy
 from bot.event_intake import EventIntake
 from bot.settings import Settings
 from models.db import create_engine_for, create_session_factory
@@ -115,9 +117,19 @@ async def serving(app: FastAPI) -> AsyncIterator[RunningApp]:
             yield RunningApp(app, client)
 
 
+def unpaced() -> DeliveryPolicy:
+    """Delivery without Slack's pacing of one message a second per channel, for scenarios that are not about it.
+
+    A scenario posts several messages to one channel (a nudge and its replies, a poll and its results) and would
+    sit out each second for real. The pacing itself is specified in tests/delivery, with a clock moved by hand
+    and, for the app as started, against a fake Slack that refuses a faster second post.
+    """
+    return DeliveryPolicy(channel_interval=timedelta(0))
+
+
 @pytest.fixture
 async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
-    async with serving(create_app(settings)) as app:
+    async with serving(create_app(settings, delivery_policy=unpaced())) as app:
         yield app
 
 

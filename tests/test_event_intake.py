@@ -19,7 +19,7 @@ from models.db import session_scope
 from models.events import ReceivedEvent
 from models.watches import watch_channel
 from models.workspaces import get_or_create_workspace
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 
 DEALS = "CDEALS"
@@ -39,7 +39,9 @@ def stage_change(number: int) -> BusinessEvent:
 
 @asynccontextmanager
 async def whoelse(settings: Settings, *, background_workers: bool) -> AsyncIterator[RunningApp]:
-    async with serving(create_app(settings, background_workers=background_workers)) as running:
+    async with serving(
+        create_app(settings, background_workers=background_workers, delivery_policy=unpaced())
+    ) as running:
         async with session_scope(running.context.sessions) as session:
             workspace = await get_or_create_workspace(session, workspace_id=TEAM_ID)
             workspace.quiet_start = workspace.quiet_end = None

@@ -44,6 +44,20 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+# A 2048-bit key costs tens of milliseconds to make, and a test run starts a fake login per Teams test: the keys the
+# fakes publish come from one stock, made as first needed. A fake's n-th key is the stock's n-th, so the keys one fake
+# publishes all differ; keys made with new_rsa_key (a forger's, a certificate's) are always new.
+_STOCK: list[rsa.RSAPrivateKey] = []
+_STOCK_LOCK = threading.Lock()
+
+
+def _stock_key(index: int) -> rsa.RSAPrivateKey:
+    with _STOCK_LOCK:
+        while len(_STOCK) <= index:
+            _STOCK.append(new_rsa_key())
+        return _STOCK[index]
+
+
 def certificate_pem(key: rsa.RSAPrivateKey | None = None) -> tuple[x509.Certificate, bytes]:
     """A self-signed certificate, and a PEM file's content holding it and its unencrypted private key."""
     key = key or new_rsa_key()
@@ -86,6 +100,7 @@ class FakeMicrosoftLogin(LoopbackFake):
         # Every client assertion received, decoded without checks (header, claims), for tests to read.
         self.assertions: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self._server = LoopbackServer("fake-microsoft-login", self._build_app)
+        self._keys_made = 0
         self.kid = self.publish_new_key(endorsements=endorsements)
 
     @property
@@ -96,7 +111,9 @@ class FakeMicrosoftLogin(LoopbackFake):
 
     def publish_new_key(self, *, kid: str | None = None, endorsements: Iterable[str] | None = ("msteams",)) -> str:
         """Makes a key and publishes it (a rotation, when the server is running); returns its id."""
-        private = new_rsa_key()
+        with self._lock:
+            private = _stock_key(self._keys_made)
+            self._keys_made += 1
         kid = kid or f"key-{time.monotonic_ns()}"
         public: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
         public.update(kid=kid, use="sig")

@@ -9,7 +9,7 @@ import httpx
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.conftest import TEAM_ID, RunningApp, serving
+from tests.conftest import TEAM_ID, RunningApp, serving, unpaced
 from tests.support.signing import slack_form
 
 CHANNEL = "CSALES"
@@ -18,7 +18,7 @@ CHANNEL = "CSALES"
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[RunningApp]:
     """The real app with delivery running and no scheduled jobs, so nothing posts behind a test's back."""
-    application = create_app(settings, job_sources=[])
+    application = create_app(settings, job_sources=[], delivery_policy=unpaced())
     async with serving(application) as running:
         yield running
 

@@ -26,7 +26,7 @@ from models.db import session_scope
 from models.elephants import ElephantSubmission
 from models.outbox import OutboxMessage
 from scheduler.elephant_jobs import remind_open_polls, sweep_polls
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.support.logs import failures
 from tests.support.signing import slack_form, slack_interaction
@@ -66,7 +66,7 @@ async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncI
         fake_slack.add_user(person, tz="Europe/Berlin")
     fake_slack.add_channel(CHANNEL, members=PEOPLE)
     # The test moves the poll on itself; no scheduled job runs behind its back.
-    application = create_app(settings, clock=clock, job_sources=[])
+    application = create_app(settings, clock=clock, job_sources=[], delivery_policy=unpaced())
     async with serving(application) as running:
         yield running
 

@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.settings import ConfigurationError, Settings
 from models.events import ReceivedEvent
 from models.vendor_values import VendorLastValue
-from tests.conftest import RunningApp, eventually, serving
+from tests.conftest import RunningApp, eventually, serving, unpaced
 from tests.fakes.hubspot_api import FakeHubSpot
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_webhooks import (
@@ -71,7 +71,7 @@ def hubspot_settings(settings: Settings, fake_hubspot: FakeHubSpot, **changes: A
 
 @pytest.fixture
 async def hubspot_app(settings: Settings, fake_hubspot: FakeHubSpot) -> AsyncIterator[RunningApp]:
-    async with serving(create_app(hubspot_settings(settings, fake_hubspot))) as app:
+    async with serving(create_app(hubspot_settings(settings, fake_hubspot), delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={DEALS: "deals", SUPPORT: "tickets"})
         yield app
 
@@ -305,7 +305,7 @@ async def test_with_a_token_hubspot_refuses_the_deal_is_still_nudged_by_its_id(
     settings: Settings, fake_hubspot: FakeHubSpot, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = hubspot_settings(settings, fake_hubspot, hubspot_private_app_token=SecretStr("pat-na1-revoked-token"))
-    async with serving(create_app(wrong)) as app:
+    async with serving(create_app(wrong, delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={DEALS: "deals"})
         moved, *_ = deal_batch()
 
@@ -334,7 +334,9 @@ async def test_pipeline_stages_are_read_once_for_many_deals(
 async def test_behind_a_proxy_the_public_base_url_is_what_the_signature_covers(
     settings: Settings, fake_hubspot: FakeHubSpot, fake_slack: FakeSlack
 ) -> None:
-    async with serving(create_app(hubspot_settings(settings, fake_hubspot, public_base_url=PUBLIC))) as app:
+    async with serving(
+        create_app(hubspot_settings(settings, fake_hubspot, public_base_url=PUBLIC), delivery_policy=unpaced())
+    ) as app:
         await given_workspace(app.context)
 
         as_hubspot_called = await send(app, deal_batch(), uri=f"{PUBLIC}/webhooks/hubspot")
@@ -349,7 +351,7 @@ async def test_forwarded_scheme_and_host_count_only_when_the_proxy_is_trusted(
     settings: Settings, fake_hubspot: FakeHubSpot, fake_slack: FakeSlack, trusted: bool, status: int
 ) -> None:
     configured = hubspot_settings(settings, fake_hubspot, trusted_proxy_headers=trusted)
-    async with serving(create_app(configured)) as app:
+    async with serving(create_app(configured, delivery_policy=unpaced())) as app:
         await given_workspace(app.context)
         forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "whoelse.example.com, proxy.internal"}
 

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.conftest import RunningApp, serving
+from tests.conftest import RunningApp, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_vendor_webhooks_salesforce import opportunity, salesforce_settings
 from tests.handlers.test_vendor_webhooks_salesforce import send as send_salesforce
@@ -34,7 +34,7 @@ async def vendors_app(settings: Settings, fake_slack: FakeSlack) -> AsyncIterato
     fake_slack.add_user("UJORDAN", name="jordan", email="jordan@acme.example")
     fake_slack.add_user("UPRIYA", name="priya", email="priya@acme.example")
     fake_slack.add_user("UGONE", name="gone", email="left@acme.example", deleted=True)
-    async with serving(create_app(configured)) as app:
+    async with serving(create_app(configured, delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={DEALS: "deals", SUPPORT: "tickets"})
         yield app
 
@@ -148,7 +148,7 @@ async def test_while_slack_cannot_look_people_up_the_nudge_still_goes_out_withou
 ) -> None:
     fake_slack.add_user("UDANA", name="dana", email="dana.scully@acme.example")
     fake_slack.fail_next(LOOKUP, times=5, error="internal_error")
-    async with serving(create_app(settings)) as app:
+    async with serving(create_app(settings, delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={DEALS: "deals"})
 
         await send_generic(app, owner="Dana S.", owner_email="dana.scully@acme.example")

@@ -17,7 +17,7 @@ from habits.workspace_settings import POLL_STEERING
 from models.db import session_scope
 from models.workspaces import STEERING_ADMINS, STEERING_ANYONE, Workspace, get_or_create_workspace
 from scheduler.elephant_jobs import sweep_polls
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_elephant_command import (
     CHANNEL,
@@ -49,7 +49,7 @@ async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncI
         fake_slack.add_user(person, tz="Europe/Berlin")
     fake_slack.add_user(ADMIN, tz="Europe/Berlin", is_admin=True)
     fake_slack.add_channel(CHANNEL, members=[*PEOPLE, ADMIN])
-    application = create_app(settings, clock=clock, job_sources=[])
+    application = create_app(settings, clock=clock, job_sources=[], delivery_policy=unpaced())
     async with serving(application) as running:
         yield running
 

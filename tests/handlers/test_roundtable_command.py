@@ -29,7 +29,7 @@ from models.outbox import OutboxMessage
 from models.roundtables import RoundTable, RoundTableRsvp, roundtable_for_channel
 from models.scheduler_jobs import upcoming_runs
 from scheduler.roundtable_jobs import job_source, send_reminder
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.support.logs import failures
 from tests.support.signing import slack_form, slack_interaction
@@ -64,7 +64,7 @@ async def app(settings: Settings, fake_slack: FakeSlack, clock: Clock) -> AsyncI
     fake_slack.add_usergroup("SMKT", handle="marketing", name="Marketing", users=["UCARL"])
     fake_slack.add_channel(CHANNEL, members=["UANNA", "UBEN", "UCARL"])
     # The real scheduler with only the round-table's jobs; their moments are days away, so tests send by hand.
-    application = create_app(settings, clock=clock, job_sources=[job_source])
+    application = create_app(settings, clock=clock, job_sources=[job_source], delivery_policy=unpaced())
     async with serving(application) as running:
         yield running
 

@@ -14,7 +14,7 @@ from models.db import session_scope
 from models.roundtables import roundtable_for_channel
 from models.workspaces import STEERING_ADMINS, Workspace, get_or_create_workspace
 from scheduler.roundtable_jobs import job_source
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_roundtable_command import CHANNEL, Clock, click, command, open_form, setup_values, submit
 
@@ -28,7 +28,7 @@ async def app(settings: Settings, fake_slack: FakeSlack) -> AsyncIterator[Runnin
     fake_slack.add_user("UADMIN", is_admin=True)
     fake_slack.add_usergroup("SMKT", handle="marketing", name="Marketing", users=["UBEN"])
     fake_slack.add_channel(CHANNEL, members=["UANNA", "UBEN", "UADMIN"])
-    application = create_app(settings, clock=Clock(), job_sources=[job_source])
+    application = create_app(settings, clock=Clock(), job_sources=[job_source], delivery_policy=unpaced())
     async with serving(application) as running:
         yield running
 

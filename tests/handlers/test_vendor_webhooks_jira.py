@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.settings import ConfigurationError, Settings
 from models.events import ReceivedEvent
-from tests.conftest import RunningApp, serving
+from tests.conftest import RunningApp, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_webhooks import (
     SUPPORT,
@@ -36,7 +36,9 @@ DELIVERY = "0b6d8a5e-3c6a-4a8e-9d0f-1d2c3b4a5e6f"
 @pytest.fixture
 async def jira_app(settings: Settings) -> AsyncIterator[RunningApp]:
     async with serving(
-        create_app(settings.model_copy(update={"jira_webhook_secret": SecretStr(JIRA_SECRET)}))
+        create_app(
+            settings.model_copy(update={"jira_webhook_secret": SecretStr(JIRA_SECRET)}), delivery_policy=unpaced()
+        )
     ) as app:
         await given_workspace(app.context, watching={SUPPORT: "tickets"})
         yield app

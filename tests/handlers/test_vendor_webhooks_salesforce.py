@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.settings import ConfigurationError, Settings
 from models.events import ReceivedEvent
 from models.nudges import Nudge
-from tests.conftest import RunningApp, eventually, serving
+from tests.conftest import RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_webhooks import (
     DEALS,
@@ -49,7 +49,7 @@ def salesforce_settings(settings: Settings, *, organization_id: str = ORG_18) ->
 
 @pytest.fixture
 async def salesforce_app(settings: Settings) -> AsyncIterator[RunningApp]:
-    async with serving(create_app(salesforce_settings(settings))) as app:
+    async with serving(create_app(salesforce_settings(settings), delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={DEALS: "deals", SUPPORT: "tickets"})
         yield app
 
@@ -234,7 +234,9 @@ async def test_a_message_from_another_org_is_refused_with_the_reason(salesforce_
 async def test_the_org_id_may_be_configured_as_copied_from_setup(
     settings: Settings, fake_slack: FakeSlack, configured: str
 ) -> None:
-    async with serving(create_app(salesforce_settings(settings, organization_id=configured))) as app:
+    async with serving(
+        create_app(salesforce_settings(settings, organization_id=configured), delivery_policy=unpaced())
+    ) as app:
         await given_workspace(app.context, watching={DEALS: "deals"})
 
         response = await send(app, opportunity())
@@ -246,7 +248,9 @@ async def test_the_org_id_may_be_configured_as_copied_from_setup(
 async def test_the_15_character_id_does_not_match_an_org_differing_only_in_case(
     settings: Settings, fake_slack: FakeSlack
 ) -> None:
-    async with serving(create_app(salesforce_settings(settings, organization_id="00DXX0000001GER"))) as app:
+    async with serving(
+        create_app(salesforce_settings(settings, organization_id="00DXX0000001GER"), delivery_policy=unpaced())
+    ) as app:
         await given_workspace(app.context, watching={DEALS: "deals"})
 
         response = await send(app, opportunity())
@@ -385,7 +389,7 @@ async def test_a_notification_without_the_dates_whoelse_needs_is_refused_naming_
 
 async def test_an_oversized_message_is_refused_before_it_is_read(settings: Settings) -> None:
     limited = salesforce_settings(settings).model_copy(update={"salesforce_max_body_bytes": 4096})
-    async with serving(create_app(limited)) as app:
+    async with serving(create_app(limited, delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={DEALS: "deals"})
 
         response = await send(app, batch(10))

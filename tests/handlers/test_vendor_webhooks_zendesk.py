@@ -19,7 +19,7 @@ from bot.settings import Settings
 from handlers.webhooks.signature import SignatureRejected
 from handlers.webhooks.zendesk import verify_zendesk
 from models.events import ReceivedEvent
-from tests.conftest import RunningApp, serving
+from tests.conftest import RunningApp, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_webhooks import SUPPORT, given_workspace, nothing_stored, outcome, posts_once_delivered
 from tests.support.garbage import UNREADABLE_JSON
@@ -34,7 +34,7 @@ TRIGGER = "zendesk_trigger_priority_raised.json"
 @pytest.fixture
 async def zendesk_app(settings: Settings) -> AsyncIterator[RunningApp]:
     configured = settings.model_copy(update={"zendesk_webhook_secret": SecretStr(ZENDESK_SECRET)})
-    async with serving(create_app(configured)) as app:
+    async with serving(create_app(configured, delivery_policy=unpaced())) as app:
         await given_workspace(app.context, watching={SUPPORT: "tickets"})
         yield app
 

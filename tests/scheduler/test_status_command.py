@@ -24,7 +24,7 @@ from models.scheduler_jobs import all_stored_job_ids, upcoming_runs
 from models.workspaces import Workspace
 from scheduler import elephant_jobs, follow_up_jobs, roundtable_jobs
 from scheduler.jobs import JobSpec, schedule_job_id
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.slack_api import FakeSlack
 from tests.habits.test_status import weekly_roundtable
 from tests.scheduler.service_support import RECORD_RUN, source_of
@@ -52,7 +52,7 @@ async def app(settings: Settings, fake_slack: FakeSlack) -> AsyncIterator[Runnin
             lambda: weekly_digest(TEAM_ID, "weekly-digest"), lambda: weekly_digest(OTHER_TEAM, "their-digest")
         )
     ]
-    application = create_app(settings, job_sources=sources)
+    application = create_app(settings, job_sources=sources, delivery_policy=unpaced())
     async with serving(application) as running:
         yield running
 

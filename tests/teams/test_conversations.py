@@ -24,7 +24,7 @@ from models.outbox import FAILED, PENDING, SENT, OutboxMessage, enqueue
 from models.teams import TeamsConversation, mark_uninstalled
 from models.watches import ChannelWatch
 from models.workspaces import Workspace, get_or_create_workspace
-from tests.conftest import TEAM_ID, RunningApp, eventually, serving
+from tests.conftest import TEAM_ID, RunningApp, eventually, serving, unpaced
 from tests.fakes.bot_connector import REGION_PATH, FakeBotConnector
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.fakes.slack_api import FakeSlack
@@ -319,7 +319,7 @@ async def test_a_webhook_for_a_single_tenant_teams_bot_nudges_the_teams_channel_
         whoelse_webhook_secret=WEBHOOK_SECRET,
         delivery_poll_seconds=0.05,
     )
-    async with serving(create_app(teams_only)) as app:
+    async with serving(create_app(teams_only, delivery_policy=unpaced())) as app:
         await send(app, microsoft_login, connector, bot_added(connector.service_url))
         await send(app, microsoft_login, connector, message_to_bot("watch deals", connector.service_url))
         # Whatever the time of day the test runs at: no quiet hours to hold the nudge back.
@@ -355,7 +355,7 @@ async def test_on_teams_an_owner_email_is_not_matched_and_the_owner_is_shown_by_
         whoelse_webhook_secret=WEBHOOK_SECRET,
         delivery_poll_seconds=0.05,
     )
-    async with serving(create_app(teams_only)) as app:
+    async with serving(create_app(teams_only, delivery_policy=unpaced())) as app:
         await send(app, microsoft_login, connector, bot_added(connector.service_url))
         await send(app, microsoft_login, connector, message_to_bot("watch deals", connector.service_url))
         async with session_scope(app.context.sessions) as session:
