@@ -7,6 +7,8 @@ and whoever asked decides when to ask again, so no caller sits in a sleep.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +17,11 @@ from typing import Any
 
 import aiohttp
 
+from bot.single_flight import SingleFlight
 from habits.events import EventKind
 from habits.vendor_events.hubspot import HubSpotRecord, Stage
+
+logger = logging.getLogger(__name__)
 
 # A request to HubSpot that takes longer is given up on and tried again later: the events behind it wait meanwhile.
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -27,6 +32,15 @@ STAGES_RECHECK_SECONDS = 30.0
 # How far a history entry's time may be from the notification's own for the same change.
 HISTORY_CLOCK_SLACK_MS = 1000
 OBJECT_PATHS: dict[EventKind, str] = {"deal": "deals", "ticket": "tickets"}
+# Where a portal's records open when HubSpot does not say (its US data centre).
+DEFAULT_UI_DOMAIN = "app.hubspot.com"
+# A portal whose host could not be read is linked to DEFAULT_UI_DOMAIN, and asked about again after this long (or
+# after HubSpot's Retry-After): a portal in the EU must not be linked to the wrong region for good.
+UI_DOMAIN_RECHECK_SECONDS = 300.0
+# Portals whose host is remembered; past this many, the one remembered longest ago is forgotten (and asked again).
+UI_DOMAINS_KEPT = 10_000
+# A host HubSpot's UI is served from; anything else in the answer is not put into a link people open.
+HUBSPOT_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+hubspot\.com")
 # HubSpot's object type ids, in the record links people open.
 OBJECT_TYPE_IDS: dict[EventKind, str] = {"deal": "0-3", "ticket": "0-5"}
 PROPERTIES: dict[EventKind, tuple[str, ...]] = {
@@ -57,6 +71,13 @@ class _Stages:
     read_at: float
 
 
+@dataclass(frozen=True)
+class _UiDomain:
+    host: str
+    # None: HubSpot said, and it is kept; otherwise when (monotonic) to ask again.
+    ask_again_at: float | None
+
+
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     try:
@@ -74,6 +95,11 @@ class HubSpotCrm:
     monotonic: Callable[[], float] = field(default=time.monotonic)
     _stages: dict[tuple[str, EventKind], _Stages] = field(default_factory=dict)
     _reading_stages: dict[tuple[str, EventKind], asyncio.Lock] = field(default_factory=dict)
+    # By (workspace, portal): each workspace's HubSpot is asked which host its records open on once.
+    _ui_domains: dict[tuple[str, str], _UiDomain] = field(default_factory=dict)
+    _reading_ui_domains: SingleFlight[tuple[str, str], str] = field(
+        default_factory=lambda: SingleFlight("hubspot-ui-domain")
+    )
 
     async def _get(self, token: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
@@ -99,7 +125,8 @@ class HubSpotCrm:
                         f"HubSpot answered {response.status} to GET {path}", status=response.status
                     )
                 document = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            # ValueError: a body that is not JSON, as a proxy's error page would be.
             raise HubSpotUnavailable(f"HubSpot did not answer GET {path}: {error!r}") from error
         if not isinstance(document, dict):
             raise HubSpotUnavailable(f"HubSpot answered GET {path} with something other than a JSON object")
@@ -109,14 +136,16 @@ class HubSpotCrm:
         self,
         token: str,
         *,
+        workspace_id: str,
         kind: EventKind,
         object_id: str,
         portal_id: str | None,
         value_before: tuple[str, int, str] | None = None,
     ) -> HubSpotRecord:
-        """The deal or ticket: name, amount, stage, priority, owner (name and email) and the link people open; with
-        `value_before` (property, the change's milliseconds, its new value), also the value that property had before
-        that change, from its history (for a record whoelse has not seen change before)."""
+        """The deal or ticket: name, amount, stage, priority, owner (name and email) and the link people open, on the
+        host of the portal's own region (`ui_domain`); with `value_before` (property, the change's milliseconds, its
+        new value), also the value that property had before that change, from its history (for a record whoelse has
+        not seen change before)."""
         params = {"properties": ",".join(PROPERTIES[kind])}
         if value_before is not None:
             params["propertiesWithHistory"] = value_before[0]
@@ -139,11 +168,11 @@ class HubSpotCrm:
                 " ".join(str(owner[part]).strip() for part in ("firstName", "lastName") if owner.get(part)) or None
             )
             owner_email = str(owner["email"]).strip() if owner.get("email") else None
-        link = (
-            f"https://app.hubspot.com/contacts/{portal_id}/record/{OBJECT_TYPE_IDS[kind]}/{object_id}"
-            if portal_id
-            else None
-        )
+        link = None
+        if portal_id:
+            # Asked only once the record was read: a HubSpot that is down is waited for, not taken for a US portal.
+            host = await self.ui_domain(token, workspace_id=workspace_id, portal_id=portal_id)
+            link = f"https://{host}/contacts/{portal_id}/record/{OBJECT_TYPE_IDS[kind]}/{object_id}"
         return HubSpotRecord(
             name=prop("dealname" if kind == "deal" else "subject"),
             amount=prop("amount"),
@@ -155,6 +184,53 @@ class HubSpotCrm:
             url=link,
             previous=_value_before(found, *value_before) if value_before is not None else None,
         )
+
+    async def ui_domain(self, token: str, *, workspace_id: str, portal_id: str) -> str:
+        """The host the portal's records open on (app-eu1.hubspot.com for a portal hosted in the EU), from HubSpot's
+        account details: asked once per workspace and portal, and remembered. When HubSpot does not say, records
+        link to DEFAULT_UI_DOMAIN meanwhile (logged), and it is asked again after a while."""
+        key = (workspace_id, portal_id)
+        known = self._ui_domains.get(key)
+        if known is not None and (known.ask_again_at is None or self.monotonic() < known.ask_again_at):
+            return known.host
+        return await self._reading_ui_domains.run(key, lambda: self._read_ui_domain(token, key))
+
+    async def _read_ui_domain(self, token: str, key: tuple[str, str]) -> str:
+        workspace_id, portal_id = key
+        host: str | None = None
+        problem = ""
+        ask_again_after = UI_DOMAIN_RECHECK_SECONDS
+        try:
+            details = await self._get(token, "/account-info/v3/details")
+        except HubSpotUnavailable as unavailable:
+            problem = str(unavailable)
+            if unavailable.retry_after is not None:
+                ask_again_after = min(unavailable.retry_after, UI_DOMAIN_RECHECK_SECONDS)
+        except HubSpotRefused as refused:
+            problem = str(refused)
+        else:
+            answered = str(details.get("uiDomain") or "").strip().lower()
+            if str(details.get("portalId")) != portal_id:
+                problem = f"the token reads HubSpot portal {details.get('portalId')}, not {portal_id}"
+            elif not HUBSPOT_HOST.fullmatch(answered):
+                problem = f"HubSpot named {answered[:100]!r} as the portal's uiDomain, which is not a HubSpot host"
+            else:
+                host = answered
+        if host is None:
+            logger.warning(
+                "%s; links to HubSpot portal %s's records point at %s for now, asked again in %.0f s",
+                problem,
+                portal_id,
+                DEFAULT_UI_DOMAIN,
+                ask_again_after,
+                extra={"workspace": workspace_id},
+            )
+        remembered = _UiDomain(host or DEFAULT_UI_DOMAIN, None if host else self.monotonic() + ask_again_after)
+        self._ui_domains.pop(key, None)
+        self._ui_domains[key] = remembered
+        while len(self._ui_domains) > UI_DOMAINS_KEPT:
+            del self._ui_domains[next(iter(self._ui_domains))]
+        return remembered.host
 
     async def stages(
         self, token: str, *, workspace_id: str, kind: EventKind, wanted: set[str]

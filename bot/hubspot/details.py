@@ -86,6 +86,7 @@ class HubSpotDetails:
         try:
             found = await self.crm.record(
                 token,
+                workspace_id=workspace_id,
                 kind=event.kind,
                 object_id=str(pending["object_id"]),
                 portal_id=pending.get("portal_id"),

@@ -1,11 +1,13 @@
-"""A fake of HubSpot's CRM API (v3) as whoelse reads it: deals, tickets, owners and pipelines, behind a private app
-token, with the rate limits and outages the real one has now and then::
+"""A fake of HubSpot's CRM API (v3) as whoelse reads it: deals, tickets, owners and pipelines, and the account's
+details (its portal id and the host its UI is served from), behind a private app token, with the rate limits and
+outages the real one has now and then::
 
-    with FakeHubSpot(token="pat-test") as hubspot:
+    with FakeHubSpot(token="pat-test", ui_domain="app-eu1.hubspot.com") as hubspot:   # a portal hosted in the EU
         hubspot.add_deal("1246965", dealname="Acme renewal", amount="12000", dealstage="contractsent")
         hubspot.fail_next(2, status=429, retry_after=1)   # the next two requests are refused
 
-Unknown records answer 404, a wrong token 401, as HubSpot does.
+Unknown records answer 404, a wrong token 401, as HubSpot does; with `ui_domain=None` the account's details answer
+403, as for a token without the scope.
 """
 
 from __future__ import annotations
@@ -46,8 +48,17 @@ class _Fault:
 class FakeHubSpot(LoopbackFake):
     """Thread-safe: the server thread and the test thread share the records under one lock."""
 
-    def __init__(self, *, token: str, invent_deals: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        invent_deals: bool = False,
+        portal_id: int = 33,
+        ui_domain: str | None = "app.hubspot.com",
+    ) -> None:
         self.token = token
+        self.portal_id = portal_id
+        self.ui_domain = ui_domain
         # Benchmarks send deals by the thousand: with this, any deal id is a deal named after it.
         self._invent_deals = invent_deals
         self._lock = threading.Lock()
@@ -120,6 +131,7 @@ class FakeHubSpot(LoopbackFake):
         app.router.add_get("/crm/v3/objects/{object_type}/{object_id}", self._object)
         app.router.add_get("/crm/v3/owners/{owner_id}", self._owner)
         app.router.add_get("/crm/v3/pipelines/{object_type}", self._pipelines_of)
+        app.router.add_get("/account-info/v3/details", self._account_details)
         return app
 
     @web.middleware
@@ -215,5 +227,30 @@ class FakeHubSpot(LoopbackFake):
                         ],
                     }
                 ]
+            }
+        )
+
+    async def _account_details(self, request: web.Request) -> web.Response:
+        if self.ui_domain is None:
+            return web.json_response(
+                {
+                    "status": "error",
+                    "message": "This app hasn't been granted all required scopes to make this call.",
+                    "category": "MISSING_SCOPES",
+                },
+                status=403,
+            )
+        data_centre = self.ui_domain.split(".")[0].removeprefix("app").removeprefix("-") or "na1"
+        return web.json_response(
+            {
+                "portalId": self.portal_id,
+                "accountType": "STANDARD",
+                "timeZone": "Europe/Berlin",
+                "companyCurrency": "EUR",
+                "additionalCurrencies": [],
+                "utcOffset": "+01:00",
+                "utcOffsetMilliseconds": 3600000,
+                "uiDomain": self.ui_domain,
+                "dataHostingLocation": data_centre,
             }
         )

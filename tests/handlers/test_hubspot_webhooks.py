@@ -328,6 +328,37 @@ async def test_pipeline_stages_are_read_once_for_many_deals(
     assert fake_hubspot.requests("/crm/v3/pipelines/deals") == ["/crm/v3/pipelines/deals"]
 
 
+async def test_a_portal_hosted_in_the_eu_is_linked_on_its_own_host_which_is_asked_for_once(
+    hubspot_app: RunningApp, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    fake_hubspot.ui_domain = "app-eu1.hubspot.com"
+
+    await send(hubspot_app, deal_batch())
+    await send(hubspot_app, [ticket_change("hs_ticket_priority", "HIGH", at=int(time.time() * 1000))])
+
+    moved, created = await posts_once_delivered(hubspot_app, fake_slack, DEALS)
+    [ticket] = fake_slack.messages(SUPPORT)
+    shown = [json.dumps(post["blocks"]) for post in (moved, created, ticket)]
+    assert f"https://app-eu1.hubspot.com/contacts/33/record/0-3/{MOVED_DEAL}" in shown[0]
+    assert f"https://app-eu1.hubspot.com/contacts/33/record/0-3/{NEW_DEAL}" in shown[1]
+    assert f"https://app-eu1.hubspot.com/contacts/33/record/0-5/{TICKET}" in shown[2]
+    assert not any("app.hubspot.com" in blocks for blocks in shown)
+    assert fake_hubspot.requests("/account-info") == ["/account-info/v3/details"]
+
+
+async def test_when_hubspot_will_not_say_where_the_portal_is_the_nudge_still_links_to_app_hubspot_com(
+    hubspot_app: RunningApp, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    fake_hubspot.ui_domain = None  # a token without the scope: 403
+    moved, *_ = deal_batch()
+
+    await send(hubspot_app, [moved])
+
+    [nudge] = await posts_once_delivered(hubspot_app, fake_slack, DEALS)
+    assert "Acme renewal" in nudge["text"]
+    assert f"https://app.hubspot.com/contacts/33/record/0-3/{MOVED_DEAL}" in json.dumps(nudge["blocks"])
+
+
 # ---------------------------------------------------------------------------------------------- the URI HubSpot signed
 
 

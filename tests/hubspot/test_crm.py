@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from bot.hubspot.crm import STAGES_RECHECK_SECONDS, HubSpotCrm, HubSpotRefused, HubSpotUnavailable
+from bot.hubspot.crm import (
+    STAGES_RECHECK_SECONDS,
+    UI_DOMAIN_RECHECK_SECONDS,
+    HubSpotCrm,
+    HubSpotRefused,
+    HubSpotUnavailable,
+)
 from tests.fakes.hubspot_api import FakeHubSpot
 
 TOKEN = "pat-na1-crm-test"
@@ -44,7 +50,7 @@ async def crm(hubspot: FakeHubSpot, clock: Clock) -> AsyncIterator[HubSpotCrm]:
 
 
 async def test_a_deal_is_read_with_its_owners_name_and_email_and_a_link_to_it(crm: HubSpotCrm) -> None:
-    deal = await crm.record(TOKEN, kind="deal", object_id="10", portal_id="33")
+    deal = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
 
     assert (deal.name, deal.amount, deal.stage, deal.owner_name, deal.owner_email) == (
         "Acme renewal",
@@ -56,10 +62,71 @@ async def test_a_deal_is_read_with_its_owners_name_and_email_and_a_link_to_it(cr
     assert deal.url == "https://app.hubspot.com/contacts/33/record/0-3/10"
 
 
+async def test_a_portal_hosted_in_the_eu_is_linked_on_its_own_host_asked_once_for_every_record(
+    crm: HubSpotCrm, hubspot: FakeHubSpot
+) -> None:
+    hubspot.ui_domain = "app-eu1.hubspot.com"
+    hubspot.add_ticket("5", subject="Checkout fails")
+
+    deal = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+    ticket = await crm.record(TOKEN, workspace_id="T1", kind="ticket", object_id="5", portal_id="33")
+    again = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+
+    assert deal.url == again.url == "https://app-eu1.hubspot.com/contacts/33/record/0-3/10"
+    assert ticket.url == "https://app-eu1.hubspot.com/contacts/33/record/0-5/5"
+    assert hubspot.requests("/account-info") == ["/account-info/v3/details"]
+
+
+async def test_when_hubspot_will_not_say_where_the_portal_is_its_records_link_to_app_hubspot_com_for_a_while(
+    crm: HubSpotCrm, hubspot: FakeHubSpot, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    hubspot.ui_domain = None  # a token without the scope: 403
+
+    refused = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+    hubspot.ui_domain = "app-eu1.hubspot.com"
+    meanwhile = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+    clock.now += UI_DOMAIN_RECHECK_SECONDS + 1
+    later = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+
+    assert refused.url == meanwhile.url == "https://app.hubspot.com/contacts/33/record/0-3/10"
+    assert later.url == "https://app-eu1.hubspot.com/contacts/33/record/0-3/10"
+    assert len(hubspot.requests("/account-info")) == 2
+    assert any(
+        "403" in record.getMessage() and "app.hubspot.com" in record.getMessage() for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    ("portal_id", "ui_domain"),
+    [(34, "app-eu1.hubspot.com"), (33, "app-eu1.hubspot.com.example.net"), (33, "")],
+    ids=["another portal", "not a HubSpot host", "no host"],
+)
+async def test_a_host_that_is_not_the_portals_own_hubspot_is_never_linked_to(
+    crm: HubSpotCrm, hubspot: FakeHubSpot, portal_id: int, ui_domain: str
+) -> None:
+    hubspot.portal_id, hubspot.ui_domain = portal_id, ui_domain
+
+    deal = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+
+    assert deal.url == "https://app.hubspot.com/contacts/33/record/0-3/10"
+
+
+async def test_each_workspace_asks_its_own_hubspot_where_its_portal_is(
+    crm: HubSpotCrm, hubspot: FakeHubSpot
+) -> None:
+    await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
+    hubspot.ui_domain = "app-eu1.hubspot.com"
+
+    other = await crm.record(TOKEN, workspace_id="T2", kind="deal", object_id="10", portal_id="33")
+
+    assert other.url == "https://app-eu1.hubspot.com/contacts/33/record/0-3/10"
+    assert len(hubspot.requests("/account-info")) == 2
+
+
 async def test_an_owner_who_is_gone_leaves_the_deal_readable(crm: HubSpotCrm, hubspot: FakeHubSpot) -> None:
     hubspot.add_deal("11", dealname="Globex pilot", hubspot_owner_id="404")
 
-    deal = await crm.record(TOKEN, kind="deal", object_id="11", portal_id="33")
+    deal = await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="11", portal_id="33")
 
     assert (deal.name, deal.owner_name, deal.owner_email) == ("Globex pilot", None, None)
 
@@ -85,16 +152,16 @@ async def test_a_rate_limit_or_an_outage_says_to_ask_again_and_when(crm: HubSpot
     hubspot.fail_next(1, status=502)
 
     with pytest.raises(HubSpotUnavailable) as limited:
-        await crm.record(TOKEN, kind="deal", object_id="10", portal_id="33")
+        await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
     with pytest.raises(HubSpotUnavailable) as down:
-        await crm.record(TOKEN, kind="deal", object_id="10", portal_id="33")
+        await crm.record(TOKEN, workspace_id="T1", kind="deal", object_id="10", portal_id="33")
 
     assert (limited.value.retry_after, down.value.retry_after) == (7, None)
 
 
 async def test_a_wrong_token_is_refused_for_good_naming_the_variable(crm: HubSpotCrm) -> None:
     with pytest.raises(HubSpotRefused, match="HUBSPOT_PRIVATE_APP_TOKEN") as refused:
-        await crm.record("pat-na1-wrong", kind="deal", object_id="10", portal_id="33")
+        await crm.record("pat-na1-wrong", workspace_id="T1", kind="deal", object_id="10", portal_id="33")
 
     assert refused.value.status == 401
 
@@ -104,7 +171,7 @@ async def test_a_hubspot_that_does_not_answer_is_asked_again_later(clock: Clock)
         crm = HubSpotCrm(http, api_url="http://127.0.0.1:9", monotonic=clock)
 
         with pytest.raises(HubSpotUnavailable):
-            await crm.record(TOKEN, kind="ticket", object_id="5", portal_id=None)
+            await crm.record(TOKEN, workspace_id="T1", kind="ticket", object_id="5", portal_id=None)
 
 
 async def test_the_value_before_a_change_comes_from_the_propertys_history(
@@ -124,11 +191,12 @@ async def test_the_value_before_a_change_comes_from_the_propertys_history(
 
     ticket = await crm.record(
         TOKEN,
+        workspace_id="T1",
         kind="ticket",
         object_id="5",
         portal_id="33",
         value_before=("hs_ticket_priority", changed_at, "HIGH"),
     )
-    without_history = await crm.record(TOKEN, kind="ticket", object_id="5", portal_id="33")
+    without_history = await crm.record(TOKEN, workspace_id="T1", kind="ticket", object_id="5", portal_id="33")
 
     assert (ticket.priority, ticket.previous, without_history.previous) == ("HIGH", "LOW", None)
