@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -40,11 +41,16 @@ LULL_CHECK_SECONDS = 0.005
 MAX_LULL_CHECKS = 10_000
 
 
-class EventCompleter(Protocol):
-    """Completes a stored event from its source before it is decided (HubSpot sends ids only)."""
+# Completes one stored event: None once it can be decided, otherwise the seconds to wait before asking again.
+CompleteOne = Callable[[int], Awaitable[float | None]]
 
-    async def complete(self, event_id: int) -> float | None:
-        """None once the event can be decided; otherwise the seconds to wait before asking again."""
+
+class EventCompleter(Protocol):
+    """Completes stored events from their source before they are decided (HubSpot sends ids only)."""
+
+    def batch(self) -> AbstractAsyncContextManager[CompleteOne]:
+        """Completes the events of one pass: what is read once for all of them (a workspace's token) lasts as long
+        as the pass, and is let go of with it."""
 
 
 @dataclass
@@ -169,6 +175,11 @@ class EventIntake:
 
         An event whose deciding failed on a database error stays undecided and counts as not decided.
         """
+        async with AsyncExitStack() as batches:
+            return await self._decide_pass(batches)
+
+    async def _decide_pass(self, batches: AsyncExitStack) -> int:
+        """One pass over stored events: each source's completer opens its batch once, and `batches` closes it."""
         now = asyncio.get_running_loop().time()
         waiting = {event_id for event_id, due in self._waiting.items() if due > now}
         if len(self._waiting) > len(waiting) + self.batch_size:
@@ -188,6 +199,7 @@ class EventIntake:
             ).all()
         nudged = False
         decided = 0
+        completing: dict[str, CompleteOne] = {}
         for event_id, source, workspace_id, payload in pending:
             if self._passes.stopping:
                 break
@@ -196,7 +208,11 @@ class EventIntake:
             await self._let_waiting_senders_go_first()
             completer = self.completers.get(source)
             if completer is not None:
-                if not await self._completed(completer, event_id):
+                complete = completing.get(source)
+                if complete is None:
+                    complete = await batches.enter_async_context(completer.batch())
+                    completing[source] = complete
+                if not await self._completed(complete, event_id):
                     continue
                 # Completing may have named people the event as received did not (HubSpot's deal owner).
                 payload = await self._stored_payload(event_id)
@@ -214,10 +230,10 @@ class EventIntake:
             self.delivery.wake()
         return decided
 
-    async def _completed(self, completer: EventCompleter, event_id: int) -> bool:
+    async def _completed(self, complete: CompleteOne, event_id: int) -> bool:
         """Whether the event is ready to decide; if not, it waits as long as its completer asks."""
         try:
-            wait = await completer.complete(event_id)
+            wait = await complete(event_id)
         except SQLAlchemyError:
             logger.exception("could not complete event %s; trying again at the next pass", event_id)
             wait = self.poll_seconds

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,12 +36,19 @@ logger = logging.getLogger(__name__)
 # A change that reaches whoelse after a later one of the same property: not a moment any more.
 SUPERSEDED = "superseded"
 Lookup = tuple[HubSpotRecord | None, dict[str, Stage]]
+# The private app token of each workspace, read once for one pass over stored events (None: it has none).
+PassTokens = dict[str, str | None]
 
 
 @dataclass
 class HubSpotDetails:
-    """`complete(event_id)` for the intake (bot/event_intake.py): None once the event can be decided, or how many
-    seconds to wait before asking again."""
+    """Completes the intake's HubSpot events (bot/event_intake.py): `complete(event_id)` answers None once the event
+    can be decided, or how many seconds to wait before asking again.
+
+    A workspace's token is sealed in its connection: it is read from the database and opened once per pass over
+    stored events (HubSpot sends up to a hundred notifications at a time), not once per event, and never kept past
+    the pass, so a token replaced or disconnected is used, or not, from the next pass on.
+    """
 
     sessions: async_sessionmaker[AsyncSession]
     crm: HubSpotCrm
@@ -54,14 +62,25 @@ class HubSpotDetails:
     _paused_until: dict[str, float] = field(default_factory=dict)
     _failures: dict[str, int] = field(default_factory=dict)
 
-    async def complete(self, event_id: int) -> float | None:
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Callable[[int], Awaitable[float | None]]]:
+        """`complete` for the events of one pass, reading each workspace's token once for all of them."""
+        tokens: PassTokens = {}
+        try:
+            yield lambda event_id: self.complete(event_id, tokens=tokens)
+        finally:
+            tokens.clear()
+
+    async def complete(self, event_id: int, *, tokens: PassTokens | None = None) -> float | None:
+        """Reads the event's deal or ticket from HubSpot and records the moment it is; with `tokens`, the
+        workspace's token is read only if it is not among them yet (and then kept there)."""
         async with self.sessions() as session:
             record = await session.get(ReceivedEvent, event_id)
             if record is None or record.outcome is not None or not (record.payload or {}).get("pending"):
                 return None
             event, workspace_id, received_at = stored_event(record), record.workspace_id, record.received_at
         waited_too_long = self.clock() - received_at > self.give_up_after
-        lookup = await self._look_up(workspace_id, event)
+        lookup = await self._look_up(workspace_id, event, tokens={} if tokens is None else tokens)
         if isinstance(lookup, float):
             if not waited_too_long:
                 return lookup
@@ -74,12 +93,14 @@ class HubSpotDetails:
         await self._finish(event_id, *lookup)
         return None
 
-    async def _look_up(self, workspace_id: str, event: BusinessEvent) -> Lookup | float:
+    async def _look_up(self, workspace_id: str, event: BusinessEvent, *, tokens: PassTokens) -> Lookup | float:
         loop = asyncio.get_running_loop()
         paused = self._paused_until.get(workspace_id, 0.0) - loop.time()
         if paused > 0:
             return paused
-        token = await self.token_for(workspace_id)
+        if workspace_id not in tokens:
+            tokens[workspace_id] = await self.token_for(workspace_id)
+        token = tokens[workspace_id]
         if not token:
             return None, {}
         pending: dict[str, Any] = event.pending or {}

@@ -1,8 +1,9 @@
 """Which private app token reads a workspace's HubSpot: the one its admin gave when connecting HubSpot
 (`/whoelse connect hubspot`), or, for this install's own workspace, HUBSPOT_PRIVATE_APP_TOKEN.
 
-A connection is read again for each lookup, so a token an admin replaces (or a HubSpot they disconnect) is used (or
-no longer used) from the next event on.
+A connection is read again for each pass over stored events (bot/hubspot/details.py keeps what it reads for that
+pass only), so a token an admin replaces (or a HubSpot they disconnect) is used (or no longer used) from the next pass
+on.
 """
 
 from __future__ import annotations

@@ -7,21 +7,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from bot.app import create_app
 from bot.settings import Settings
-from models.connections import save_connection, seal_secrets
+from models.connections import remove_connection, save_connection, seal_secrets
 from models.db import session_scope
 from models.events import ReceivedEvent
 from models.watches import watch_channel
 from models.workspaces import get_or_create_workspace
-from tests.conftest import TEAM_ID, RunningApp
+from tests.conftest import TEAM_ID, RunningApp, serving
 from tests.fakes.hubspot_api import FakeHubSpot
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slash_commands import reply_to, running
@@ -266,6 +268,115 @@ async def test_after_disconnecting_hubspot_its_address_answers_404_and_hubspot_i
     assert gone.status_code == 404
     assert fake_hubspot.tokens_used() == []
     assert await nothing_stored(app.context)
+
+
+@asynccontextmanager
+async def deciding_by_hand(settings: Settings) -> AsyncIterator[RunningApp]:
+    """The app with stored events decided only when a test runs a pass over them, so a test knows which events one
+    pass took."""
+    async with serving(create_app(settings, job_sources=[], background_workers=False)) as application:
+        await given_workspace(application.context, watching={DEALS: "deals"})
+        yield application
+
+
+async def connected_with(app: RunningApp, token: str) -> str:
+    """HubSpot connected (or connected again) with `token`, as `connect hubspot` leaves it; returns its address."""
+    async with session_scope(app.context.sessions) as session:
+        connection = await save_connection(
+            session,
+            workspace_id=TEAM_ID,
+            source="hubspot",
+            sealed_secrets=seal_secrets(
+                app.context.settings.secret_box(), {"client_secret": CLIENT_SECRET, "private_app_token": token}
+            ),
+            details={},
+            connected_by=ADMIN,
+            now=datetime.now(UTC),
+        )
+        return f"/webhooks/hubspot/{connection.key}"
+
+
+def stage_changes(count: int, *, first: int) -> list[dict[str, Any]]:
+    """`count` moves of the same deal, each a moment later than the one before."""
+    moved = deal_batch()[0]
+    return [moved | {"eventId": first + n, "occurredAt": moved["occurredAt"] + first + n} for n in range(count)]
+
+
+def connection_reads(app: RunningApp) -> list[str]:
+    """The queries that read a connection, from now on."""
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "source_connections" in statement:
+            reads.append(statement)
+
+    event.listen(app.context.engine.sync_engine, "before_cursor_execute", seen)
+    return reads
+
+
+async def one_pass(app: RunningApp) -> int:
+    """Decides the stored events one pass takes (as many as the intake takes at a time); returns how many."""
+    assert app.context.intake is not None
+    return await app.context.intake.decide_pending()
+
+
+async def titles(app: RunningApp) -> list[str]:
+    async with app.context.sessions() as session:
+        return list(await session.scalars(select(ReceivedEvent.title).order_by(ReceivedEvent.id)))
+
+
+async def test_a_batch_of_hubspot_notifications_reads_the_connections_token_once(
+    connecting: Settings, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    async with deciding_by_hand(connecting) as app:
+        path = await connected_with(app, PRIVATE_APP_TOKEN)
+        response = await send_hubspot(app, path, batch=stage_changes(20, first=1))
+        reads = connection_reads(app)
+
+        decided = await one_pass(app)
+
+        assert (response.json()["accepted"], decided) == (20, 20)
+        assert await titles(app) == ["Acme renewal"] * 20
+        assert len(reads) == 1
+        assert set(fake_hubspot.tokens_used()) == {PRIVATE_APP_TOKEN}
+
+
+async def test_a_token_replaced_between_batches_is_the_one_the_next_batch_is_read_with(
+    connecting: Settings, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    replaced = "pat-eu1-rotated-9876543210"
+    async with deciding_by_hand(connecting) as app:
+        path = await connected_with(app, PRIVATE_APP_TOKEN)
+        await send_hubspot(app, path, batch=stage_changes(3, first=1))
+        await one_pass(app)
+        # The admin rotates the token in HubSpot (the old one stops working) and connects again with the new one.
+        await connected_with(app, replaced)
+        fake_hubspot.token = replaced
+        asked_before = len(fake_hubspot.tokens_used())
+        await send_hubspot(app, path, batch=stage_changes(3, first=10))
+
+        await one_pass(app)
+
+        assert await titles(app) == ["Acme renewal"] * 6
+        assert set(fake_hubspot.tokens_used()[asked_before:]) == {replaced}
+
+
+async def test_events_still_undecided_when_hubspot_is_disconnected_are_not_read_with_its_token(
+    connecting: Settings, fake_slack: FakeSlack, fake_hubspot: FakeHubSpot
+) -> None:
+    async with deciding_by_hand(connecting) as app:
+        path = await connected_with(app, PRIVATE_APP_TOKEN)
+        await send_hubspot(app, path, batch=stage_changes(2, first=1))
+        await one_pass(app)
+        asked_before = len(fake_hubspot.tokens_used())
+        await send_hubspot(app, path, batch=stage_changes(2, first=10))
+        async with session_scope(app.context.sessions) as session:
+            await remove_connection(session, workspace_id=TEAM_ID, source="hubspot")
+
+        await one_pass(app)
+
+        assert await titles(app) == ["Acme renewal"] * 2 + [f"Deal {MOVED_DEAL}"] * 2
+        assert len(fake_hubspot.tokens_used()) == asked_before
 
 
 # ---------------------------------------------------------------------------------------------- Salesforce
