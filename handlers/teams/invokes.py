@@ -16,6 +16,7 @@ from typing import Any
 from microsoft_agents.activity import Activity
 
 from bot.context import AppContext
+from bot.teams.card_text import NO_NAMES, Names, PostedIn
 from bot.teams.cards import CARD_CONTENT_TYPE, DIALOG_KEY, VERB_KEY
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ class Invoke:
     thread_root: str | None
     user_id: str
     activity: Activity
+
+    def shown_here(self, names: Names = NO_NAMES) -> PostedIn:
+        """The names for a card or dialog answered to this invoke: Teams shows it in the conversation it came from,
+        so that conversation is "this channel", as in whoelse's posts there."""
+        return PostedIn(names, self.channel_id)
 
 
 InvokeHandler = Callable[[Invoke, AppContext], Awaitable[InvokeResponse]]
