@@ -191,7 +191,7 @@ def create_app(
                     before_authorize=refuse_other_teams(home) if home is not None else None,
                 )
             )
-            slack_handlers.register(bolt, context, commands)
+            slack_handlers.register(bolt, context, commands, workspace_url=home.url if home is not None else None)
             slack_uninstall.register(
                 bolt,
                 WorkspaceRemoval(context, forget_tokens=many.installations.delete_workspace if many else None),
@@ -466,6 +466,7 @@ async def bot_home(settings: Settings, client: AsyncWebClient | None = None) -> 
         team_id=str(response["team_id"]),
         enterprise_id=str(enterprise_id) if enterprise_id else None,
         is_enterprise_install=bool(response.get("is_enterprise_install")),
+        url=str(response.get("url") or "") or None,
     )
 
 

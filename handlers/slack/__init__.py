@@ -36,7 +36,10 @@ def command_router() -> CommandRouter:
     return router
 
 
-def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None:
+def register(
+    bolt: AsyncApp, context: AppContext, router: CommandRouter, *, workspace_url: str | None = None
+) -> None:
+    """`workspace_url`: serving one workspace, its address as auth.test told it at start-up."""
     commands.register(bolt, context, router)
     events.register(bolt, context, router)
     habit_commands.register(bolt, context, router)
@@ -44,7 +47,7 @@ def register(bolt: AsyncApp, context: AppContext, router: CommandRouter) -> None
     roundtable.register(bolt, context, router)
     nudge_answers.register(bolt, context, router)
     connections.register(bolt, context, router)
-    home.register(bolt, context)
+    home.register(bolt, context, workspace_url=workspace_url)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -13,12 +13,10 @@ import weakref
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.context import AppContext
 from bot.gateway import ChatGateway, DeliveryError, RateLimited
-from bot.slack.gateway import SlackGateway
 from habits.home import HOME_SNOOZE, Reach, channels_to_ask_about, groups_to_ask_about, home_for, snooze_action
 from habits.snoozing import apply_snooze
 from models.db import session_scope
@@ -34,18 +32,26 @@ Key = tuple[str, str]
 
 
 class HomePublisher:
-    def __init__(self, context: AppContext, client: AsyncWebClient, *, every: float = EVERY_SECONDS) -> None:
+    def __init__(self, context: AppContext, *, every: float = EVERY_SECONDS) -> None:
         self._context = context
-        self._client = client
         self.every = every
         self._seen: set[Key] = set()
         self._last: dict[Key, float] = {}
         self._pending: dict[Key, asyncio.Task[None]] = {}
         # Every task until it ends, running or waiting: the event loop itself keeps only weak references to them.
         self._tasks: set[asyncio.Task[None]] = set()
+        # Where each workspace's messages are ("https://acme.slack.com/archives/"), as the last request from it said.
         self._archive_urls: dict[str, str] = {}
 
-    def opened(self, workspace_id: str, user_id: str) -> None:
+    def learnt_url(self, workspace_id: str, workspace_url: str | None) -> None:
+        """The workspace's address ("https://acme.slack.com/"), from an auth.test whoelse asked anyway: the tab's
+        links are made from it, with no call to Slack of their own."""
+        if workspace_url:
+            self._archive_urls[workspace_id] = workspace_url.rstrip("/") + "/archives/"
+
+    def opened(self, workspace_id: str, user_id: str, *, workspace_url: str | None = None) -> None:
+        """`workspace_url` is the workspace's address as the request's authorization learnt it, when it did."""
+        self.learnt_url(workspace_id, workspace_url)
         self._seen.add((workspace_id, user_id))
         self._request((workspace_id, user_id))
 
@@ -93,7 +99,7 @@ class HomePublisher:
             channels=await _member_of(gateway, user_id, channels[:CHANNELS_ASKED]),
             groups=await _in_groups(gateway, user_id, groups),
             timezone=person.timezone or self._context.settings.default_timezone,
-            archive_url=await self._archive_url(workspace_id, gateway),
+            archive_url=self._archive_urls.get(workspace_id),
         )
         async with session_scope(self._context.sessions) as session:
             message = await home_for(
@@ -107,22 +113,6 @@ class HomePublisher:
                 default_timezone=self._context.settings.default_timezone,
             )
         await gateway.publish_home(user=user_id, message=message)
-
-    async def _archive_url(self, workspace_id: str, gateway: ChatGateway) -> str | None:
-        """Where the workspace's messages are ("https://acme.slack.com/archives/"), from auth.test, once."""
-        if workspace_id not in self._archive_urls:
-            # Asked with the workspace's own token when whoelse serves many workspaces.
-            client = gateway.client if isinstance(gateway, SlackGateway) else self._client
-            try:
-                response = await client.auth_test()
-            except SlackApiError:
-                logger.warning("auth.test failed; the Home tab lists nudges without links this time")
-                return None
-            url = str(response.get("url") or "")
-            if not url:
-                return None
-            self._archive_urls[workspace_id] = url.rstrip("/") + "/archives/"
-        return self._archive_urls[workspace_id]
 
 
 async def _member_of(gateway: ChatGateway, user_id: str, channels: list[str]) -> frozenset[str]:
@@ -164,20 +154,26 @@ def publisher_of(context: AppContext) -> HomePublisher | None:
     return _publishers.get(id(context))
 
 
-def register(bolt: AsyncApp, context: AppContext) -> None:
-    publisher = HomePublisher(context, bolt.client)
+def register(bolt: AsyncApp, context: AppContext, *, workspace_url: str | None = None) -> None:
+    """`workspace_url`: serving one workspace, its address as auth.test told it at start-up (Bolt's authorization
+    of that one token does not pass it on to requests)."""
+    publisher = HomePublisher(context)
+    if context.default_workspace_id:
+        publisher.learnt_url(context.default_workspace_id, workspace_url)
     _publishers[id(context)] = publisher
     weakref.finalize(context, _publishers.pop, id(context), None)
 
     @bolt.event("app_home_opened")
-    async def on_home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_home_opened(event: dict[str, Any], body: dict[str, Any], req: AsyncBoltRequest) -> None:
         # The Messages tab opens this event too; only the Home tab shows what whoelse publishes.
         if event.get("tab") != "home":
             return
-        publisher.opened(_team(body), str(event["user"]))
+        publisher.opened(_team(body), str(event["user"]), workspace_url=_workspace_url(req))
 
     @bolt.action(HOME_SNOOZE)
-    async def on_snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_snooze(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], req: AsyncBoltRequest
+    ) -> None:
         await ack()
         workspace_id, user_id = _team(body), str(body["user"]["id"])
         async with session_scope(context.sessions) as session:
@@ -191,8 +187,14 @@ def register(bolt: AsyncApp, context: AppContext) -> None:
                 timezone=None,
                 default_timezone=context.settings.default_timezone,
             )
-        publisher.opened(workspace_id, user_id)
+        publisher.opened(workspace_id, user_id, workspace_url=_workspace_url(req))
 
 
 def _team(body: dict[str, Any]) -> str:
     return str(body.get("team_id") or (body.get("team") or {}).get("id") or body["user"]["team_id"])
+
+
+def _workspace_url(req: AsyncBoltRequest) -> str | None:
+    """The workspace's address, as authorizing the request learnt it from auth.test (asked once per token)."""
+    authorized = req.context.authorize_result
+    return authorized.url if authorized is not None else None

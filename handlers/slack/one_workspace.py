@@ -30,6 +30,8 @@ class SlackHome:
     team_id: str
     enterprise_id: str | None = None
     is_enterprise_install: bool = False
+    # The workspace's address ("https://acme.slack.com/").
+    url: str | None = None
 
 
 def is_for(home: SlackHome, *, team_id: str | None, enterprise_id: str | None, body: dict[str, Any]) -> bool:

@@ -56,7 +56,7 @@ async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
         webhook=webhook,
         origin=FormOrigin(channel_id=invoke.channel_id, user_id=invoke.user_id),
     )
-    return InvokeResponse(200, render_dialog(dialog))
+    return InvokeResponse(200, render_dialog(dialog, invoke.shown_here()))
 
 
 async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -77,7 +77,9 @@ async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
     except InvalidAnswers as invalid:
         dialog = await connect_form(context, workspace_id=invoke.workspace_id, webhook=webhook, origin=origin)
         # Teams closes a dialog when it is sent: the answer is the same form again, as filled in, with what to fix.
-        return InvokeResponse(200, render_dialog(refilled(dialog, form.values), errors=invalid.errors))
+        return InvokeResponse(
+            200, render_dialog(refilled(dialog, form.values), invoke.shown_here(), errors=invalid.errors)
+        )
     answer = await save_answers(
         context,
         workspace_id=invoke.workspace_id,
@@ -86,7 +88,7 @@ async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
         webhook=webhook,
         answers=answers,
     )
-    return InvokeResponse(200, render_answer_dialog("Connected", answer))
+    return InvokeResponse(200, render_answer_dialog("Connected", answer, invoke.shown_here()))
 
 
 def handlers() -> dict[str, InvokeHandler]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from microsoft_agents.activity import Activity
 
 from bot.context import AppContext
+from bot.teams.card_text import NO_NAMES, Names, PostedIn, plain
 from bot.teams.cards import CARD_CONTENT_TYPE, DIALOG_KEY, VERB_KEY
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ class Invoke:
     thread_root: str | None
     user_id: str
     activity: Activity
+
+    def shown_here(self, names: Names = NO_NAMES) -> PostedIn:
+        """The names for a card or dialog answered to this invoke: Teams shows it in the conversation it came from,
+        so that conversation is "this channel", as in whoelse's posts there."""
+        return PostedIn(names, self.channel_id)
 
 
 InvokeHandler = Callable[[Invoke, AppContext], Awaitable[InvokeResponse]]
@@ -94,8 +100,23 @@ async def answer_invoke(
     handler = handlers.get(invoke.verb)
     if handler is None:
         logger.info("Teams invoke with no handler", extra={"invoke": invoke.name, "verb": invoke.verb[:64]})
-        return dialog_message(NOT_ON_TEAMS_YET) if invoke.name != CARD_ACTION else message(NOT_ON_TEAMS_YET)
-    return await handler(invoke, context)
+        answer = dialog_message(NOT_ON_TEAMS_YET) if invoke.name != CARD_ACTION else message(NOT_ON_TEAMS_YET)
+    else:
+        answer = await handler(invoke, context)
+    return _written_here(answer, invoke)
+
+
+def _written_here(answer: InvokeResponse, invoke: Invoke) -> InvokeResponse:
+    """A short answer's text comes in the neutral messages' markup (*bold*, commands, mentions); Teams shows it as
+    typed, so it is written plain, with the conversation it is shown in called "this channel", as on cards."""
+    body = answer.body or {}
+    task = _object(body.get("task"))
+    if body.get("type") == MESSAGE_TYPE:
+        return replace(answer, body={**body, "value": plain(str(body.get("value") or ""), invoke.shown_here())})
+    if task.get("type") == "message":
+        task = {**task, "value": plain(str(task.get("value") or ""), invoke.shown_here())}
+        return replace(answer, body={**body, "task": task})
+    return answer
 
 
 def invoke_handlers() -> dict[str, InvokeHandler]:

@@ -129,7 +129,7 @@ async def on_help_open(invoke: Invoke, context: AppContext) -> InvokeResponse:
         nudge = await _clicked_nudge(session, invoke)
     if nudge is None:
         return dialog_message(NOT_HERE)
-    return InvokeResponse(200, render_dialog(help_dialog(nudge, opened_by=invoke.user_id)))
+    return InvokeResponse(200, render_dialog(help_dialog(nudge, opened_by=invoke.user_id), invoke.shown_here()))
 
 
 async def on_help_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -161,7 +161,10 @@ async def on_help_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
         values = form.values
         errors = help_errors(values)
         if errors:
-            return InvokeResponse(200, render_dialog(_with_errors(nudge, invoke.user_id, values, errors.values())))
+            return InvokeResponse(
+                200,
+                render_dialog(_with_errors(nudge, invoke.user_id, values, errors.values()), invoke.shown_here()),
+            )
         kind = str(values["kind"])
         await record_help(
             session,
@@ -204,4 +207,5 @@ async def _refreshed(context: AppContext, invoke: Invoke, posted: Message | None
         return message(note)
     refreshed = posted.model_copy(update={"parts": [*posted.parts, Note(text=note)]})
     users = sorted(mentioned_people(refreshed))
-    return card(render_message(refreshed, await display_names(context, invoke.workspace_id, users)))
+    names = await display_names(context, invoke.workspace_id, users)
+    return card(render_message(refreshed, invoke.shown_here(names)))

@@ -71,7 +71,7 @@ async def open_form(invoke: Invoke, context: AppContext, *, wanted: FormWanted) 
     if dialog.callback_id == INFO_FORM:
         # A form that only tells something is a message on Teams: no "OK" to press.
         return dialog_message(dialog.intro)
-    return InvokeResponse(200, render_dialog(dialog))
+    return InvokeResponse(200, render_dialog(dialog, invoke.shown_here()))
 
 
 async def on_naming(invoke: Invoke, context: AppContext) -> InvokeResponse:

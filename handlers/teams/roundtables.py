@@ -110,7 +110,7 @@ async def open_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
     dialog = await dialog_for_click(invoke, context, meeting_notes)
     if dialog is None:
         return dialog_message(NOTES_ERRORS["not_found"])
-    return InvokeResponse(200, render_dialog(dialog))
+    return InvokeResponse(200, render_dialog(dialog, invoke.shown_here()))
 
 
 async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -144,7 +144,10 @@ async def on_notes(invoke: Invoke, context: AppContext) -> InvokeResponse:
         # As with the set-up form: the same dialog again, as filled in, each mistake under its field.
         dialog = refilled(dialog, form.values)
         return InvokeResponse(
-            200, render_dialog(dialog, await _names(invoke, context, dialog), errors=problems.errors)
+            200,
+            render_dialog(
+                dialog, invoke.shown_here(await _names(invoke, context, dialog)), errors=problems.errors
+            ),
         )
     if outcome in NOTES_ERRORS:
         return dialog_message(NOTES_ERRORS[outcome])
@@ -186,7 +189,7 @@ async def open_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
     if not await _may_steer(invoke, context):
         return dialog_message(not_allowed_to_steer(STEER_WHAT).text)
     dialog = await _setup_form(invoke, context)
-    return InvokeResponse(200, render_dialog(dialog, await _names(invoke, context, dialog)))
+    return InvokeResponse(200, render_dialog(dialog, invoke.shown_here(await _names(invoke, context, dialog))))
 
 
 async def on_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -204,7 +207,10 @@ async def on_setup(invoke: Invoke, context: AppContext) -> InvokeResponse:
         # Teams closes a dialog when it is sent: the answer is the same form again, as filled in, with what to fix.
         dialog = refilled(await _setup_form(invoke, context), form.values)
         return InvokeResponse(
-            200, render_dialog(dialog, await _names(invoke, context, dialog), errors=problems.errors)
+            200,
+            render_dialog(
+                dialog, invoke.shown_here(await _names(invoke, context, dialog)), errors=problems.errors
+            ),
         )
     saved = await save_setup(
         context, workspace_id=invoke.workspace_id, channel_id=origin.channel_id, user_id=invoke.user_id, plan=plan

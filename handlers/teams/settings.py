@@ -43,7 +43,7 @@ async def open_form(invoke: Invoke, context: AppContext) -> InvokeResponse:
             # Teams says which zone the person's device is in; the form then offers it first.
             own_zone=invoke.activity.local_timezone or "",
         )
-    return InvokeResponse(200, render_dialog(dialog))
+    return InvokeResponse(200, render_dialog(dialog, invoke.shown_here()))
 
 
 async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
@@ -64,7 +64,9 @@ async def on_submit(invoke: Invoke, context: AppContext) -> InvokeResponse:
             )
             dialog = settings_dialog(workspace, origin=origin, own_zone=invoke.activity.local_timezone or "")
         # Teams closes a dialog when it is sent: the answer is the same form again, as filled in, with what to fix.
-        return InvokeResponse(200, render_dialog(refilled(dialog, form.values), errors=invalid.errors))
+        return InvokeResponse(
+            200, render_dialog(refilled(dialog, form.values), invoke.shown_here(), errors=invalid.errors)
+        )
     async with session_scope(context.sessions) as session:
         workspace = await save_settings(
             session,

@@ -96,6 +96,24 @@ async def test_opening_the_home_tab_shows_the_nudges_waiting_for_me_with_links(
     assert "admins only" not in text
 
 
+async def test_the_tab_s_links_cost_no_call_to_slack_beyond_the_request_s_own_authorization(
+    app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    _nudge_id, nudge_ts = await posted_nudge(app, fake_slack)
+    # Any event has its token authorized first (Bolt asks auth.test about the one token once, and keeps the answer).
+    await open_home(app, "UANA", tab="messages")
+    await asyncio.sleep(0.3)
+    asked_before = len(fake_slack.calls_to("auth.test"))
+
+    for person in ("UANA", "UBOSS"):
+        await open_home(app, person)
+        await eventually(lambda person=person: fake_slack.home_view(person) is not None)
+
+    link = f"https://fake-slack.example.com/archives/{CHANNEL}/p{nudge_ts.replace('.', '')}|Acme renewal"
+    assert link in home_text(fake_slack, "UANA") and link in home_text(fake_slack, "UBOSS")
+    assert len(fake_slack.calls_to("auth.test")) == asked_before
+
+
 async def test_the_messages_tab_publishes_nothing(app: RunningApp, fake_slack: FakeSlack) -> None:
     await open_home(app, "UANA", tab="messages")
     await open_home(app, "UBOSS")

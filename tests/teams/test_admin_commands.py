@@ -113,6 +113,8 @@ async def test_a_correct_form_is_saved_and_closes_saying_what_is_now_in_force(te
     )
 
     assert "whoelse settings saved" in closed and "Europe/Berlin" in closed
+    # Teams shows the closing message as typed: words, not the markup cards are written in.
+    assert closed.startswith("whoelse settings saved.\n• Time zone: Europe/Berlin")
     saved = await workspace(teams)
     assert (saved.timezone, saved.hourly_cap, saved.junctures) == ("Europe/Berlin", 3, ["deal.closed_won"])
 

@@ -200,9 +200,9 @@ class TeamsDriver:
     baseline: int = 0
     answers: list[dict[str, Any]] = field(default_factory=list)
 
-    async def post_nudge(self) -> int:
+    async def post_nudge(self, title: str = TITLE) -> int:
         await send(self.app, self.login, self.connector, bot_added(self.connector.service_url))
-        self.nudge_id = await _nudge(self.app, TENANT, CHANNEL, self.ids["asker"])
+        self.nudge_id = await _nudge(self.app, TENANT, CHANNEL, self.ids["asker"], title)
         await drain(self.app)
         [nudge] = [sent for sent in self.connector.activities() if sent.activity.get("attachments")]
         self.posted_card = nudge.activity["attachments"][0]["content"]
@@ -273,10 +273,10 @@ def teams(app: RunningApp, connector: FakeBotConnector, microsoft_login: FakeMic
     return TeamsDriver(app, connector, microsoft_login)
 
 
-async def _nudge(app: RunningApp, workspace_id: str, channel_id: str, asker: str) -> int:
+async def _nudge(app: RunningApp, workspace_id: str, channel_id: str, asker: str, title: str = TITLE) -> int:
     async with session_scope(app.context.sessions) as session:
         nudge = await nudge_by_hand(
-            session, workspace_id=workspace_id, channel_id=channel_id, user_id=asker, text=TITLE, now=utcnow()
+            session, workspace_id=workspace_id, channel_id=channel_id, user_id=asker, text=title, now=utcnow()
         )
     return nudge.id
 
@@ -449,6 +449,20 @@ async def test_on_teams_loop_in_is_answered_with_the_nudge_card_refreshed_with_a
     assert first["body"][-1]["text"] == "You looped in Bo and Cy."
     assert again["body"][-1]["text"] == "Everyone you picked is already looped in."
     assert "<at>Asker</at>" in first["body"][0]["text"]
+
+
+async def test_on_teams_the_refreshed_card_calls_the_channel_it_is_in_this_channel_as_the_posted_one_does(
+    teams: TeamsDriver,
+) -> None:
+    await teams.post_nudge(title=f"moving tickets from #{{{OTHER_CHANNEL}}} to #{{{CHANNEL}}}")
+
+    await teams.loop_in("ana", ["bo"])
+    await teams.nobody_else("cy")
+
+    headline = teams.posted_card["body"][0]["text"]
+    assert headline.endswith("asks about: **moving tickets from a channel to this channel**")
+    for answer in teams.answers:
+        assert answer["value"]["body"][0]["text"] == headline
 
 
 async def test_on_teams_nobody_else_sends_no_chat_message_besides_the_refreshed_card(teams: TeamsDriver) -> None:

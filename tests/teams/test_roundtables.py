@@ -31,6 +31,7 @@ from habits.roundtables.messages import (
 )
 from models.db import session_scope
 from models.roundtables import RoundTable, RoundTableRsvp
+from models.workspaces import STEERING_ADMINS, Workspace
 from scheduler.roundtable_jobs import remind, reminder_jobs
 from tests.handlers.test_elephant_command import Clock
 from tests.teams.activities import CHANNEL, OTHER_TENANT, TENANT, card_action, dialog_fetch, dialog_submit
@@ -159,6 +160,21 @@ async def test_the_round_table_is_shown_and_cancelled_by_typing_to_whoelse(tenan
     assert "Cancelled this channel's round-table" in await tenant.type("roundtable cancel")
     assert "no round-table yet" in await tenant.type("roundtable")
     assert "no round-table to cancel" in await click(tenant, CANCEL_BUTTON, "1", "Jane Doe")
+
+
+async def test_a_refused_cancel_is_answered_in_words_teams_shows_as_typed(tenant: Teams, clock: Clock) -> None:
+    await set_up_roundtable(tenant, clock)
+    async with session_scope(tenant.app.context.sessions) as session:
+        workspace = await session.get(Workspace, TENANT)
+        assert workspace is not None
+        workspace.poll_steering = STEERING_ADMINS
+
+    refused = await click(tenant, CANCEL_BUTTON, "1", "Omar Haddad")
+
+    assert refused == (
+        "Sorry, in this workspace only workspace admins and whoever set it up can set up, change or cancel this "
+        "channel's round-table. Ask one of them, or an admin can change who may in settings."
+    )
 
 
 async def test_a_set_up_form_opened_where_teams_does_not_say_the_zone_suggests_the_default_one(
