@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench.harness import BOT_TOKEN, PYTHON, ROOT, SIGNING_SECRET, cpu_seconds, fake_slack, free_port
 
-# Packages only an optional feature needs: Teams (the Microsoft 365 Agents SDK, JWT checks), Socket Mode.
-OPTIONAL = ("microsoft_agents", "jwt", "slack_bolt.adapter.socket_mode")
+# Packages only an optional feature needs: Teams (the Microsoft 365 Agents SDK, JWT checks), Socket Mode, PostgreSQL.
+OPTIONAL = ("microsoft_agents", "jwt", "slack_bolt.adapter.socket_mode", "psycopg")
 
 IMPORT_CODE = (
     "import sys, time\n"
