@@ -7,7 +7,7 @@ Slack-only whoelse never needs and would otherwise pay for at every start.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -27,16 +27,17 @@ from handlers.teams.invokes import invoke_handlers
 from handlers.teams.known_conversations import KnownConversations
 
 
-@dataclass(frozen=True)
+@dataclass
 class TeamsServing:
     """The Teams parts the lifespan builds and closes."""
 
     connector: BotConnector
     gateways: Callable[[str], ChatGateway]
-    # Fetches Teams' signing keys for the token checks.
-    key_fetcher: aiohttp.ClientSession
     # Replies to Teams messages, queued in shared batches: one transaction for all the replies of a moment.
     replies: GroupCommitter
+    # Fetches Teams' signing keys for the token checks; opened by `serve`, late in the start, so that a start that
+    # fails early (a Slack token refused) leaves no session open.
+    key_fetcher: aiohttp.ClientSession | None = field(default=None, init=False)
 
     @classmethod
     def build(
@@ -46,7 +47,6 @@ class TeamsServing:
         return cls(
             connector=connector,
             gateways=teams_gateways(settings, sessions, connector),
-            key_fetcher=aiohttp.ClientSession(),
             replies=reply_batches(engine),
         )
 
@@ -55,11 +55,13 @@ class TeamsServing:
         state.teams_invokes = invoke_handlers()
         state.teams_conversations = KnownConversations()
         state.teams_replies = self.replies
+        self.key_fetcher = aiohttp.ClientSession()
         state.teams_authenticator = build_authenticator(settings, self.key_fetcher)
 
     async def close(self) -> None:
         await self.replies.close()
-        await self.key_fetcher.close()
+        if self.key_fetcher is not None:
+            await self.key_fetcher.close()
         await self.connector.close()
 
 

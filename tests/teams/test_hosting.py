@@ -64,7 +64,7 @@ print(" ".join(name for name in sys.argv[1:] if name in sys.modules))
 """
 
 
-def test_a_slack_only_bot_on_sqlite_starts_without_loading_the_teams_sdk_or_the_postgresql_driver(
+def test_a_slack_only_bot_on_sqlite_starts_without_loading_the_teams_sdk_or_psycopg(
     sqlite_template: Path, tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
     settings_variables = {name.upper() for name in Settings.model_fields}
