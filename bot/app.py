@@ -8,11 +8,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 from apscheduler.events import EVENT_JOB_SUBMITTED
 from fastapi import FastAPI, Request, Response
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,32 +39,29 @@ from bot.slack.remembered import RememberedInstallations
 from bot.slack.removal import WorkspaceRemoval
 from bot.slack.turned_off import SlackTurnedOff
 from bot.slack.workspaces import InstalledWorkspaces, SharedRotation
-from bot.teams.auth import build_authenticator
-from bot.teams.cards import activity_for
-from bot.teams.certificate import load_certificate
-from bot.teams.clouds import token_url
-from bot.teams.connector import BotConnector, BotCredentials
-from bot.teams.gateway import TeamsGateway
 from bot.watch_cache import WatchedChannels
 from habits.vendor_events.hubspot import SOURCE as HUBSPOT
 from handlers import health, webhooks
 from handlers import slack as slack_handlers
-from handlers import teams as teams_handlers
 from handlers.slack import command_router
 from handlers.slack import install as slack_install
 from handlers.slack import uninstall as slack_uninstall
 from handlers.slack.edge import SlackEdge
 from handlers.slack.not_installed import refuse_uninstalled
 from handlers.slack.one_workspace import SlackHome, refuse_other_teams
-from handlers.teams.activities import reply_batches
-from handlers.teams.invokes import invoke_handlers
-from handlers.teams.known_conversations import KnownConversations
 from models.base import utcnow
 from models.db import create_engine_for, create_session_factory, session_scope
 from models.workspace_removal import clear_uninstalled
 from scheduler.jobs import JobSource
 from scheduler.service import SchedulerService
 from scheduler.sources import all_job_sources
+
+if TYPE_CHECKING:
+    # Loaded at run time only where they are used: the Teams SDK by a bot that serves Teams, Socket Mode's client by
+    # a bot that connects through it. A Slack-only start over HTTP imports neither.
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.teams_serving import TeamsServing
 
 logger = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10
@@ -109,12 +106,16 @@ def create_app(
                 token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
             )
             gateway = SlackGateway(client)
-        connector = BotConnector(bot_credentials(settings)) if settings.teams_enabled else None
+        teams: TeamsServing | None = None
+        if settings.teams_enabled:
+            from bot.teams_serving import TeamsServing
+
+            teams = TeamsServing.build(settings, engine, sessions)
         gateways = GatewayDirectory(
             sessions,
             slack=gateway,
             slack_per_workspace=many.workspaces.gateway if many is not None else None,
-            teams=teams_gateways(settings, sessions, connector) if connector else None,
+            teams=teams.gateways if teams is not None else None,
         )
         delivery = DeliveryWorker(
             sessions=sessions,
@@ -168,11 +169,6 @@ def create_app(
         hubspot_http = _add_hubspot_details(settings, context)
         commands = command_router()
         app.state.commands = commands
-        app.state.teams_invokes = invoke_handlers()
-        app.state.teams_conversations = KnownConversations()
-        # Replies to Teams messages, queued in shared batches: one transaction for all the replies of a moment.
-        teams_replies = reply_batches(engine)
-        app.state.teams_replies = teams_replies
         bolt: AsyncApp | None = None
         if client is not None:
             signing_secret = settings.secret("slack_signing_secret")
@@ -200,10 +196,8 @@ def create_app(
                 bolt, signing_secret=signing_secret, max_body_bytes=settings.slack_max_body_bytes
             )
         app.state.context = context
-        # Fetches Teams' signing keys; only built when Teams is on.
-        key_fetcher = aiohttp.ClientSession() if settings.teams_enabled else None
-        if key_fetcher is not None:
-            app.state.teams_authenticator = build_authenticator(settings, key_fetcher)
+        if teams is not None:
+            teams.serve(settings, app.state)
         if settings.teams_allow_unauthenticated:
             logger.warning(
                 "TEAMS_ALLOW_UNAUTHENTICATED is on: /api/messages accepts requests from anyone, unchecked. "
@@ -223,6 +217,8 @@ def create_app(
         # What /readyz checks is running.
         app.state.workers = {task.get_name(): task for task in tasks}
         if socket_mode and bolt is not None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
             socket = AsyncSocketModeHandler(bolt, settings.secret("slack_app_token"))
             # Connected beside start-up, not within it: the SDK retries a failed connection every 10 s for ever, and
             # a start-up that never ends never opens the port and never acts on SIGTERM.
@@ -259,13 +255,10 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await intake.close()
-            await teams_replies.close()
-            if key_fetcher is not None:
-                await key_fetcher.close()
+            if teams is not None:
+                await teams.close()
             if hubspot_http is not None:
                 await hubspot_http.close()
-            if connector is not None:
-                await connector.close()
             await engine.dispose()
 
     docs = settings.expose_api_docs
@@ -292,6 +285,8 @@ def create_app(
         slack_install.register(app)
 
     if settings.teams_enabled:
+        from handlers import teams as teams_handlers
+
         teams_handlers.register(app)
     health.register(app)
     webhooks.register(app)
@@ -404,42 +399,6 @@ def _add_hubspot_details(settings: Settings, context: AppContext) -> aiohttp.Cli
         clock=context.clock,
     )
     return http
-
-
-def bot_credentials(settings: Settings) -> BotCredentials | None:
-    """The bot's own credentials for calling the Bot Connector; none in development (the Agents Playground)."""
-    password = settings.secret("teams_app_password")
-    if settings.teams_app_id is None:
-        return None
-    if settings.teams_app_certificate_path is not None:
-        certificate = load_certificate(
-            settings.teams_app_certificate_path, thumbprint=settings.teams_app_certificate_thumbprint
-        )
-        return BotCredentials(
-            app_id=settings.teams_app_id, password=None, token_url=token_url(settings), certificate=certificate
-        )
-    if not password:
-        return None
-    return BotCredentials(app_id=settings.teams_app_id, password=password, token_url=token_url(settings))
-
-
-def teams_gateways(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], connector: BotConnector
-) -> Callable[[str], ChatGateway]:
-    """A gateway per Teams tenant, each reading only that tenant's conversation references."""
-    bot_id = f"28:{settings.teams_app_id}" if settings.teams_app_id else "28:whoelse"
-
-    def for_tenant(tenant_id: str) -> ChatGateway:
-        return TeamsGateway(
-            workspace_id=tenant_id,
-            bot_id=bot_id,
-            sessions=sessions,
-            connector=connector,
-            render=activity_for,
-            admins=settings.teams_admin_ids,
-        )
-
-    return for_tenant
 
 
 async def bot_team(settings: Settings, client: AsyncWebClient | None = None) -> str:

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MISSED, JobEvent, JobExecutionEvent
 from apscheduler.schedulers.base import BaseScheduler
@@ -23,11 +24,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from bot.context import AppContext
 from models.base import utcnow
 from scheduler.jobs import JobSource
-from scheduler.leader import LeaderElection
 from scheduler.loop_executor import off_the_loop
 from scheduler.reconcile import JobReconciler, ReconcileResult
 from scheduler.runtime import clear_job_context, set_job_context
 from scheduler.store import build_scheduler
+
+if TYPE_CHECKING:
+    # Imported where the election starts: it loads psycopg, which a SQLite install never uses.
+    from scheduler.leader import LeaderElection
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,8 @@ class SchedulerService:
                 clear_job_context(self.context)
                 raise
             return
+        from scheduler.leader import LeaderElection
+
         self._election = LeaderElection(
             settings.database_url,
             on_elected=self._lead,

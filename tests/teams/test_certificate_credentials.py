@@ -10,11 +10,11 @@ from pathlib import Path
 import jwt
 import pytest
 
-from bot.app import bot_credentials
 from bot.gateway import PermanentError
 from bot.settings import ConfigurationError, Settings
 from bot.teams.certificate import load_certificate
 from bot.teams.connector import BotConnector
+from bot.teams_serving import bot_credentials
 from tests.fakes.bot_connector import BOT_TOKEN, FakeBotConnector
 from tests.fakes.microsoft_login import FakeMicrosoftLogin, certificate_pem
 from tests.support.teams import APP_ID

@@ -22,7 +22,8 @@ from models.workspaces import get_or_create_workspace
 from tests.conftest import RunningApp, serving
 from tests.fakes.microsoft_login import FakeMicrosoftLogin
 from tests.fakes.slack_api import FakeSlack
-from tests.support.signing import WEBHOOK_SECRET, slack_event, webhook_headers
+from tests.support import databases
+from tests.support.signing import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, slack_event, webhook_headers
 from tests.support.teams import APP_ID, TENANT_ID, activity, channel_claims, teams_request
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -42,6 +43,52 @@ async def test_a_teams_only_bot_starts_without_any_slack_setting_and_has_no_slac
 async def test_a_slack_only_bot_has_no_teams_endpoint(running_app: RunningApp) -> None:
     body, headers = teams_request(activity(), "any-token")
     assert (await running_app.post("/api/messages", body, headers)).status_code == 404
+
+
+# Starts the app as `whoelse serve` would with the Slack settings in the environment, in a fresh interpreter (this
+# one has loaded everything already), and prints which of the packages named on the command line it loaded.
+SLACK_ONLY_START = """
+import asyncio, sys
+import httpx
+from bot.app import create_app
+from bot.settings import Settings
+
+async def start() -> None:
+    app = create_app(Settings(_env_file=None))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://whoelse.test") as http:
+            assert (await http.get("/healthz")).status_code == 200
+
+asyncio.run(start())
+print(" ".join(name for name in sys.argv[1:] if name in sys.modules))
+"""
+
+
+def test_a_slack_only_bot_on_sqlite_starts_without_loading_the_teams_sdk_or_psycopg(
+    sqlite_template: Path, tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    settings_variables = {name.upper() for name in Settings.model_fields}
+    environment = {key: value for key, value in os.environ.items() if key.upper() not in settings_variables}
+    environment |= {
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.base_url,
+        "DATABASE_URL": databases.sqlite_copy(sqlite_template, tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SLACK_ONLY_START, "slack_bolt", "microsoft_agents", "bot.teams_serving", "psycopg"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    # Slack's SDK is there (the check sees what was loaded); the Teams SDK (about a tenth of the start) and psycopg are
+    # not.
+    assert result.stdout.split() == ["slack_bolt"]
+    assert fake_slack.calls_to("auth.test")
 
 
 async def test_slack_and_teams_together_each_answer_at_their_own_endpoint(
