@@ -65,21 +65,16 @@ def working_hours_somewhere(now: datetime) -> bool:
     return False
 
 
-def window_between(opened_at: datetime, closes_at: datetime) -> tuple[datetime, datetime]:
+def in_reminder_window(opened_at: datetime, closes_at: datetime, now: datetime) -> bool:
     """Not right after the poll opened (everyone just saw it), and not so late that answering is a rush."""
     span = closes_at - opened_at
-    return opened_at + span / 4, closes_at - span / 8
-
-
-def reminder_window(poll: ElephantPoll) -> tuple[datetime, datetime]:
-    return window_between(poll.opened_at, poll.closes_at)
+    return opened_at + span / 4 <= now < closes_at - span / 8
 
 
 def _remindable(poll: ElephantPoll | None, now: datetime) -> bool:
     if poll is None or poll.phase == CLOSED or poll.secret is None:
         return False
-    start, end = reminder_window(poll)
-    return start <= now < end
+    return in_reminder_window(poll.opened_at, poll.closes_at, now)
 
 
 async def polls_to_remind(session: AsyncSession, *, now: datetime) -> list[RemindablePoll]:
@@ -91,12 +86,7 @@ async def polls_to_remind(session: AsyncSession, *, now: datetime) -> list[Remin
     if not working_hours_somewhere(now):
         return []
     polls = await polls_with_reminders_left(session, now=now)
-    return [poll for poll in polls if _in_window(poll, now)]
-
-
-def _in_window(poll: RemindablePoll, now: datetime) -> bool:
-    start, end = window_between(poll.opened_at, poll.closes_at)
-    return start <= now < end
+    return [poll for poll in polls if in_reminder_window(poll.opened_at, poll.closes_at, now)]
 
 
 def _answered_or_reminded(poll: ElephantPoll) -> set[str]:
