@@ -2,9 +2,10 @@
 
 Bolt's own authorize calls `auth.test` on Slack for every request (a slash command, a click, each event), only to
 learn who the bot is in that workspace: one more Web API round trip per request, counted against the workspace's rate
-limits. Here the installation is read from the store for every request, as before (so an uninstalled workspace, or
-one whose token another replica rotated, is seen at once), and `auth.test` is asked once per token: its answer is
-kept for as long as the store still holds that same token, for a bounded number of workspaces.
+limits. Here the installation comes from the shared rotation (bot/slack/workspaces.py), which reads it through
+bot/slack/remembered.py: what this process changes is seen at once, what another replica changes within seconds.
+`auth.test` is asked once per token: its answer is kept for as long as the installation still holds that same token,
+for a bounded number of workspaces.
 """
 
 from __future__ import annotations
