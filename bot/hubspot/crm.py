@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.bounded import keep_newest
 from bot.single_flight import SingleFlight
 from habits.events import EventKind
 from habits.vendor_events.hubspot import HubSpotRecord, Stage
@@ -226,10 +227,7 @@ class HubSpotCrm:
                 extra={"workspace": workspace_id},
             )
         remembered = _UiDomain(host or DEFAULT_UI_DOMAIN, None if host else self.monotonic() + ask_again_after)
-        self._ui_domains.pop(key, None)
-        self._ui_domains[key] = remembered
-        while len(self._ui_domains) > UI_DOMAINS_KEPT:
-            del self._ui_domains[next(iter(self._ui_domains))]
+        keep_newest(self._ui_domains, key, remembered, limit=UI_DOMAINS_KEPT)
         return remembered.host
 
     async def stages(

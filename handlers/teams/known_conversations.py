@@ -9,9 +9,10 @@ Entries age out, so a change made elsewhere (another replica recording an uninst
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bot.bounded import keep_newest
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class KnownConversations:
         self._max_age = max_age_seconds
         self._limit = limit
         self._clock = clock
-        self._stored: OrderedDict[tuple[str, str], tuple[StoredReference, float]] = OrderedDict()
+        self._stored: dict[tuple[str, str], tuple[StoredReference, float]] = {}
         # Tenants whose workspace is on Teams: a workspace never changes platform, so this never ages.
         self._teams_tenants: set[str] = set()
 
@@ -54,11 +55,7 @@ class KnownConversations:
     def remember(self, workspace_id: str, conversation_id: str, reference: StoredReference) -> None:
         """Called once the reference is committed (never before: a rolled-back write must be written again)."""
         self._teams_tenants.add(workspace_id)
-        key = (workspace_id, conversation_id)
-        self._stored.pop(key, None)
-        self._stored[key] = (reference, self._clock())
-        while len(self._stored) > self._limit:
-            self._stored.popitem(last=False)
+        keep_newest(self._stored, (workspace_id, conversation_id), (reference, self._clock()), limit=self._limit)
 
     def forget(self, workspace_id: str) -> None:
         """whoelse was removed somewhere in the tenant: its next message there is written (marked installed) again."""
